@@ -1,0 +1,41 @@
+# The two commands of the README, and the pieces they are made of.
+.PHONY: setup demo test lint unit integration lab-up lab-down clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+
+setup: $(VENV)/.setup-done
+
+$(VENV)/.setup-done: pyproject.toml scripts/setup.sh
+	scripts/setup.sh
+	touch $@
+
+## make demo: set up, bring the lab up with two hosts, run the smoke playbook on them.
+demo: setup
+	$(BIN)/orchestrator lab up --hosts 2
+	$(BIN)/orchestrator lab smoke
+	$(BIN)/orchestrator lab status
+
+## make test: set up, lint, type-check, and run the whole suite (unit + integration against the lab).
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+integration: setup
+	$(BIN)/pytest tests/integration
+
+lab-up: setup
+	$(BIN)/orchestrator lab up --hosts 2
+
+lab-down: setup
+	$(BIN)/orchestrator lab down
+
+clean:
+	-$(BIN)/orchestrator lab down
+	rm -rf $(VENV) .lab .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,24 @@
+"""The ``orchestrator`` command line.
+
+Exit codes: 0 done, 1 failed, 2 bad input (see docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from orchestrator.cli.lab import lab_app
+
+app = typer.Typer(
+    name="orchestrator",
+    help="Take a customer platform through a seven-phase delivery (NetBox, machines, Ansible).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(lab_app, name="lab")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,95 @@
+"""The lab as one thing: ``up``, ``down`` and ``status`` over NetBox, the mirror and the hosts.
+
+``up`` is idempotent and self-healing: each part checks what exists and repairs what is missing,
+so running it after a reboot, a killed process or an interrupted ``up`` ends in a working lab.
+NetBox (slow when cold: install and migrate) comes up in a thread beside the image, the mirror and
+the hosts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from orchestrator.lab import hosts as lab_hosts
+from orchestrator.lab import network
+from orchestrator.lab.addressing import BRIDGE, smoke_host_addresses
+from orchestrator.lab.image import ensure_base_image
+from orchestrator.lab.mirror import ensure_mirror, serve_mirror, stop_mirror
+from orchestrator.lab.netbox import NetBoxInfo, NetBoxLab
+from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.preflight import check_machine, machine_facts
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LabUp:
+    """What ``lab up`` brought up and how long it took."""
+
+    netbox: NetBoxInfo
+    hosts: list[lab_hosts.LabHost]
+    seconds: float
+
+
+def _prefixed(progress: Progress, part: str) -> Progress:
+    return lambda message: progress(f"{part}: {message}")
+
+
+def _hosts_up(paths: LabPaths, count: int, progress: Progress) -> list[lab_hosts.LabHost]:
+    image = ensure_base_image(paths, _prefixed(progress, "image"))
+    ensure_mirror(paths, image, _prefixed(progress, "mirror"))
+    network.ensure_bridge()
+    serve_mirror(paths)
+    lab_hosts.ensure_lab_ssh_key(paths)
+    wanted = smoke_host_addresses(count)
+    if not wanted:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(wanted), 8)) as pool:
+        futures = [
+            pool.submit(lab_hosts.create_host, name, str(ip), paths=paths) for name, ip in wanted
+        ]
+        made = [f.result() for f in futures]
+    for host in made:
+        progress(f"hosts: {host.name} up at {host.address}")
+    return made
+
+
+def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
+    """Bring the whole lab up (or repair it) with ``hosts`` smoke hosts."""
+    check_machine(machine_facts())
+    started = time.monotonic()
+    netbox = NetBoxLab(paths, progress=_prefixed(progress, "netbox"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        netbox_up = pool.submit(netbox.up)
+        made = _hosts_up(paths, hosts, progress)
+        info = netbox_up.result()
+    return LabUp(netbox=info, hosts=made, seconds=time.monotonic() - started)
+
+
+def down(paths: LabPaths, progress: Progress) -> None:
+    """Remove every host, namespace, link, mount and process the lab made; keep the caches."""
+    check_machine(machine_facts())
+    lab_hosts.destroy_all_hosts(paths)
+    progress("hosts: removed")
+    stop_mirror(paths)
+    network.remove_bridge()
+    progress("network: removed")
+    NetBoxLab(paths).down()
+    progress("netbox: stopped")
+
+
+def status(paths: LabPaths) -> dict[str, object]:
+    """The lab's state as JSON-able data."""
+    return {
+        "state": str(paths.state),
+        "cache": str(paths.cache),
+        "netbox": NetBoxLab(paths).status(),
+        "bridge": BRIDGE in network.lab_links(),
+        "hosts": [
+            {"name": h.name, "address": h.address, **lab_hosts.host_status(h.name, paths)}
+            for h in lab_hosts.list_hosts(paths)
+        ],
+    }
