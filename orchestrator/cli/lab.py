@@ -77,7 +77,7 @@ def up(
 
 @lab_app.command("down")
 def down() -> None:
-    """Remove every lab host, namespace, link, mount and process; keep the caches and NetBox data."""
+    """Remove every lab host, namespace, link, mount and process; keep caches and NetBox data."""
     with _lab_errors():
         lab.down(LabPaths.from_env(), _progress())
     out.print("lab down")
@@ -85,6 +85,7 @@ def down() -> None:
 
 @lab_app.command("status")
 def status(
+    *,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Show what of the lab is running: NetBox, the bridge and each host."""
@@ -108,7 +109,10 @@ def status(
 
 @lab_app.command("smoke")
 def smoke() -> None:
-    """Run the smoke playbook on every lab host: install nginx from the mirror, start it, fetch a page."""
+    """Run the smoke playbook on every lab host: install nginx from the mirror, start it.
+
+    Prints each task's outcome per host as it happens, then a summary; exits 1 if any host failed.
+    """
     paths = LabPaths.from_env()
     with _lab_errors():
         hosts = list_hosts(paths)
@@ -120,7 +124,10 @@ def smoke() -> None:
         )
     for name, host in sorted(result.hosts.items()):
         state = "FAILED" if host.failed else "ok"
-        out.print(f"{name:10} {state:6} ok={host.ok} changed={host.changed} failed={len(host.failed)}")
-    out.print(f"smoke playbook {result.status} in {result.seconds:.1f}s; artifacts in {result.artifacts}")
+        out.print(
+            f"{name:10} {state:6} ok={host.ok} changed={host.changed} failed={len(host.failed)}"
+        )
+    out.print(f"smoke playbook {result.status} in {result.seconds:.1f}s")
+    out.print(f"artifacts: {result.artifacts}")
     if not result.succeeded:
         raise typer.Exit(1)

@@ -16,7 +16,7 @@ def run(
     input_text: str | None = None,
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` and capture its output; raise ``CommandFailed`` on a non-zero exit if ``check``."""
+    """Run ``argv``, capture its output; raise ``CommandFailed`` on a non-zero exit if ``check``."""
     done = subprocess.run(
         list(argv),
         capture_output=True,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from orchestrator.lab import lab
@@ -25,9 +23,9 @@ def lab_paths() -> LabPaths:
 
 
 @pytest.fixture(scope="session")
-def lab_up(lab_paths: LabPaths) -> Iterator[lab.LabUp]:
+def lab_up(lab_paths: LabPaths) -> lab.LabUp:
     """The lab with two smoke hosts, brought up once per session and left running afterwards."""
-    yield lab.up(lab_paths, SMOKE_HOSTS, progress=lambda _message: None)
+    return lab.up(lab_paths, SMOKE_HOSTS, progress=lambda _message: None)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from tests.integration.conftest import SMOKE_HOSTS
 
 
 def lab_links() -> list[str]:
-    names = [line.split(":")[1].strip().split("@")[0] for line in run(["ip", "-o", "link"]).stdout.splitlines()]
+    lines = run(["ip", "-o", "link"]).stdout.splitlines()
+    names = [line.split(":")[1].strip().split("@")[0] for line in lines]
     return [n for n in names if n == BRIDGE or n.startswith("olv")]
 
 
