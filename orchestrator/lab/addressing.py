@@ -45,6 +45,11 @@ def lab_address(address: str) -> ipaddress.IPv4Address:
     return ip
 
 
+def is_host_name(name: str) -> bool:
+    """Whether ``name`` is a valid lab host name (see ``host_name``)."""
+    return _HOST_NAME.fullmatch(name) is not None
+
+
 def host_name(name: str) -> str:
     """Check a lab host name: lowercase letters, digits and dashes, at most 32 characters."""
     if not _HOST_NAME.fullmatch(name):

@@ -1,0 +1,408 @@
+"""The lab's local Debian package mirror, built once from the machine's apt sources.
+
+Lab hosts cannot reach the internet. The mirror holds the packages the playbooks install and every
+dependency, resolved against the base image's package database, plus the updates of the image's
+own packages (so unattended-upgrades has real work). apt runs on this machine with its state
+redirected into a scratch folder: no chroot, no mounts, and the image is never touched.
+
+The mirror is a flat repository (``deb [trusted=yes] http://10.213.0.1:8780/debian ./``), built
+in a temporary folder and renamed when complete, keyed by the image and the package list. It is
+served by ``python -m http.server`` bound to the controller's lab address only, run detached with
+a pid file in the lab state; a dead or stale server is restarted by ``serve_mirror``.
+
+The detached-process helpers here are used for the lab hosts too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+
+import structlog
+
+from orchestrator.lab.addressing import CONTROLLER, MIRROR_PORT
+from orchestrator.lab.errors import CommandFailed, LabError
+from orchestrator.lab.image import (
+    Progress,
+    debian_sources,
+    file_lock,
+    image_key,
+    machine_apt_sources,
+    quiet,
+    require_root,
+    require_tools,
+)
+from orchestrator.lab.network import ensure_bridge
+from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.proc import run
+
+log = structlog.get_logger(__name__)
+
+#: What lab hosts may install (with every dependency and recommendation). Extend freely: a new
+#: list makes a new mirror.
+PACKAGES: tuple[str, ...] = (
+    "nginx",
+    "postgresql",
+    "python3-psycopg2",  # Ansible's postgresql modules
+    "acl",  # Ansible's become_user to an unprivileged user
+    "haproxy",
+    "prometheus-node-exporter",
+    "restic",
+    "unattended-upgrades",
+    "apt-listchanges",
+    "curl",
+    "rsync",
+    "nftables",
+    "cron",
+    "logrotate",
+)
+RECIPE_VERSION = 1
+ORIGIN = "orchestrator-lab"
+_APT_TIMEOUT = 1800.0
+_SERVE_DEADLINE = 10.0
+_STOP_GRACE = 5.0
+
+
+# --- detached processes (shared with the lab hosts) -----------------------------------------
+
+
+def _state(pid: int) -> str:
+    """The one-letter state of ``pid`` (``""`` if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def process_cmdline(pid: int) -> list[str]:
+    """The argument list of ``pid``; empty if it is gone, a zombie or in the middle of exec."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1] if _state(pid) not in ("", "Z") else []
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie child of ours is reaped and counts as gone)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return _state(pid) not in ("", "Z", "X")
+
+
+def all_processes() -> Iterator[tuple[int, list[str]]]:
+    """Every live process with its argument list."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (argv := process_cmdline(int(entry.name))):
+            yield int(entry.name), argv
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def stop_tree(pid: int, grace: float = _STOP_GRACE) -> None:
+    """SIGTERM ``pid``, wait up to ``grace`` seconds, then SIGKILL it and everything below it."""
+    tree = descendants(pid)
+    if grace > 0:
+        _signal(pid, signal.SIGTERM)
+        _wait_gone([pid], grace)
+    for member in tree:
+        _signal(member, signal.SIGKILL)
+    _wait_gone(tree, 10.0)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _wait_gone(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def start_detached(argv: list[str], log_path: Path, pid_path: Path) -> int:
+    """Start ``argv`` in its own session, output appended to ``log_path``; record its pid.
+
+    ``posix_spawnp`` rather than ``Popen``: the child outlives the call on purpose, and a
+    ``Popen`` object would warn when collected while it runs. ``pid_alive`` reaps it when it ends.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    output = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        pid = os.posix_spawnp(
+            argv[0],
+            argv,
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, output, 1),
+                (os.POSIX_SPAWN_DUP2, output, 2),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(output)
+    write_atomically(pid_path, f"{pid}\n")
+    return pid
+
+
+def read_pid(pid_path: Path) -> int | None:
+    """The pid recorded in ``pid_path``, if any."""
+    try:
+        return int(pid_path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_text(text)
+    temp.replace(path)
+
+
+def port_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether a TCP connection to ``host:port`` is accepted."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def mirror_key() -> str:
+    """The short hash naming the mirror: the base image it resolves against and the packages."""
+    recipe = json.dumps(
+        {"image": image_key(), "packages": sorted(PACKAGES), "version": RECIPE_VERSION},
+        sort_keys=True,
+    )
+    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+
+def mirror_root(paths: LabPaths) -> Path:
+    """The folder the HTTP server serves (the repository is its ``debian`` subfolder)."""
+    return paths.cache / "mirror" / f"debian12-{mirror_key()}"
+
+
+def _complete(root: Path) -> bool:
+    return (root / "debian" / "Release").is_file()
+
+
+def ensure_mirror(paths: LabPaths, base_image: Path, progress: Progress = quiet) -> Path:
+    """Return the flat repository folder, downloading and indexing it first if needed."""
+    root = mirror_root(paths)
+    if _complete(root):
+        return root / "debian"
+    require_root()
+    require_tools({"apt-get": "apt", "dpkg-scanpackages": "dpkg-dev"})
+    with file_lock(root.parent / ".lock"):
+        if not _complete(root):
+            _remove_stale_builds(root)
+            _build(root, base_image, progress)
+    return root / "debian"
+
+
+def _remove_stale_builds(root: Path) -> None:
+    for stale in root.parent.glob(f".{root.name}.*-*"):
+        shutil.rmtree(stale)
+    if root.exists():
+        shutil.rmtree(root)
+
+
+def _build(root: Path, base_image: Path, progress: Progress) -> None:
+    progress("downloading the lab's package mirror (a few minutes, once)")
+    started = time.monotonic()
+    temp = root.parent / f".{root.name}.tmp-{os.getpid()}"
+    work = root.parent / f".{root.name}.work-{os.getpid()}"
+    try:
+        debs = download(work, base_image)
+        repo = temp / "debian"
+        repo.mkdir(parents=True)
+        for deb in debs:
+            deb.rename(repo / deb.name)
+        index(repo)
+        temp.rename(root)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(temp, ignore_errors=True)
+    seconds = round(time.monotonic() - started, 1)
+    log.info("mirror_built", path=str(root), packages=len(debs), seconds=seconds)
+    progress(f"package mirror ready in {seconds} s: {len(debs)} packages")
+
+
+def download(work: Path, base_image: Path) -> list[Path]:
+    """Download ``PACKAGES`` and the image's updates, resolved against the image's dpkg status."""
+    options = _apt_options(work, base_image)
+    run(["apt-get", *options, "update"], timeout=_APT_TIMEOUT)
+    assume = ["-y", "--download-only", "--no-remove"]
+    run(["apt-get", *options, *assume, "dist-upgrade"], timeout=_APT_TIMEOUT)
+    run(["apt-get", *options, *assume, "install", *PACKAGES], timeout=_APT_TIMEOUT)
+    return sorted((work / "cache" / "archives").glob("*.deb"))
+
+
+def _apt_options(work: Path, base_image: Path) -> list[str]:
+    """apt settings that keep every file it reads or writes inside ``work``."""
+    empty = work / "empty"
+    for folder in (empty, work / "state/lists/partial", work / "cache/archives/partial"):
+        folder.mkdir(parents=True, exist_ok=True)
+    sources = "".join(s.line() for s in debian_sources(machine_apt_sources()))
+    (work / "sources.list").write_text(sources)
+    shutil.copyfile(base_image / "var/lib/dpkg/status", work / "status")
+    architecture = run(["dpkg", "--print-architecture"]).stdout.strip()
+    settings = {
+        "Dir::Etc::SourceList": work / "sources.list",
+        "Dir::Etc::SourceParts": empty,
+        "Dir::Etc::Preferences": empty / "none",
+        "Dir::Etc::PreferencesParts": empty,
+        "Dir::State": work / "state",
+        "Dir::State::status": work / "status",
+        "Dir::Cache": work / "cache",
+        "Dir::Cache::archives": work / "cache/archives",
+        "APT::Architecture": architecture,
+        "APT::Architectures": architecture,
+        "APT::Install-Recommends": "true",
+        "Acquire::Languages": "none",
+        "Debug::NoLocking": "true",
+    }
+    return [arg for key, value in settings.items() for arg in ("-o", f"{key}={value}")]
+
+
+def index(repo: Path) -> None:
+    """Write ``Packages``, ``Packages.gz`` and ``Release`` for the flat repository ``repo``."""
+    argv = ["dpkg-scanpackages", "--multiversion", "."]
+    done = subprocess.run(argv, cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CommandFailed(argv, done.returncode, done.stderr)
+    packages = done.stdout
+    (repo / "Packages").write_text(packages)
+    (repo / "Packages.gz").write_bytes(gzip.compress(packages.encode(), mtime=0))
+    (repo / "Release").write_text(release_text(repo))
+
+
+def release_text(repo: Path) -> str:
+    """A ``Release`` file for the flat repository: origin, date and index checksums."""
+    lines = [
+        f"Origin: {ORIGIN}",
+        f"Label: {ORIGIN}",
+        "Suite: bookworm",
+        "Codename: bookworm",
+        f"Date: {formatdate(usegmt=True)}",
+        "Description: the orchestrator lab's local Debian 12 mirror",
+    ]
+    for field, algorithm in (("MD5Sum", "md5"), ("SHA256", "sha256")):
+        lines.append(f"{field}:")
+        for name in ("Packages", "Packages.gz"):
+            data = (repo / name).read_bytes()
+            digest = hashlib.new(algorithm, data).hexdigest()
+            lines.append(f" {digest} {len(data)} {name}")
+    return "\n".join(lines) + "\n"
+
+
+# --- serving ----------------------------------------------------------------------------------
+
+
+def _pid_path(paths: LabPaths) -> Path:
+    return paths.state / "mirror.pid"
+
+
+def _log_path(paths: LabPaths) -> Path:
+    return paths.logs / "mirror.log"
+
+
+def _server_argv(root: Path) -> list[str]:
+    return [sys.executable, "-m", "http.server", "--bind", str(CONTROLLER),
+            "--directory", str(root), str(MIRROR_PORT)]
+
+
+def _is_server(argv: list[str]) -> bool:
+    return "http.server" in argv and str(CONTROLLER) in argv and str(MIRROR_PORT) in argv
+
+
+def serve_mirror(paths: LabPaths) -> None:
+    """Make sure the mirror is served on the lab bridge; (re)start the server if needed."""
+    root = mirror_root(paths)
+    if not _complete(root):
+        raise LabError("the lab's package mirror is not built", "run `orchestrator lab up`")
+    ensure_bridge()
+    with file_lock(paths.state / "mirror.lock"):
+        running = [pid for pid, argv in all_processes() if argv == _server_argv(root)]
+        if len(running) == 1 and _answers():
+            write_atomically(_pid_path(paths), f"{running[0]}\n")  # adopt it if the file was lost
+            return
+        stop_mirror(paths)
+        if _answers():
+            raise LabError(
+                f"something else listens on {CONTROLLER}:{MIRROR_PORT}",
+                f"stop it (see `ss -ltnp 'sport = {MIRROR_PORT}'`) and run `orchestrator lab up`",
+            )
+        _start(paths, root)
+
+
+def _answers() -> bool:
+    return port_answers(str(CONTROLLER), MIRROR_PORT)
+
+
+def _start(paths: LabPaths, root: Path) -> None:
+    pid = start_detached(_server_argv(root), _log_path(paths), _pid_path(paths))
+    deadline = time.monotonic() + _SERVE_DEADLINE
+    while not _answers():
+        if not pid_alive(pid) or time.monotonic() > deadline:
+            raise LabError(
+                "the lab's package mirror server did not start",
+                f"see {_log_path(paths)}",
+            )
+        time.sleep(0.1)
+    log.info("mirror_served", pid=pid, url=f"http://{CONTROLLER}:{MIRROR_PORT}/debian")
+
+
+def stop_mirror(paths: LabPaths) -> None:
+    """Stop the mirror server of this lab, and any left over from an earlier session."""
+    pid = read_pid(_pid_path(paths))
+    owned = [pid] if pid and _is_server(process_cmdline(pid)) else []
+    leftovers = [p for p, argv in all_processes() if _is_server(argv) and _under_cache(argv, paths)]
+    for server in dict.fromkeys(owned + leftovers):
+        stop_tree(server)
+        log.info("mirror_stopped", pid=server)
+    _pid_path(paths).unlink(missing_ok=True)
+
+
+def _under_cache(argv: list[str], paths: LabPaths) -> bool:
+    directory = argv[argv.index("--directory") + 1] if "--directory" in argv[:-1] else ""
+    return Path(directory).parent == paths.cache / "mirror"
