@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from orchestrator.cli import spec as spec_cli
 from orchestrator.cli.lab import lab_app
 
 app = typer.Typer(
@@ -17,6 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(lab_app, name="lab")
+app.command("validate")(spec_cli.validate)
+app.command("schema")(spec_cli.schema)
 
 
 def main() -> None:

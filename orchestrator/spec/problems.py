@@ -1,0 +1,61 @@
+"""What is wrong with a delivery spec, said so a person can fix it.
+
+    SpecError            the spec cannot be used; carries every problem found, sorted by line
+      .problems          tuple of SpecProblem(file, line, field, message)
+
+A problem reads like a compiler message: ``acme.yaml:14: hosts[1].count: must be >= 1``. The line
+is missing only when the file itself cannot be read (``acme.yaml: file not found``); the field is
+missing when the problem is with the file as a whole (a YAML syntax error).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: Where a value is in a spec: keys and list indexes from the top, as pydantic reports them.
+type Loc = tuple[str | int, ...]
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def field_path(loc: Loc) -> str:
+    """Write a location the way people do: ``("hosts", 1, "count")`` is ``hosts[1].count``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            path += f".{part}" if path else part
+        else:
+            path += f'["{part}"]'
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class SpecProblem:
+    """One problem in a spec file."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """Problems are read top to bottom: by line, then field."""
+        return (self.line or 0, self.field, self.message)
+
+
+class SpecError(Exception):
+    """A delivery spec that cannot be used, with every problem found in it."""
+
+    def __init__(self, problems: Iterable[SpecProblem]) -> None:
+        self.problems = tuple(sorted(set(problems), key=SpecProblem.sort_key))
+        super().__init__("\n".join(str(problem) for problem in self.problems))

@@ -1,0 +1,199 @@
+"""Read a spec file as YAML and remember the line of every key and list item.
+
+PyYAML composes a node tree whose nodes carry their position (``start_mark``); this module keeps
+the tree's positions as a map from a *location* (the same tuple of keys and indexes that pydantic
+puts in its errors, e.g. ``("hosts", 1, "count")``) to a 1-based line number.
+
+Dates stay strings here (no implicit timestamps), so pydantic parses them and a bad date is
+reported at its line like any other bad value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from orchestrator.spec.problems import Loc, SpecError, SpecProblem
+
+#: A spec has a few hundred values; aliases must not make it millions (the "billion laughs").
+MAX_NODES = 100_000
+_MERGE_KEY = "<<"
+_TEXT_TAG = "tag:yaml.org,2002:str"
+_KINDS = {
+    "tag:yaml.org,2002:bool": "true/false",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "empty",
+}
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """``SafeLoader`` without implicit timestamps: ``2025-01-10`` stays a string."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyProblem:
+    """A key pydantic cannot see is wrong: given twice (YAML keeps the last), or not text."""
+
+    loc: Loc
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """The data of a YAML file and where each part of it was written."""
+
+    file: str
+    data: object
+    lines: Mapping[Loc, int] = field(default_factory=dict)
+    key_problems: tuple[KeyProblem, ...] = ()
+
+    def line_of(self, loc: Loc) -> int:
+        """The line of ``loc``, or of its nearest written ancestor (for a missing key)."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(loc[:end])
+            if line is not None:
+                return line
+        return 1
+
+
+def parse_yaml(text: str, file: str) -> YamlDocument:
+    """Parse ``text`` (the contents of ``file``); a syntax error raises ``SpecError``."""
+    loader = _SpecLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return YamlDocument(file, None)
+        _check_size(node, file)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError([_syntax_problem(file, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(file, 1, "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([SpecProblem(file, 1, "", "invalid YAML: nested too deeply")]) from None
+    finally:
+        loader.dispose()
+    lines: dict[Loc, int] = {(): _line(node)}
+    key_problems = tuple(_walk(node, (), lines, set()))
+    return YamlDocument(file, data, lines, key_problems)
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    """Read and parse the spec file at ``path``; any failure raises ``SpecError``."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecProblem(file, None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise SpecError([SpecProblem(file, None, "", "is a directory, not a file")]) from None
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text (byte {exc.start})"
+        raise SpecError([SpecProblem(file, None, "", message)]) from None
+    except OSError as exc:
+        message = f"cannot read: {exc.strerror or exc}"
+        raise SpecError([SpecProblem(file, None, "", message)]) from None
+    return parse_yaml(text, file)
+
+
+def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> SpecProblem:
+    mark = exc.problem_mark or exc.context_mark
+    what = exc.problem or exc.context or "syntax error"
+    if mark is None:
+        return SpecProblem(file, 1, "", f"invalid YAML: {what}")
+    hint = "; check the indentation" if "block" in what else ""
+    message = f"invalid YAML (column {mark.column + 1}): {what}{hint}"
+    return SpecProblem(file, mark.line + 1, "", message)
+
+
+def _check_size(node: yaml.Node, file: str) -> None:
+    """Refuse aliases that refer to themselves or blow up into a huge document."""
+    try:
+        size = _expanded_size(node, {}, set())
+    except _AliasCycle:
+        raise SpecError(
+            [SpecProblem(file, 1, "", "invalid YAML: an alias contains itself")]
+        ) from None
+    if size > MAX_NODES:
+        message = f"invalid YAML: over {MAX_NODES} values once aliases are expanded"
+        raise SpecError([SpecProblem(file, 1, "", message)])
+
+
+class _AliasCycle(Exception):
+    pass
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many nodes ``node`` stands for, counting each alias in full."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_nodes:
+        raise _AliasCycle
+    open_nodes.add(id(node))
+    size = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in _children(node))
+    open_nodes.discard(id(node))
+    sizes[id(node)] = size
+    return size
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _not_text(key_node: yaml.ScalarNode) -> str:
+    kind = _KINDS.get(key_node.tag, "something other than text")
+    return f'YAML reads this key as {kind}; quote it: "{key_node.value}"'
+
+
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], seen: set[int]) -> Iterator[KeyProblem]:
+    """Record the line of every key and item under ``node``; yield problems with keys.
+
+    A node reached again through an alias is not walked again: its parts are reported at the
+    line of the alias.
+    """
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        yield from _walk_mapping(node, loc, lines, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*loc, index)] = _line(item)
+            yield from _walk(item, (*loc, index), lines, seen)
+
+
+def _walk_mapping(
+    node: yaml.MappingNode, loc: Loc, lines: dict[Loc, int], seen: set[int]
+) -> Iterator[KeyProblem]:
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.value == _MERGE_KEY:
+            continue
+        child = (*loc, str(key_node.value))
+        if child in lines:
+            message = f"duplicate key (first given at line {lines[child]})"
+            yield KeyProblem(child, _line(key_node), message)
+            continue
+        lines[child] = _line(key_node)
+        if key_node.tag != _TEXT_TAG:
+            yield KeyProblem(child, _line(key_node), _not_text(key_node))
+            continue
+        yield from _walk(value_node, child, lines, seen)

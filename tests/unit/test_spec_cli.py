@@ -1,0 +1,102 @@
+"""``orchestrator validate`` and ``orchestrator schema``, registered the way the main app does."""
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from orchestrator.cli import spec as spec_cli
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+CASES = Path(__file__).parent / "spec_cases"
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.command("validate")(spec_cli.validate)
+    app.command("schema")(spec_cli.schema)
+    return app
+
+
+def _run(app: typer.Typer, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_valid_spec_exits_0_with_one_line(app: typer.Typer) -> None:
+    path = EXAMPLES / "full.yaml"
+    code, out, err = _run(app, "validate", str(path))
+    assert code == 0
+    assert out.startswith(f"{path}: delivery acme-webshop is valid (3 hosts, spec ")
+    assert out.count("\n") == 1
+    assert err == ""
+
+
+def test_one_host_is_singular(app: typer.Typer) -> None:
+    _, out, _ = _run(app, "validate", str(EXAMPLES / "small.yaml"))
+    assert "(1 host, spec " in out
+
+
+def test_invalid_spec_exits_2_with_every_problem_on_stderr(app: typer.Typer) -> None:
+    path = CASES / "several.yaml"
+    code, out, err = _run(app, "validate", str(path))
+    assert code == 2
+    assert out == ""
+    slug = "must be lowercase letters, digits and dashes, at most 50 (like acme-webshop)"
+    assert err.splitlines() == [
+        f"{path}:2: id: {slug}",
+        f"{path}:19: hosts[0].size.disk_gb: must be >= 1",
+        f"{path}:21: operations.email: must be an email address like name@example.com",
+        f"{path}: invalid, 3 problems",
+    ]
+
+
+@pytest.mark.parametrize("case", ["yaml-syntax.yaml", "empty.yaml", "not-a-mapping.yaml"])
+def test_unreadable_specs_exit_2_without_traceback(app: typer.Typer, case: str) -> None:
+    code, _, err = _run(app, "validate", str(CASES / case))
+    assert code == 2
+    assert err.endswith(": invalid, 1 problem\n")
+
+
+def test_missing_file_exits_2(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    code, _, err = _run(app, "validate", str(path))
+    assert code == 2
+    assert err.splitlines() == [f"{path}: file not found", f"{path}: invalid, 1 problem"]
+
+
+def test_json_when_valid(app: typer.Typer) -> None:
+    code, out, _ = _run(app, "validate", "--json", str(EXAMPLES / "small.yaml"))
+    assert code == 0
+    result = json.loads(out)
+    assert result["valid"] is True
+    assert result["delivery"] == "bakkerij-site"
+    assert result["hosts"] == [{"name": "web-01", "role": "web"}]
+    assert len(result["spec_hash"]) == 64
+
+
+def test_json_when_invalid(app: typer.Typer) -> None:
+    path = CASES / "count-zero.yaml"
+    code, out, err = _run(app, "validate", str(path), "--json")
+    assert code == 2
+    assert err == ""
+    assert json.loads(out) == {
+        "file": str(path),
+        "valid": False,
+        "problems": [
+            {"file": str(path), "line": 17, "field": "hosts[0].count", "message": "must be >= 1"}
+        ],
+    }
+
+
+def test_schema_prints_json_schema(app: typer.Typer) -> None:
+    code, out, _ = _run(app, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["title"] == "Delivery spec"
+    assert "hosts" in schema["properties"]

@@ -1,0 +1,133 @@
+"""Bad specs and the exact problems reported for them.
+
+Each file in spec_cases/ is one case: a spec that differs from valid.yaml in one place, with the
+problems expected for it in a trailing ``# expect:`` comment block (so lines above it stay put).
+"""
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.spec import SpecError, SpecProblem, load_spec, parse_spec
+
+CASES = Path(__file__).parent / "spec_cases"
+BAD = sorted(path for path in CASES.glob("*.yaml") if path.name != "valid.yaml")
+
+
+def _expected(text: str) -> list[str]:
+    _, _, block = text.partition("# expect:\n")
+    return [line.removeprefix("#").strip() for line in block.splitlines()]
+
+
+def _reported(text: str, file: str) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, file)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_the_base_of_every_case_is_valid() -> None:
+    spec = load_spec(CASES / "valid.yaml")
+    assert [host.name for host in spec.expanded_hosts()] == ["web-01", "web-02"]
+
+
+def test_there_are_enough_cases() -> None:
+    assert len(BAD) >= 12
+
+
+@pytest.mark.parametrize("case", BAD, ids=[path.stem for path in BAD])
+def test_bad_spec_reports_exactly(case: Path) -> None:
+    text = case.read_text(encoding="utf-8")
+    expected = _expected(text)
+    assert expected, f"{case.name} has no '# expect:' block"
+    assert _reported(text, case.name) == expected
+
+
+def test_missing_file_is_one_line_without_a_line_number(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(tmp_path / "acme.yaml")
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"{tmp_path / 'acme.yaml'}: file not found"
+    ]
+
+
+def test_directory_is_not_a_spec(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(tmp_path)
+    assert str(caught.value) == f"{tmp_path}: is a directory, not a file"
+
+
+def test_binary_file_is_not_a_spec(tmp_path: Path) -> None:
+    path = tmp_path / "acme.yaml"
+    path.write_bytes(b"id: \xff\xfe\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value) == f"{path}: not UTF-8 text (byte 4)"
+
+
+def test_file_named_as_given(tmp_path: Path) -> None:
+    path = tmp_path / "acme.yaml"
+    path.write_text((CASES / "count-zero.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value) == f"{path}:17: hosts[0].count: must be >= 1"
+
+
+def test_problems_are_values_with_their_parts() -> None:
+    text = (CASES / "count-zero.yaml").read_text(encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "acme.yaml")
+    assert caught.value.problems == (
+        SpecProblem("acme.yaml", 17, "hosts[0].count", "must be >= 1"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("problem", "text"),
+    [
+        (SpecProblem("a.yaml", 3, "id", "required"), "a.yaml:3: id: required"),
+        (SpecProblem("a.yaml", 3, "", "invalid YAML"), "a.yaml:3: invalid YAML"),
+        (SpecProblem("a.yaml", None, "", "file not found"), "a.yaml: file not found"),
+    ],
+)
+def test_problem_text(problem: SpecProblem, text: str) -> None:
+    assert str(problem) == text
+
+
+def test_problems_sorted_by_line_and_without_repeats() -> None:
+    late = SpecProblem("a.yaml", 9, "b", "x")
+    early = SpecProblem("a.yaml", 2, "a", "x")
+    assert SpecError([late, early, late]).problems == (early, late)
+
+
+def test_alias_that_contains_itself() -> None:
+    assert _reported("a: &loop [*loop]\n", "loop.yaml") == [
+        "loop.yaml:1: invalid YAML: an alias contains itself"
+    ]
+
+
+def test_aliases_that_expand_to_millions_of_values() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 7)]
+    assert _reported("\n".join(levels), "laughs.yaml") == [
+        "laughs.yaml:1: invalid YAML: over 100000 values once aliases are expanded"
+    ]
+
+
+def test_deep_nesting_is_refused() -> None:
+    assert _reported("a: " + "[" * 5000 + "]" * 5000, "deep.yaml") == [
+        "deep.yaml:1: invalid YAML: nested too deeply"
+    ]
+
+
+def test_anchors_work_and_problems_show_at_the_alias() -> None:
+    text = (CASES / "valid.yaml").read_text(encoding="utf-8")
+    text = text.replace("    size: {cpus: 2,", "    size: &small {cpus: 0,")
+    text = text.replace(
+        "operations:",
+        "  - {name: db, role: db, image: debian-12,\n"
+        "     size: *small, provider: lab}\noperations:",
+    )
+    assert _reported(text, "anchors.yaml") == [  # line 22 is `size: *small`
+        "anchors.yaml:19: hosts[0].size.cpus: must be >= 1",
+        "anchors.yaml:22: hosts[1].size.cpus: must be >= 1",
+    ]
