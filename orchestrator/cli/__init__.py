@@ -1,6 +1,7 @@
 """The ``orchestrator`` command line.
 
-Exit codes: 0 done, 1 failed, 2 bad input (see docs/cli.md).
+Exit codes: 0 done, 1 failed, 2 bad input, 3 waiting for a gate, 4 locked, 5 crashed
+(see docs/cli.md).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import typer
 
 from orchestrator.cli import spec as spec_cli
 from orchestrator.cli.lab import lab_app
+from orchestrator.cli.runs import register as register_runs
 
 app = typer.Typer(
     name="orchestrator",
@@ -20,6 +22,7 @@ app = typer.Typer(
 app.add_typer(lab_app, name="lab")
 app.command("validate")(spec_cli.validate)
 app.command("schema")(spec_cli.schema)
+register_runs(app)
 
 
 def main() -> None:

@@ -1,0 +1,654 @@
+"""The run commands: plan, run, resume, status, show, runs, logs and approve.
+
+Register them on the ``orchestrator`` app with ``register(app)``. Exit codes (docs/cli.md): 0 done,
+1 failed, 2 bad input, 3 waiting for a gate, 4 locked by another run, 5 crashed. Results go to
+stdout (``--json`` on the read commands); progress and log lines go to stderr.
+
+Tests build the commands' collaborators themselves and pass them as ``obj=RunsWiring(...)``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from orchestrator.engine import (
+    BadInput,
+    Delivery,
+    Engine,
+    ExitCode,
+    GateRefused,
+    GateState,
+    HostRunner,
+    LoggingObserver,
+    Mode,
+    Phase,
+    PhaseRange,
+    PlanOutcome,
+    RetryPolicy,
+    RunInterrupted,
+    RunLocked,
+    RunOutcome,
+    RunReport,
+    RunRequest,
+    Runtime,
+    SerialRunner,
+    Status,
+    load_delivery,
+    stop_on_signals,
+    write_junit,
+)
+from orchestrator.engine.approvals import approve as record_approval
+from orchestrator.engine.delivery import people_of
+from orchestrator.engine.gates import GATES, People, gate_state
+from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
+from orchestrator.phases import default_phases
+from orchestrator.store import (
+    ActionItem,
+    HostRecord,
+    LockRecord,
+    PhaseRecord,
+    RunRecord,
+    RunStore,
+    StoreLocation,
+    open_store,
+)
+from orchestrator.store.location import DEFAULT_STATE, STATE_ENV, STORE_URL_ENV
+
+log = structlog.get_logger("orchestrator.cli")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+USER_ENV = "ORCHESTRATOR_USER"
+
+
+@dataclass(frozen=True, slots=True)
+class RunsWiring:
+    """What the run commands are built from; the defaults are the real ones."""
+
+    load_delivery: Callable[[Path], Delivery] = load_delivery
+    phases: Callable[[], Sequence[Phase]] = default_phases
+    open_store: Callable[[StoreLocation], RunStore] = open_store
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    runner: HostRunner = field(default_factory=SerialRunner)
+    runtime: Runtime = field(default_factory=Runtime)
+
+
+# options shared by the commands
+
+StateDir = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir",
+        envvar=STATE_ENV,
+        help="Folder of the run store (SQLite) and the run logs.",
+    ),
+]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--store-url",
+        envvar=STORE_URL_ENV,
+        help="Database URL of a shared run store, e.g. postgresql+psycopg://host/db.",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+SpecPath = Annotated[Path, typer.Argument(help="Delivery spec (YAML).", show_default=False)]
+FromPhase = Annotated[int, typer.Option("--from-phase", min=1, help="First phase to run.")]
+ThroughPhase = Annotated[
+    int | None,
+    typer.Option("--through-phase", min=1, help="Last phase to run; default: the last one."),
+]
+JunitFile = Annotated[
+    Path | None,
+    typer.Option("--junit", help="Write JUnit XML: a test case per phase, step and host."),
+]
+BreakLock = Annotated[
+    bool,
+    typer.Option("--break-lock", help="Take the delivery's lock from another run (audited)."),
+]
+By = Annotated[
+    str | None,
+    typer.Option("--by", envvar=USER_ENV, help="Who runs it; default: the login name."),
+]
+
+
+def _who(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except OSError:
+        return "unknown"
+
+
+def _wiring(ctx: typer.Context) -> RunsWiring:
+    return ctx.find_object(RunsWiring) or RunsWiring()
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Expected failures become one line on stderr and their exit code; never a traceback."""
+    try:
+        yield
+    except (BadInput, GateRefused) as exc:
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
+    except RunLocked as exc:
+        err.print(f"[bold red]locked:[/bold red] {escape(str(exc))}")
+        err.print("[yellow]hint:[/yellow] wait for it, or take over with --break-lock (audited)")
+        raise typer.Exit(ExitCode.LOCKED) from None
+    except typer.Exit:
+        raise
+    except (RunInterrupted, KeyboardInterrupt):
+        err.print("[bold red]interrupted[/bold red]: `orchestrator resume SPEC` continues")
+        raise typer.Exit(ExitCode.CRASHED) from None
+    except Exception as exc:  # noqa: BLE001 - our side broke: one line, exit "crashed"
+        err.print(f"[bold red]crashed:[/bold red] {escape(_one_line(exc))}")
+        raise typer.Exit(ExitCode.CRASHED) from None
+
+
+def _one_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {redact_text(str(exc))}"
+
+
+@contextmanager
+def _opened(ctx: typer.Context, state_dir: Path, store_url: str | None) -> Iterator[RunStore]:
+    store = _wiring(ctx).open_store(StoreLocation(state_dir, store_url))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _engine(ctx: typer.Context, store: RunStore, shipper: RunLogShipper) -> Engine:
+    wiring = _wiring(ctx)
+    return Engine(
+        store,
+        wiring.phases(),
+        observers=[LoggingObserver(), shipper],
+        retry=wiring.retry,
+        runner=wiring.runner,
+        runtime=wiring.runtime,
+    )
+
+
+def _selected(ctx: typer.Context, first: int, last: int | None) -> PhaseRange:
+    return PhaseRange(first, last or max(p.number for p in _wiring(ctx).phases()))
+
+
+def _command(ctx: typer.Context, spec: Path, *extra: str) -> str:
+    return " ".join([ctx.command_path, str(spec), *extra])
+
+
+# plan, run, resume
+
+
+def plan(  # noqa: PLR0913 - one parameter per command-line option
+    ctx: typer.Context,
+    spec: SpecPath,
+    from_phase: FromPhase = 1,
+    through_phase: ThroughPhase = None,
+    *,
+    as_json: AsJson = False,
+    by: By = None,
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """Show what a run would do, step by step, without changing anything; recorded as a plan run."""
+    with _exit_codes():
+        delivery = _wiring(ctx).load_delivery(spec)
+        phases = _selected(ctx, from_phase, through_phase)
+        command = _command(
+            ctx, spec, f"--from-phase {phases.first}", f"--through-phase {phases.last}"
+        )
+        with _opened(ctx, state_dir, store_url) as store:
+            run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
+            shipper = RunLogShipper(store, run_log)
+            with configured_logging(console=sys.stderr, run_log=run_log):
+                outcome = _engine(ctx, store, shipper).plan(
+                    RunRequest(delivery, _who(by), command, phases)
+                )
+                shipper.ship()
+        people = People(delivery.lead_engineer, delivery.delivery_manager)
+        _print_plan(outcome, people, as_json=as_json)
+    raise typer.Exit(ExitCode.of(outcome.run.status))
+
+
+def run(  # noqa: PLR0913 - one parameter per command-line option
+    ctx: typer.Context,
+    spec: SpecPath,
+    from_phase: FromPhase = 1,
+    through_phase: ThroughPhase = None,
+    *,
+    junit: JunitFile = None,
+    break_lock: BreakLock = False,
+    by: By = None,
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """Run the selected phases; steps already done with the same inputs are skipped.
+
+    Stops at the first failure, crash or gate that needs a person; `resume` continues from there.
+    """
+    with _exit_codes():
+        delivery = _wiring(ctx).load_delivery(spec)
+        phases = _selected(ctx, from_phase, through_phase)
+        extra = (f"--from-phase {phases.first}", f"--through-phase {phases.last}")
+        request = RunRequest(
+            delivery,
+            _who(by),
+            _command(ctx, spec, *extra),
+            phases,
+            break_lock=break_lock,
+        )
+        outcome = _carry_out(ctx, state_dir, store_url, junit, lambda e: e.run(request))
+    raise typer.Exit(outcome.exit_code)
+
+
+def resume(  # noqa: PLR0913 - one parameter per command-line option
+    ctx: typer.Context,
+    spec: SpecPath,
+    *,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", help="Run to continue; default: the delivery's latest run."),
+    ] = None,
+    junit: JunitFile = None,
+    break_lock: BreakLock = False,
+    by: By = None,
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """Continue the delivery's failed, crashed, interrupted or waiting run where it stopped.
+
+    Only what is not done is redone: steps that succeeded are skipped, and of a step that failed
+    on some hosts only those hosts are retried. The spec must be the one the run started with.
+    """
+    with _exit_codes():
+        delivery = _wiring(ctx).load_delivery(spec)
+        request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
+        outcome = _carry_out(ctx, state_dir, store_url, junit, lambda e: e.resume(request, run_id))
+    raise typer.Exit(outcome.exit_code)
+
+
+def _carry_out(
+    ctx: typer.Context,
+    state_dir: Path,
+    store_url: str | None,
+    junit: Path | None,
+    action: Callable[[Engine], RunOutcome],
+) -> RunOutcome:
+    with _opened(ctx, state_dir, store_url) as store:
+        run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
+        shipper = RunLogShipper(store, run_log)
+        with configured_logging(console=sys.stderr, run_log=run_log), stop_on_signals():
+            outcome = action(_engine(ctx, store, shipper))
+            report = RunReport.load(store, outcome.run.id)
+            if junit is not None:
+                write_junit(junit, report)
+                log.info("junit_written", path=str(junit))
+            shipper.ship()
+    _print_report(report)
+    _print_next(outcome)
+    return outcome
+
+
+# status, show, runs, logs
+
+
+def status(
+    ctx: typer.Context,
+    delivery: Annotated[str, typer.Argument(help="Delivery id.", show_default=False)],
+    *,
+    as_json: AsJson = False,
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """Where a delivery stands: its latest run, each gate, open action items and the lock."""
+    with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        summary = _status_of(store, delivery)
+    if as_json:
+        _print_json(summary)
+        return
+    _print_status(summary)
+
+
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id.", show_default=False)],
+    *,
+    as_json: AsJson = False,
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """Everything one run did: phases, steps, hosts and their tasks."""
+    with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        report = RunReport.load(store, run_id)
+    if as_json:
+        _print_json(report)
+        return
+    _print_report(report, tasks=True)
+
+
+def runs(  # noqa: PLR0913 - one parameter per command-line option
+    ctx: typer.Context,
+    delivery: Annotated[
+        str | None, typer.Argument(help="Only this delivery's runs.", show_default=False)
+    ] = None,
+    *,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most recent N runs.")] = 20,
+    as_json: AsJson = False,
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """The most recent runs, newest first."""
+    with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        found = store.list_runs(delivery, limit)
+    if as_json:
+        _print_json(found)
+        return
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    for heading in ("delivery", "mode", "status", "who", "started (UTC)", "phases"):
+        table.add_column(heading)
+    for record in found:
+        phases = f"{record.from_phase}..{record.through_phase}"
+        started = f"{record.started_at:%Y-%m-%d %H:%M}"
+        status = _styled(record.status)
+        table.add_row(
+            record.id, record.delivery_id, record.mode, status, record.who, started, phases
+        )
+    out.print(table)
+
+
+def logs(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id.", show_default=False)],
+    *,
+    as_json: AsJson = False,
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """A run's log: readable, or the stored JSON lines with --json."""
+    with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        lines = _log_lines(store, StoreLocation(state_dir, store_url), run_id)
+    for line in lines:
+        out.print(line if as_json else readable(line), markup=False)
+
+
+def _log_lines(store: RunStore, location: StoreLocation, run_id: str) -> list[str]:
+    """The run's log file when this machine has it (it has every line), else the store's copy."""
+    if store.get_run(run_id) is None:
+        raise BadInput(f"no run {run_id} in the run store")
+    file = location.run_logs / f"{run_id}.jsonl"
+    if file.is_file():
+        return file.read_text(encoding="utf-8").splitlines()
+    return store.read_log_lines(run_id)
+
+
+# approve
+
+
+def approve(  # noqa: PLR0913 - one parameter per command-line option
+    ctx: typer.Context,
+    delivery: Annotated[str, typer.Argument(help="Delivery id.", show_default=False)],
+    gate: Annotated[
+        str,
+        typer.Argument(help=f"Gate: {', '.join(GATES)}.", show_default=False),
+    ],
+    *,
+    by: Annotated[str, typer.Option("--by", help="Who approves (name or email).")],
+    comment: Annotated[str, typer.Option("--comment", help="What was checked, for the record.")],
+    state_dir: StateDir = DEFAULT_STATE,
+    store_url: StoreUrl = None,
+) -> None:
+    """Record an approval at a gate; refused (exit 2) when the gate's rule does not allow it.
+
+    The buddycheck needs an engineer other than the lead engineer and no open action items; the
+    preconditions, the customer confirmation and go-live need the delivery manager.
+    """
+    with (
+        _exit_codes(),
+        _opened(ctx, state_dir, store_url) as store,
+        configured_logging(console=sys.stderr),
+    ):
+        decision = record_approval(store, delivery, gate, by, comment)
+    out.print(
+        f"{decision.gate} of {delivery} approved by {decision.by} ({decision.role})", markup=False
+    )
+    out.print(f"continue with: orchestrator resume SPEC  (the spec of {delivery})")
+
+
+# reading a delivery's state
+
+
+@dataclass(frozen=True, slots=True)
+class GateSummary:
+    """A gate as ``status`` shows it."""
+
+    gate: str
+    passed: bool
+    needs: str
+    approved_by: str | None
+    blockers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSummary:
+    """A delivery as ``status`` shows it."""
+
+    delivery: str
+    lead_engineer: str
+    delivery_manager: str
+    spec_hash: str
+    latest_run: RunRecord | None
+    phases: tuple[PhaseRecord, ...]
+    gates: tuple[GateSummary, ...]
+    open_action_items: tuple[ActionItem, ...]
+    lock: LockRecord | None
+
+
+def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
+    record = store.get_delivery(delivery_id)
+    if record is None:
+        raise BadInput(f"no delivery {delivery_id} in the run store")
+    people = People(*people_of(record))
+    applied = [r for r in store.list_runs(delivery_id) if r.mode is Mode.APPLY]
+    items = tuple(item for item in store.list_action_items(delivery_id) if item.open)
+    decisions = store.list_decisions(delivery_id)
+    gates = tuple(
+        _gate_summary(gate_state(gate, decisions, items), people) for gate in GATES.values()
+    )
+    return StatusSummary(
+        delivery=record.id,
+        lead_engineer=record.lead_engineer,
+        delivery_manager=record.delivery_manager,
+        spec_hash=record.spec_hash,
+        latest_run=applied[0] if applied else None,
+        phases=tuple(store.list_phases(applied[0].id)) if applied else (),
+        gates=gates,
+        open_action_items=items,
+        lock=store.get_lock(delivery_id),
+    )
+
+
+def _gate_summary(state: GateState, people: People) -> GateSummary:
+    approved_by = state.approval.by if state.approval else None
+    needs = f"{state.gate.needs}, from {state.gate.who_may(people)}"
+    return GateSummary(state.gate.name, state.passed, needs, approved_by, state.blockers)
+
+
+# printing
+
+
+_STYLES = {
+    Status.SUCCEEDED: "green",
+    Status.SKIPPED: "dim",
+    Status.FAILED: "red",
+    Status.CRASHED: "bold red",
+    Status.WAITING: "yellow",
+    Status.RUNNING: "cyan",
+    Status.PENDING: "cyan",
+}
+
+
+def _styled(status: Status, text: str = "") -> str:
+    return f"[{_STYLES[status]}]{text or status}[/]"
+
+
+_PLANNED = {Status.SKIPPED: "up to date", Status.PENDING: "would change"}
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    if isinstance(value, Enum):
+        return value.value
+    return str(value)
+
+
+def _plain(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(_plain(value), indent=2, default=_json_default) + "\n")
+
+
+def _print_plan(outcome: PlanOutcome, people: People, *, as_json: bool) -> None:
+    if as_json:
+        gates = [asdict(_gate_summary(state, people)) for state in outcome.gates]
+        steps = [asdict(step) for step in outcome.steps]
+        _print_json({"run": asdict(outcome.run), "steps": steps, "gates": gates})
+        return
+    table = Table("phase", "step", "plan", "changes")
+    for step in outcome.steps:
+        what = _styled(step.status, _PLANNED.get(step.status, "cannot plan"))
+        detail = "\n".join(str(change) for change in step.changes) or step.error or ""
+        table.add_row(str(step.phase), step.key, what, escape(detail))
+    out.print(table)
+    for state in outcome.gates:
+        mark = "[green]passed[/]" if state.passed else "[yellow]needed[/]"
+        out.print(f"gate {state.gate.name}: {mark}")
+    out.print(f"plan {outcome.run.id}: {_styled(outcome.run.status)}")
+
+
+def _print_report(report: RunReport, *, tasks: bool = False) -> None:
+    run = report.run
+    phases = f"phases {run.from_phase}..{run.through_phase}"
+    out.print(
+        f"run {run.id} of {run.delivery_id} ({run.mode}, {phases}, by {run.who} on {run.host}): "
+        f"{_styled(run.status)}"
+    )
+    table = Table("phase", "step", "status", "hosts", "error")
+    for step in report.steps:
+        hosts = report.hosts_of(step.key)
+        table.add_row(
+            str(step.phase),
+            step.key,
+            _styled(step.status),
+            _hosts_cell(hosts),
+            escape(step.error or ""),
+        )
+    if report.steps:
+        out.print(table)
+    if tasks:
+        _print_tasks(report)
+
+
+def _hosts_cell(hosts: Sequence[HostRecord]) -> str:
+    done = [host for host in hosts if host.status.done]
+    return f"{len(done)}/{len(hosts)}" if hosts else ""
+
+
+def _print_tasks(report: RunReport) -> None:
+    for host in report.hosts:
+        out.print(
+            f"{host.step_key} @ {host.host}: {_styled(host.status)} {escape(host.error or '')}"
+        )
+        for task in host.tasks:
+            changed = " (changed)" if task.changed else ""
+            out.print(f"    {escape(task.name)}: {_styled(task.status)}{changed}")
+
+
+def _print_next(outcome: RunOutcome) -> None:
+    run = outcome.run
+    if run.reason:
+        out.print(f"{_styled(run.status)}: {escape(run.reason)}")
+    if run.status is Status.WAITING and outcome.gate is not None:
+        out.print(
+            f"next: orchestrator approve {run.delivery_id} {outcome.gate.gate.name} "
+            "--by NAME --comment TEXT, then orchestrator resume SPEC"
+        )
+    elif run.status in {Status.FAILED, Status.CRASHED}:
+        out.print("next: fix the cause, then orchestrator resume SPEC")
+
+
+def _print_status(summary: StatusSummary) -> None:
+    out.print(
+        f"delivery {summary.delivery}: lead engineer {summary.lead_engineer}, "
+        f"delivery manager {summary.delivery_manager}, spec {summary.spec_hash[:12]}"
+    )
+    _print_latest(summary)
+    for gate in summary.gates:
+        state = f"[green]passed[/] (by {gate.approved_by})" if gate.passed else "[yellow]needed[/]"
+        out.print(f"gate {gate.gate}: {state}" + ("" if gate.passed else f": {escape(gate.needs)}"))
+        for blocker in gate.blockers:
+            out.print(f"    blocked: {blocker}", markup=False)
+    for item in summary.open_action_items:
+        out.print(f"action item #{item.id} open: {item.title}", markup=False)
+    if summary.lock is not None:
+        lock = summary.lock
+        where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
+        out.print(f"locked by {lock.holder} on {where}", markup=False)
+
+
+def _print_latest(summary: StatusSummary) -> None:
+    latest = summary.latest_run
+    if latest is None:
+        out.print("no run yet")
+        return
+    out.print(f"latest run {latest.id}: {_styled(latest.status)} {escape(latest.reason or '')}")
+    for phase in summary.phases:
+        out.print(f"  phase {phase.number} {phase.name}: {_styled(phase.status)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the run commands to ``app``."""
+    for command in (plan, run, resume, status, show, runs, logs, approve):
+        app.command()(command)
+
+
+__all__ = [
+    "RunsWiring",
+    "approve",
+    "logs",
+    "plan",
+    "register",
+    "resume",
+    "run",
+    "runs",
+    "show",
+    "status",
+]

@@ -1,0 +1,112 @@
+"""The engine: seven phases of steps and gates, checkpointed in the run store, resumable.
+
+    Engine(store, phases, observers=..., retry=..., runner=..., runtime=...)
+        .plan(RunRequest) -> PlanOutcome        no side effects, no lock
+        .run(RunRequest) -> RunOutcome          skips steps done with the same inputs
+        .resume(RunRequest, run_id=None)        continues the latest failed/crashed/waiting run
+    approve(store, delivery_id, gate, by, comment) -> GateDecision
+
+Steps implement ``Step`` (``inputs``, ``hosts``, ``plan``, ``apply``) and return ``Result`` values;
+errors are drawn in ``orchestrator.engine.errors``; retries are a ``RetryPolicy``.
+"""
+
+from orchestrator.engine.approvals import approve
+from orchestrator.engine.delivery import Delivery, Person, delivery_from_spec, load_delivery
+from orchestrator.engine.engine import Engine, RunOutcome, RunRequest
+from orchestrator.engine.errors import (
+    BadInput,
+    Exhausted,
+    GateRefused,
+    NotImplementedYet,
+    OrchestratorError,
+    PermanentError,
+    Refused,
+    RunLocked,
+    ServerError,
+    Throttled,
+    TimedOut,
+    TransientError,
+    Unreachable,
+    UsageError,
+)
+from orchestrator.engine.execution import Runtime
+from orchestrator.engine.gates import (
+    BUDDYCHECK,
+    CUSTOMER_CONFIRMATION,
+    GATES,
+    GO_LIVE,
+    PRECONDITIONS,
+    Gate,
+    GateState,
+    Role,
+)
+from orchestrator.engine.interrupts import RunInterrupted, stop_on_signals
+from orchestrator.engine.junit import junit_xml, write_junit
+from orchestrator.engine.lock import LockOwner
+from orchestrator.engine.observers import LoggingObserver, RunObserver
+from orchestrator.engine.phase import Phase, PhaseRange
+from orchestrator.engine.planning import PlannedStep, PlanOutcome
+from orchestrator.engine.report import RunReport
+from orchestrator.engine.retry import NO_RETRY, RetryPolicy
+from orchestrator.engine.runners import HostRunner, SerialRunner, ThreadedRunner
+from orchestrator.engine.status import ExitCode, Mode, Status
+from orchestrator.engine.step import Change, Placeholder, Result, Step, StepContext
+
+__all__ = [
+    "BUDDYCHECK",
+    "CUSTOMER_CONFIRMATION",
+    "GATES",
+    "GO_LIVE",
+    "NO_RETRY",
+    "PRECONDITIONS",
+    "BadInput",
+    "Change",
+    "Delivery",
+    "Engine",
+    "Exhausted",
+    "ExitCode",
+    "Gate",
+    "GateRefused",
+    "GateState",
+    "HostRunner",
+    "LockOwner",
+    "LoggingObserver",
+    "Mode",
+    "NotImplementedYet",
+    "OrchestratorError",
+    "PermanentError",
+    "Person",
+    "Phase",
+    "PhaseRange",
+    "Placeholder",
+    "PlanOutcome",
+    "PlannedStep",
+    "Refused",
+    "Result",
+    "RetryPolicy",
+    "Role",
+    "RunInterrupted",
+    "RunLocked",
+    "RunObserver",
+    "RunOutcome",
+    "RunReport",
+    "RunRequest",
+    "Runtime",
+    "SerialRunner",
+    "ServerError",
+    "Status",
+    "Step",
+    "StepContext",
+    "ThreadedRunner",
+    "Throttled",
+    "TimedOut",
+    "TransientError",
+    "Unreachable",
+    "UsageError",
+    "approve",
+    "delivery_from_spec",
+    "junit_xml",
+    "load_delivery",
+    "stop_on_signals",
+    "write_junit",
+]

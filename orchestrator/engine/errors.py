@@ -1,0 +1,99 @@
+"""Errors of the engine and of the adapters it drives.
+
+A step (and the adapter under it) raises one of these; the engine turns it into a value — a step
+result with a status — and never lets it escape a run. Vendor errors are translated at the edge,
+in the adapter, with ``raise ... from exc``.
+
+    OrchestratorError
+    ├── TransientError        may work if tried again: retried by the RetryPolicy, the one place
+    │   │                     retries happen; when the retries run out the step is ``crashed``
+    │   ├── Unreachable       connection refused or reset, name not resolved
+    │   ├── TimedOut          no answer in time (the request may still take effect: steps are
+    │   │                     idempotent, so trying again is safe)
+    │   ├── ServerError       HTTP 5xx
+    │   └── Throttled         HTTP 429
+    ├── PermanentError        the target said no: never retried; the step is ``failed``
+    │   ├── Refused           the request was rejected (HTTP 4xx, a conflict, a failed playbook)
+    │   ├── Exhausted         a pool (VLANs, prefixes, addresses) has nothing left
+    │   └── NotImplementedYet the step is not written yet: the run stops (fail closed)
+    └── UsageError            raised to the command line, never by a step
+        ├── BadInput          a bad argument or spec, nothing to resume (exit code 2)
+        ├── GateRefused       an approval that the gate's rule forbids (exit code 2)
+        └── RunLocked         another run holds the delivery's lock (exit code 4)
+
+Any other exception from a step is a bug on our side: the step is ``crashed``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.store.records import LockRecord
+
+
+class OrchestratorError(Exception):
+    """Base of every error the orchestrator raises on purpose."""
+
+
+class TransientError(OrchestratorError):
+    """A failure that may go away if the same request is made again."""
+
+
+class Unreachable(TransientError):
+    """The target could not be reached."""
+
+
+class TimedOut(TransientError):
+    """The target did not answer in time."""
+
+
+class ServerError(TransientError):
+    """The target failed on its side (HTTP 5xx)."""
+
+
+class Throttled(TransientError):
+    """The target asked us to slow down (HTTP 429)."""
+
+
+class PermanentError(OrchestratorError):
+    """The target said no; asking again will not change its mind."""
+
+
+class Refused(PermanentError):
+    """The target rejected the request."""
+
+
+class Exhausted(PermanentError):
+    """A pool of resources has nothing left to allocate."""
+
+
+class NotImplementedYet(PermanentError):
+    """A step that exists in the plan but has no implementation yet."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__("not implemented")
+        self.step = step
+
+
+class UsageError(OrchestratorError):
+    """A command that cannot be carried out as asked."""
+
+
+class BadInput(UsageError):
+    """An argument or a spec that cannot be used."""
+
+
+class GateRefused(UsageError):
+    """An approval that the gate's rule does not allow."""
+
+
+class RunLocked(UsageError):
+    """Another run holds the lock of the delivery."""
+
+    def __init__(self, lock: LockRecord) -> None:
+        super().__init__(
+            f"delivery {lock.delivery_id} is locked by {lock.holder} on {lock.host} "
+            f"(pid {lock.pid}, run {lock.run_id}) since {lock.since:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        self.lock = lock

@@ -1,0 +1,17 @@
+"""Phase 4, internal quality control: a second engineer verifies the platform.
+
+Failed checks become action items; the ``buddycheck`` gate before phase 5 needs every one closed.
+"""
+
+from orchestrator.engine.phase import Phase
+from orchestrator.engine.step import Placeholder
+
+PHASE = Phase(
+    number=4,
+    name="buddycheck",
+    title="Internal quality control (buddycheck)",
+    entries=(
+        Placeholder("buddycheck.verify", "Verify the platform against what was agreed"),
+        Placeholder("buddycheck.action_items", "Open an action item per failed check"),
+    ),
+)

@@ -1,0 +1,18 @@
+"""Phase 7, go-live & production: application monitoring, evaluation, handover to operations."""
+
+from orchestrator.engine.gates import GO_LIVE
+from orchestrator.engine.phase import Phase
+from orchestrator.engine.step import Placeholder
+
+PHASE = Phase(
+    number=7,
+    name="golive",
+    title="Go-live & production",
+    entries=(
+        GO_LIVE,
+        Placeholder("golive.checks", "Run the go-live checks"),
+        Placeholder("golive.monitoring", "Activate application monitoring"),
+        Placeholder("golive.evaluation", "Record the evaluation"),
+        Placeholder("golive.operations", "Hand over to the operations team"),
+    ),
+)

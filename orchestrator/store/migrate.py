@@ -1,0 +1,55 @@
+"""Open a database and bring its schema to the newest revision, safely from several processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+SCRIPTS = "orchestrator.store:migrations"
+_ADVISORY_LOCK = 0x6F7263  # "orc": serialises migrations of one PostgreSQL database
+_SQLITE_BUSY_SECONDS = 30
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets write-ahead logging and serialised write transactions."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every migration not yet applied, in one transaction."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPTS)
+    with engine.begin() as connection:
+        _serialise(connection)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _serialise(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_SECONDS})
+    event.listen(engine, "connect", _sqlite_connected)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connected(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
+    """Take over transactions from the driver so DDL is transactional and writers queue."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

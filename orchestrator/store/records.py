@@ -1,0 +1,175 @@
+"""What the run store keeps: one frozen dataclass per record.
+
+Times are timezone-aware UTC. ``Json`` values are what ``json.dumps`` writes; sequences come back
+as lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from orchestrator.engine.status import Mode, Status
+
+type Json = bool | int | float | str | Sequence[Json] | Mapping[str, Json] | None
+type JsonMap = Mapping[str, Json]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A delivery as last run: the spec it was run with and the people responsible.
+
+    People are named as in the spec; the email, when known, identifies them at gates too.
+    """
+
+    id: str
+    spec_hash: str
+    spec: JsonMap
+    lead_engineer: str
+    delivery_manager: str
+    updated_at: datetime
+    lead_engineer_email: str = ""
+    delivery_manager_email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One ``plan``, ``run`` or resumed run of a delivery."""
+
+    id: str
+    delivery_id: str
+    mode: Mode
+    status: Status
+    who: str
+    host: str
+    command: str
+    version: str
+    spec_hash: str
+    from_phase: int
+    through_phase: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseRecord:
+    """One phase within a run."""
+
+    run_id: str
+    number: int
+    name: str
+    status: Status
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step within a run: the checkpoint that lets a re-run skip it."""
+
+    run_id: str
+    phase: int
+    key: str
+    status: Status
+    input_hash: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    outputs: JsonMap = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One task run on a host (condensed from playbook events)."""
+
+    name: str
+    status: Status
+    changed: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecord:
+    """What one step did on one host."""
+
+    run_id: str
+    step_key: str
+    host: str
+    status: Status
+    input_hash: str
+    started_at: datetime
+    finished_at: datetime
+    changed: bool = False
+    outputs: JsonMap = field(default_factory=dict)
+    error: str | None = None
+    tasks: tuple[TaskRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """A person's approval of a gate."""
+
+    delivery_id: str
+    gate: str
+    by: str
+    role: str
+    comment: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItem:
+    """Something the buddycheck found that must be fixed before handover."""
+
+    delivery_id: str
+    title: str
+    opened_by: str
+    opened_at: datetime
+    step_key: str | None = None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    resolution: str | None = None
+    id: int | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether the item still blocks the handover."""
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationNote:
+    """What went well or could be better, recorded at go-live."""
+
+    delivery_id: str
+    kind: str
+    text: str
+    by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the append-only audit log: who did what, when."""
+
+    at: datetime
+    who: str
+    action: str
+    delivery_id: str | None = None
+    run_id: str | None = None
+    detail: JsonMap = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockRecord:
+    """The lock that lets one run at a time work on a delivery."""
+
+    delivery_id: str
+    run_id: str
+    holder: str
+    host: str
+    pid: int
+    since: datetime

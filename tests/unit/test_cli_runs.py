@@ -1,0 +1,234 @@
+"""The run commands through Typer: exit codes, --json, JUnit, logs, approvals, the real wiring."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import structlog
+import typer
+from typer.testing import CliRunner, Result
+
+from orchestrator.cli.runs import RunsWiring, register
+from orchestrator.engine import BadInput, Phase, Refused, StepContext
+from orchestrator.engine import Result as StepResult
+from orchestrator.store import LockRecord, SqlRunStore
+from orchestrator.testing import (
+    T0,
+    FakeClock,
+    ScriptedStep,
+    fake_runtime,
+    make_delivery,
+    scripted_phases,
+)
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "small.yaml"
+DELIVERY = make_delivery()
+SECRET = "nbt_4f2a9c.0123456789abcdef0123456789abcdef01234567"  # noqa: S105 - a fake, to be redacted
+
+
+def app() -> typer.Typer:
+    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    register(app)
+    return app
+
+
+@dataclass
+class Cli:
+    state: Path
+    wiring: RunsWiring
+
+    def __call__(self, *args: str) -> Result:
+        return CliRunner().invoke(app(), [*args, "--state-dir", str(self.state)], obj=self.wiring)
+
+    def store(self) -> SqlRunStore:
+        self.state.mkdir(parents=True, exist_ok=True)
+        return SqlRunStore.open(f"sqlite:///{self.state / 'runs.db'}")
+
+
+def cli_with(tmp_path: Path, phases: tuple[Phase, ...]) -> Cli:
+    wiring = RunsWiring(
+        load_delivery=lambda _path: DELIVERY,
+        phases=lambda: phases,
+        runtime=fake_runtime(FakeClock()),
+    )
+    return Cli(tmp_path / "state", wiring)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return cli_with(tmp_path, scripted_phases()[0])
+
+
+def json_of(result: Result) -> object:
+    return json.loads(result.stdout)
+
+
+def test_a_delivery_goes_from_waiting_to_done_as_gates_are_approved(cli: Cli) -> None:
+    waiting = cli("run", "acme.yaml")
+    assert waiting.exit_code == 3, waiting.output
+    assert "gate preconditions needs" in waiting.stdout
+    assert "next: orchestrator approve acme-webshop preconditions" in waiting.stdout
+    approvals = [
+        ("preconditions", "Dana Manager"),
+        ("buddycheck", "Bob Buddy"),
+        ("customer_confirmation", "Dana Manager"),
+        ("go_live", "Dana Manager"),
+    ]
+    for gate, by in approvals:
+        approved = cli("approve", "acme-webshop", gate, "--by", by, "--comment", "checked")
+        assert approved.exit_code == 0, approved.output
+        assert f"{gate} of acme-webshop approved by {by}" in approved.stdout
+        resumed = cli("resume", "acme.yaml")
+    assert resumed.exit_code == 0, resumed.output
+    assert "succeeded" in resumed.stdout
+
+
+def test_self_approval_is_refused_with_exit_code_2(cli: Cli) -> None:
+    cli("run", "acme.yaml")
+    refused = cli("approve", "acme-webshop", "buddycheck", "--by", "Alice Lead", "--comment", "me")
+    assert refused.exit_code == 2
+    assert "Alice Lead is the lead engineer and may not sign off their own buddycheck" in (
+        refused.stderr
+    )
+
+
+def test_a_failed_step_exits_1_and_a_crashed_one_5(tmp_path: Path) -> None:
+    failing = ScriptedStep("p1.a", outcomes={"": [Refused("pool exhausted")]})
+    failed = cli_with(tmp_path / "f", (Phase(1, "p1", "One", (failing,)),))("run", "x.yaml")
+    assert failed.exit_code == 1, failed.output
+    assert "failed: step p1.a failed: pool exhausted" in failed.stdout
+    crashing = ScriptedStep("p1.a", outcomes={"": [RuntimeError("bug")]})
+    crashed = cli_with(tmp_path / "c", (Phase(1, "p1", "One", (crashing,)),))("run", "x.yaml")
+    assert crashed.exit_code == 5, crashed.output
+
+
+def test_bad_input_exits_2_without_a_traceback(tmp_path: Path, cli: Cli) -> None:
+    def bad_spec(_path: Path) -> None:
+        raise BadInput("acme.yaml:14: hosts[1].count: must be >= 1")
+
+    broken = Cli(tmp_path, RunsWiring(load_delivery=bad_spec))  # type: ignore[arg-type]
+    result = broken("run", "acme.yaml")
+    assert (result.exit_code, result.stderr.strip()) == (
+        2,
+        "error: acme.yaml:14: hosts[1].count: must be >= 1",
+    )
+    assert cli("run", "acme.yaml", "--from-phase", "5", "--through-phase", "2").exit_code == 2
+    assert cli("resume", "acme.yaml").exit_code == 2
+    assert cli("show", "no-such-run").exit_code == 2
+    assert cli("status", "no-such-delivery").exit_code == 2
+    assert cli("approve", "acme-webshop", "qa", "--by", "x", "--comment", "y").exit_code == 2
+
+
+def test_a_locked_delivery_exits_4_naming_the_holder(cli: Cli) -> None:
+    store = cli.store()
+    store.acquire_lock(LockRecord("acme-webshop", "run-other", "carol", "ci-7", 999, T0))
+    store.close()
+    locked = cli("run", "acme.yaml")
+    assert locked.exit_code == 4
+    assert "locked by carol on ci-7 (pid 999, run run-other)" in locked.stderr
+    assert "--break-lock" in locked.stderr
+    taken = cli("run", "acme.yaml", "--break-lock")
+    assert taken.exit_code == 3
+    store = cli.store()
+    assert "lock_broken" in [entry.action for entry in store.list_audit("acme-webshop")]
+    store.close()
+
+
+def test_read_commands_print_json(cli: Cli) -> None:
+    cli("run", "acme.yaml")
+    cli("approve", "acme-webshop", "preconditions", "--by", "Dana Manager", "--comment", "ok")
+    cli("resume", "acme.yaml")
+    runs = json_of(cli("runs", "--json"))
+    assert isinstance(runs, list)
+    [latest] = runs
+    assert (latest["delivery_id"], latest["status"], latest["mode"]) == (
+        "acme-webshop", "waiting", "apply"
+    )  # fmt: skip
+    shown = json_of(cli("show", latest["id"], "--json"))
+    assert isinstance(shown, dict)
+    assert shown["steps"][0]["key"] == "network.tenant"
+    status = json_of(cli("status", "acme-webshop", "--json"))
+    assert isinstance(status, dict)
+    gates = {gate["gate"]: gate["passed"] for gate in status["gates"]}
+    assert gates == {
+        "preconditions": True,
+        "buddycheck": False,
+        "customer_confirmation": False,
+        "go_live": False,
+    }
+    lines = cli("logs", latest["id"], "--json").stdout.splitlines()
+    assert [json.loads(line)["event"] for line in lines][:2] == ["run_started", "phase_started"]
+    plan = json_of(cli("plan", "acme.yaml", "--json"))
+    assert isinstance(plan, dict)
+    assert {step["status"] for step in plan["steps"]} == {"skipped", "pending"}
+
+
+def test_run_writes_a_junit_case_per_phase_step_and_host(tmp_path: Path) -> None:
+    hosts = ("web-01", "web-02")
+    step = ScriptedStep("p1.updates", host_names=hosts, outcomes={"web-02": [Refused("apt")]})
+    cli = cli_with(tmp_path, (Phase(1, "p1", "One", (ScriptedStep("p1.a"), step)),))
+    junit = tmp_path / "reports" / "junit.xml"
+    assert cli("run", "acme.yaml", "--junit", str(junit)).exit_code == 1
+    root = ET.fromstring(junit.read_text())  # noqa: S314 - our own output
+    cases = [
+        (case.get("name"), case[0].tag if len(case) else "ok") for case in root.iter("testcase")
+    ]
+    assert cases == [
+        ("phase 1 p1", "failure"),
+        ("p1.a", "ok"),
+        ("p1.updates", "failure"),
+        ("web-01", "ok"),
+        ("web-02", "failure"),
+    ]
+    assert (root.get("tests"), root.get("failures")) == ("5", "3")
+
+
+class LeakyStep(ScriptedStep):
+    """Logs what a careless adapter might."""
+
+    def apply(self, ctx: StepContext) -> StepResult:
+        structlog.get_logger().info(
+            "netbox_called",
+            headers={"Authorization": f"Bearer {SECRET}"},
+            url="postgresql://orchestrator:hunter2@db.example/runs",
+            detail=f"token={SECRET} for {ctx.delivery.id}",
+        )
+        return super().apply(ctx)
+
+
+def test_run_logs_go_to_a_file_and_the_store_without_secrets(tmp_path: Path) -> None:
+    cli = cli_with(tmp_path, (Phase(1, "p1", "One", (LeakyStep("p1.a"),)),))
+    result = cli("run", "acme.yaml")
+    assert result.exit_code == 0, result.output
+    store = cli.store()
+    [run] = store.list_runs()
+    stored = store.read_log_lines(run.id)
+    store.close()
+    in_file = (cli.state / "runs" / f"{run.id}.jsonl").read_text().splitlines()
+    assert stored == in_file
+    called = next(json.loads(line) for line in stored if "netbox_called" in line)
+    assert called["step"] == "p1.a"
+    assert called["run"] == run.id
+    everything = "\n".join([*stored, result.stderr])
+    assert SECRET not in everything
+    assert "hunter2" not in everything
+
+
+def test_the_real_wiring_runs_the_example_spec_to_the_first_placeholder(tmp_path: Path) -> None:
+    def real(*args: str) -> Result:
+        return CliRunner().invoke(app(), [*args, "--state-dir", str(tmp_path)])
+
+    assert real("run", str(EXAMPLE)).exit_code == 3
+    approved = real(
+        "approve", "bakkerij-site", "preconditions", "--by", "sanne.jansen@hosting.example.com",
+        "--comment", "quote Q-2025-0311 and DPA-2025-0311 signed",
+    )  # fmt: skip
+    assert approved.exit_code == 0, approved.output
+    resumed = real("resume", str(EXAMPLE))
+    assert resumed.exit_code == 1
+    assert "step network.tenant failed: not implemented" in resumed.stdout
+    assert real("plan", str(EXAMPLE)).exit_code == 1

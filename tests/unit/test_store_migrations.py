@@ -1,0 +1,79 @@
+"""The SQLite store: migrations match the tables, apply once, and keep the audit log append-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from orchestrator.store import SqlRunStore, StoreLocation, open_store
+from orchestrator.store.migrate import connect, migrate
+from orchestrator.store.records import AuditEntry
+from orchestrator.store.schema import metadata
+from tests.unit.test_store_contract import T0
+
+
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+def test_the_migrations_build_exactly_the_tables_the_store_uses(tmp_path: Path) -> None:
+    engine = connect(url(tmp_path))
+    migrate(engine)
+    with engine.begin() as db:
+        differences = compare_metadata(MigrationContext.configure(db), metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_migrating_again_changes_nothing(tmp_path: Path) -> None:
+    SqlRunStore.open(url(tmp_path)).close()
+    engine = connect(url(tmp_path))
+    migrate(engine)
+    with engine.begin() as db:
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    engine.dispose()
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_log SET who = 'eve'", "DELETE FROM audit_log"])
+def test_the_audit_log_refuses_updates_and_deletes(tmp_path: Path, statement: str) -> None:
+    store = SqlRunStore.open(url(tmp_path))
+    store.append_audit(AuditEntry(T0, "alice", "run_started"))
+    store.close()
+    engine = connect(url(tmp_path))
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as db:
+        db.execute(text(statement))
+    engine.dispose()
+
+
+def test_the_store_defaults_to_a_sqlite_file_in_the_state_folder(tmp_path: Path) -> None:
+    location = StoreLocation(tmp_path / "state")
+    store = open_store(location)
+    store.close()
+    assert location.store_url == f"sqlite:///{tmp_path / 'state' / 'runs.db'}"
+    assert (tmp_path / "state" / "runs.db").is_file()
+    assert location.run_logs == tmp_path / "state" / "runs"
+
+
+def test_the_environment_names_the_state_folder_and_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_STATE", "/srv/orchestrator")
+    monkeypatch.setenv("ORCHESTRATOR_STORE_URL", "postgresql+psycopg://db.example/runs")
+    location = StoreLocation.from_env()
+    assert location == StoreLocation(
+        Path("/srv/orchestrator"), "postgresql+psycopg://db.example/runs"
+    )
+    assert location.store_url == "postgresql+psycopg://db.example/runs"
+
+
+def test_without_environment_the_state_folder_is_dot_orchestrator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ORCHESTRATOR_STATE", raising=False)
+    monkeypatch.delenv("ORCHESTRATOR_STORE_URL", raising=False)
+    assert StoreLocation.from_env() == StoreLocation(Path(".orchestrator"), None)
