@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from orchestrator.lab.errors import LabError
 from orchestrator.lab.hosts import list_hosts
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.smoke import run_playbook
+from orchestrator.logging import configured_logging
 
 lab_app = typer.Typer(
     help=(
@@ -43,9 +45,13 @@ def _progress() -> Callable[[str], None]:
 
 @contextmanager
 def _lab_errors() -> Iterator[None]:
-    """Turn a ``LabError`` into one clear line (and a hint) on stderr and exit code 1."""
+    """Turn a ``LabError`` into one clear line (and a hint) on stderr and exit code 1.
+
+    Progress goes through the commands' own lines; the lab's log events show from warnings up.
+    """
     try:
-        yield
+        with configured_logging(console=sys.stderr, level=logging.WARNING):
+            yield
     except LabError as exc:
         err.print(f"[bold red]error:[/bold red] {exc.message}")
         if exc.hint:
@@ -123,11 +129,13 @@ def smoke() -> None:
             paths, hosts, on_task=lambda h, t, o: err.print(f"  {h:8} {o:11} {t}")
         )
     for name, host in sorted(result.hosts.items()):
-        state = "FAILED" if host.failed else "ok"
+        state = "FAILED" if host.failed else "ok" if host.tasks else "not run"
         out.print(
             f"{name:10} {state:6} ok={host.ok} changed={host.changed} failed={len(host.failed)}"
         )
     out.print(f"smoke playbook {result.status} in {result.seconds:.1f}s")
     out.print(f"artifacts: {result.artifacts}")
     if not result.succeeded:
+        if result.output_tail:
+            err.print(result.output_tail, markup=False)
         raise typer.Exit(1)

@@ -7,6 +7,8 @@ their host keys against the ones recorded when each host was created.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from orchestrator.lab.hosts import LabHost
 from orchestrator.lab.paths import LabPaths
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+#: ansible-playbook of the environment the orchestrator runs in (it need not be on PATH).
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SMOKE_PLAYBOOK = PLAYBOOKS / "lab_smoke.yml"
 
 #: Ansible runner events that end a task on one host, and the outcome each stands for.
@@ -49,6 +53,7 @@ class PlaybookResult:
     hosts: dict[str, HostOutcome]
     seconds: float
     artifacts: Path
+    output_tail: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -72,6 +77,7 @@ def ansible_env(paths: LabPaths) -> dict[str, str]:
         "-o IdentitiesOnly=yes"
     )
     return {
+        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_SSH_ARGS": ssh_args,
         "ANSIBLE_PIPELINING": "True",
@@ -133,4 +139,10 @@ def run_playbook(
         hosts=outcomes,
         seconds=time.monotonic() - started,
         artifacts=private,
+        output_tail="" if runner.status == "successful" else _tail(runner.stdout.read()),
     )
+
+
+def _tail(output: str, lines: int = 5) -> str:
+    """The last lines ansible printed, for a failure message."""
+    return "\n".join(output.strip().splitlines()[-lines:])
