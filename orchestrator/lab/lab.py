@@ -14,13 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from orchestrator.lab import hosts as lab_hosts
-from orchestrator.lab import network
+from orchestrator.lab import network, preflight
 from orchestrator.lab.addressing import BRIDGE, smoke_host_addresses
 from orchestrator.lab.image import ensure_base_image
 from orchestrator.lab.mirror import ensure_mirror, serve_mirror, stop_mirror
 from orchestrator.lab.netbox import NetBoxInfo, NetBoxLab
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.preflight import check_machine, machine_facts
 
 Progress = Callable[[str], None]
 
@@ -59,7 +58,7 @@ def _hosts_up(paths: LabPaths, count: int, progress: Progress) -> list[lab_hosts
 
 def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
     """Bring the whole lab up (or repair it) with ``hosts`` smoke hosts."""
-    check_machine(machine_facts())
+    preflight.check_machine(preflight.machine_facts())
     started = time.monotonic()
     netbox = NetBoxLab(paths, progress=_prefixed(progress, "netbox"))
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -71,7 +70,7 @@ def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
 
 def down(paths: LabPaths, progress: Progress) -> None:
     """Remove every host, namespace, link, mount and process the lab made; keep the caches."""
-    check_machine(machine_facts())
+    preflight.check_machine(preflight.machine_facts())
     lab_hosts.destroy_all_hosts(paths)
     progress("hosts: removed")
     stop_mirror(paths)

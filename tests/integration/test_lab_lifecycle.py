@@ -9,6 +9,7 @@ from orchestrator.lab import lab
 from orchestrator.lab.addressing import BRIDGE, NETNS_PREFIX
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
+from orchestrator.lab.services import postgres_answers, postgres_version, redis_answers
 from tests.integration.conftest import SMOKE_HOSTS
 
 
@@ -50,6 +51,14 @@ def test_down_removes_everything_and_up_restores(lab_up: lab.LabUp, lab_paths: L
     assert lab_mounts(lab_paths) == []
     assert lab_processes(lab_paths) == []
 
+    # As after a reboot of a machine whose services are not started at boot:
+    run(["pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main", "stop"])
+    run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False)
+    assert not postgres_answers()
+    assert not redis_answers()
+
     again = lab.up(lab_paths, SMOKE_HOSTS, progress=lambda _m: None)
+    assert postgres_answers()
+    assert redis_answers()
     assert [h.name for h in again.hosts] == [h.name for h in lab_up.hosts]
     assert [h.address for h in again.hosts] == [h.address for h in lab_up.hosts]
