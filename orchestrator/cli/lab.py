@@ -59,7 +59,7 @@ def _lab_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted; run `orchestrator lab up` again to finish or repair the lab")
-        raise typer.Exit(130) from None
+        raise typer.Exit(5) from None
 
 
 @lab_app.command("up")
