@@ -91,10 +91,14 @@ def main() -> int:
     print(f"warm lab up, state kept, nothing running : {warm_up(paths):6.1f} s")
     print(f"warm lab up, fresh checkout (new state)  : {fresh_checkout_up(paths):6.1f} s")
     boots, memory, destroys = host_figures(paths)
-    print(f"host boot to SSH, {len(boots)} hosts one by one  : "
-          f"median {statistics.median(boots):.2f} s, max {max(boots):.2f} s")
-    print(f"memory per idle host (RSS of its processes): median "
-          f"{statistics.median(memory) / 2**20:.0f} MiB")
+    print(
+        f"host boot to SSH, {len(boots)} hosts one by one  : "
+        f"median {statistics.median(boots):.2f} s, max {max(boots):.2f} s"
+    )
+    print(
+        f"memory per idle host (RSS of its processes): median "
+        f"{statistics.median(memory) / 2**20:.0f} MiB"
+    )
     print(f"destroy_host                              : median {statistics.median(destroys):.2f} s")
     if args.cold:
         print(f"cold lab up (empty cache, no database)    : {cold_up(paths):6.1f} s")

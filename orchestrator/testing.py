@@ -10,27 +10,31 @@
   sleeps.
 - ``EngineBench``: an in-memory store and a clock shared by the engines of one test.
 - ``approve_gates``: record the approvals a delivery needs, by the people allowed to give them.
+- ``InMemoryIpam``: the ``Ipam`` port (NetBox) in memory, with scripted faults.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from orchestrator.adapters.ipam import KeyTaken, Kind, New, Note, Owned, Ref
 from orchestrator.engine.delivery import Delivery, Person
 from orchestrator.engine.engine import Engine
+from orchestrator.engine.errors import Exhausted, Refused
 from orchestrator.engine.execution import Runtime
-from orchestrator.engine.gates import GATES, GateState, People, check_approver
+from orchestrator.engine.gates import GATES, Gate, GateState, People, check_approver
 from orchestrator.engine.lock import LockOwner
 from orchestrator.engine.observers import RunObserver
-from orchestrator.engine.phase import Phase
+from orchestrator.engine.phase import Entry, Phase
 from orchestrator.engine.retry import NO_RETRY, RetryPolicy
 from orchestrator.engine.runners import HostRunner, SerialRunner
 from orchestrator.engine.status import Mode
-from orchestrator.engine.step import Change, Placeholder, Result, StepContext
+from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases import default_phases
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import (
@@ -341,7 +345,7 @@ class ScriptedStep:
 def scripted_phases(
     hosts: tuple[str, ...] = (),
 ) -> tuple[tuple[Phase, ...], dict[str, ScriptedStep]]:
-    """The seven phases with their gates, each placeholder replaced by a ``ScriptedStep``."""
+    """The seven phases with their gates, each step replaced by a ``ScriptedStep``."""
     steps: dict[str, ScriptedStep] = {}
     phases = tuple(
         replace(phase, entries=tuple(_scripted(entry, steps, hosts) for entry in phase.entries))
@@ -350,10 +354,9 @@ def scripted_phases(
     return phases, steps
 
 
-def _scripted[E](
-    entry: E, steps: dict[str, ScriptedStep], hosts: tuple[str, ...]
-) -> E | ScriptedStep:
-    if not isinstance(entry, Placeholder):
+def _scripted(entry: Entry, steps: dict[str, ScriptedStep], hosts: tuple[str, ...]) -> Entry:
+    """Every step (placeholder or real) becomes a ``ScriptedStep``; gates stay."""
+    if isinstance(entry, Gate):
         return entry
     steps[entry.key] = ScriptedStep(entry.key, entry.title, host_names=hosts)
     return steps[entry.key]
@@ -416,3 +419,343 @@ class CrashingObserver(RecordingObserver):
 def keys_of(events: Iterable[tuple[str, str]], event: str) -> list[str]:
     """The subjects of one kind of event, in order."""
     return [subject for name, subject in events if name == event]
+
+
+# IPAM
+
+
+@dataclass
+class _Row:
+    key: str
+    delivery: str
+    value: str
+    fields: dict[str, object]
+    links: dict[str, int | None] = field(default_factory=dict)
+
+
+_LINK_FIELDS = {
+    "assigned_object_id": "interface",
+    "primary_ip4": "primary_ip",
+    "primary_ip6": "primary_ip",
+    "virtual_machine": "vm",
+}
+_VALUE_FIELDS = {"tenant": "slug", "contact": "email", "vm": "name", "vminterface": "name"}
+
+
+class InMemoryIpam:
+    """The ``Ipam`` port in memory, held honest by the contract test against ``NetBoxIpam``.
+
+    Seeded like the lab: site ``lab``, VLAN group ``lab-vlans`` (100-3999), container prefix
+    ``10.213.128.0/17``, cluster ``lab-cluster``. ``faults`` lists errors the next calls raise
+    before doing anything; ``lost`` lists errors the next writes raise *after* committing (a
+    response lost on the way back). ``calls`` counts every call, like requests.
+    """
+
+    def __init__(self, vlan_range: tuple[int, int] = (100, 3999)) -> None:
+
+        self.rows: dict[Kind, dict[int, _Row]] = {kind: {} for kind in Kind}
+        self.refs: dict[tuple[Ref, str], int] = {
+            (Ref.SITE, "lab"): 1, (Ref.VLAN_GROUP, "lab-vlans"): 1,
+            (Ref.PREFIX, "10.213.128.0/17"): 1, (Ref.CLUSTER, "lab-cluster"): 1,
+        }  # fmt: skip
+        self.vlan_range = vlan_range
+        self.containers = {1: "10.213.128.0/17"}
+        self.assignments: set[tuple[int, int, int]] = set()
+        self.journal: list[tuple[str, int, str]] = []
+        self.faults: list[Exception] = []
+        self.lost: list[Exception] = []
+        self.calls: list[str] = []
+        self._next_id = 1000
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if self.faults:
+            raise self.faults.pop(0)
+
+    def _committed(self) -> None:
+        if self.lost:
+            raise self.lost.pop(0)
+
+    def _id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def reference(self, ref: Ref, value: str, *, create: JsonMap | None = None) -> int:
+
+        self._call(f"reference {ref}")
+        if (ref, value) not in self.refs:
+            if create is None:
+                raise Refused(f"NetBox has no {ref.replace('_', ' ')} {value!r}")
+            self.refs[ref, value] = self._id()
+        return self.refs[ref, value]
+
+    def owned(self, kind: Kind, delivery: str) -> dict[str, Owned]:
+        self._call(f"owned {kind}")
+        return {
+            row.key: self._owned(kind, ident, row)
+            for ident, row in self.rows[kind].items()
+            if row.delivery == delivery and row.key.startswith(f"{delivery}/")
+        }
+
+    def _owned(self, kind: Kind, ident: int, row: _Row) -> Owned:
+
+        return Owned(kind, row.key, ident, row.value, dict(row.links))
+
+    def find(self, kind: Kind, value: str) -> Owned | None:
+        self._call(f"find {kind}")
+        for ident, row in self.rows[kind].items():
+            if row.value == value:
+                return self._owned(kind, ident, row)
+        return None
+
+    def free(self, kind: Kind, pool: int, count: int, length: int | None = None) -> list[str]:
+        self._call(f"free {kind}")
+        return self._free(kind, pool, count, length)
+
+    def _free(self, kind: Kind, pool: int, count: int, length: int | None) -> list[str]:
+
+        if kind is Kind.VLAN:
+            used = {row.value for row in self.rows[Kind.VLAN].values()}
+            vids = range(self.vlan_range[0], self.vlan_range[1] + 1)
+            return [str(vid) for vid in vids if str(vid) not in used][:count]
+        if kind is Kind.PREFIX:
+            return self._free_prefixes(pool, count, length or 32)
+        return self._free_addresses(pool, count)
+
+    def _free_prefixes(self, pool: int, count: int, length: int) -> list[str]:
+
+        parent = ipaddress.ip_network(self.containers[pool])
+        taken = [ipaddress.ip_network(row.value) for row in self.rows[Kind.PREFIX].values()]
+        free: list[str] = []
+        for net in parent.subnets(new_prefix=length):
+            if not any(net.overlaps(other) for other in taken):
+                free.append(str(net))
+            if len(free) >= count:
+                break
+        return free
+
+    def _free_addresses(self, pool: int, count: int) -> list[str]:
+
+        prefix = ipaddress.ip_network(self.rows[Kind.PREFIX][pool].value)
+        used = {row.value.split("/")[0] for row in self.rows[Kind.IP].values()}
+        free = [f"{host}/{prefix.prefixlen}" for host in prefix.hosts() if str(host) not in used]
+        return free[:count]
+
+    def allocate(self, kind: Kind, pool: int, delivery: str, items: Sequence[New]) -> list[Owned]:
+
+        self._call(f"allocate {kind}")
+        self._check_keys(kind, items)
+        lengths = {int(str(item.fields.get("prefix_length", 32))) for item in items}
+        free = self._free(kind, pool, len(items), min(lengths) if kind is Kind.PREFIX else None)
+        if len(free) < len(items):
+            raise Exhausted("NetBox has no room: Insufficient resources")
+        made = [
+            self._add(kind, delivery, item, value) for item, value in zip(items, free, strict=False)
+        ]
+        self._committed()
+        return made
+
+    def create(self, kind: Kind, delivery: str, items: Sequence[New]) -> list[Owned]:
+        self._call(f"create {kind}")
+        self._check_keys(kind, items)
+        field_name = _VALUE_FIELDS.get(kind.value, "name")
+        made = [
+            self._add(
+                kind,
+                delivery,
+                item,
+                str(item.fields.get(field_name, item.fields.get("address", ""))),
+            )
+            for item in items
+        ]
+        self._committed()
+        return made
+
+    def _check_keys(self, kind: Kind, items: Sequence[New]) -> None:
+
+        keys = {row.key for row in self.rows[kind].values()}
+        taken = [item.key for item in items if item.key in keys]
+        if taken:
+            raise KeyTaken(f"Custom field 'orchestrator_key' must have a unique value: {taken}")
+
+    def _add(self, kind: Kind, delivery: str, item: New, value: str) -> Owned:
+        ident = self._id()
+        links: dict[str, int | None] = {
+            name: None for field_name, name in _LINK_FIELDS.items() if field_name in item.fields
+        }
+        if "virtual_machine" in item.fields:
+            links["vm"] = int(str(item.fields["virtual_machine"]))
+        self.rows[kind][ident] = _Row(item.key, delivery, value, dict(item.fields), links)
+        return self._owned(kind, ident, self.rows[kind][ident])
+
+    def update(self, kind: Kind, changes: Sequence[tuple[int, JsonMap]]) -> None:
+        self._call(f"update {kind}")
+        for ident, fields in changes:
+            row = self.rows[kind][ident]
+            row.fields.update(fields)
+            for field_name, name in _LINK_FIELDS.items():
+                value = fields.get(field_name)
+                if isinstance(value, int):
+                    row.links[name] = value
+        self._committed()
+
+    def delete(self, kind: Kind, ids: Sequence[int]) -> None:
+
+        self._call(f"delete {kind}")
+        for ident in ids:
+            del self.rows[kind][ident]
+            if kind is Kind.VM:
+                interfaces = self.rows[Kind.VM_INTERFACE]
+                gone = [i for i, row in interfaces.items() if row.links.get("vm") == ident]
+                self._drop(Kind.VM_INTERFACE, gone)
+            if kind is Kind.VM_INTERFACE:
+                self._drop(Kind.VM_INTERFACE, [ident])
+        if kind is Kind.CONTACT:
+            self.assignments = {a for a in self.assignments if a[1] not in ids}
+        self._committed()
+
+    def _drop(self, kind: Kind, ids: Sequence[int]) -> None:
+        """Cascade like NetBox: an interface takes its addresses with it."""
+        for ident in ids:
+            self.rows[kind].pop(ident, None)
+            addresses = self.rows[Kind.IP]
+            for gone in [i for i, row in addresses.items() if row.links.get("interface") == ident]:
+                del addresses[gone]
+
+    def assign_contacts(self, tenant: int, pairs: Sequence[tuple[int, str]]) -> int:
+        self._call("assign_contacts")
+        have = {contact for _tenant, contact, _role in self.assignments}
+        new = {
+            (tenant, contact, self._role(role)) for contact, role in pairs if contact not in have
+        }
+        self.assignments |= new
+        return len(new)
+
+    def _role(self, slug: str) -> int:
+        if (Ref.CONTACT_ROLE, slug) not in self.refs:
+            self.refs[Ref.CONTACT_ROLE, slug] = self._id()
+        return self.refs[Ref.CONTACT_ROLE, slug]
+
+    def note(self, entries: Sequence[Note]) -> None:
+        self._call("note")
+        self.journal.extend((entry.kind.value, entry.id, entry.text) for entry in entries)
+
+
+# --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.adapters) -------------
+
+# Imported here, not at the top, so that this section is one self-contained addition.
+from collections.abc import Mapping  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from orchestrator.adapters.ansible import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
+from orchestrator.adapters.machines import Machine, MachineRequest  # noqa: E402
+from orchestrator.adapters.ssh import HostKeyChanged, Reached, SshTarget  # noqa: E402
+from orchestrator.adapters.workspace import Workspace  # noqa: E402
+from orchestrator.engine.status import Status  # noqa: E402
+from orchestrator.phases.base import Adapters  # noqa: E402
+from orchestrator.store.records import TaskRecord  # noqa: E402
+
+
+class InMemoryMachines:
+    """The ``Machines`` port in memory: every request is remembered; a machine exists once asked."""
+
+    def __init__(self, fail: Mapping[str, Exception] | None = None) -> None:
+        self.requests: list[MachineRequest] = []
+        self.existing: set[str] = set()
+        self.fail = dict(fail or {})
+
+    def ensure(self, request: MachineRequest) -> Machine:
+        self.requests.append(request)
+        if request.name in self.fail:
+            raise self.fail[request.name]
+        created = request.name not in self.existing
+        self.existing.add(request.name)
+        return Machine(request.name, request.address, request.provider, created=created,
+                       host_key=f"ssh-ed25519 KEY-{request.name}")  # fmt: skip
+
+
+class ScriptedProbe:
+    """The ``ReachabilityProbe`` port: each host shows ``keys[name]`` (default: its provider's
+    key); errors scripted per host are raised once each, in order."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, str] | None = None,
+        errors: Mapping[str, Sequence[Exception]] | None = None,
+    ) -> None:
+        self.keys = dict(keys or {})
+        self.errors = {host: list(errs) for host, errs in (errors or {}).items()}
+        self.pins: dict[str, str] = {}
+        self.calls: list[str] = []
+
+    def reach(self, target: SshTarget) -> Reached:
+        self.calls.append(target.name)
+        if self.errors.get(target.name):
+            raise self.errors[target.name].pop(0)
+        shown = self.keys.get(target.name) or target.expected_key or f"ssh-ed25519 {target.name}"
+        pinned = self.pins.get(target.address)
+        if pinned is not None and pinned != shown:
+            raise HostKeyChanged(target.name, target.address, pinned, shown)
+        self.pins.setdefault(target.address, shown)
+        return Reached(shown, pinned is None, "Debian GNU/Linux 12 (bookworm)", 0.0)
+
+
+type HostScript = Callable[[PlaybookRun, str], HostOutcome]
+
+
+def all_ok(request: PlaybookRun, host: str) -> HostOutcome:  # noqa: ARG001 - a HostScript
+    """A host on which every task of the playbook succeeded, one of them changing something."""
+    task = TaskRecord("configure", Status.SUCCEEDED, changed=True)
+    return HostOutcome(changed=1, tasks=[task])
+
+
+class ScriptedPlaybooks:
+    """The ``PlaybookRunner`` port: each host's outcome comes from ``script`` (or ``scripts``
+    per host, consumed in order); every request is remembered."""
+
+    def __init__(
+        self, script: HostScript = all_ok, scripts: Mapping[str, Sequence[HostScript]] | None = None
+    ) -> None:
+        self.script = script
+        self.scripts = {host: list(s) for host, s in (scripts or {}).items()}
+        self.requests: list[PlaybookRun] = []
+
+    def run(self, request: PlaybookRun) -> PlaybookOutcome:
+        self.requests.append(request)
+        hosts = {host: self._next(host)(request, host) for host in request.hosts}
+        status = "successful" if all(h.succeeded for h in hosts.values()) else "failed"
+        return PlaybookOutcome(status, 0 if status == "successful" else 2, hosts,
+                               request.artifacts, 0.0)  # fmt: skip
+
+    def _next(self, host: str) -> HostScript:
+        queued = self.scripts.get(host)
+        return queued.pop(0) if queued else self.script
+
+
+@dataclass(frozen=True, slots=True)
+class FolderMonitoring:
+    """A ``Monitoring`` that is just a folder."""
+
+    folder: Path
+
+    def targets_dir(self) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self.folder
+
+
+def fake_adapters(
+    root: Path,
+    *,
+    machines: InMemoryMachines | None = None,
+    probe: ScriptedProbe | None = None,
+    playbooks: ScriptedPlaybooks | None = None,
+) -> Adapters:
+    """Phase 2-3 adapters with fakes, files under ``root``."""
+    return Adapters(
+        machines=machines or InMemoryMachines(),
+        probe=probe or ScriptedProbe(),
+        playbooks=playbooks or ScriptedPlaybooks(),
+        workspace=Workspace(root / "deliveries"),
+        monitoring=FolderMonitoring(root / "targets"),
+        management_networks=("10.213.0.1/32",),
+    )

@@ -10,6 +10,7 @@ import typer
 
 from orchestrator.cli import spec as spec_cli
 from orchestrator.cli.lab import lab_app
+from orchestrator.cli.release import release
 from orchestrator.cli.runs import register as register_runs
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.add_typer(lab_app, name="lab")
 app.command("validate")(spec_cli.validate)
 app.command("schema")(spec_cli.schema)
 register_runs(app)
+app.command("release")(release)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.adapters.ipam import Ipam
 from orchestrator.engine import (
     BadInput,
     Delivery,
@@ -57,6 +58,8 @@ from orchestrator.engine.delivery import people_of
 from orchestrator.engine.gates import GATES, People, gate_state
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
 from orchestrator.phases import default_phases
+from orchestrator.phases.network import default_ipam
+from orchestrator.phases.release import release_after_failure
 from orchestrator.store import (
     ActionItem,
     HostRecord,
@@ -82,9 +85,10 @@ class RunsWiring:
     load_delivery: Callable[[Path], Delivery] = load_delivery
     phases: Callable[[], Sequence[Phase]] = default_phases
     open_store: Callable[[StoreLocation], RunStore] = open_store
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(jitter=1.0))
     runner: HostRunner = field(default_factory=SerialRunner)
     runtime: Runtime = field(default_factory=Runtime)
+    ipam: Callable[[], Ipam] = default_ipam
 
 
 # options shared by the commands
@@ -120,6 +124,13 @@ JunitFile = Annotated[
 BreakLock = Annotated[
     bool,
     typer.Option("--break-lock", help="Take the delivery's lock from another run (audited)."),
+]
+KeepOnFailure = Annotated[
+    bool,
+    typer.Option(
+        "--keep-on-failure",
+        help="When phase 1 fails, keep its NetBox reservations (default: release them).",
+    ),
 ]
 By = Annotated[
     str | None,
@@ -237,6 +248,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     *,
     junit: JunitFile = None,
     break_lock: BreakLock = False,
+    keep_on_failure: KeepOnFailure = False,
     by: By = None,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
@@ -256,7 +268,9 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
             phases,
             break_lock=break_lock,
         )
-        outcome = _carry_out(ctx, state_dir, store_url, junit, lambda e: e.run(request))
+        outcome = _carry_out(
+            ctx, state_dir, store_url, junit, lambda e: e.run(request), keep=keep_on_failure
+        )
     raise typer.Exit(outcome.exit_code)
 
 
@@ -270,6 +284,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     ] = None,
     junit: JunitFile = None,
     break_lock: BreakLock = False,
+    keep_on_failure: KeepOnFailure = False,
     by: By = None,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
@@ -282,22 +297,33 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
-        outcome = _carry_out(ctx, state_dir, store_url, junit, lambda e: e.resume(request, run_id))
+        outcome = _carry_out(
+            ctx,
+            state_dir,
+            store_url,
+            junit,
+            lambda e: e.resume(request, run_id),
+            keep=keep_on_failure,
+        )
     raise typer.Exit(outcome.exit_code)
 
 
-def _carry_out(
+def _carry_out(  # noqa: PLR0913 - the run's options, passed through
     ctx: typer.Context,
     state_dir: Path,
     store_url: str | None,
     junit: Path | None,
     action: Callable[[Engine], RunOutcome],
+    *,
+    keep: bool = False,
 ) -> RunOutcome:
     with _opened(ctx, state_dir, store_url) as store:
         run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
         shipper = RunLogShipper(store, run_log)
         with configured_logging(console=sys.stderr, run_log=run_log), stop_on_signals():
             outcome = action(_engine(ctx, store, shipper))
+            if not keep:
+                release_after_failure(_wiring(ctx).ipam, store, outcome.run)
             report = RunReport.load(store, outcome.run.id)
             if junit is not None:
                 write_junit(junit, report)
@@ -472,7 +498,9 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
     items = tuple(item for item in store.list_action_items(delivery_id) if item.open)
     decisions = store.list_decisions(delivery_id)
     gates = tuple(
-        _gate_summary(gate_state(gate, decisions, items), people) for gate in GATES.values()
+        _gate_summary(gate_state(gate, decisions, items), people)
+        for gate in GATES.values()
+        if gate.applies(record.spec)
     )
     return StatusSummary(
         delivery=record.id,

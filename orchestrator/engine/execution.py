@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -17,6 +17,7 @@ from types import MappingProxyType
 import structlog
 from structlog.contextvars import bound_contextvars
 
+from orchestrator.engine.batch import Batch, BatchStep
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.engine.gates import Gate, GateState, People, gate_state
@@ -215,12 +216,13 @@ class Execution:
         store, delivery_id = self.parts.store, self.delivery.id
         open_items = [item for item in store.list_action_items(delivery_id) if item.open]
         decisions = store.list_decisions(delivery_id)
-        return gate_state(gate, decisions, open_items, self.delivery.unsigned)
+        needed = gate.applies(self.delivery.snapshot)
+        return gate_state(gate, decisions, open_items, self.delivery.unsigned, needed=needed)
 
     def context(self, phase: int) -> StepContext:
         """A step's context: the outputs of the steps done so far."""
         outputs = MappingProxyType(dict(self.outputs))
-        return StepContext(self.delivery, self.run.id, phase, outputs)
+        return StepContext(self.delivery, self.run.id, phase, outputs, audit=self.parts.store)
 
     def _step(self, phase: int, step: Step) -> Ending:
         with bound_contextvars(step=step.key):
@@ -303,9 +305,25 @@ class Execution:
         carried = self._carried_hosts(step.key, prepared, previous)
         records = [self._carry(record) for record in carried.values()]
         todo = [host for host in prepared.hosts if host not in carried]
-        for host, timed in self.parts.runner.run(todo, lambda h: self._timed(step, ctx, h)):
+        if isinstance(step, BatchStep):
+            finished: Iterable[tuple[str, Timed]] = self._batched(step, ctx, todo)
+        else:
+            finished = self.parts.runner.run(todo, lambda h: self._timed(step, ctx, h))
+        for host, timed in finished:
             records.append(self._host_finished(step.key, prepared.input_hash, host, timed))
         return aggregate(records)
+
+    def _batched(
+        self, step: BatchStep, ctx: StepContext, hosts: Sequence[str]
+    ) -> list[tuple[str, Timed]]:
+        """All ``hosts`` in one ``apply_hosts`` call; hosts with a transient error are retried."""
+        if not hosts:
+            return []
+        batch, started = Batch(step, hosts), self._now()
+        gave_up = self.attempt(batch.once, ctx)
+        finished = self._now()
+        results = {host: _host_result(batch, host, gave_up) for host in hosts}
+        return [(host, Timed(results[host], started, finished)) for host in hosts]
 
     def _carried_hosts(
         self, key: str, prepared: Prepared, previous: StepRecord | None
@@ -343,6 +361,17 @@ class Execution:
         with bound_contextvars(host=host):
             self.parts.observers.host_finished(record)
         return record
+
+
+def _host_result(batch: Batch, host: str, gave_up: Result | None) -> Result:
+    """A host's result in a batch: its own, or how the batch ended for the hosts still pending."""
+    outcome = batch.results.get(host)
+    if gave_up is not None and (outcome is None or host in batch.pending):
+        return gave_up
+    if isinstance(outcome, Result):
+        return outcome
+    status, error = failure_of(outcome) if outcome else (Status.CRASHED, "no result")
+    return Result(status, error=error)
 
 
 _SETTLED = {Status.SUCCEEDED, Status.SKIPPED, Status.FAILED, Status.CRASHED}

@@ -6,6 +6,8 @@
 | `buddycheck`            | before phase 5                       | an engineer other than the lead |
 | `customer_confirmation` | in phase 5, before the contract step | the delivery manager            |
 | `go_live`               | before phase 7                       | the delivery manager            |
+| `hardware_delivered`    | end of phase 1, when hardware is     | the lead engineer or the        |
+|                         | ordered (``applies``)                | delivery manager                |
 
 A gate is passed when it has an approval and nothing blocks it: ``preconditions`` is blocked
 while the spec says the quote or the data processing agreement is not signed, ``buddycheck``
@@ -15,13 +17,13 @@ while action items are open. The customer confirmation sits after the handover s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from orchestrator.engine.delivery import Person
 from orchestrator.engine.errors import BadInput, GateRefused
-from orchestrator.store.records import ActionItem, GateDecision
+from orchestrator.store.records import ActionItem, GateDecision, JsonMap
 
 
 class Role(StrEnum):
@@ -48,20 +50,37 @@ class People:
         return Role.ENGINEER
 
 
+def always(_spec: JsonMap) -> bool:
+    """A gate every delivery passes through."""
+    return True
+
+
+def orders_hardware(spec: JsonMap) -> bool:
+    """Whether a spec (as its JSON snapshot) orders hardware for a host group."""
+    groups = spec.get("hosts")
+    return isinstance(groups, list) and any(
+        isinstance(group, dict) and group.get("hardware") for group in groups
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Gate:
-    """A decision the delivery waits for, and who may give it."""
+    """A decision the delivery waits for, and who may give it; ``applies`` to which specs."""
 
     name: str
     needs: str
     allowed: frozenset[Role]
     blocked_by_open_items: bool = False
     blocked_by_unsigned_documents: bool = False
+    applies: Callable[[JsonMap], bool] = always
 
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""
         if self.allowed == {Role.ENGINEER}:
             return f"an engineer other than the lead engineer ({people.lead_engineer})"
+        if Role.LEAD_ENGINEER in self.allowed:
+            lead, manager = people.lead_engineer, people.delivery_manager
+            return f"the lead engineer ({lead}) or the delivery manager ({manager})"
         return f"the delivery manager ({people.delivery_manager})"
 
 
@@ -83,8 +102,17 @@ CUSTOMER_CONFIRMATION = Gate(
     frozenset({Role.DELIVERY_MANAGER}),
 )
 GO_LIVE = Gate("go_live", "approval to go live", frozenset({Role.DELIVERY_MANAGER}))
+HARDWARE_DELIVERED = Gate(
+    "hardware_delivered",
+    "confirmation that the hardware ordered in phase 1 has arrived",
+    frozenset({Role.LEAD_ENGINEER, Role.DELIVERY_MANAGER}),
+    applies=orders_hardware,
+)
 
-GATES = {gate.name: gate for gate in (PRECONDITIONS, BUDDYCHECK, CUSTOMER_CONFIRMATION, GO_LIVE)}
+GATES = {
+    gate.name: gate
+    for gate in (PRECONDITIONS, BUDDYCHECK, CUSTOMER_CONFIRMATION, GO_LIVE, HARDWARE_DELIVERED)
+}
 
 
 def gate_named(name: str) -> Gate:
@@ -102,11 +130,12 @@ class GateState:
     gate: Gate
     approval: GateDecision | None
     blockers: tuple[str, ...] = ()
+    needed: bool = True
 
     @property
     def passed(self) -> bool:
-        """Whether the delivery may go past the gate."""
-        return self.approval is not None and not self.blockers
+        """Whether the delivery may go past the gate (one it does not need is passed)."""
+        return not self.needed or (self.approval is not None and not self.blockers)
 
     def explain(self, people: People) -> str:
         """What is still needed and who may give it."""
@@ -121,11 +150,13 @@ def gate_state(
     decisions: Sequence[GateDecision],
     open_items: Sequence[ActionItem] = (),
     unsigned: Sequence[str] = (),
+    *,
+    needed: bool = True,
 ) -> GateState:
     """The state of ``gate`` given the decisions, open action items and unsigned documents."""
     approvals = [d for d in decisions if d.gate == gate.name]
     approval = approvals[-1] if approvals else None
-    return GateState(gate, approval, _blockers(gate, open_items, unsigned))
+    return GateState(gate, approval, _blockers(gate, open_items, unsigned), needed)
 
 
 def _blockers(

@@ -67,7 +67,9 @@ class Planning:
             return
         for entry in phase.entries:
             if isinstance(entry, Gate):
-                self.gates.append(self.execution.gate_state(entry))
+                state = self.execution.gate_state(entry)
+                if state.needed:
+                    self.gates.append(state)
                 continue
             with bound_contextvars(phase=phase.number, step=entry.key):
                 self._record(self._plan(phase.number, entry))

@@ -1,6 +1,8 @@
 """Retries, in one place, driven by data.
 
-A ``RetryPolicy`` says which exceptions are transient and how to back off. The engine wraps every
+A ``RetryPolicy`` says which exceptions are transient and how to back off (exponentially, plus
+up to ``jitter`` seconds at random so that clients retrying together spread out), and the deadline
+after which it gives up. The engine wraps every
 ``apply()`` in ``policy.call``; adapters raise ``TransientError`` (or let the policy name their own
 transient types) and never loop themselves. ``PermanentError`` is never retried, even when it also
 matches a transient type.
@@ -31,6 +33,7 @@ class RetryPolicy:
     backoff_multiplier: float = 2.0
     max_backoff: float = 30.0
     deadline: float = 300.0
+    jitter: float = 0.0
 
     def retries(self, exc: BaseException) -> bool:
         """Whether ``exc`` is worth another attempt under this policy."""
@@ -45,7 +48,8 @@ class RetryPolicy:
                 multiplier=self.initial_backoff,
                 exp_base=self.backoff_multiplier,
                 max=self.max_backoff,
-            ),
+            )
+            + tenacity.wait_random(0, self.jitter),
             retry=tenacity.retry_if_exception(self.retries),
             before_sleep=_log_retry,
             sleep=sleep,

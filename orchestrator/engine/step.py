@@ -19,18 +19,24 @@ from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import NotImplementedYet
 from orchestrator.engine.status import Status
 from orchestrator.spec import DeliverySpec
+from orchestrator.store.protocol import AuditLog
 from orchestrator.store.records import JsonMap, TaskRecord
 
 
 @dataclass(frozen=True, slots=True)
 class StepContext:
-    """What a step is given: the delivery, where in the run it is, and earlier steps' outputs."""
+    """What a step is given: the delivery, where in the run it is, and earlier steps' outputs.
+
+    ``audit`` is the run store's append-only audit log, where a step that changes an outside
+    system records its intent before the request goes out (``None`` when there is no store).
+    """
 
     delivery: Delivery
     run_id: str
     phase: int
     outputs: Mapping[str, JsonMap] = field(default_factory=dict)
     host: str | None = None
+    audit: AuditLog | None = None
 
     @property
     def spec(self) -> DeliverySpec:

@@ -524,9 +524,11 @@ def find_leftovers(paths: LabPaths) -> Leftovers:
     return Leftovers(
         hosts=folders,
         processes=[
-            pid for pid, argv in all_processes()
+            pid
+            for pid, argv in all_processes()
             if _is_nspawn(argv) and any(a.startswith(f"--directory={prefix}") for a in argv)
-        ] + [pid for namespace in namespaces for pid in namespace_pids(namespace)],
+        ]
+        + [pid for namespace in namespaces for pid in namespace_pids(namespace)],
         mounts=[point for point in _mount_points() if point.startswith(prefix)],
         namespaces=namespaces,
     )

@@ -169,9 +169,11 @@ def parse_sources_list(text: str) -> list[AptSource]:
     sources: list[AptSource] = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
-        options = dict(re.findall(r"([\w-]+)=(\S+)", m.group(1))) if (
-            m := re.search(r"\[([^]]*)\]", line)
-        ) else {}
+        options = (
+            dict(re.findall(r"([\w-]+)=(\S+)", m.group(1)))
+            if (m := re.search(r"\[([^]]*)\]", line))
+            else {}
+        )
         words = re.sub(r"\[[^]]*\]", " ", line).split()
         if len(words) < 3 or words[0] != "deb":
             continue
@@ -222,8 +224,14 @@ def debian_mirror_uri(sources: list[AptSource], suite: str = SUITE) -> AptSource
 def image_key() -> str:
     """The short hash naming the image: suite, package list and recipe version."""
     recipe = json.dumps(
-        {"suite": SUITE, "packages": sorted(PACKAGES), "masked": sorted(MASKED_UNITS),
-         "sources": APT_SOURCE_LINE, "sshd": SSHD_CONFIG, "version": RECIPE_VERSION},
+        {
+            "suite": SUITE,
+            "packages": sorted(PACKAGES),
+            "masked": sorted(MASKED_UNITS),
+            "sources": APT_SOURCE_LINE,
+            "sshd": SSHD_CONFIG,
+            "version": RECIPE_VERSION,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]

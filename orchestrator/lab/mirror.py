@@ -347,8 +347,16 @@ def _log_path(paths: LabPaths) -> Path:
 
 
 def _server_argv(root: Path) -> list[str]:
-    return [sys.executable, "-m", "http.server", "--bind", str(CONTROLLER),
-            "--directory", str(root), str(MIRROR_PORT)]
+    return [
+        sys.executable,
+        "-m",
+        "http.server",
+        "--bind",
+        str(CONTROLLER),
+        "--directory",
+        str(root),
+        str(MIRROR_PORT),
+    ]
 
 
 def _is_server(argv: list[str]) -> bool:

@@ -158,8 +158,21 @@ def _attach(name: str, address: IPv4Address) -> None:
     if _claimed(veth) is not None and not _peer_present(namespace):
         run(["ip", "link", "del", veth])
     if _link(veth) is None:
-        run(["ip", "link", "add", veth, "type", "veth", "peer", "name", HOST_IFACE,
-             "netns", namespace])
+        run(
+            [
+                "ip",
+                "link",
+                "add",
+                veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                HOST_IFACE,
+                "netns",
+                namespace,
+            ]
+        )
         run(["ip", "link", "set", "dev", veth, "alias", LINK_ALIAS])
     run(["ip", "link", "set", "dev", veth, "master", BRIDGE, "up"])
     _keep_local(veth)

@@ -1,18 +1,35 @@
-"""Phase 3, custom software & implementation."""
+"""Phase 3, custom software & implementation.
+
+One playbook run (``playbooks/phase3_software.yml``) on every host: the customer's software per
+role (web: nginx; db: PostgreSQL with the customer's database and user; lb: haproxy on the VIP
+with the backends from phase 1), tuning (sysctl, limits), customer user access, monitoring of the
+extra software, and backups (restic: repository, schedule, first backup, verified restore).
+"""
 
 from orchestrator.engine.phase import Phase
-from orchestrator.engine.step import Placeholder
+from orchestrator.phases.base import AdapterSource, PlaybookStep, default_adapters
 
-PHASE = Phase(
-    number=3,
-    name="software",
-    title="Custom software & implementation",
-    entries=(
-        Placeholder("software.packages", "Install the customer's software per role"),
-        Placeholder("software.infrastructure", "Finish the infrastructure configuration"),
-        Placeholder("software.tuning", "Performance and security tuning"),
-        Placeholder("software.users", "Create user access"),
-        Placeholder("software.monitoring", "Monitor the extra software"),
-        Placeholder("software.backups", "Set up backups"),
-    ),
-)
+SECRETS = ("db_password", "restic_password")
+
+
+def phase(adapters: AdapterSource = default_adapters) -> Phase:
+    """Phase 3 with its step working through ``adapters``."""
+    return Phase(
+        number=3,
+        name="software",
+        title="Custom software & implementation",
+        entries=(
+            PlaybookStep(
+                adapters,
+                "software.configure",
+                "Software per role, tuning, user access, monitoring, backups",
+                "phase3_software.yml",
+                SECRETS,
+            ),
+        ),
+    )
+
+
+PHASE = phase()
+
+__all__ = ["PHASE", "SECRETS", "phase"]

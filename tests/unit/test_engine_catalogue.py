@@ -47,11 +47,13 @@ def test_the_gates_sit_where_the_process_puts_them() -> None:
     assert phases[6].entries[0] is GO_LIVE
 
 
-def test_every_step_is_a_placeholder_that_fails_closed() -> None:
+def test_every_step_not_written_yet_is_a_placeholder_that_fails_closed() -> None:
     steps = [step for phase in default_phases() for step in phase.steps]
-    assert all(isinstance(step, Placeholder) for step in steps)
+    placeholders = [step for step in steps if isinstance(step, Placeholder)]
+    assert {step.key.split(".")[0] for step in placeholders} >= {"buddycheck", "golive"}
     for step in steps:
         assert step.key.split(".")[0] in {p.name for p in default_phases()}
+    for step in placeholders:
         with pytest.raises(NotImplementedYet, match="not implemented"):
             step.apply(CTX)
         with pytest.raises(NotImplementedYet, match="not implemented"):

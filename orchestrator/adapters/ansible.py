@@ -1,0 +1,358 @@
+"""The ``PlaybookRunner`` port: run a playbook on some hosts, get one outcome per host and task.
+
+    PlaybookRunner.run(PlaybookRun) -> PlaybookOutcome
+    └── AnsibleRunnerPlaybooks    ansible-runner + ansible-playbook over SSH
+
+Tuned by default (``tuned_env``): pipelining, forks sized to the host count, a per-delivery fact
+cache, SSH ControlPersist long enough for a whole phase, host keys checked against the delivery's
+pins. Each task's result is logged as it arrives (``task_finished``); artifacts are kept per run
+in a 0700 folder with 0600 files, the newest ``keep_runs`` of a delivery kept.
+
+ansible-runner seeds its child's environment — and the ``command`` and status files it writes —
+from ``os.environ``, which holds the orchestrator's own secrets (the NetBox token). The runner
+is given an explicit environment instead: what ``tuned_env`` lists and what ansible-runner itself
+adds, nothing inherited. Task messages are censored (``no_log`` is respected by Ansible; secret
+values and key material are removed here too).
+
+A host that was unreachable, or whose task died with rc -13 (an SSH control connection that went
+away), is marked ``retryable``; a host whose key does not match its pin is ``key_changed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import ansible_runner
+import structlog
+
+from orchestrator.adapters.workspace import private_dir, write_private
+from orchestrator.engine.status import Status
+from orchestrator.logging import REDACTED, redact_text
+from orchestrator.store.records import JsonMap, TaskRecord
+
+log = structlog.get_logger("orchestrator.ansible")
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+#: ansible-playbook beside the interpreter the orchestrator runs in (it need not be on PATH).
+ANSIBLE_BIN = Path(sys.executable).parent
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+KEY_MISMATCH = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
+SSH_DIED = -13
+MESSAGE_LIMIT = 500
+
+type HostState = Literal["ok", "failed", "unreachable"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookRun:
+    """One playbook run: what, on which hosts, with which inventory and pins."""
+
+    playbook: str  # file name under the playbooks folder
+    inventory: JsonMap  # an Ansible YAML/JSON inventory: groups, hosts, host vars
+    hosts: tuple[str, ...]  # the hosts to run on (``--limit``)
+    known_hosts: Path  # the delivery's pinned host keys
+    artifacts: Path  # the delivery's artifact folder; each run gets a folder inside
+    facts: Path  # the delivery's fact cache
+    label: str  # names the run's artifact folder, e.g. ``<run id>-base.configure``
+    extravars: JsonMap = field(default_factory=dict)  # never secrets: they go in files
+    check: bool = False  # check mode with diff: change nothing, say what would change
+    censor: tuple[str, ...] = ()  # secret values to cut out of every message
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One task finished on one host."""
+
+    host: str
+    task: str
+    status: Literal["ok", "changed", "failed", "unreachable", "skipped"]
+    duration: float
+    message: str = ""
+
+
+@dataclass
+class HostOutcome:
+    """What one host did in one playbook run."""
+
+    state: HostState = "ok"
+    changed: int = 0
+    tasks: list[TaskRecord] = field(default_factory=list)
+    error: str | None = None
+    retryable: bool = False
+    key_changed: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookOutcome:
+    """The outcome of a playbook run."""
+
+    status: str  # ansible-runner's: successful, failed, timeout, canceled
+    rc: int
+    hosts: Mapping[str, HostOutcome]
+    artifacts: Path
+    seconds: float
+    tail: str = ""  # the last lines of output when something went wrong
+
+
+class PlaybookRunner(Protocol):
+    """Runs playbooks on hosts."""
+
+    def run(self, request: PlaybookRun) -> PlaybookOutcome:
+        """Run ``request``; failures of hosts are values in the outcome, not exceptions."""
+        ...
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnsibleSettings:
+    """How Ansible reaches the hosts, and how it is tuned."""
+
+    ssh_key: Path
+    user: str = "root"
+    playbooks: Path = PLAYBOOKS
+    control_persist: int = 1800  # seconds: longer than a phase, so no task loses its connection
+    max_forks: int = 50
+    keep_runs: int = 20
+    connect_timeout: int = 30
+
+
+def base_env(settings: AnsibleSettings, known_hosts: Path) -> dict[str, str]:
+    """The environment every playbook gets: tools, identity, pinned keys, roles; nothing else."""
+    return {
+        "PATH": f"{ANSIBLE_BIN}{os.pathsep}{SYSTEM_PATH}",
+        "HOME": str(Path.home()),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "ANSIBLE_REMOTE_USER": settings.user,
+        "ANSIBLE_PRIVATE_KEY_FILE": str(settings.ssh_key),
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_ROLES_PATH": str(settings.playbooks / "roles"),
+        "ANSIBLE_TIMEOUT": str(settings.connect_timeout),
+        "ANSIBLE_NOCOLOR": "True",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+        "ANSIBLE_SSH_ARGS": _ssh_args(known_hosts, "-o ControlMaster=auto -o ControlPersist=60s"),
+    }
+
+
+def tuned_env(settings: AnsibleSettings, request: PlaybookRun) -> dict[str, str]:
+    """``base_env`` plus the tuning: pipelining, forks, fact cache, long ControlPersist."""
+    persist = f"-o ControlMaster=auto -o ControlPersist={settings.control_persist}s"
+    forks = max(1, min(len(request.hosts), settings.max_forks))
+    return base_env(settings, request.known_hosts) | {
+        "ANSIBLE_SSH_ARGS": _ssh_args(request.known_hosts, persist),
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_FORKS": str(forks),
+        "ANSIBLE_GATHERING": "smart",
+        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(request.facts),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
+    }
+
+
+def _ssh_args(known_hosts: Path, persist: str) -> str:
+    return (
+        f"{persist} -o ServerAliveInterval=15 -o ServerAliveCountMax=4 -o IdentitiesOnly=yes "
+        f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
+    )
+
+
+# --- events ------------------------------------------------------------------------------------
+
+_OUTCOMES: dict[str, Literal["ok", "failed", "unreachable", "skipped"]] = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+
+def censor(text: str, secrets: Sequence[str]) -> str:
+    """``text`` without the given secret values, tokens, passwords or key material."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return redact_text(text)
+
+
+def task_event(event: Mapping[str, Any], secrets: Sequence[str] = ()) -> TaskEvent | None:
+    """The task result an ansible-runner event stands for, if it is one."""
+    outcome = _OUTCOMES.get(str(event.get("event", "")))
+    if outcome is None:
+        return None
+    data: Mapping[str, Any] = event.get("event_data") or {}
+    res: Mapping[str, Any] = data.get("res") or {}
+    if outcome == "failed" and data.get("ignore_errors"):
+        outcome = "ok"
+    status = "changed" if outcome == "ok" and res.get("changed") else outcome
+    name = str(data.get("task") or "?")
+    role = data.get("role")
+    message = "" if outcome in ("ok", "skipped") else _message(res, secrets)
+    return TaskEvent(
+        host=str(data.get("host", "?")),
+        task=f"{role} : {name}" if role else name,
+        status=status,
+        duration=float(data.get("duration") or 0.0),
+        message=message if status != "failed" or message else "failed",
+    )
+
+
+def _message(res: Mapping[str, Any], secrets: Sequence[str]) -> str:
+    parts = [str(res.get("msg") or "")]
+    if res.get("rc") not in (None, 0):
+        parts.append(f"rc {res.get('rc')}")
+    if res.get("stderr"):
+        parts.append(str(res["stderr"]).strip().splitlines()[-1])
+    return censor("; ".join(p for p in parts if p), secrets)[:MESSAGE_LIMIT]
+
+
+def fold(event: TaskEvent, hosts: dict[str, HostOutcome], rc: object = None) -> None:
+    """Fold one task result into the per-host outcomes."""
+    host = hosts.setdefault(event.host, HostOutcome())
+    record_status = {
+        "ok": Status.SUCCEEDED, "changed": Status.SUCCEEDED, "skipped": Status.SKIPPED,
+        "failed": Status.FAILED, "unreachable": Status.CRASHED,
+    }[event.status]  # fmt: skip
+    detail = event.message or f"{event.duration:.2f}s"
+    host.tasks.append(TaskRecord(event.task, record_status, event.status == "changed", detail))
+    host.changed += event.status == "changed"
+    if event.status == "unreachable":
+        host.state = "unreachable"
+        host.error = f"unreachable at task {event.task!r}: {event.message}"
+        host.key_changed = any(mark in event.message for mark in KEY_MISMATCH)
+        host.retryable = not host.key_changed
+    elif event.status == "failed" and host.state == "ok":
+        host.state = "failed"
+        host.error = f"task {event.task!r} failed: {event.message}"
+        host.retryable = rc == SSH_DIED
+
+
+def log_task(event: TaskEvent) -> None:
+    """Log one task result as it arrives (the run log goes into the run store)."""
+    level = log.warning if event.status in ("failed", "unreachable") else log.info
+    level(
+        "task_finished", host=event.host, task=event.task, status=event.status,
+        seconds=round(event.duration, 3), **({"error": event.message} if event.message else {}),
+    )  # fmt: skip
+
+
+# --- ansible-runner ------------------------------------------------------------------------------
+
+
+class AnsibleRunnerPlaybooks:
+    """Runs playbooks with ansible-runner, in an explicit environment, one artifact folder each."""
+
+    def __init__(
+        self,
+        settings: AnsibleSettings,
+        on_task: Callable[[TaskEvent], None] = log_task,
+        env: Callable[[AnsibleSettings, PlaybookRun], dict[str, str]] = tuned_env,
+    ) -> None:
+        self.settings = settings
+        self.on_task = on_task
+        self.env = env
+
+    def run(self, request: PlaybookRun) -> PlaybookOutcome:
+        private = self._private_dir(request)
+        hosts: dict[str, HostOutcome] = {}
+        started = time.monotonic()
+        runner = ansible_runner.Runner(
+            config=self._config(request, private),
+            event_handler=lambda event: self._event(event, request, hosts),
+        )
+        status, rc = runner.run()
+        seconds = time.monotonic() - started
+        make_private(private)
+        rotate(request.artifacts, self.settings.keep_runs)
+        for host in request.hosts:
+            hosts.setdefault(host, HostOutcome("failed", error="no task ran on this host"))
+        tail = "" if status == "successful" else _tail(private, request.censor)
+        log.info("playbook_finished", playbook=request.playbook, status=status, rc=rc,
+                 seconds=round(seconds, 2), artifacts=str(private))  # fmt: skip
+        return PlaybookOutcome(str(status), int(rc), hosts, private, seconds, tail)
+
+    def _private_dir(self, request: PlaybookRun) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        private = private_dir(private_dir(request.artifacts) / f"{stamp}-{request.label}")
+        inventory = private_dir(private / "inventory") / "hosts.json"
+        write_private(inventory, json.dumps(request.inventory, indent=2, default=str))
+        extravars = private_dir(private / "env") / "extravars"
+        write_private(extravars, json.dumps(request.extravars, default=str))
+        return private
+
+    def _config(self, request: PlaybookRun, private: Path) -> Any:  # noqa: ANN401 - untyped vendor
+        config = ansible_runner.RunnerConfig(
+            private_data_dir=str(private),
+            project_dir=str(self.settings.playbooks),
+            playbook=request.playbook,
+            inventory=str(private / "inventory" / "hosts.json"),
+            limit=",".join(request.hosts),
+            cmdline="--check --diff" if request.check else None,
+            quiet=True,
+            envvars={},
+        )
+        config.prepare()
+        config.env = scrubbed(config.env, self.env(self.settings, request), os.environ)
+        return config
+
+    def _event(
+        self, event: Mapping[str, Any], request: PlaybookRun, hosts: dict[str, HostOutcome]
+    ) -> bool:
+        task = task_event(event, request.censor)
+        if task is not None and task.host in request.hosts:
+            rc = ((event.get("event_data") or {}).get("res") or {}).get("rc")
+            fold(task, hosts, rc)
+            self.on_task(task)
+        return True  # keep the event in the artifacts
+
+
+def scrubbed(
+    runner_env: Mapping[str, str], ours: Mapping[str, str], inherited: Mapping[str, str]
+) -> dict[str, str]:
+    """ansible-runner's environment without what it copied from ``inherited``, plus ``ours``."""
+    added = {
+        key: value
+        for key, value in runner_env.items()
+        if key not in ours and inherited.get(key) != value
+    }
+    return added | dict(ours)
+
+
+def make_private(root: Path) -> None:
+    """Folders 0700 and files 0600 under ``root``."""
+    root.chmod(0o700)
+    for folder, folders, files in os.walk(root):
+        for name in folders:
+            (Path(folder) / name).chmod(0o700)
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                path.chmod(0o600)
+
+
+def rotate(artifacts: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` run folders."""
+    runs = sorted((p for p in artifacts.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-keep] if keep > 0 else runs:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _tail(private: Path, secrets: Sequence[str], lines: int = 8) -> str:
+    """The last lines ansible printed, censored, for a failure message."""
+    outputs = sorted(private.glob("artifacts/*/stdout"))
+    text = outputs[-1].read_text(errors="replace") if outputs else ""
+    return censor("\n".join(text.strip().splitlines()[-lines:]), secrets)

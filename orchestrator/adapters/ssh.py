@@ -1,0 +1,212 @@
+"""The ``ReachabilityProbe`` port: wait until a host answers SSH, and pin its host key.
+
+    ReachabilityProbe.reach(SshTarget) -> Reached
+    └── ParamikoProbe     paramiko: waits with backoff under a deadline, pins on first contact
+
+The key a host shows is compared before we authenticate, so nothing is sent to an impostor. A
+host with no pin yet is pinned on first contact (or must show the key its provider reported);
+a host whose key differs from its pin raises ``HostKeyChanged`` — that host fails, never retried.
+
+Errors, translated here:
+    Unreachable       no SSH answer before the deadline (connection refused, no route, timeout)
+    HostKeyChanged    the host shows another key than the one pinned (a ``Refused``)
+    Refused           the host refuses our key
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import paramiko
+
+from orchestrator.adapters.workspace import write_private
+from orchestrator.engine.errors import Refused, Unreachable
+from orchestrator.engine.retry import RetryPolicy
+
+SSH_PORT = 22
+#: How long a freshly booted machine may take to answer SSH, and how often we look.
+BOOT_WAIT = RetryPolicy(
+    transient=(Unreachable,), attempts=10_000, initial_backoff=0.25, max_backoff=5.0, deadline=120.0
+)
+_PINS_LOCK = threading.Lock()
+
+
+class HostKeyChanged(Refused):
+    """The host shows a different SSH host key than the one pinned for its address."""
+
+    def __init__(self, name: str, address: str, pinned: str, shown: str) -> None:
+        super().__init__(
+            f"host key of {name} ({address}) changed: pinned {fingerprint(pinned)}, "
+            f"shown {fingerprint(shown)}; if the machine was rebuilt on purpose, remove its line "
+            "from the delivery's known_hosts and run again"
+        )
+        self.name, self.address = name, address
+
+
+@dataclass(frozen=True, slots=True)
+class SshTarget:
+    """A host to reach: its address, the delivery's pin file, and the key its provider knows."""
+
+    name: str
+    address: str
+    known_hosts: Path
+    expected_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """A host that answered: its key (``ssh-ed25519 AAAA...``), whether it was pinned just now,
+    and the operating system it reported (``PRETTY_NAME`` of /etc/os-release)."""
+
+    host_key: str
+    pinned_now: bool
+    os: str
+    seconds: float
+
+
+class ReachabilityProbe(Protocol):
+    """Reaches hosts over SSH."""
+
+    def reach(self, target: SshTarget) -> Reached:
+        """Wait until ``target`` answers with the right key; pin it on first contact."""
+        ...
+
+
+def fingerprint(key: str) -> str:
+    """``ssh-ed25519 SHA256:...`` of a public key line, for messages."""
+    kind, blob = [*key.split(), "?"][:2]
+    try:
+        return f"{kind} {paramiko.PKey.from_type_string(kind, _b64decode(blob)).fingerprint}"
+    except (ValueError, TypeError, paramiko.SSHException):
+        return f"{kind} {blob[:16]}..."  # not a key paramiko reads: show its start
+
+
+def _b64decode(blob: str) -> bytes:
+    return base64.b64decode(blob)
+
+
+# --- pins -------------------------------------------------------------------------------------
+
+
+def pinned_key(known_hosts: Path, address: str) -> str | None:
+    """The key pinned for ``address`` in ``known_hosts``, if any."""
+    if not known_hosts.is_file():
+        return None
+    for line in known_hosts.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == address:
+            return f"{parts[1]} {parts[2]}"
+    return None
+
+
+def pin(known_hosts: Path, address: str, key: str) -> None:
+    """Record ``key`` for ``address`` (replacing nothing: a pin is only ever added)."""
+    with _PINS_LOCK:
+        current = known_hosts.read_text() if known_hosts.is_file() else ""
+        if any(line.split()[:1] == [address] for line in current.splitlines()):
+            return
+        kind, blob = key.split()[:2]
+        write_private(known_hosts, f"{current}{address} {kind} {blob}\n")
+
+
+# --- paramiko --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParamikoProbe:
+    """Reaches hosts as ``user`` with the private key at ``key_file``."""
+
+    key_file: Path
+    user: str = "root"
+    wait: RetryPolicy = BOOT_WAIT
+    connect_timeout: float = 10.0
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def reach(self, target: SshTarget) -> Reached:
+        started = time.monotonic()
+        pinned = pinned_key(target.known_hosts, target.address)
+        expected = pinned or target.expected_key
+        shown, os_name = self.wait.call(lambda: self._contact(target, expected), self.sleep)
+        if pinned is None:
+            pin(target.known_hosts, target.address, shown)
+        return Reached(shown, pinned is None, os_name, time.monotonic() - started)
+
+    def _contact(self, target: SshTarget, expected: str | None) -> tuple[str, str]:
+        try:
+            with _transport(target.address, self.connect_timeout, expected) as transport:
+                shown = _key_line(transport.get_remote_server_key())
+                if expected is not None and shown.split()[:2] != expected.split()[:2]:
+                    raise HostKeyChanged(target.name, target.address, expected, shown)
+                self._authenticate(transport, target)
+                return shown, _os_name(transport, self.connect_timeout)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if isinstance(exc, paramiko.AuthenticationException):
+                raise Refused(f"{target.name} refused our key: {exc}") from exc
+            message = f"{target.name} ({target.address}) did not answer SSH: {exc}"
+            raise Unreachable(message) from exc
+
+    def _authenticate(self, transport: paramiko.Transport, target: SshTarget) -> None:
+        key = paramiko.Ed25519Key.from_private_key_file(str(self.key_file))
+        transport.auth_publickey(self.user, key)
+        if not transport.is_authenticated():
+            raise Refused(f"{target.name} refused our key for {self.user}")
+
+
+class _transport:  # noqa: N801 - used as a context manager, reads like a function
+    """A started paramiko client transport to ``address:22``, closed on exit."""
+
+    def __init__(self, address: str, timeout: float, expected: str | None) -> None:
+        self.sock = socket.create_connection((address, SSH_PORT), timeout=timeout)
+        self.transport = paramiko.Transport(self.sock)
+        self.transport.banner_timeout = timeout
+        self.transport.handshake_timeout = timeout
+        if expected is not None:  # ask for the pinned kind, so a host with several keys matches
+            self.transport.get_security_options().key_types = [expected.split()[0]]
+
+    def __enter__(self) -> paramiko.Transport:
+        try:
+            self.transport.start_client(timeout=self.transport.handshake_timeout)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self.transport
+
+    def __exit__(self, *_exc: object) -> None:
+        self.transport.close()
+        self.sock.close()
+
+
+def _key_line(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.get_base64()}"
+
+
+def _os_name(transport: paramiko.Transport, timeout: float) -> str:
+    """``PRETTY_NAME`` from /etc/os-release, or ``unknown``."""
+    channel = transport.open_session(timeout=timeout)
+    try:
+        channel.settimeout(timeout)
+        channel.exec_command('. /etc/os-release && printf %s "$PRETTY_NAME"')
+        output = channel.makefile("rb").read().decode(errors="replace").strip()
+    finally:
+        channel.close()
+    return output or "unknown"
+
+
+__all__ = [
+    "BOOT_WAIT",
+    "HostKeyChanged",
+    "ParamikoProbe",
+    "ReachabilityProbe",
+    "Reached",
+    "SshTarget",
+    "fingerprint",
+    "pin",
+    "pinned_key",
+]

@@ -1,0 +1,343 @@
+"""The steps of phase 1: tenant and contacts, VLAN, prefix, addresses, machines, load balancer,
+access list and hardware — each a keyed ``Reservation`` in NetBox through the ``Ipam`` port.
+
+Steps are delivery-wide (no hosts): each sends one bulk request per kind for every host that
+needs it. Each records the NetBox ids it created or adopted in its outputs and writes a journal
+entry naming the delivery and the run when it changed something.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from orchestrator.adapters.ipam import Ipam, Kind, New, Note, Owned, Ref
+from orchestrator.engine.errors import Exhausted
+from orchestrator.engine.step import Change, Result, StepContext
+from orchestrator.phases.reservations import (
+    Reservation,
+    Reserved,
+    changes_for,
+    exhausted_message,
+    key_of,
+    releases,
+)
+from orchestrator.spec import DeliverySpec
+from orchestrator.store.records import Json, JsonMap
+
+type IpamSource = Callable[[], Ipam]
+
+
+def _spec_part(spec: DeliverySpec, *names: str) -> JsonMap:
+    dumped = spec.model_dump(mode="json")
+    return {name: dumped.get(name) for name in names}
+
+
+def _journal(ipam: Ipam, ctx: StepContext, target: tuple[Kind, int], what: str) -> None:
+    text = f"{what} — orchestrator delivery {ctx.delivery.id}, run {ctx.run_id}"
+    ipam.note([Note(target[0], target[1], text)])
+
+
+def _id(ctx: StepContext, step: str, name: str) -> int:
+    value = ctx.outputs[step][name]
+    if not isinstance(value, dict) or not isinstance(value.get("id"), int):
+        raise TypeError(f"step {step} gave no {name} id")
+    ident: int = value["id"]
+    return ident
+
+
+def _summary(kind: Kind, reserved: Reserved) -> str:
+    return f"{kind}: {len(reserved.created)} created, {len(reserved.adopted)} adopted"
+
+
+@dataclass(frozen=True, slots=True)
+class NetBoxStep:
+    """What every phase-1 step shares: its key, title, the IPAM it talks to, delivery-wide."""
+
+    key: str
+    title: str
+    ipam: IpamSource
+
+    def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
+        """The parts of the spec the step depends on."""
+        return _spec_part(spec, "customer", "network")
+
+    def inputs(self, ctx: StepContext) -> JsonMap:
+        return {"spec": self.spec_inputs(ctx.spec), "releases": releases(ctx)}
+
+    def hosts(self, ctx: StepContext) -> Sequence[str]:  # noqa: ARG002 - the Step protocol
+        return ()
+
+
+# tenant and contacts
+
+
+def _people(spec: DeliverySpec, delivery: str) -> list[tuple[str, New]]:
+    """(contact role slug, contact) for the delivery manager, lead engineer and contacts."""
+    people = [
+        ("delivery-manager", spec.delivery_manager.name, spec.delivery_manager.email, None),
+        ("lead-engineer", spec.lead_engineer.name, spec.lead_engineer.email, None),
+        *((c.role, c.name, c.email, c.phone) for c in spec.contacts),
+    ]
+    return [
+        (
+            role,
+            New(
+                key_of(delivery, "contact", role, email),
+                {"name": name, "email": email, "phone": phone or "", "description": role},
+            ),
+        )
+        for role, name, email, phone in people
+    ]
+
+
+class TenantStep(NetBoxStep):
+    """The customer as a NetBox tenant (adopted if it exists), and contacts assigned to it."""
+
+    def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
+        return _spec_part(spec, "customer", "delivery_manager", "lead_engineer", "contacts")
+
+    def plan(self, ctx: StepContext) -> Sequence[Change]:
+        ipam, spec = self.ipam(), ctx.spec
+        tenant = self._existing(ipam, ctx)
+        lines = [
+            Change("adopt", f"tenant {spec.customer.tenant}", f"#{tenant.id}")
+            if tenant
+            else Change("create", f"tenant {spec.customer.tenant}", spec.customer.name)
+        ]
+        wanted = [new for _role, new in _people(spec, ctx.delivery.id)]
+        return lines + changes_for(Kind.CONTACT, wanted, ipam.owned(Kind.CONTACT, ctx.delivery.id))
+
+    def apply(self, ctx: StepContext) -> Result:
+        ipam, spec, delivery = self.ipam(), ctx.spec, ctx.delivery.id
+        tenant, made = self._tenant(ipam, ctx)
+        people = _people(spec, delivery)
+        make = Reservation(
+            ipam, ctx, Kind.CONTACT, lambda i: ipam.create(Kind.CONTACT, delivery, i)
+        )
+        contacts = make([new for _role, new in people])
+        pairs = [(contacts.objects[new.key].id, role) for role, new in people]
+        assigned = ipam.assign_contacts(tenant.id, pairs)
+        changed = made or bool(contacts.created) or assigned > 0
+        if changed:
+            _journal(ipam, ctx, (Kind.TENANT, tenant.id), _summary(Kind.CONTACT, contacts))
+        outputs: dict[str, Json] = {
+            "tenant": {"id": tenant.id, "slug": tenant.value, "owned": bool(tenant.key)},
+            "contacts": contacts.ids(),
+        }
+        return Result(changed=changed, outputs=outputs)
+
+    def _existing(self, ipam: Ipam, ctx: StepContext) -> Owned | None:
+        ours = ipam.owned(Kind.TENANT, ctx.delivery.id).get(key_of(ctx.delivery.id, "tenant"))
+        return ours or ipam.find(Kind.TENANT, ctx.spec.customer.tenant)
+
+    def _tenant(self, ipam: Ipam, ctx: StepContext) -> tuple[Owned, bool]:
+        existing = self._existing(ipam, ctx)
+        if existing is not None:
+            return existing, False
+        customer, delivery = ctx.spec.customer, ctx.delivery.id
+        new = New(key_of(delivery, "tenant"), {"name": customer.name, "slug": customer.tenant})
+        make = Reservation(ipam, ctx, Kind.TENANT, lambda i: ipam.create(Kind.TENANT, delivery, i))
+        return make([new]).objects[new.key], True
+
+
+# VLAN and prefix
+
+
+class VlanStep(NetBoxStep):
+    """A VLAN from the spec's VLAN group, through ``available-vlans``."""
+
+    def _wanted(self, ctx: StepContext) -> New:
+        tenant = _id(ctx, "network.tenant", "tenant")
+        fields: dict[str, Json] = {"name": ctx.delivery.id, "tenant": tenant, "status": "active"}
+        return New(key_of(ctx.delivery.id, "vlan"), fields)
+
+    def plan(self, ctx: StepContext) -> Sequence[Change]:
+        ipam, group = self.ipam(), ctx.spec.network.vlan_group
+        key = key_of(ctx.delivery.id, "vlan")
+        found = ipam.owned(Kind.VLAN, ctx.delivery.id)
+        free = (
+            [] if key in found else ipam.free(Kind.VLAN, ipam.reference(Ref.VLAN_GROUP, group), 1)
+        )
+        return changes_for(Kind.VLAN, [New(key)], found, [f"vid {vid} in {group}" for vid in free])
+
+    def apply(self, ctx: StepContext) -> Result:
+        ipam, delivery, group = self.ipam(), ctx.delivery.id, ctx.spec.network.vlan_group
+
+        def allocate(items: Sequence[New]) -> list[Owned]:
+            pool = ipam.reference(Ref.VLAN_GROUP, group)
+            try:
+                return ipam.allocate(Kind.VLAN, pool, delivery, items)
+            except Exhausted as exc:
+                free = ipam.free(Kind.VLAN, pool, 1)
+                raise Exhausted(exhausted_message(f"VLAN from {group}", 1, free)) from exc
+
+        reserved = Reservation(ipam, ctx, Kind.VLAN, allocate)([self._wanted(ctx)])
+        vlan = next(iter(reserved.objects.values()))
+        if reserved.created:
+            _journal(ipam, ctx, (Kind.VLAN, vlan.id), f"VLAN {vlan.value} reserved")
+        outputs: dict[str, Json] = {"vlan": {"id": vlan.id, "vid": int(vlan.value)}}
+        return Result(changed=bool(reserved.created), outputs=outputs)
+
+
+class PrefixStep(NetBoxStep):
+    """A prefix of the spec's length from the parent prefix, bound to VLAN, tenant and site."""
+
+    def plan(self, ctx: StepContext) -> Sequence[Change]:
+        ipam, net = self.ipam(), ctx.spec.network
+        key = key_of(ctx.delivery.id, "prefix")
+        found = ipam.owned(Kind.PREFIX, ctx.delivery.id)
+        free = []
+        if key not in found:
+            parent = ipam.reference(Ref.PREFIX, str(net.parent_prefix))
+            free = ipam.free(Kind.PREFIX, parent, 1, net.prefix_length)
+        return changes_for(Kind.PREFIX, [New(key)], found, free)
+
+    def apply(self, ctx: StepContext) -> Result:
+        ipam, delivery, net = self.ipam(), ctx.delivery.id, ctx.spec.network
+
+        def allocate(items: Sequence[New]) -> list[Owned]:
+            parent = ipam.reference(Ref.PREFIX, str(net.parent_prefix))
+            site = ipam.reference(Ref.SITE, net.site)
+            fields: dict[str, Json] = {"scope_type": "dcim.site", "scope_id": site}
+            items = [New(item.key, {**item.fields, **fields}) for item in items]
+            try:
+                return ipam.allocate(Kind.PREFIX, parent, delivery, items)
+            except Exhausted as exc:
+                free = ipam.free(Kind.PREFIX, parent, 5, net.prefix_length)
+                what = f"/{net.prefix_length} prefix from {net.parent_prefix}"
+                raise Exhausted(exhausted_message(what, 1, free)) from exc
+
+        fields: dict[str, Json] = {
+            "prefix_length": net.prefix_length,
+            "vlan": _id(ctx, "network.vlan", "vlan"),
+            "tenant": _id(ctx, "network.tenant", "tenant"),
+            "status": "active",
+            "description": f"delivery {delivery}",
+        }
+        reserved = Reservation(ipam, ctx, Kind.PREFIX, allocate)(
+            [New(key_of(delivery, "prefix"), fields)]
+        )
+        prefix = next(iter(reserved.objects.values()))
+        if reserved.created:
+            _journal(ipam, ctx, (Kind.PREFIX, prefix.id), f"prefix {prefix.value} reserved")
+        outputs: dict[str, Json] = {"prefix": {"id": prefix.id, "prefix": prefix.value}}
+        return Result(changed=bool(reserved.created), outputs=outputs)
+
+
+# addresses
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """The addresses a delivery needs: allocated from its prefix, or existing ones to record."""
+
+    allocated: list[New]
+    existing: list[tuple[New, str]]
+    roles: dict[str, str]
+
+
+def _with_length(address: str) -> str:
+    parsed = ipaddress.ip_address(address)
+    return f"{address}/{parsed.max_prefixlen}"
+
+
+def _wanted_addresses(spec: DeliverySpec, delivery: str, tenant: int) -> Wanted:
+    base: dict[str, Json] = {"status": "active", "tenant": tenant}
+    wanted = Wanted([], [], {})
+    for host in spec.expanded_hosts():
+        new = New(key_of(delivery, "ip", host.name), {**base, "description": host.name})
+        wanted.roles[host.name] = host.role
+        if host.address is None:
+            wanted.allocated.append(new)
+        else:
+            wanted.existing.append((new, _with_length(str(host.address))))
+    balancer = spec.network.load_balancer
+    if balancer is not None and balancer.vip is not False:
+        vip = New(key_of(delivery, "ip", "vip"), {**base, "role": "vip", "description": "VIP"})
+        if balancer.vip is True:
+            wanted.allocated.append(vip)
+        else:
+            wanted.existing.append((vip, _with_length(str(balancer.vip))))
+    return wanted
+
+
+class AddressesStep(NetBoxStep):
+    """An address per host and for the VIP, from the prefix, in one bulk ``available-ips`` call."""
+
+    def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
+        return _spec_part(spec, "network", "hosts")
+
+    def plan(self, ctx: StepContext) -> Sequence[Change]:
+        ipam, delivery = self.ipam(), ctx.delivery.id
+        wanted = _wanted_addresses(ctx.spec, delivery, 0)
+        found = ipam.owned(Kind.IP, delivery)
+        missing = [item for item in wanted.allocated if item.key not in found]
+        prefix = ctx.outputs.get("network.prefix", {}).get("prefix")
+        free: list[str] = []
+        if missing and isinstance(prefix, dict) and isinstance(prefix.get("id"), int):
+            free = ipam.free(Kind.IP, prefix["id"], len(missing))
+        lines = changes_for(Kind.IP, wanted.allocated, found, free)
+        return lines + changes_for(Kind.IP, [new for new, _a in wanted.existing], found)
+
+    def apply(self, ctx: StepContext) -> Result:
+        ipam, delivery = self.ipam(), ctx.delivery.id
+        wanted = _wanted_addresses(ctx.spec, delivery, _id(ctx, "network.tenant", "tenant"))
+        prefix = _id(ctx, "network.prefix", "prefix")
+        found = ipam.owned(Kind.IP, delivery)
+        allocated = Reservation(ipam, ctx, Kind.IP, self._allocator(ipam, ctx, prefix), found)(
+            wanted.allocated
+        )
+        recorded = self._existing(ipam, ctx, wanted.existing, found)
+        objects = {**allocated.objects, **recorded.objects}
+        created = allocated.created + recorded.created
+        if created:
+            what = f"{len(created)} addresses reserved"
+            _journal(ipam, ctx, (Kind.PREFIX, prefix), what)
+        return Result(changed=bool(created), outputs=self._outputs(ctx, wanted, objects))
+
+    def _allocator(
+        self, ipam: Ipam, ctx: StepContext, prefix: int
+    ) -> Callable[[Sequence[New]], list[Owned]]:
+        def allocate(items: Sequence[New]) -> list[Owned]:
+            try:
+                return ipam.allocate(Kind.IP, prefix, ctx.delivery.id, items)
+            except Exhausted as exc:
+                free = ipam.free(Kind.IP, prefix, len(items))
+                where = ctx.outputs["network.prefix"]["prefix"]
+                shown = where.get("prefix") if isinstance(where, dict) else where
+                what = f"addresses from {shown}"
+                raise Exhausted(exhausted_message(what, len(items), free)) from exc
+
+        return allocate
+
+    def _existing(
+        self, ipam: Ipam, ctx: StepContext, wanted: list[tuple[New, str]], found: dict[str, Owned]
+    ) -> Reserved:
+        """Existing addresses (static hosts, a given VIP): adopted if in NetBox, else recorded."""
+        adopted: dict[str, Owned] = {}
+        for new, address in wanted:
+            if new.key not in found:
+                there = ipam.find(Kind.IP, address)
+                if there is not None:
+                    adopted[new.key] = there
+        todo = [New(new.key, {**new.fields, "address": a}) for new, a in wanted]
+        make = Reservation(ipam, ctx, Kind.IP, lambda i: ipam.create(Kind.IP, ctx.delivery.id, i))
+        make.found = {**found, **adopted}
+        return make(todo)
+
+    def _outputs(self, ctx: StepContext, wanted: Wanted, objects: dict[str, Owned]) -> JsonMap:
+        delivery = ctx.delivery.id
+        hosts: dict[str, Json] = {}
+        for host, role in wanted.roles.items():
+            item = objects[key_of(delivery, "ip", host)]
+            hosts[host] = {"address": item.value, "netbox_id": item.id, "role": role}
+        vip = objects.get(key_of(delivery, "ip", "vip"))
+        prefix = ctx.outputs["network.prefix"]["prefix"]
+        return {
+            "hosts": hosts,
+            "vip": {"address": vip.value, "netbox_id": vip.id} if vip else None,
+            "prefix": prefix.get("prefix") if isinstance(prefix, dict) else None,
+            "gateway": None,
+        }

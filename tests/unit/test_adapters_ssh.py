@@ -1,0 +1,37 @@
+"""Host keys are pinned once per address and never replaced silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.adapters.ssh import HostKeyChanged, fingerprint, pin, pinned_key
+from orchestrator.adapters.workspace import Workspace
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T"
+OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM7ivAnno65GdkRODERguDepSw/tem4Jg73zA7b+0xlR"
+
+
+def test_a_key_is_pinned_on_first_contact_and_kept(tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    assert pinned_key(known, "10.213.200.11") is None
+    pin(known, "10.213.200.11", KEY + " root@web-01")
+    pin(known, "10.213.200.11", OTHER)  # a second pin never replaces the first
+    assert pinned_key(known, "10.213.200.11") == KEY
+    assert known.stat().st_mode & 0o777 == 0o600
+    assert known.read_text() == f"10.213.200.11 {KEY}\n"
+
+
+def test_a_changed_key_names_both_fingerprints() -> None:
+    error = HostKeyChanged("web-01", "10.213.200.11", KEY, OTHER)
+    assert fingerprint(KEY) in str(error)
+    assert fingerprint(OTHER) in str(error)
+    assert fingerprint(KEY).startswith("ssh-ed25519 SHA256:")
+
+
+def test_secrets_are_generated_once_and_kept_private(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "deliveries")
+    first = workspace.secret("acme", "db_password")
+    assert workspace.secret("acme", "db_password") == first
+    assert workspace.secret_values("acme") == (first,)
+    assert workspace.secrets_file("acme").stat().st_mode & 0o777 == 0o600
+    assert workspace.delivery("acme").stat().st_mode & 0o777 == 0o700

@@ -1,0 +1,225 @@
+"""Phase 1 against ``InMemoryIpam``: facts in, changes out — including the no-change case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from orchestrator.adapters.ipam import Kind
+from orchestrator.engine import Delivery, Engine, RetryPolicy, RunRequest, Status, TimedOut
+from orchestrator.engine.delivery import delivery_from_spec, load_delivery
+from orchestrator.engine.phase import PhaseRange
+from orchestrator.phases.network import network_phase
+from orchestrator.phases.release import release, release_after_failure
+from orchestrator.phases.reservations import PENDING, SETTLED
+from orchestrator.spec import DeliverySpec
+from orchestrator.testing import EngineBench, InMemoryIpam, approve_gates
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+FULL = load_delivery(EXAMPLES / "full.yaml")
+SMALL = load_delivery(EXAMPLES / "small.yaml")
+
+
+def spec_of(delivery: Delivery) -> DeliverySpec:
+    assert delivery.spec is not None
+    return delivery.spec
+
+
+def changed(delivery: Delivery, **network: object) -> Delivery:
+    spec = spec_of(delivery)
+    net = spec.network.model_copy(update=network)
+    return delivery_from_spec(spec.model_copy(update={"network": net}))
+
+
+def engine(bench: EngineBench, ipam: InMemoryIpam, retry: RetryPolicy | None = None) -> Engine:
+    phases = (network_phase(lambda: ipam),)
+    return bench.engine(phases, retry=retry or RetryPolicy(attempts=1))
+
+
+def run(bench: EngineBench, ipam: InMemoryIpam, delivery: Delivery = FULL) -> Status:
+    approve_gates(bench.store, delivery, "preconditions", "hardware_delivered")
+    outcome = engine(bench, ipam).run(RunRequest(delivery, "tester", phases=PhaseRange(1, 1)))
+    return outcome.run.status
+
+
+def counts(ipam: InMemoryIpam) -> dict[Kind, int]:
+    return {kind: len(rows) for kind, rows in ipam.rows.items() if rows}
+
+
+EXPECTED_FULL = {
+    Kind.TENANT: 1,
+    Kind.CONTACT: 5,
+    Kind.VLAN: 1,
+    Kind.PREFIX: 1,
+    Kind.IP: 4,
+    Kind.VM: 3,
+    Kind.VM_INTERFACE: 3,
+    Kind.SERVICE: 4,
+    Kind.DEVICE: 1,
+}
+
+
+def test_phase1_reserves_everything_keyed_and_returns_the_agreed_shapes() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    assert run(bench, ipam) is Status.SUCCEEDED
+    assert counts(ipam) == EXPECTED_FULL
+    addresses = bench.store.latest_step(FULL.id, "network.addresses")
+    assert addresses is not None
+    hosts = addresses.outputs["hosts"]
+    assert isinstance(hosts, dict)
+    assert set(hosts) == {"web-01", "web-02", "db-01"}
+    web = hosts["web-01"]
+    assert isinstance(web, dict)
+    assert (web["address"], web["role"]) == ("10.213.128.1/28", "web")
+    assert ipam.rows[Kind.IP][int(str(web["netbox_id"]))].key == "acme-webshop/ip/web-01"
+    assert addresses.outputs["prefix"] == "10.213.128.0/28"
+    assert addresses.outputs["gateway"] is None
+    vip = addresses.outputs["vip"]
+    assert isinstance(vip, dict)
+    assert vip["address"] == "10.213.128.4/28"
+    machines = bench.store.latest_step(FULL.id, "network.machines")
+    assert machines is not None
+    vms = machines.outputs["vms"]
+    assert isinstance(vms, dict)
+    assert set(vms) == set(hosts)
+    assert all(
+        row.key.startswith("acme-webshop/") for rows in ipam.rows.values() for row in rows.values()
+    )
+
+
+def test_every_vm_gets_its_address_on_eth0_as_primary_ip() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    run(bench, ipam)
+    for vm_id, vm in ipam.rows[Kind.VM].items():
+        ip = ipam.rows[Kind.IP][vm.links["primary_ip"] or 0]
+        interface = ipam.rows[Kind.VM_INTERFACE][ip.links["interface"] or 0]
+        assert interface.links["vm"] == vm_id
+        assert vm.fields["status"] == "planned"
+
+
+def test_a_rerun_with_a_fresh_store_adopts_everything_and_writes_nothing() -> None:
+    ipam = InMemoryIpam()
+    run(EngineBench(), ipam)
+    before = counts(ipam)
+    ipam.calls.clear()
+    assert run(EngineBench(), ipam) is Status.SUCCEEDED
+    assert counts(ipam) == before
+    writes = [c for c in ipam.calls if c.split()[0] in {"create", "allocate", "update", "delete"}]
+    assert writes == []
+    assert len(ipam.calls) <= 12
+
+
+def test_intent_is_recorded_before_and_settled_after_each_create() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    run(bench, ipam)
+    actions = [
+        (e.action, e.detail["kind"]) for e in bench.store.list_audit(FULL.id) if "kind" in e.detail
+    ]
+    assert actions[:2] == [(PENDING, "tenant"), (SETTLED, "tenant")]
+    pending = [kind for action, kind in actions if action == PENDING]
+    settled = [kind for action, kind in actions if action == SETTLED]
+    assert pending == settled
+    assert "ip" in pending
+
+
+def test_a_lost_response_is_healed_by_adoption_not_a_second_allocation() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    approve_gates(bench.store, FULL, "preconditions", "hardware_delivered")
+    # allocate succeeds in NetBox but the answer is lost; the engine retries the step
+    ipam.lost = [TimedOut("read timed out")]
+    retry = RetryPolicy(attempts=3, initial_backoff=0)
+    outcome = engine(bench, ipam, retry).run(RunRequest(FULL, "t", phases=PhaseRange(1, 1)))
+    assert outcome.run.status is Status.SUCCEEDED
+    assert counts(ipam) == EXPECTED_FULL
+
+
+@pytest.mark.parametrize("position", range(0, 40, 3))
+def test_a_transient_fault_anywhere_ends_with_exactly_the_expected_objects(position: int) -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    approve_gates(bench.store, FULL, "preconditions", "hardware_delivered")
+    ipam.calls = ["warm-up"] * 0
+    original = ipam._call  # noqa: SLF001 - inject a fault at call number ``position``
+
+    def faulty(name: str) -> None:
+        if len(ipam.calls) == position:
+            ipam.lost.append(TimedOut("lost"))
+        original(name)
+
+    ipam._call = faulty  # type: ignore[method-assign]  # noqa: SLF001
+    retry = RetryPolicy(attempts=3, initial_backoff=0)
+    outcome = engine(bench, ipam, retry).run(RunRequest(FULL, "t", phases=PhaseRange(1, 1)))
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    assert counts(ipam) == EXPECTED_FULL
+
+
+def test_pool_exhaustion_fails_with_asked_and_free_and_is_released() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    tiny = changed(FULL, prefix_length=30)  # 2 usable addresses for 3 hosts and a VIP
+    status = run(bench, ipam, tiny)
+    assert status is Status.FAILED
+    step = bench.store.latest_step(tiny.id, "network.addresses")
+    assert step is not None
+    assert (
+        step.error
+        == "asked for 4 addresses from 10.213.128.0/30; 2 free (10.213.128.1/30, 10.213.128.2/30)"
+    )
+    runs = bench.store.list_runs(tiny.id)
+    with capture_logs() as logs:
+        released = release_after_failure(lambda: ipam, bench.store, runs[0])
+    assert released is not None
+    assert counts(ipam) == {}
+    assert any(e["event"] == "reservations_released" for e in logs)
+
+
+def test_release_removes_only_the_deliverys_keyed_objects_in_reverse_order() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    run(bench, ipam)
+    other = delivery_from_spec(spec_of(SMALL))
+    run(EngineBench(), ipam, other)
+    theirs = counts(ipam)
+    ipam.calls.clear()
+    release(ipam, bench.store, FULL.id, "tester")
+    deletes = [c.split()[1] for c in ipam.calls if c.startswith("delete")]
+    assert deletes == [
+        "device",
+        "service",
+        "vminterface",
+        "vm",
+        "ip",
+        "prefix",
+        "vlan",
+        "contact",
+        "tenant",
+    ]
+    left = counts(ipam)
+    assert all(row.delivery == other.id for rows in ipam.rows.values() for row in rows.values())
+    assert left[Kind.VM] == theirs[Kind.VM] - 3
+
+
+def test_plan_lists_create_with_next_free_candidates() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    approve_gates(bench.store, FULL, "preconditions")
+    plan = engine(bench, ipam).plan(RunRequest(FULL, "t", phases=PhaseRange(1, 1)))
+    vlan = next(step for step in plan.steps if step.key == "network.vlan")
+    assert [str(c) for c in vlan.changes] == [
+        "create vlan acme-webshop/vlan (next free: vid 100 in lab-vlans, not yet reserved)"
+    ]
+    prefix = next(step for step in plan.steps if step.key == "network.prefix")
+    assert "next free: 10.213.128.0/28, not yet reserved" in str(prefix.changes[0])
+    assert counts(ipam) == {}
+
+
+def test_hardware_waits_at_the_hardware_delivered_gate() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    approve_gates(bench.store, FULL, "preconditions")
+    outcome = engine(bench, ipam).run(RunRequest(FULL, "t", phases=PhaseRange(1, 1)))
+    assert outcome.run.status is Status.WAITING
+    assert outcome.gate is not None
+    assert outcome.gate.gate.name == "hardware_delivered"
+    device = next(iter(ipam.rows[Kind.DEVICE].values()))
+    assert device.fields["status"] == "planned"
+    assert any(
+        "hardware_delivered" in text and outcome.run.id in text for _k, _i, text in ipam.journal
+    )

@@ -1,0 +1,87 @@
+"""The ``Ipam`` contract: the same assertions hold for ``InMemoryIpam`` (here) and ``NetBoxIpam``
+(tests/integration/test_phase1_contract.py, against the lab NetBox)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from orchestrator.adapters.ipam import Ipam, KeyTaken, Kind, New, Ref
+from orchestrator.engine import Exhausted, Refused
+from orchestrator.testing import InMemoryIpam
+
+PARENT = "10.213.128.0/17"
+
+
+def fresh_delivery() -> str:
+    return f"contract-{secrets.token_hex(3)}"
+
+
+def a_prefix(ipam: Ipam, delivery: str, length: int = 29) -> int:
+    parent = ipam.reference(Ref.PREFIX, PARENT)
+    made = ipam.allocate(
+        Kind.PREFIX, parent, delivery, [New(f"{delivery}/prefix", {"prefix_length": length})]
+    )
+    return made[0].id
+
+
+def check_bulk_allocation_is_keyed_and_found_again(ipam: Ipam, delivery: str) -> None:
+    prefix = a_prefix(ipam, delivery)
+    items = [New(f"{delivery}/ip/h{n}", {"status": "active"}) for n in range(3)]
+    made = ipam.allocate(Kind.IP, prefix, delivery, items)
+    assert [m.key for m in made] == [i.key for i in items]
+    assert len({m.value for m in made}) == 3
+    found = ipam.owned(Kind.IP, delivery)
+    assert {k: v.id for k, v in found.items()} == {m.key: m.id for m in made}
+    assert ipam.find(Kind.IP, made[0].value) is not None
+
+
+def check_a_taken_key_refuses_the_whole_request(ipam: Ipam, delivery: str) -> None:
+    prefix = a_prefix(ipam, delivery)
+    ipam.allocate(Kind.IP, prefix, delivery, [New(f"{delivery}/ip/a")])
+    with pytest.raises(KeyTaken):
+        ipam.allocate(Kind.IP, prefix, delivery, [New(f"{delivery}/ip/b"), New(f"{delivery}/ip/a")])
+    assert set(ipam.owned(Kind.IP, delivery)) == {f"{delivery}/ip/a"}
+
+
+def check_a_full_pool_is_exhausted_and_nothing_is_taken(ipam: Ipam, delivery: str) -> None:
+    prefix = a_prefix(ipam, delivery, 30)  # two usable addresses
+    assert len(ipam.free(Kind.IP, prefix, 5)) == 2
+    with pytest.raises(Exhausted):
+        ipam.allocate(Kind.IP, prefix, delivery, [New(f"{delivery}/ip/{n}") for n in range(3)])
+    assert ipam.owned(Kind.IP, delivery) == {}
+
+
+def check_delete_removes_by_id(ipam: Ipam, delivery: str) -> None:
+    prefix = a_prefix(ipam, delivery)
+    made = ipam.allocate(Kind.IP, prefix, delivery, [New(f"{delivery}/ip/x")])
+    ipam.delete(Kind.IP, [made[0].id])
+    ipam.delete(Kind.PREFIX, [prefix])
+    assert ipam.owned(Kind.IP, delivery) == {}
+    assert ipam.owned(Kind.PREFIX, delivery) == {}
+
+
+def check_unknown_reference_is_refused(ipam: Ipam, _delivery: str) -> None:
+    with pytest.raises(Refused):
+        ipam.reference(Ref.SITE, "no-such-site")
+
+
+CHECKS = [
+    check_bulk_allocation_is_keyed_and_found_again,
+    check_a_taken_key_refuses_the_whole_request,
+    check_a_full_pool_is_exhausted_and_nothing_is_taken,
+    check_delete_removes_by_id,
+    check_unknown_reference_is_refused,
+]
+
+
+def cleanup(ipam: Ipam, delivery: str) -> None:
+    for kind in (Kind.IP, Kind.PREFIX):
+        ipam.delete(kind, [item.id for item in ipam.owned(kind, delivery).values()])
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_in_memory_ipam_keeps_the_contract(check: object) -> None:
+    assert callable(check)
+    check(InMemoryIpam(), fresh_delivery())
