@@ -38,26 +38,9 @@ from orchestrator.lab.addressing import (
     netns_name,
 )
 from orchestrator.lab.errors import LabError
-from orchestrator.lab.image import (
-    Progress,
-    ensure_base_image,
-    file_lock,
-    quiet,
-    require_root,
-    require_tools,
-)
-from orchestrator.lab.mirror import (
-    all_processes,
-    descendants,
-    ensure_mirror,
-    pid_alive,
-    process_cmdline,
-    read_pid,
-    serve_mirror,
-    start_detached,
-    stop_tree,
-    write_atomically,
-)
+from orchestrator.lab.files import file_lock, write_atomically
+from orchestrator.lab.image import ensure_base_image
+from orchestrator.lab.mirror import ensure_mirror, serve_mirror
 from orchestrator.lab.network import (
     attach_host,
     detach_host,
@@ -70,7 +53,18 @@ from orchestrator.lab.network import (
     remove_namespace,
 )
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.preflight import require_root, require_tools
 from orchestrator.lab.proc import run
+from orchestrator.lab.processes import (
+    all_processes,
+    descendants,
+    pid_alive,
+    process_cmdline,
+    read_pid,
+    start_detached,
+    stop_tree,
+)
+from orchestrator.lab.progress import Progress, quiet
 
 log = structlog.get_logger(__name__)
 

@@ -5,21 +5,17 @@ version), so a changed recipe builds a new image beside the old one. It is built
 folder and renamed when complete: an interrupted build leaves only a temporary folder, which the
 next build removes. A built image is never changed again; hosts use it as an overlayfs lower dir.
 
-This module also holds the small pieces the other lab modules share: the progress callback type,
-the file lock, the preflight checks and the reader of the machine's apt sources.
+This module also reads the machine's apt sources (the mirror is built from them too).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +23,13 @@ import structlog
 
 from orchestrator.lab.addressing import MIRROR_URL
 from orchestrator.lab.errors import PreflightError
+from orchestrator.lab.files import file_lock
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.preflight import require_root, require_tools
 from orchestrator.lab.proc import run
+from orchestrator.lab.progress import Progress, quiet
 
 log = structlog.get_logger(__name__)
-
-Progress = Callable[[str], None]
 
 SUITE = "bookworm"
 #: Bump when the setup below changes: a new recipe makes a new image.
@@ -74,44 +71,6 @@ SSHD_CONFIG = (
     "UseDNS no\n"
 )
 _DEBOOTSTRAP_TIMEOUT = 3600.0
-
-
-def quiet(_message: str) -> None:
-    """The default progress callback: says nothing."""
-
-
-# --- shared pieces -----------------------------------------------------------------------------
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def require_root() -> None:
-    """Refuse to go on without root: namespaces, mounts and nspawn need it."""
-    if os.geteuid() != 0:
-        raise PreflightError(
-            "the lab needs root (network namespaces, mounts and systemd-nspawn)",
-            "run it as root, e.g. `sudo make demo`",
-        )
-
-
-def require_tools(tools: Mapping[str, str]) -> None:
-    """Check that each command in ``tools`` (command → Debian package) is on PATH."""
-    missing = sorted({package for tool, package in tools.items() if shutil.which(tool) is None})
-    if missing:
-        raise PreflightError(
-            f"missing tools for the lab: {', '.join(missing)}",
-            f"install them: apt-get install {' '.join(missing)}",
-        )
 
 
 @dataclass(frozen=True)

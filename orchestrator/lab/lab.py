@@ -9,7 +9,6 @@ the hosts.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,8 +19,9 @@ from orchestrator.lab.image import ensure_base_image
 from orchestrator.lab.mirror import ensure_mirror, serve_mirror, stop_mirror
 from orchestrator.lab.netbox import NetBoxInfo, NetBoxLab
 from orchestrator.lab.paths import LabPaths
-
-Progress = Callable[[str], None]
+from orchestrator.lab.prometheus import URL as PROMETHEUS_URL
+from orchestrator.lab.prometheus import ensure_prometheus, stop_prometheus
+from orchestrator.lab.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ def _hosts_up(paths: LabPaths, count: int, progress: Progress) -> list[lab_hosts
     ensure_mirror(paths, image, _prefixed(progress, "mirror"))
     network.ensure_bridge()
     serve_mirror(paths)
+    ensure_prometheus(paths)
+    progress(f"monitoring: Prometheus at {PROMETHEUS_URL}")
     lab_hosts.ensure_lab_ssh_key(paths)
     wanted = smoke_host_addresses(count)
     if not wanted:
@@ -74,6 +76,7 @@ def down(paths: LabPaths, progress: Progress) -> None:
     lab_hosts.destroy_all_hosts(paths)
     progress("hosts: removed")
     stop_mirror(paths)
+    stop_prometheus(paths)
     network.remove_bridge()
     progress("network: removed")
     NetBoxLab(paths).down()

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,6 +43,7 @@ from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
+from orchestrator.lab.progress import Progress
 from orchestrator.lab.services import (
     POSTGRES_SOCKET_DIR,
     POSTGRES_USER,
@@ -96,7 +97,6 @@ CUSTOM_FIELD_OBJECT_TYPES = (
     "virtualization.vminterface",
 )
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from orchestrator.lab.addressing import (
     veth_name,
 )
 from orchestrator.lab.errors import UnsafeTarget
-from orchestrator.lab.image import file_lock, require_root, require_tools
+from orchestrator.lab.files import file_lock
+from orchestrator.lab.preflight import require_root, require_tools
 from orchestrator.lab.proc import run, succeeds
 
 log = structlog.get_logger(__name__)

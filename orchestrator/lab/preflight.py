@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from orchestrator.lab.errors import PreflightError
@@ -38,16 +38,36 @@ def machine_facts() -> MachineFacts:
 
 
 def check_machine(facts: MachineFacts) -> None:
-    """Raise ``PreflightError`` naming the first thing missing, with how to fix it."""
-    if facts.euid != 0:
+    """Raise ``PreflightError`` naming what is missing, with how to fix it."""
+    check_root(facts.euid)
+    check_tools(REQUIRED_TOOLS, facts.which)
+
+
+def check_root(euid: int) -> None:
+    """Refuse to go on without root: namespaces, mounts and nspawn need it."""
+    if euid != 0:
         raise PreflightError(
             "the lab needs root (network namespaces, mounts and systemd-nspawn)",
             "run it as root, e.g. `sudo make demo`",
         )
-    missing = [pkg for tool, pkg in REQUIRED_TOOLS.items() if facts.which(tool) is None]
+
+
+def check_tools(tools: Mapping[str, str], which: Callable[[str], str | None]) -> None:
+    """Check that each command in ``tools`` (command -> Debian package) is found by ``which``."""
+    missing = [tool for tool in tools if which(tool) is None]
     if missing:
-        tools = [tool for tool, pkg in REQUIRED_TOOLS.items() if pkg in missing]
+        packages = sorted({tools[tool] for tool in missing})
         raise PreflightError(
-            f"missing {', '.join(tools)} on this machine",
-            f"install with `apt-get install -y {' '.join(sorted(set(missing)))}`",
+            f"missing {', '.join(missing)} on this machine",
+            f"install with `apt-get install -y {' '.join(packages)}`",
         )
+
+
+def require_root() -> None:
+    """``check_root`` for this process."""
+    check_root(os.geteuid())
+
+
+def require_tools(tools: Mapping[str, str]) -> None:
+    """``check_tools`` on this machine's PATH."""
+    check_tools(tools, shutil.which)

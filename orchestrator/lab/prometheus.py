@@ -26,14 +26,9 @@ from typing import Any
 import structlog
 
 from orchestrator.lab.errors import PreflightError
-from orchestrator.lab.mirror import (
-    pid_alive,
-    process_cmdline,
-    read_pid,
-    stop_tree,
-    write_atomically,
-)
+from orchestrator.lab.files import write_atomically
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.processes import pid_alive, process_cmdline, read_pid, stop_tree
 from orchestrator.lab.services import apt_install
 
 log = structlog.get_logger(__name__)

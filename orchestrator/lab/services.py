@@ -12,11 +12,13 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.lab.errors import CommandFailed, PreflightError
 from orchestrator.lab.proc import run
+from orchestrator.lab.progress import Progress
 
 POSTGRES_SOCKET_DIR = Path("/var/run/postgresql")
 POSTGRES_USER = "postgres"
@@ -26,9 +28,6 @@ REDIS_PORT = 6379
 REDIS_DIR = Path("/var/lib/redis")
 REDIS_LOG = Path("/var/log/redis/ci.log")
 START_DEADLINE = 30.0
-
-Progress = Callable[[str], None]
-
 
 def psql_argv(database: str = "postgres") -> list[str]:
     """``psql`` talking to the local PostgreSQL as its superuser, quiet and unaligned."""
@@ -128,8 +127,25 @@ def ensure_redis(progress: Progress) -> None:
     )
 
 
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+
+
+@contextmanager
+def no_service_starts() -> Iterator[None]:
+    """Keep package scripts from starting services (the lab starts what it needs, its own way)."""
+    if POLICY_RC_D.exists():  # the machine already has a policy: leave it alone
+        yield
+        return
+    POLICY_RC_D.write_text("#!/bin/sh\n# the orchestrator lab, during apt-get install\nexit 101\n")
+    POLICY_RC_D.chmod(0o755)
+    try:
+        yield
+    finally:
+        POLICY_RC_D.unlink(missing_ok=True)
+
+
 def apt_install(*packages: str) -> None:
-    """Install Debian packages; refresh the package lists once if the first attempt fails."""
+    """Install Debian packages without starting their services; refresh the lists if needed."""
     if os.geteuid() != 0:
         raise PreflightError(
             f"{' and '.join(packages)} must be installed and only root can install them",
@@ -137,11 +153,12 @@ def apt_install(*packages: str) -> None:
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     argv = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    if run(argv, check=False, env=env, timeout=900).returncode == 0:
-        return
     try:
-        run(["apt-get", "update"], env=env, timeout=600)
-        run(argv, env=env, timeout=900)
+        with no_service_starts():
+            if run(argv, check=False, env=env, timeout=900).returncode == 0:
+                return
+            run(["apt-get", "update"], env=env, timeout=600)
+            run(argv, env=env, timeout=900)
     except CommandFailed as exc:
         raise PreflightError(
             f"could not install {' '.join(packages)}: {exc.message}",

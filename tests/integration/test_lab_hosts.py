@@ -19,9 +19,10 @@ import pytest
 from orchestrator.lab.addressing import BRIDGE, MIRROR_URL, netns_name, veth_name
 from orchestrator.lab.errors import LabError
 from orchestrator.lab.hosts import LabHost, create_host, destroy_host, host_status
-from orchestrator.lab.mirror import PACKAGES, descendants, pid_alive
+from orchestrator.lab.mirror import PACKAGES
 from orchestrator.lab.network import lab_links, namespace_pids
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.processes import descendants, pid_alive
 
 pytestmark = pytest.mark.integration
 

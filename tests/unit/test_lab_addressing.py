@@ -26,9 +26,9 @@ from orchestrator.lab.image import (
     debian_sources,
     parse_deb822_sources,
     parse_sources_list,
-    require_tools,
 )
 from orchestrator.lab.mirror import release_text
+from orchestrator.lab.preflight import require_tools
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 DEB822 = f"""\
@@ -175,4 +175,5 @@ def test_missing_tools_are_a_preflight_error_with_an_apt_hint(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(PreflightError) as caught:
         require_tools({"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container"})
-    assert caught.value.hint == "install them: apt-get install debootstrap systemd-container"
+    assert caught.value.message == "missing debootstrap, systemd-nspawn on this machine"
+    assert caught.value.hint == "install with `apt-get install -y debootstrap systemd-container`"
