@@ -19,9 +19,9 @@ from orchestrator.lab.image import ensure_base_image
 from orchestrator.lab.mirror import ensure_mirror, serve_mirror, stop_mirror
 from orchestrator.lab.netbox import NetBoxInfo, NetBoxLab
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.progress import Progress
 from orchestrator.lab.prometheus import URL as PROMETHEUS_URL
 from orchestrator.lab.prometheus import ensure_prometheus, stop_prometheus
-from orchestrator.lab.progress import Progress
 
 
 @dataclass(frozen=True)
