@@ -133,7 +133,7 @@ def ensure_prometheus(paths: LabPaths) -> None:
         log.info("prometheus_started", pid=pid, listen=LISTEN)
     elif changed:
         os.kill(pid, signal.SIGHUP)
-    _wait_ready(paths)
+    _wait_ready(paths, pid)
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
@@ -166,10 +166,11 @@ def _start(paths: LabPaths) -> int:
     return pid
 
 
-def _wait_ready(paths: LabPaths) -> None:
+def _wait_ready(paths: LabPaths, pid: int) -> None:
+    """Wait until ``pid`` answers ready (its command line may read empty just after the start)."""
     deadline = time.monotonic() + READY_DEADLINE
     while not _ready():
-        if time.monotonic() > deadline or _running(paths) is None:
+        if time.monotonic() > deadline or not pid_alive(pid):
             raise PreflightError(
                 f"the lab's Prometheus is not ready on {LISTEN}",
                 f"see {_dir(paths) / 'prometheus.log'}",
