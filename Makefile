@@ -1,5 +1,5 @@
 # The two commands of the README, and the pieces they are made of.
-.PHONY: setup demo test lint unit integration lab-up lab-down clean
+.PHONY: setup demo smoke test lint unit integration lab-up lab-down clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,11 +10,14 @@ $(VENV)/.setup-done: pyproject.toml scripts/setup.sh
 	scripts/setup.sh
 	touch $@
 
-## make demo: set up, bring the lab up with two hosts, run the smoke playbook on them.
+## make demo: set up, bring the lab up, deliver examples/full.yaml through phases 1-3 on lab hosts.
 demo: setup
+	scripts/demo.sh
+
+## make smoke: the lab with two smoke hosts and the smoke playbook on them.
+smoke: setup
 	$(BIN)/orchestrator lab up --hosts 2
 	$(BIN)/orchestrator lab smoke
-	$(BIN)/orchestrator lab status
 
 ## make test: set up, lint, type-check, and run the whole suite (unit + integration against the lab).
 test: setup lint
