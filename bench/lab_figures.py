@@ -24,6 +24,7 @@ from orchestrator.lab import hosts, lab
 from orchestrator.lab.netbox import DATABASE
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
+from orchestrator.logging import configured_logging
 
 BENCH_HOSTS = [(f"bench-{i}", f"10.213.3.{10 + i}") for i in range(1, 6)]
 
@@ -83,6 +84,11 @@ def host_figures(paths: LabPaths) -> tuple[list[float], list[int], list[float]]:
 
 
 def main() -> int:
+    with configured_logging(console=None):  # the figures are the output, not the lab's log events
+        return figures()
+
+
+def figures() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="also measure a cold `lab up`")
     args = parser.parse_args()
