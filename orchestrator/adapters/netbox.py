@@ -16,12 +16,13 @@ objects of one kind in a single page. Vendor errors are translated here, at the 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, override
 
 import requests
 from pynetbox.core.query import AllocationError, ContentError, Request, RequestError
+from requests.adapters import HTTPAdapter
 
 from orchestrator.adapters.ipam import KeyTaken, Kind, New, Note, Owned, Ref, chunks, contact_role
 from orchestrator.engine.errors import (
@@ -32,8 +33,13 @@ from orchestrator.engine.errors import (
     TimedOut,
     Unreachable,
 )
-from orchestrator.lab.netbox import DELIVERY_FIELD, KEY_FIELD, TAG, TimeoutAdapter
 from orchestrator.store.records import Json, JsonMap
+
+#: The tag and custom fields that mark what the orchestrator made (the lab seeds them; a production
+#: NetBox needs them too: ``orchestrator_key`` must be created with ``unique: true``).
+TAG = "orchestrator"
+KEY_FIELD = "orchestrator_key"
+DELIVERY_FIELD = "orchestrator_delivery"
 
 #: Seconds to wait for an answer; a bulk allocation of 100 objects takes NetBox ~5 s.
 DEFAULT_TIMEOUT: Final = 30.0
@@ -75,6 +81,33 @@ _POOLS: Final[dict[Kind, str]] = {
     Kind.PREFIX: "ipam/prefixes/{}/available-prefixes",
     Kind.IP: "ipam/prefixes/{}/available-ips",
 }
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """A transport adapter that gives every request a timeout unless the caller set one."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    @override
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        return super().send(
+            request,
+            stream=stream,
+            timeout=self._timeout if timeout is None else timeout,
+            verify=verify,
+            cert=cert,
+            proxies=proxies,
+        )
 
 
 def timed_session(timeout: float = DEFAULT_TIMEOUT) -> requests.Session:

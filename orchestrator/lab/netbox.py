@@ -29,16 +29,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, override
+from typing import Any
 
 import pynetbox
 import requests
-from requests.adapters import HTTPAdapter
 
+from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, TAG, timed_session
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.paths import LabPaths
@@ -78,11 +78,8 @@ VLAN_GROUP = "lab-vlans"
 VLAN_RANGE = (100, 3999)
 CLUSTER_TYPE = "lab"
 CLUSTER = "lab-cluster"
-TAG = "orchestrator"
 TAG_NOTE = "Made by the orchestrator"
 PLATFORM_PARENT_NOTE = "Customer platforms: the orchestrator takes their prefixes from here"
-KEY_FIELD = "orchestrator_key"
-DELIVERY_FIELD = "orchestrator_delivery"
 #: The objects the orchestrator creates and marks with its custom fields (NetBox 4.7 names).
 CUSTOM_FIELD_OBJECT_TYPES = (
     "dcim.device",
@@ -281,47 +278,10 @@ def read_netbox_env(paths: LabPaths) -> NetBoxInfo:
 # --- talking to NetBox ------------------------------------------------------------------------
 
 
-class TimeoutAdapter(HTTPAdapter):
-    """A transport adapter that gives every request a timeout unless the caller set one."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-
-    @override
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-        verify: bool | str = True,
-        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
-        proxies: Mapping[str, str] | None = None,
-    ) -> requests.Response:
-        return super().send(
-            request,
-            stream=stream,
-            timeout=self._timeout if timeout is None else timeout,
-            verify=verify,
-            cert=cert,
-            proxies=proxies,
-        )
-
-
-def loopback_session(timeout: float = REQUEST_TIMEOUT) -> requests.Session:
-    """A session with a default timeout that ignores proxy settings (the lab is on loopback)."""
-    session = requests.Session()
-    session.trust_env = False
-    adapter = TimeoutAdapter(timeout)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 def netbox_api(info: NetBoxInfo, *, timeout: float = REQUEST_TIMEOUT) -> Any:  # noqa: ANN401 - pynetbox is untyped
     """A pynetbox client for the lab NetBox whose requests time out."""
     api = pynetbox.api(info.url, token=info.token)
-    api.http_session = loopback_session(timeout)
+    api.http_session = timed_session(timeout)
     return api
 
 
@@ -329,7 +289,7 @@ def probe(url: str, token: str, *, timeout: float = 5.0) -> requests.Response | 
     """``GET /api/status/`` with ``token``; ``None`` if nothing answers."""
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     try:
-        with loopback_session(timeout) as session:
+        with timed_session(timeout) as session:
             return session.get(f"{url}/api/status/", headers=headers)
     except requests.RequestException:
         return None

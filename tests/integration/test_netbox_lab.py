@@ -16,21 +16,18 @@ import pynetbox
 import pytest
 import requests
 
+from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, TAG, timed_session
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.netbox import (
     CLUSTER,
     CUSTOM_FIELD_OBJECT_TYPES,
-    DELIVERY_FIELD,
-    KEY_FIELD,
     NETBOX_VERSION,
     SITE,
-    TAG,
     VLAN_GROUP,
     ApiToken,
     NetBoxInfo,
     NetBoxLab,
     is_netbox_gunicorn,
-    loopback_session,
     netbox_api,
     probe,
     read_netbox_env,
@@ -166,5 +163,5 @@ def test_up_heals_a_killed_server(netbox_lab: NetBoxLab, info: NetBoxInfo) -> No
 def test_client_requests_time_out() -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
-        with loopback_session(0.5) as session, pytest.raises(requests.Timeout):
+        with timed_session(0.5) as session, pytest.raises(requests.Timeout):
             session.get(url)
