@@ -7,6 +7,7 @@ their host keys against the ones recorded when each host was created.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import ansible_runner
 
+from orchestrator.adapters.ansible import scrubbed
 from orchestrator.lab.hosts import LabHost
 from orchestrator.lab.paths import LabPaths
 
@@ -77,7 +79,9 @@ def ansible_env(paths: LabPaths) -> dict[str, str]:
         "-o IdentitiesOnly=yes"
     )
     return {
-        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.defpath}",
+        "HOME": str(Path.home()),
+        "LANG": "C.UTF-8",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_SSH_ARGS": ssh_args,
         "ANSIBLE_PIPELINING": "True",
@@ -125,14 +129,20 @@ def run_playbook(
         return True
 
     started = time.monotonic()
-    runner = ansible_runner.run(
+    inventory_file = private / "inventory.json"
+    inventory_file.write_text(json.dumps(inventory(hosts)))
+    config = ansible_runner.RunnerConfig(
         private_data_dir=str(private),
         playbook=str(playbook),
-        inventory=inventory(hosts),
-        envvars=ansible_env(paths),
-        event_handler=handler,
+        inventory=str(inventory_file),
         quiet=True,
+        envvars={},
     )
+    config.prepare()
+    # ansible-runner seeds the child (and its artifacts) from os.environ: give it only ours.
+    config.env = scrubbed(config.env, ansible_env(paths), os.environ)
+    runner = ansible_runner.Runner(config, event_handler=handler)
+    runner.run()
     return PlaybookResult(
         status=str(runner.status),
         rc=int(runner.rc),
