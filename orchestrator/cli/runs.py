@@ -227,14 +227,14 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         command = _command(
             ctx, spec, f"--from-phase {phases.first}", f"--through-phase {phases.last}"
         )
-        with _opened(ctx, state_dir, store_url) as store:
-            run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
-            shipper = RunLogShipper(store, run_log)
-            with configured_logging(console=sys.stderr, run_log=run_log):
-                outcome = _engine(ctx, store, shipper).plan(
-                    RunRequest(delivery, _who(by), command, phases)
-                )
-                shipper.ship()
+        with (
+            _opened(ctx, state_dir, store_url) as store,
+            _run_logging(store, state_dir, store_url) as shipper,
+        ):
+            outcome = _engine(ctx, store, shipper).plan(
+                RunRequest(delivery, _who(by), command, phases)
+            )
+            shipper.ship()
         people = People(delivery.lead_engineer, delivery.delivery_manager)
         _print_plan(outcome, people, as_json=as_json)
     raise typer.Exit(ExitCode.of(outcome.run.status))
@@ -308,6 +308,16 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     raise typer.Exit(outcome.exit_code)
 
 
+@contextmanager
+def _run_logging(
+    store: RunStore, state_dir: Path, store_url: str | None
+) -> Iterator[RunLogShipper]:
+    """The run's JSON log on disk and a readable console; the shipper copies lines to the store."""
+    run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
+    with configured_logging(console=sys.stderr, run_log=run_log):
+        yield RunLogShipper(store, run_log)
+
+
 def _carry_out(  # noqa: PLR0913 - the run's options, passed through
     ctx: typer.Context,
     state_dir: Path,
@@ -317,18 +327,19 @@ def _carry_out(  # noqa: PLR0913 - the run's options, passed through
     *,
     keep: bool = False,
 ) -> RunOutcome:
-    with _opened(ctx, state_dir, store_url) as store:
-        run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
-        shipper = RunLogShipper(store, run_log)
-        with configured_logging(console=sys.stderr, run_log=run_log), stop_on_signals():
-            outcome = action(_engine(ctx, store, shipper))
-            if not keep:
-                release_after_failure(_wiring(ctx).ipam, store, outcome.run)
-            report = RunReport.load(store, outcome.run.id)
-            if junit is not None:
-                write_junit(junit, report)
-                log.info("junit_written", path=str(junit))
-            shipper.ship()
+    with (
+        _opened(ctx, state_dir, store_url) as store,
+        _run_logging(store, state_dir, store_url) as shipper,
+        stop_on_signals(),
+    ):
+        outcome = action(_engine(ctx, store, shipper))
+        if not keep:
+            release_after_failure(_wiring(ctx).ipam, store, outcome.run)
+        report = RunReport.load(store, outcome.run.id)
+        if junit is not None:
+            write_junit(junit, report)
+            log.info("junit_written", path=str(junit))
+        shipper.ship()
     _print_report(report)
     _print_next(outcome)
     return outcome
