@@ -480,9 +480,18 @@ class InMemoryIpam:
         self._next_id += 1
         return self._next_id
 
+    def prepare(self, delivery: str, refs: Sequence[tuple[Ref, str]] = ()) -> None:  # noqa: ARG002
+        """Nothing to read ahead: every call reads the rows themselves."""
+        self._call("prepare")
+
     def reference(self, ref: Ref, value: str, *, create: JsonMap | None = None) -> int:
 
         self._call(f"reference {ref}")
+        kind = {Ref.TENANT: Kind.TENANT, Ref.PREFIX: Kind.PREFIX}.get(ref)
+        rows = self.rows[kind].items() if kind is not None else ()
+        made = next((ident for ident, row in rows if row.value == value), None)
+        if made is not None:
+            return made
         if (ref, value) not in self.refs:
             if create is None:
                 raise Refused(f"NetBox has no {ref.replace('_', ' ')} {value!r}")

@@ -58,6 +58,7 @@ class Ref(StrEnum):
     MANUFACTURER = "manufacturer"
     DEVICE_TYPE = "device_type"
     DEVICE_ROLE = "device_role"
+    PLATFORM = "platform"
 
 
 class KeyTaken(Refused):
@@ -98,6 +99,12 @@ class Note:
 
 class Ipam(Protocol):
     """Keyed, bulk reservations in the IPAM/DCIM source of truth."""
+
+    def prepare(self, delivery: str, refs: Sequence[tuple[Ref, str]] = ()) -> None:
+        """Read the delivery's objects of every kind and the ids of ``refs`` at once, for the
+        ``owned``, ``reference`` and ``find`` calls that follow (an adapter may answer those from
+        what it read, kept current by its own writes and dropped after a failed one)."""
+        ...
 
     def reference(self, ref: Ref, value: str, *, create: JsonMap | None = None) -> int:
         """The id of shared data (by slug, name or prefix); made with ``create`` if missing."""

@@ -2,7 +2,10 @@
 
 Every request has a timeout (pynetbox has none by default), writes go out in chunks of at most
 ``CHUNK`` objects, reads ask only for the fields they use (``fields=``) and fetch a delivery's
-objects of one kind in a single page. Vendor errors are translated here, at the edge:
+objects of one kind in a single page. ``prepare`` reads a delivery's objects of every kind and the
+reference data it needs in one GraphQL query; ``owned``, ``reference`` and ``find`` then answer from
+that snapshot, which this adapter's own writes keep current and any failed write drops (its outcome
+is unknown, so the next read goes to NetBox again). Vendor errors are translated here, at the edge:
 
     requests ConnectTimeout / ConnectionError  -> Unreachable   (transient)
     requests ReadTimeout                       -> TimedOut      (transient; NetBox may commit)
@@ -16,8 +19,10 @@ objects of one kind in a single page. Vendor errors are translated here, at the 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Final, override
 
 import requests
@@ -75,12 +80,48 @@ _REFS: Final[dict[Ref, tuple[str, str]]] = {
     Ref.MANUFACTURER: ("dcim/manufacturers", "slug"),
     Ref.DEVICE_TYPE: ("dcim/device-types", "slug"),
     Ref.DEVICE_ROLE: ("dcim/device-roles", "slug"),
+    Ref.PLATFORM: ("dcim/platforms", "slug"),
 }
 _POOLS: Final[dict[Kind, str]] = {
     Kind.VLAN: "ipam/vlan-groups/{}/available-vlans",
     Kind.PREFIX: "ipam/prefixes/{}/available-prefixes",
     Kind.IP: "ipam/prefixes/{}/available-ips",
 }
+
+
+#: GraphQL list per kind and the selection giving the value and the links of ``_LINKS``, under
+#: the REST names (so one parser reads both).
+_GRAPHQL: Final[dict[Kind, tuple[str, str]]] = {
+    Kind.TENANT: ("tenant_list", "slug"),
+    Kind.CONTACT: ("contact_list", "email"),
+    Kind.VLAN: ("vlan_list", "vid"),
+    Kind.PREFIX: ("prefix_list", "prefix"),
+    Kind.IP: (
+        "ip_address_list",
+        (
+            "address assigned_object_id: assigned_object "
+            "{ ... on VMInterfaceType { id } ... on InterfaceType { id } }"
+        ),
+    ),
+    Kind.VM: ("virtual_machine_list", "name primary_ip4 { id }"),
+    Kind.VM_INTERFACE: ("vm_interface_list", "name virtual_machine { id }"),
+    Kind.SERVICE: ("service_list", "name"),
+    Kind.DEVICE: ("device_list", "name"),
+}
+_GRAPHQL_REFS: Final[dict[Ref, str]] = {
+    Ref.SITE: "site_list",
+    Ref.VLAN_GROUP: "vlan_group_list",
+    Ref.PREFIX: "prefix_list",
+    Ref.CLUSTER: "cluster_list",
+    Ref.TENANT: "tenant_list",
+    Ref.CONTACT_ROLE: "contact_role_list",
+    Ref.MANUFACTURER: "manufacturer_list",
+    Ref.DEVICE_TYPE: "device_type_list",
+    Ref.DEVICE_ROLE: "device_role_list",
+    Ref.PLATFORM: "platform_list",
+}
+#: The kind whose object a reference is, where ``find`` may answer from the snapshot.
+_REF_KINDS: Final[dict[Ref, Kind]] = {Ref.TENANT: Kind.TENANT}
 
 
 class TimeoutAdapter(HTTPAdapter):
@@ -157,8 +198,9 @@ def _value(row: Row, field: str) -> str:
 
 def _link(value: object) -> int | None:
     if isinstance(value, dict):
-        found = value.get("id")
-        return found if isinstance(found, int) else None
+        value = value.get("id")
+    if isinstance(value, str) and value.isdigit():  # GraphQL's IDs are strings
+        return int(value)
     return value if isinstance(value, int) else None
 
 
@@ -194,14 +236,62 @@ def _take[T](items: Iterator[T], count: int) -> list[T]:
     return taken
 
 
+def _cf_filter(delivery: str) -> str:
+    lookup = f"{{string_lookup: {{exact: {json.dumps(delivery)}}}}}"
+    return f'{{custom_field_data: {{path: "{DELIVERY_FIELD}", lookup: {lookup}}}}}'
+
+
+def _snapshot_query(delivery: str | None, refs: Sequence[tuple[Ref, str]]) -> str:
+    """One GraphQL query: the delivery's objects of every kind (if ``delivery``) and ``refs``.
+
+    NetBox allows few aliases (10 by default): each kind is read under its list's own name, and the
+    references under one alias per reference type (``r_site``), whatever their number.
+    """
+    parts = []
+    if delivery is not None:
+        where = _cf_filter(delivery)
+        for listing, selection in _GRAPHQL.values():
+            parts.append(
+                f"{listing}(filters: {where}, pagination: {{limit: {PAGE}}}) "
+                f"{{ id custom_fields {selection} }}"
+            )
+        parts.append(
+            f"contact_assignment_list(filters: {{contact: {where}}}, "
+            f"pagination: {{limit: {PAGE}}}) {{ contact {{ id }} object_id "
+            "object_type { app_label model } }"
+        )
+    by_type: dict[Ref, list[str]] = {}
+    for ref, value in refs:
+        by_type.setdefault(ref, []).append(value)
+    for ref, values in by_type.items():
+        field = _REFS[ref][1]
+        extra = f" custom_fields {_GRAPHQL[kind][1]}" if (kind := _REF_KINDS.get(ref)) else ""
+        parts.append(
+            f"r_{ref.value}: {_GRAPHQL_REFS[ref]}(filters: {{{field}: {{in_list: "
+            f"{json.dumps(values)}}}}}) {{ id {field}{extra} }}"
+        )
+    return "{ " + " ".join(parts) + " }"
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """A delivery's objects per kind, and its contacts' assignments (contact, object type, id)."""
+
+    objects: dict[Kind, dict[str, Owned]]
+    assignments: set[tuple[int, str, int]]
+
+
 class NetBoxIpam:
     """The ``Ipam`` port on a NetBox instance."""
 
     def __init__(self, url: str, token: str, session: requests.Session | None = None) -> None:
         self._api = url.rstrip("/") + "/api/"
+        self._graphql_url = url.rstrip("/") + "/graphql/"
         self._token = token
         self._session = session or timed_session()
-        self._refs: dict[tuple[Ref, str], int] = {}
+        self._refs: dict[tuple[Ref, str], int | None] = {}
+        self._found: dict[tuple[Kind, str], Owned | None] = {}
+        self._snapshots: dict[str, _Snapshot] = {}
 
     def _request(self, path: str, filters: JsonMap | None = None) -> Request:
         return Request(
@@ -218,27 +308,100 @@ class NetBoxIpam:
 
     def _write(self, verb: str, path: str, body: Json) -> Any:  # noqa: ANN401 - NetBox's JSON
         request = self._request(path)
+        try:
+            with translated():
+                if verb == "post":
+                    return request.post(body)
+                if verb == "patch":
+                    return request.patch(body)
+                return request.delete(body)
+        except Exception:
+            self._forget()  # the outcome is unknown: read NetBox again before trusting the cache
+            raise
+
+    def _forget(self) -> None:
+        self._snapshots.clear()
+        self._found.clear()
+        self._refs = {ref: ident for ref, ident in self._refs.items() if ident is not None}
+
+    def _query(self, query: str) -> dict[str, list[Row]]:
+        request = Request(base=self._graphql_url, http_session=self._session, token=self._token)
         with translated():
-            if verb == "post":
-                return request.post(body)
-            if verb == "patch":
-                return request.patch(body)
-            return request.delete(body)
+            answer = request.post({"query": query})
+        if not isinstance(answer, dict) or answer.get("errors") or "data" not in answer:
+            errors = answer.get("errors") if isinstance(answer, dict) else answer
+            raise Refused(f"NetBox refused the GraphQL query: {str(errors)[:500]}")
+        data: dict[str, list[Row]] = answer["data"]
+        return data
+
+    def prepare(self, delivery: str, refs: Sequence[tuple[Ref, str]] = ()) -> None:
+        missing = [ref for ref in dict.fromkeys(refs) if ref not in self._refs]
+        load = delivery not in self._snapshots
+        if not load and not missing:
+            return
+        data = self._query(_snapshot_query(delivery if load else None, missing))
+        if load:
+            self._snapshots[delivery] = self._snapshot(delivery, data)
+        for ref, value in missing:
+            field = _REFS[ref][1]
+            rows = [row for row in data[f"r_{ref.value}"] if str(row[field]) == value]
+            self._refs[ref, value] = int(rows[0]["id"]) if rows else None
+            if (kind := _REF_KINDS.get(ref)) is not None:
+                self._found[kind, value] = _owned(kind, rows[0]) if rows else None
+
+    def _snapshot(self, delivery: str, data: dict[str, list[Row]]) -> _Snapshot:
+        objects: dict[Kind, dict[str, Owned]] = {}
+        for kind, (listing, _selection) in _GRAPHQL.items():
+            rows = data[listing]
+            if len(rows) >= PAGE:  # more than one page: read this kind page by page
+                objects[kind] = self._owned_rest(kind, delivery)
+                continue
+            found = (_owned(kind, row) for row in rows)
+            objects[kind] = {
+                item.key: item for item in found if item.key.startswith(f"{delivery}/")
+            }
+        assignments = {
+            (contact, f"{row['object_type']['app_label']}.{row['object_type']['model']}",
+             int(row["object_id"]))
+            for row in data["contact_assignment_list"]
+            if (contact := _link(row.get("contact"))) is not None
+        }  # fmt: skip
+        return _Snapshot(objects, assignments)
+
+    def _remember(self, kind: Kind, rows: Sequence[Row]) -> None:
+        """Keep the snapshots current after a write that NetBox answered with ``rows``."""
+        for row in rows:
+            item = _owned(kind, row)
+            delivery = str((row.get("custom_fields") or {}).get(DELIVERY_FIELD) or "")
+            snapshot = self._snapshots.get(delivery)
+            if snapshot is not None and item.key.startswith(f"{delivery}/"):
+                snapshot.objects[kind][item.key] = item
+            if kind is Kind.TENANT:
+                self._refs[Ref.TENANT, item.value] = item.id
+                self._found[kind, item.value] = item
 
     def reference(self, ref: Ref, value: str, *, create: JsonMap | None = None) -> int:
-        cached = self._refs.get((ref, value))
-        if cached is not None:
-            return cached
         path, field = _REFS[ref]
-        rows = self._get(path, **{field: value, "fields": "id"})
+        if (ref, value) in self._refs:
+            rows: list[Row] = []
+            cached = self._refs[ref, value]
+            if cached is not None:
+                return cached
+        else:
+            rows = self._get(path, **{field: value, "fields": "id"})
         if not rows and create is None:
             raise Refused(f"NetBox has no {ref.replace('_', ' ')} {value!r}")
         if not rows:
             rows = [self._write("post", path, {field: value, **(create or {})})]
         self._refs[ref, value] = int(rows[0]["id"])
-        return self._refs[ref, value]
+        return int(rows[0]["id"])
 
     def owned(self, kind: Kind, delivery: str) -> dict[str, Owned]:
+        if delivery not in self._snapshots:
+            self.prepare(delivery)
+        return dict(self._snapshots[delivery].objects[kind])
+
+    def _owned_rest(self, kind: Kind, delivery: str) -> dict[str, Owned]:
         path, field, _type = _KINDS[kind]
         fields = ",".join(["id", field, "custom_fields", *_LINKS.get(kind, {})])
         rows = self._get(path, **{f"cf_{DELIVERY_FIELD}": delivery, "fields": fields})
@@ -246,6 +409,8 @@ class NetBoxIpam:
         return {item.key: item for item in found if item.key.startswith(f"{delivery}/")}
 
     def find(self, kind: Kind, value: str) -> Owned | None:
+        if (kind, value) in self._found:
+            return self._found[kind, value]
         path, field, _type = _KINDS[kind]
         fields = ",".join(["id", field, "custom_fields", *_LINKS.get(kind, {})])
         rows = self._get(path, **{field: value, "fields": fields})
@@ -271,13 +436,14 @@ class NetBoxIpam:
         for chunk in chunks(items):
             body = [_keyed(item, delivery) for item in chunk]
             rows = self._write("post", path, body)
+            self._remember(kind, rows)
             made.extend(_owned(kind, row) for row in rows)
         return made
 
     def update(self, kind: Kind, changes: Sequence[tuple[int, JsonMap]]) -> None:
         for chunk in chunks(changes):
             body = [{"id": ident, **fields} for ident, fields in chunk]
-            self._write("patch", _KINDS[kind][0], body)
+            self._remember(kind, self._write("patch", _KINDS[kind][0], body))
 
     def delete(self, kind: Kind, ids: Sequence[int]) -> None:
         if kind is Kind.CONTACT and ids:
@@ -286,23 +452,39 @@ class NetBoxIpam:
         self._delete(_KINDS[kind][0], ids)
 
     def _delete(self, path: str, ids: Sequence[int]) -> None:
+        self._forget()  # NetBox cascades: what else went is not in the answer
         for chunk in chunks(ids):
             body = [{"id": ident} for ident in chunk]
             self._write("delete", path, body)
 
     def assign_contacts(self, tenant: int, pairs: Sequence[tuple[int, str]]) -> int:
-        path = "tenancy/contact-assignments"
-        rows = self._get(path, object_type="tenancy.tenant", object_id=tenant, fields="id,contact")
-        have = {_link(row.get("contact")) for row in rows}
+        path, target = "tenancy/contact-assignments", "tenancy.tenant"
+        have = self._assigned(tenant, [contact for contact, _role in pairs])
         body: list[Json] = [
-            {"object_type": "tenancy.tenant", "object_id": tenant, "contact": contact,
+            {"object_type": target, "object_id": tenant, "contact": contact,
              "role": self.reference(Ref.CONTACT_ROLE, role, create=contact_role(role))}
             for contact, role in pairs
             if contact not in have
         ]  # fmt: skip
         for chunk in chunks(body):
             self._write("post", path, list(chunk))
+        for snapshot in self._snapshots.values():
+            snapshot.assignments |= {(contact, target, tenant) for contact, _role in pairs}
         return len(body)
+
+    def _assigned(self, tenant: int, contacts: Sequence[int]) -> set[int | None]:
+        """Which of ``contacts`` are assigned to the tenant already (from a snapshot if one has
+        them all)."""
+        for snapshot in self._snapshots.values():
+            ours = {item.id for item in snapshot.objects[Kind.CONTACT].values()}
+            if set(contacts) <= ours:
+                pairs = snapshot.assignments
+                return {
+                    c for c, kind, ident in pairs if (kind, ident) == ("tenancy.tenant", tenant)
+                }
+        path = "tenancy/contact-assignments"
+        rows = self._get(path, object_type="tenancy.tenant", object_id=tenant, fields="id,contact")
+        return {_link(row.get("contact")) for row in rows}
 
     def note(self, entries: Sequence[Note]) -> None:
         body: list[Json] = [

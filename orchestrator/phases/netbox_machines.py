@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from orchestrator.adapters.ipam import Ipam, Kind, New, Note, Owned, Ref
+from orchestrator.adapters.ipam import Ipam, Kind, New, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.lab.netbox import CLUSTER
-from orchestrator.phases.netbox_steps import NetBoxStep, _id, _journal, _spec_part
+from orchestrator.phases.netbox_steps import NetBoxStep, _id, _journal, _spec_part, hardware_refs
 from orchestrator.phases.reservations import Make, Reservation, changes_for, key_of
 from orchestrator.spec import DeliverySpec
 from orchestrator.store.records import Json, JsonMap
@@ -55,11 +55,11 @@ class MachinesStep(NetBoxStep):
         return wanted
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        found = self.ipam().owned(Kind.VM, ctx.delivery.id)
+        found = self.ready(ctx).owned(Kind.VM, ctx.delivery.id)
         return changes_for(Kind.VM, self._wanted(ctx, None), found)
 
     def apply(self, ctx: StepContext) -> Result:
-        ipam, delivery = self.ipam(), ctx.delivery.id
+        ipam, delivery = self.ready(ctx), ctx.delivery.id
         found = ipam.owned(Kind.VM, delivery)
         if self._done(ctx, found):
             return Result(outputs=self._outputs(ctx, found))
@@ -175,13 +175,15 @@ class LoadBalancerStep(NetBoxStep):
         wanted = self._wanted(ctx)
         if not wanted:
             return []
-        return changes_for(Kind.SERVICE, wanted, self.ipam().owned(Kind.SERVICE, ctx.delivery.id))
+        return changes_for(
+            Kind.SERVICE, wanted, self.ready(ctx).owned(Kind.SERVICE, ctx.delivery.id)
+        )
 
     def apply(self, ctx: StepContext) -> Result:
         wanted = self._wanted(ctx)
         if not wanted:
             return Result(outputs={"services": {}, "vip": None})
-        ipam, delivery = self.ipam(), ctx.delivery.id
+        ipam, delivery = self.ready(ctx), ctx.delivery.id
         make = Reservation(
             ipam, ctx, Kind.SERVICE, lambda i: ipam.create(Kind.SERVICE, delivery, i)
         )
@@ -222,7 +224,7 @@ class AccessStep(NetBoxStep):
         return [Change("record", "access list", ", ".join(users) or "nobody")]
 
     def apply(self, ctx: StepContext) -> Result:
-        ipam, users = self.ipam(), self._users(ctx.spec)
+        ipam, users = self.ready(ctx), self._users(ctx.spec)
         lines = [
             f"{u.name} (sudo: {u.sudo}, roles: {', '.join(u.roles or ['all'])})"
             for u in ctx.spec.access.users
@@ -254,13 +256,10 @@ class HardwareStep(NetBoxStep):
         return wanted
 
     def _references(self, ipam: Ipam, ctx: StepContext, model: str) -> dict[str, Json]:
-        vendor = model.split(maxsplit=1)[0]
-        slug = "".join(c if c.isalnum() else "-" for c in model.lower()).strip("-")
-        maker = ipam.reference(Ref.MANUFACTURER, vendor.lower(), create={"name": vendor})
-        kind = ipam.reference(Ref.DEVICE_TYPE, slug, create={"model": model, "manufacturer": maker})
-        role = ipam.reference(
-            Ref.DEVICE_ROLE, "server", create={"name": "Server", "color": "2196f3"}
-        )
+        (maker_ref, vendor), (type_ref, slug), (role_ref, role_slug) = hardware_refs(model)
+        maker = ipam.reference(maker_ref, vendor, create={"name": model.split(maxsplit=1)[0]})
+        kind = ipam.reference(type_ref, slug, create={"model": model, "manufacturer": maker})
+        role = ipam.reference(role_ref, role_slug, create={"name": "Server", "color": "2196f3"})
         site = ipam.reference(Ref.SITE, ctx.spec.network.site)
         tenant = _id(ctx, "network.tenant", "tenant")
         return {"device_type": kind, "role": role, "site": site, "tenant": tenant}
@@ -269,22 +268,20 @@ class HardwareStep(NetBoxStep):
         wanted = self._wanted(ctx, None)
         if not wanted:
             return []
-        return changes_for(Kind.DEVICE, wanted, self.ipam().owned(Kind.DEVICE, ctx.delivery.id))
+        return changes_for(Kind.DEVICE, wanted, self.ready(ctx).owned(Kind.DEVICE, ctx.delivery.id))
 
     def apply(self, ctx: StepContext) -> Result:
         wanted = self._wanted(ctx, None)
         if not wanted:
             return Result(outputs={"devices": {}})
-        ipam, delivery = self.ipam(), ctx.delivery.id
+        ipam, delivery = self.ready(ctx), ctx.delivery.id
         found = ipam.owned(Kind.DEVICE, delivery)
         if any(item.key not in found for item in wanted):
             wanted = self._wanted(ctx, ipam)
         make = Reservation(ipam, ctx, Kind.DEVICE, lambda i: ipam.create(Kind.DEVICE, delivery, i))
         make.found = found
         devices = make(wanted)
-        text = (
-            f"ordered, waiting at gate hardware_delivered — delivery {delivery}, run {ctx.run_id}"
-        )
-        if devices.created:
-            ipam.note([Note(Kind.DEVICE, devices.objects[key].id, text) for key in devices.created])
+        for key in devices.created:
+            target = (Kind.DEVICE, devices.objects[key].id)
+            _journal(ipam, ctx, target, "ordered, waiting at gate hardware_delivered")
         return Result(changed=bool(devices.created), outputs={"devices": devices.ids()})

@@ -2,8 +2,11 @@
 access list and hardware — each a keyed ``Reservation`` in NetBox through the ``Ipam`` port.
 
 Steps are delivery-wide (no hosts): each sends one bulk request per kind for every host that
-needs it. Each records the NetBox ids it created or adopted in its outputs and writes a journal
-entry naming the delivery and the run when it changed something.
+needs it. The first step reads the delivery's objects of every kind and the reference data with one
+query (``Ipam.prepare``); later steps answer from it. Each records the NetBox ids it created or
+adopted in its outputs, and a journal entry naming the delivery and the run when it changed
+something: recorded in the run store's audit log first, then written to NetBox by the phase's last
+step (``JournalStep``) in one request for the whole phase.
 """
 
 from __future__ import annotations
@@ -15,16 +18,21 @@ from dataclasses import dataclass
 from orchestrator.adapters.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.errors import Exhausted
 from orchestrator.engine.step import Change, Result, StepContext
+from orchestrator.lab.netbox import CLUSTER
 from orchestrator.phases.reservations import (
+    JOURNAL,
+    JOURNALED,
+    RELEASED,
     Reservation,
     Reserved,
     changes_for,
     exhausted_message,
     key_of,
+    record,
     releases,
 )
 from orchestrator.spec import DeliverySpec
-from orchestrator.store.records import Json, JsonMap
+from orchestrator.store.records import AuditEntry, Json, JsonMap
 
 type IpamSource = Callable[[], Ipam]
 
@@ -35,8 +43,35 @@ def _spec_part(spec: DeliverySpec, *names: str) -> JsonMap:
 
 
 def _journal(ipam: Ipam, ctx: StepContext, target: tuple[Kind, int], what: str) -> None:
+    """A journal entry on ``target``: recorded for ``JournalStep`` (written now if no store)."""
     text = f"{what} — orchestrator delivery {ctx.delivery.id}, run {ctx.run_id}"
-    ipam.note([Note(target[0], target[1], text)])
+    if ctx.audit is None:
+        ipam.note([Note(target[0], target[1], text)])
+        return
+    record(ctx, JOURNAL, {"kind": target[0].value, "id": target[1], "text": text})
+
+
+def hardware_refs(model: str) -> tuple[tuple[Ref, str], tuple[Ref, str], tuple[Ref, str]]:
+    """Manufacturer, device type and device role of ordered hardware ``model``."""
+    vendor = model.split(maxsplit=1)[0]
+    slug = "".join(c if c.isalnum() else "-" for c in model.lower()).strip("-")
+    return (Ref.MANUFACTURER, vendor.lower()), (Ref.DEVICE_TYPE, slug), (Ref.DEVICE_ROLE, "server")
+
+
+def references(spec: DeliverySpec) -> list[tuple[Ref, str]]:
+    """The shared NetBox data phase 1 of ``spec`` refers to."""
+    net = spec.network
+    refs = [
+        (Ref.SITE, net.site), (Ref.VLAN_GROUP, net.vlan_group),
+        (Ref.PREFIX, str(net.parent_prefix)), (Ref.TENANT, spec.customer.tenant),
+        *((Ref.CONTACT_ROLE, role) for role, _new in _people(spec, spec.id)),
+    ]  # fmt: skip
+    if any(group.provider == "lab" for group in spec.hosts):
+        refs.append((Ref.CLUSTER, CLUSTER))
+    for group in spec.hosts:
+        if group.hardware is not None:
+            refs.extend(hardware_refs(group.hardware.model))
+    return refs
 
 
 def _id(ctx: StepContext, step: str, name: str) -> int:
@@ -69,6 +104,12 @@ class NetBoxStep:
     def hosts(self, ctx: StepContext) -> Sequence[str]:  # noqa: ARG002 - the Step protocol
         return ()
 
+    def ready(self, ctx: StepContext) -> Ipam:
+        """The IPAM, with the delivery's objects and references read (once per run)."""
+        ipam = self.ipam()
+        ipam.prepare(ctx.delivery.id, references(ctx.spec))
+        return ipam
+
 
 # tenant and contacts
 
@@ -99,7 +140,7 @@ class TenantStep(NetBoxStep):
         return _spec_part(spec, "customer", "delivery_manager", "lead_engineer", "contacts")
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        ipam, spec = self.ipam(), ctx.spec
+        ipam, spec = self.ready(ctx), ctx.spec
         tenant = self._existing(ipam, ctx)
         lines = [
             Change("adopt", f"tenant {spec.customer.tenant}", f"#{tenant.id}")
@@ -110,7 +151,7 @@ class TenantStep(NetBoxStep):
         return lines + changes_for(Kind.CONTACT, wanted, ipam.owned(Kind.CONTACT, ctx.delivery.id))
 
     def apply(self, ctx: StepContext) -> Result:
-        ipam, spec, delivery = self.ipam(), ctx.spec, ctx.delivery.id
+        ipam, spec, delivery = self.ready(ctx), ctx.spec, ctx.delivery.id
         tenant, made = self._tenant(ipam, ctx)
         people = _people(spec, delivery)
         make = Reservation(
@@ -154,7 +195,7 @@ class VlanStep(NetBoxStep):
         return New(key_of(ctx.delivery.id, "vlan"), fields)
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        ipam, group = self.ipam(), ctx.spec.network.vlan_group
+        ipam, group = self.ready(ctx), ctx.spec.network.vlan_group
         key = key_of(ctx.delivery.id, "vlan")
         found = ipam.owned(Kind.VLAN, ctx.delivery.id)
         free = (
@@ -163,7 +204,7 @@ class VlanStep(NetBoxStep):
         return changes_for(Kind.VLAN, [New(key)], found, [f"vid {vid} in {group}" for vid in free])
 
     def apply(self, ctx: StepContext) -> Result:
-        ipam, delivery, group = self.ipam(), ctx.delivery.id, ctx.spec.network.vlan_group
+        ipam, delivery, group = self.ready(ctx), ctx.delivery.id, ctx.spec.network.vlan_group
 
         def allocate(items: Sequence[New]) -> list[Owned]:
             pool = ipam.reference(Ref.VLAN_GROUP, group)
@@ -185,7 +226,7 @@ class PrefixStep(NetBoxStep):
     """A prefix of the spec's length from the parent prefix, bound to VLAN, tenant and site."""
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        ipam, net = self.ipam(), ctx.spec.network
+        ipam, net = self.ready(ctx), ctx.spec.network
         key = key_of(ctx.delivery.id, "prefix")
         found = ipam.owned(Kind.PREFIX, ctx.delivery.id)
         free = []
@@ -195,7 +236,7 @@ class PrefixStep(NetBoxStep):
         return changes_for(Kind.PREFIX, [New(key)], found, free)
 
     def apply(self, ctx: StepContext) -> Result:
-        ipam, delivery, net = self.ipam(), ctx.delivery.id, ctx.spec.network
+        ipam, delivery, net = self.ready(ctx), ctx.delivery.id, ctx.spec.network
 
         def allocate(items: Sequence[New]) -> list[Owned]:
             parent = ipam.reference(Ref.PREFIX, str(net.parent_prefix))
@@ -270,7 +311,7 @@ class AddressesStep(NetBoxStep):
         return _spec_part(spec, "network", "hosts")
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        ipam, delivery = self.ipam(), ctx.delivery.id
+        ipam, delivery = self.ready(ctx), ctx.delivery.id
         wanted = _wanted_addresses(ctx.spec, delivery, 0)
         found = ipam.owned(Kind.IP, delivery)
         missing = [item for item in wanted.allocated if item.key not in found]
@@ -282,7 +323,7 @@ class AddressesStep(NetBoxStep):
         return lines + changes_for(Kind.IP, [new for new, _a in wanted.existing], found)
 
     def apply(self, ctx: StepContext) -> Result:
-        ipam, delivery = self.ipam(), ctx.delivery.id
+        ipam, delivery = self.ready(ctx), ctx.delivery.id
         wanted = _wanted_addresses(ctx.spec, delivery, _id(ctx, "network.tenant", "tenant"))
         prefix = _id(ctx, "network.prefix", "prefix")
         found = ipam.owned(Kind.IP, delivery)
@@ -341,3 +382,47 @@ class AddressesStep(NetBoxStep):
             "prefix": prefix.get("prefix") if isinstance(prefix, dict) else None,
             "gateway": None,
         }
+
+
+# journal
+
+
+def unwritten(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """Journal entries recorded since the delivery's last release and not written to NetBox."""
+    pending: list[AuditEntry] = []
+    written: set[Json] = set()
+    for entry in entries:
+        if entry.action == RELEASED:
+            pending = []
+        elif entry.action == JOURNAL:
+            pending.append(entry)
+        elif entry.action == JOURNALED and isinstance(ids := entry.detail.get("entries"), list):
+            written.update(ids)
+    return [entry for entry in pending if entry.id not in written]
+
+
+def _note(entry: AuditEntry) -> Note:
+    detail = entry.detail
+    return Note(Kind(str(detail["kind"])), int(str(detail["id"])), str(detail["text"]))
+
+
+class JournalStep(NetBoxStep):
+    """The journal entries the phase's steps recorded, written to NetBox in one request."""
+
+    def _pending(self, ctx: StepContext) -> list[AuditEntry]:
+        return unwritten(ctx.audit.list_audit(ctx.delivery.id)) if ctx.audit else []
+
+    def inputs(self, ctx: StepContext) -> JsonMap:
+        return {"entries": [entry.id for entry in self._pending(ctx)]}
+
+    def plan(self, ctx: StepContext) -> Sequence[Change]:
+        pending = self._pending(ctx)
+        return [Change("write", "journal entries", str(len(pending)))] if pending else []
+
+    def apply(self, ctx: StepContext) -> Result:
+        pending = self._pending(ctx)
+        if not pending:
+            return Result(outputs={"written": 0})
+        self.ipam().note([_note(entry) for entry in pending])
+        record(ctx, JOURNALED, {"entries": [entry.id for entry in pending]})
+        return Result(changed=True, outputs={"written": len(pending)})

@@ -26,6 +26,7 @@ from orchestrator.phases.netbox_machines import (
 from orchestrator.phases.netbox_steps import (
     AddressesStep,
     IpamSource,
+    JournalStep,
     PrefixStep,
     TenantStep,
     VlanStep,
@@ -67,6 +68,7 @@ def network_phase(ipam: IpamSource = default_ipam) -> Phase:
             ),
             AccessStep("network.access", "Record who gets access", ipam),
             HardwareStep("network.hardware", "Order new hardware", ipam),
+            JournalStep("network.journal", "Write the phase's journal entries to NetBox", ipam),
             HARDWARE_DELIVERED,
         ),
     )

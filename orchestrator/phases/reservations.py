@@ -31,6 +31,8 @@ log = structlog.get_logger("orchestrator.phases.network")
 PENDING = "netbox_pending"
 SETTLED = "netbox_settled"
 RELEASED = "netbox_released"
+JOURNAL = "netbox_journal"
+JOURNALED = "netbox_journaled"
 WHO = "orchestrator"
 
 type Make = Callable[[Sequence[New]], list[Owned]]

@@ -11,15 +11,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from orchestrator.adapters.ipam import RELEASE_ORDER, Kind, New
-from orchestrator.adapters.netbox import NetBoxIpam
+from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.engine import RetryPolicy, RunRequest, Status
 from orchestrator.engine.delivery import Delivery, load_delivery
 from orchestrator.engine.phase import PhaseRange
@@ -35,10 +36,14 @@ HOSTS = 3
 FULL = "10.213.127.240/28"  # outside the lab's platform range: a parent with no room
 
 
+type Fresh = Callable[[], NetBoxIpam]
+
+
 @pytest.fixture(scope="module")
-def netbox() -> NetBoxIpam:
+def netbox() -> Fresh:
+    """A new adapter per call: nothing read ahead by one run answers for another."""
     info = read_netbox_env(LabPaths.from_env())
-    return NetBoxIpam(info.url, info.token)
+    return lambda: NetBoxIpam(info.url, info.token)
 
 
 def write_spec(tmp: Path, hosts: int = HOSTS, length: int = 28) -> Path:
@@ -55,10 +60,10 @@ def write_spec(tmp: Path, hosts: int = HOSTS, length: int = 28) -> Path:
 
 
 @pytest.fixture
-def delivery(tmp_path: Path, netbox: NetBoxIpam) -> Iterator[Delivery]:
+def delivery(tmp_path: Path, netbox: Fresh) -> Iterator[Delivery]:
     found = load_delivery(write_spec(tmp_path))
     yield found
-    release(netbox, InMemoryRunStore(), found.id, "test")
+    release(netbox(), InMemoryRunStore(), found.id, "test")
 
 
 def snapshot(netbox: NetBoxIpam, delivery: str) -> dict[Kind, dict[str, tuple[int, str]]]:
@@ -82,71 +87,100 @@ def run_phase1(netbox: NetBoxIpam, delivery: Delivery, bench: EngineBench | None
     return engine.run(RunRequest(delivery, "test", phases=PhaseRange(1, 1))).run.status
 
 
-def test_a_rerun_creates_nothing_and_changes_nothing(
-    netbox: NetBoxIpam, delivery: Delivery
-) -> None:
-    assert run_phase1(netbox, delivery) is Status.SUCCEEDED
-    first = snapshot(netbox, delivery.id)
+def test_a_rerun_creates_nothing_and_changes_nothing(netbox: Fresh, delivery: Delivery) -> None:
+    assert run_phase1(netbox(), delivery) is Status.SUCCEEDED
+    first = snapshot(netbox(), delivery.id)
     assert {kind: len(items) for kind, items in first.items()} == expected_counts()
-    assert run_phase1(netbox, delivery) is Status.SUCCEEDED  # fresh store: adopts everything
-    assert snapshot(netbox, delivery.id) == first
+    assert run_phase1(netbox(), delivery) is Status.SUCCEEDED  # fresh store: adopts everything
+    assert snapshot(netbox(), delivery.id) == first
 
 
-def test_two_deliveries_at_once_never_share(netbox: NetBoxIpam, tmp_path: Path) -> None:
+class Counted:
+    """A NetBox adapter whose every HTTP request is counted."""
+
+    def __init__(self) -> None:
+        info = read_netbox_env(LabPaths.from_env())
+        self.requests = 0
+        session = timed_session()
+        session.hooks["response"].append(self._count)
+        self.ipam = NetBoxIpam(info.url, info.token, session)
+
+    def _count(self, _response: requests.Response, *_args: object, **_kwargs: object) -> None:
+        self.requests += 1
+
+
+def test_phase1_requests_do_not_grow_with_the_hosts(netbox: Fresh, tmp_path: Path) -> None:
+    """The first run makes at most 15 requests whatever the host count; a re-run with a fresh
+    run store (nothing checkpointed, everything adopted) at most 10."""
+    for hosts in (3, 30):
+        delivery = load_delivery(write_spec(tmp_path, hosts=hosts, length=26))
+        try:
+            first, again = Counted(), Counted()
+            assert run_phase1(first.ipam, delivery) is Status.SUCCEEDED
+            assert run_phase1(again.ipam, delivery) is Status.SUCCEEDED
+            assert first.requests <= 15, f"{hosts} hosts: {first.requests} requests"
+            assert again.requests <= 10, f"{hosts} hosts, re-run: {again.requests} requests"
+        finally:
+            release(netbox(), InMemoryRunStore(), delivery.id, "test")
+
+
+def test_two_deliveries_at_once_never_share(netbox: Fresh, tmp_path: Path) -> None:
     deliveries = [load_delivery(write_spec(tmp_path)) for _ in range(2)]
     try:
         with ThreadPoolExecutor(2) as pool:
-            statuses = list(pool.map(lambda d: run_phase1(netbox, d), deliveries))
+            statuses = list(pool.map(lambda d: run_phase1(netbox(), d), deliveries))
         assert statuses == [Status.SUCCEEDED, Status.SUCCEEDED]
-        a, b = (snapshot(netbox, d.id) for d in deliveries)
+        a, b = (snapshot(netbox(), d.id) for d in deliveries)
         for kind in (Kind.IP, Kind.PREFIX, Kind.VLAN):
             assert not {v for _i, v in a[kind].values()} & {v for _i, v in b[kind].values()}
     finally:
         for d in deliveries:
-            release(netbox, InMemoryRunStore(), d.id, "test")
+            release(netbox(), InMemoryRunStore(), d.id, "test")
 
 
-def test_exhaustion_fails_cleanly_and_leaves_nothing(netbox: NetBoxIpam, tmp_path: Path) -> None:
+def test_exhaustion_fails_cleanly_and_leaves_nothing(netbox: Fresh, tmp_path: Path) -> None:
     """A parent prefix with no room left: the prefix step fails, saying what was asked."""
     owner = f"it-full-{secrets.token_hex(3)}"
     bench = EngineBench()
     try:
         _check_exhaustion(netbox, tmp_path, owner, bench)
     finally:
-        netbox.delete(Kind.PREFIX, [item.id for item in netbox.owned(Kind.PREFIX, owner).values()])
+        netbox().delete(
+            Kind.PREFIX, [item.id for item in netbox().owned(Kind.PREFIX, owner).values()]
+        )
 
 
-def _check_exhaustion(netbox: NetBoxIpam, tmp_path: Path, owner: str, bench: EngineBench) -> None:
-    netbox.create(
+def _check_exhaustion(netbox: Fresh, tmp_path: Path, owner: str, bench: EngineBench) -> None:
+    netbox().create(
         Kind.PREFIX, owner, [New(f"{owner}/parent", {"prefix": FULL, "status": "container"})]
     )
     halves = ["10.213.127.240/29", "10.213.127.248/29"]
-    netbox.create(Kind.PREFIX, owner, [New(f"{owner}/{h}", {"prefix": h}) for h in halves])
+    netbox().create(Kind.PREFIX, owner, [New(f"{owner}/{h}", {"prefix": h}) for h in halves])
     path = write_spec(tmp_path, hosts=1, length=29)
     spec = yaml.safe_load(path.read_text())
     spec["network"]["parent_prefix"] = FULL
     path.write_text(yaml.safe_dump(spec))
     tiny = load_delivery(path)
-    assert run_phase1(netbox, tiny, bench) is Status.FAILED
+    assert run_phase1(netbox(), tiny, bench) is Status.FAILED
     step = bench.store.latest_step(tiny.id, "network.prefix")
     assert step is not None
     assert step.error == f"asked for 1 /29 prefix from {FULL}; 0 free"
-    release_after_failure(lambda: netbox, bench.store, bench.store.list_runs(tiny.id)[0])
-    assert all(not items for items in snapshot(netbox, tiny.id).values())
+    release_after_failure(netbox, bench.store, bench.store.list_runs(tiny.id)[0])
+    assert all(not items for items in snapshot(netbox(), tiny.id).values())
 
 
-def test_release_removes_exactly_what_was_created(netbox: NetBoxIpam, delivery: Delivery) -> None:
-    assert run_phase1(netbox, delivery) is Status.SUCCEEDED
-    made = snapshot(netbox, delivery.id)
-    done = release(netbox, InMemoryRunStore(), delivery.id, "test")
+def test_release_removes_exactly_what_was_created(netbox: Fresh, delivery: Delivery) -> None:
+    assert run_phase1(netbox(), delivery) is Status.SUCCEEDED
+    made = snapshot(netbox(), delivery.id)
+    done = release(netbox(), InMemoryRunStore(), delivery.id, "test")
     assert done.kept == {}
-    assert all(not items for items in snapshot(netbox, delivery.id).values())
+    assert all(not items for items in snapshot(netbox(), delivery.id).values())
     removed_ids = {item.id for items in done.removed.values() for item in items}
     # addresses on VM interfaces go with their interface; every other object was removed by id
     assert {
         i for kind, items in made.items() if kind is not Kind.IP for i, _v in items.values()
     } <= removed_ids
-    assert netbox.find(Kind.TENANT, delivery.id) is None
+    assert netbox().find(Kind.TENANT, delivery.id) is None
 
 
 def cli(*args: str, state: Path) -> subprocess.Popen[bytes]:
@@ -160,9 +194,7 @@ def cli(*args: str, state: Path) -> subprocess.Popen[bytes]:
 TRIALS = int(os.environ.get("PHASE1_KILL_TRIALS", "20"))
 
 
-def test_sigkill_at_random_moments_then_resume_ends_exact(
-    netbox: NetBoxIpam, tmp_path: Path
-) -> None:
+def test_sigkill_at_random_moments_then_resume_ends_exact(netbox: Fresh, tmp_path: Path) -> None:
     rng = random.Random(4)  # noqa: S311 - not for security
     for trial in range(TRIALS):
         spec = write_spec(tmp_path)
@@ -184,7 +216,7 @@ def test_sigkill_at_random_moments_then_resume_ends_exact(
                     "run", str(spec), "--through-phase", "1", "--break-lock", state=state
                 ).wait(180)
             assert code == 0, f"trial {trial}: exit {code}"
-            counts = {kind: len(items) for kind, items in snapshot(netbox, found.id).items()}
+            counts = {kind: len(items) for kind, items in snapshot(netbox(), found.id).items()}
             assert counts == expected_counts(), f"trial {trial}"
         finally:
-            release(netbox, InMemoryRunStore(), found.id, "test")
+            release(netbox(), InMemoryRunStore(), found.id, "test")

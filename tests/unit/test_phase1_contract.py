@@ -67,7 +67,25 @@ def check_unknown_reference_is_refused(ipam: Ipam, _delivery: str) -> None:
         ipam.reference(Ref.SITE, "no-such-site")
 
 
+def check_prepared_reads_follow_the_writes(ipam: Ipam, delivery: str) -> None:
+    ipam.prepare(delivery, [(Ref.PREFIX, PARENT), (Ref.TENANT, delivery)])
+    assert ipam.find(Kind.TENANT, delivery) is None
+    tenant = New(f"{delivery}/tenant", {"name": delivery, "slug": delivery})
+    made_tenant = ipam.create(Kind.TENANT, delivery, [tenant])[0]
+    found = ipam.find(Kind.TENANT, delivery)
+    assert found is not None
+    assert found.id == made_tenant.id
+    assert ipam.reference(Ref.TENANT, delivery) == made_tenant.id
+    prefix = a_prefix(ipam, delivery)
+    made = ipam.allocate(Kind.IP, prefix, delivery, [New(f"{delivery}/ip/{n}") for n in range(2)])
+    assert set(ipam.owned(Kind.IP, delivery)) == {item.key for item in made}
+    ipam.delete(Kind.IP, [made[0].id])
+    assert set(ipam.owned(Kind.IP, delivery)) == {made[1].key}
+    assert set(ipam.owned(Kind.TENANT, delivery)) == {tenant.key}
+
+
 CHECKS = [
+    check_prepared_reads_follow_the_writes,
     check_bulk_allocation_is_keyed_and_found_again,
     check_a_taken_key_refuses_the_whole_request,
     check_a_full_pool_is_exhausted_and_nothing_is_taken,
@@ -77,7 +95,7 @@ CHECKS = [
 
 
 def cleanup(ipam: Ipam, delivery: str) -> None:
-    for kind in (Kind.IP, Kind.PREFIX):
+    for kind in (Kind.IP, Kind.PREFIX, Kind.TENANT):
         ipam.delete(kind, [item.id for item in ipam.owned(kind, delivery).values()])
 
 
