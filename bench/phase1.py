@@ -4,8 +4,10 @@
     .venv/bin/python bench/phase1.py --hosts 1 10    # fewer sizes
 
 (a) phase 1 through the orchestrator (engine + steps + NetBoxIpam; LB with one port, two
-contacts), (b) the floor: the same minimal bulk requests sent directly, (c) a naive per-host
-baseline (per host: allocate an IP, create the VM, its interface, assign the IP, set it primary).
+contacts), (b) the floor: the same minimal bulk requests sent directly (one GraphQL read of the
+reference data, then one request per kind of object, the contact assignments and the journal
+entries), (c) a naive per-host baseline on the same base (per host: allocate an IP, create the VM,
+its interface, assign the IP, set it primary).
 Every request goes through a small proxy on loopback that counts it and, in the second pass, adds
 20 ms (NetBox in another data centre). Also a no-op re-run: through the engine with the same run
 store (every step skipped) and with a fresh run store (every step adopts: lookups only).
@@ -146,6 +148,7 @@ class Direct:
 
     def __init__(self, url: str, token: str, delivery: str) -> None:
         self.api, self.delivery, self.n = url + "/api/", delivery, 0
+        self.journal: list[tuple[str, int]] = []
         self.session = timed_session(120)
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
@@ -161,19 +164,51 @@ class Direct:
         answer.raise_for_status()
         return answer.json() if answer.content else None
 
-    def first(self, path: str, **params: object) -> int:
-        return int(self.call("get", path, fields="id", **params)["results"][0]["id"])
+    def graphql(self, query: str) -> Any:  # noqa: ANN401
+        answer = self.session.post(
+            self.api.removesuffix("api/") + "graphql/", json={"query": query}, headers=self.headers
+        )
+        answer.raise_for_status()
+        return answer.json()["data"]
+
+    def refs(self) -> tuple[int, int, int, int, dict[str, int]]:
+        """Site, VLAN group, parent prefix, cluster and contact roles: one GraphQL query."""
+        data = self.graphql(
+            '{ site_list(filters: {slug: {exact: "lab"}}) { id } '
+            'vlan_group_list(filters: {slug: {exact: "lab-vlans"}}) { id } '
+            'prefix_list(filters: {prefix: {exact: "10.213.128.0/17"}}) { id } '
+            'cluster_list(filters: {name: {exact: "lab-cluster"}}) { id } '
+            'contact_role_list(filters: {slug: {in_list: ["delivery-manager", "lead-engineer"]}}) '
+            "{ id slug } }"
+        )
+        site, group, parent, cluster = (
+            int(data[name][0]["id"])
+            for name in ("site_list", "vlan_group_list", "prefix_list", "cluster_list")
+        )
+        roles = {row["slug"]: int(row["id"]) for row in data["contact_role_list"]}
+        return site, group, parent, cluster, roles
 
     def base(self, length: int) -> tuple[int, int, int, int, int]:
-        group = self.first("ipam/vlan-groups/", slug="lab-vlans")
-        parent = self.first("ipam/prefixes/", prefix="10.213.128.0/17")
-        site = self.first("dcim/sites/", slug="lab")
-        cluster = self.first("virtualization/clusters/", name="lab-cluster")
+        """Tenant with two contacts assigned, VLAN and prefix: what every variant starts with."""
+        site, group, parent, cluster, roles = self.refs()
         tenant = self.call(
             "post",
             "tenancy/tenants/",
             {"name": self.delivery, "slug": self.delivery, **self.key("t")},
         )["id"]
+        people = [
+            {
+                "name": f"{role} {self.delivery}",
+                "email": f"{role}@example.com",
+                **self.key("contact"),
+            }
+            for role in roles
+        ]
+        contacts = [row["id"] for row in self.call("post", "tenancy/contacts/", people)]
+        self.call("post", "tenancy/contact-assignments/", [
+            {"object_type": "tenancy.tenant", "object_id": tenant, "contact": contact, "role": role}
+            for contact, role in zip(contacts, roles.values(), strict=True)
+        ])  # fmt: skip
         vlan = self.call(
             "post", f"ipam/vlan-groups/{group}/available-vlans/",
             [{"name": self.delivery, "tenant": tenant, **self.key("vlan")}],
@@ -183,15 +218,29 @@ class Direct:
             [{"prefix_length": length, "vlan": vlan, "tenant": tenant, "scope_type": "dcim.site",
               "scope_id": site, **self.key("prefix")}],
         )[0]["id"]  # fmt: skip
+        self.journal = [("tenancy.tenant", tenant), ("ipam.vlan", vlan), ("ipam.prefix", prefix)]
         return tenant, prefix, site, cluster, vlan
+
+    def write_journal(self) -> None:
+        """One bulk request: an entry per step, as phase 1 writes them."""
+        self.call("post", "extras/journal-entries/", [
+            {"assigned_object_type": kind, "assigned_object_id": ident, "kind": "info",
+             "comments": f"bench {self.delivery}"} for kind, ident in self.journal
+        ])  # fmt: skip
 
     def cleanup(self) -> None:
         for path in ("ipam/services/", "virtualization/virtual-machines/", "ipam/ip-addresses/",
-                     "ipam/prefixes/", "ipam/vlans/", "tenancy/tenants/"):  # fmt: skip
+                     "ipam/prefixes/", "ipam/vlans/", "tenancy/contacts/",
+                     "tenancy/tenants/"):  # fmt: skip
             rows = self.call("get", path, cf_orchestrator_delivery=self.delivery, fields="id",
                              limit=1000)["results"]  # fmt: skip
-            if rows:
-                self.call("delete", path, [{"id": row["id"]} for row in rows])
+            ids = [row["id"] for row in rows]
+            if ids and path == "tenancy/contacts/":  # assignments hold their contacts
+                assigned = self.call("get", "tenancy/contact-assignments/", contact_id=ids,
+                                     fields="id", limit=1000)["results"]  # fmt: skip
+                self.call("delete", "tenancy/contact-assignments/", assigned)
+            if ids:
+                self.call("delete", path, [{"id": ident} for ident in ids])
 
 
 def vm_body(d: Direct, name: str, site: int, cluster: int, tenant: int) -> dict[str, object]:
@@ -225,6 +274,10 @@ def floor_run(info: NetBoxInfo, proxy: Proxy, hosts: int) -> Figure:
             {"parent_object_type": "virtualization.virtualmachine", "parent_object_id": vm,
              "name": "lb-tcp-80", "protocol": "tcp", "ports": [80], **d.key("svc")} for vm in vm_ids
         ])  # fmt: skip
+        # addresses, machines, load balancer (on the VIP), access list (on the tenant)
+        d.journal += [("ipam.prefix", prefix), ("ipam.prefix", prefix),
+                      ("ipam.ipaddress", ips[-1]["id"]), ("tenancy.tenant", tenant)]  # fmt: skip
+        d.write_journal()
     d.cleanup()
     return figure
 
