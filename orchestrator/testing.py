@@ -462,6 +462,7 @@ class InMemoryIpam:
         self.containers = {1: "10.213.128.0/17"}
         self.assignments: set[tuple[int, int, int]] = set()
         self.journal: list[tuple[str, int, str]] = []
+        self.journal_keys: set[str] = set()
         self.faults: list[Exception] = []
         self.lost: list[Exception] = []
         self.calls: list[str] = []
@@ -647,7 +648,10 @@ class InMemoryIpam:
 
     def note(self, entries: Sequence[Note]) -> None:
         self._call("note")
-        self.journal.extend((entry.kind.value, entry.id, entry.text) for entry in entries)
+        fresh = [entry for entry in entries if not entry.key or entry.key not in self.journal_keys]
+        self.journal.extend((entry.kind.value, entry.id, entry.text) for entry in fresh)
+        self.journal_keys.update(entry.key for entry in fresh if entry.key)
+        self._committed()
 
 
 # --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.adapters) -------------

@@ -90,11 +90,13 @@ class New:
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """A journal entry on one object."""
+    """A journal entry on one object; with a ``key`` (``acme-webshop/journal/...``) it is written
+    at most once, however often ``note`` is retried."""
 
     kind: Kind
     id: int
     text: str
+    key: str = ""
 
 
 class Ipam(Protocol):
@@ -144,7 +146,7 @@ class Ipam(Protocol):
         ...
 
     def note(self, entries: Sequence[Note]) -> None:
-        """Write journal entries."""
+        """Write journal entries, skipping keyed ones that exist already."""
         ...
 
 

@@ -41,7 +41,8 @@ from orchestrator.engine.errors import (
 from orchestrator.store.records import Json, JsonMap
 
 #: The tag and custom fields that mark what the orchestrator made (the lab seeds them; a production
-#: NetBox needs them too: ``orchestrator_key`` must be created with ``unique: true``).
+#: NetBox needs them too: ``orchestrator_key`` must be created with ``unique: true``, on every
+#: object type the orchestrator creates, journal entries included).
 TAG = "orchestrator"
 KEY_FIELD = "orchestrator_key"
 DELIVERY_FIELD = "orchestrator_delivery"
@@ -487,14 +488,32 @@ class NetBoxIpam:
         return {_link(row.get("contact")) for row in rows}
 
     def note(self, entries: Sequence[Note]) -> None:
-        body: list[Json] = [
-            {
-                "assigned_object_type": _KINDS[entry.kind][2],
-                "assigned_object_id": entry.id,
-                "kind": "info",
-                "comments": entry.text,
-            }
-            for entry in entries
-        ]
-        for chunk in chunks(body):
-            self._write("post", "extras/journal-entries", list(chunk))
+        path = "extras/journal-entries"
+        for chunk in chunks(entries):
+            try:
+                self._write("post", path, [_journal_body(entry) for entry in chunk])
+            except KeyTaken:  # an earlier attempt committed some: write only the others
+                written = self._journal_keys({entry.key.split("/")[0] for entry in chunk})
+                rest = [_journal_body(entry) for entry in chunk if entry.key not in written]
+                if rest:
+                    self._write("post", path, rest)
+
+    def _journal_keys(self, deliveries: set[str]) -> set[str]:
+        rows = self._get(
+            "extras/journal-entries", **{f"cf_{DELIVERY_FIELD}": sorted(deliveries)},
+            fields="custom_fields",
+        )  # fmt: skip
+        return {str((row.get("custom_fields") or {}).get(KEY_FIELD) or "") for row in rows}
+
+
+def _journal_body(entry: Note) -> Json:
+    body: dict[str, Json] = {
+        "assigned_object_type": _KINDS[entry.kind][2],
+        "assigned_object_id": entry.id,
+        "kind": "info",
+        "comments": entry.text,
+    }
+    if entry.key:
+        marks: dict[str, Json] = {KEY_FIELD: entry.key, DELIVERY_FIELD: entry.key.split("/")[0]}
+        body["custom_fields"] = marks
+    return body

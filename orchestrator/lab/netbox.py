@@ -84,6 +84,7 @@ PLATFORM_PARENT_NOTE = "Customer platforms: the orchestrator takes their prefixe
 CUSTOM_FIELD_OBJECT_TYPES = (
     "dcim.device",
     "dcim.interface",
+    "extras.journalentry",
     "ipam.ipaddress",
     "ipam.prefix",
     "ipam.service",

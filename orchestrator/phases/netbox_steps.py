@@ -12,6 +12,7 @@ step (``JournalStep``) in one request for the whole phase.
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -48,7 +49,8 @@ def _journal(ipam: Ipam, ctx: StepContext, target: tuple[Kind, int], what: str) 
     if ctx.audit is None:
         ipam.note([Note(target[0], target[1], text)])
         return
-    record(ctx, JOURNAL, {"kind": target[0].value, "id": target[1], "text": text})
+    key = key_of(ctx.delivery.id, "journal", uuid.uuid4().hex)
+    record(ctx, JOURNAL, {"kind": target[0].value, "id": target[1], "text": text, "key": key})
 
 
 def hardware_refs(model: str) -> tuple[tuple[Ref, str], tuple[Ref, str], tuple[Ref, str]]:
@@ -403,7 +405,8 @@ def unwritten(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
 
 def _note(entry: AuditEntry) -> Note:
     detail = entry.detail
-    return Note(Kind(str(detail["kind"])), int(str(detail["id"])), str(detail["text"]))
+    kind, ident = Kind(str(detail["kind"])), int(str(detail["id"]))
+    return Note(kind, ident, str(detail["text"]), str(detail.get("key") or ""))
 
 
 class JournalStep(NetBoxStep):

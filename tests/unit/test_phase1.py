@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator.adapters.ipam import Kind
+from orchestrator.adapters.ipam import Kind, Note
 from orchestrator.engine import Delivery, Engine, RetryPolicy, RunRequest, Status, TimedOut
 from orchestrator.engine.delivery import delivery_from_spec, load_delivery
 from orchestrator.engine.phase import PhaseRange
@@ -273,3 +274,22 @@ def test_a_release_drops_journal_entries_not_yet_written() -> None:
     assert unwritten(bench.store.list_audit(FULL.id)) != []
     release(ipam, bench.store, FULL.id, "tester")
     assert unwritten(bench.store.list_audit(FULL.id)) == []
+
+
+def test_a_lost_journal_answer_does_not_write_the_entries_twice() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    approve_gates(bench.store, FULL, "preconditions", "hardware_delivered")
+    original = ipam.note
+
+    def committed_then_lost(entries: Sequence[Note]) -> None:
+        original(entries)
+        del ipam.note
+        raise TimedOut("NetBox did not answer in time (it may still commit)")
+
+    ipam.note = committed_then_lost  # type: ignore[method-assign]
+    outcome = engine(bench, ipam, RetryPolicy(attempts=2)).run(
+        RunRequest(FULL, "tester", phases=PhaseRange(1, 1))
+    )
+    assert outcome.run.status is Status.SUCCEEDED
+    assert ipam.calls.count("note") == 2
+    assert len(ipam.journal) == len(ipam.journal_keys) >= 4
