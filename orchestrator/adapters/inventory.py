@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from orchestrator.adapters.monitoring import systemd_unit
 from orchestrator.spec.model import DeliverySpec, ExpandedHost, User
 from orchestrator.store.records import Json, JsonMap
 
@@ -51,6 +52,16 @@ def users_of(users: Sequence[User], role: str, *, sudo: bool) -> list[Json]:
     ]  # fmt: skip
 
 
+def checked_units(spec: DeliverySpec, role: str) -> list[str]:
+    """The systemd units that alerting ``process`` checks watch on hosts of ``role``."""
+    return [
+        systemd_unit(c.process)
+        for c in spec.monitoring.checks
+        if c.kind == "process" and c.process and c.activate == "build"
+        and (c.roles is None or role in c.roles)
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Topology:
     """Every host's record, the VIP and the prefix phase 1 reserved."""
@@ -68,13 +79,15 @@ def host_vars(
     packages = [p.split("=", 1)[0] for p in (software.packages if software else ())]
     tuning = spec.tuning.get(host.role)
     backup = spec.backups.get(host.role)
+    watched = [SERVICES_OF[p] for p in packages if p in SERVICES_OF]
+    watched += checked_units(spec, host.role)
     hv: dict[str, Json] = {
         "ansible_host": record.address,
         "role": host.role,
         "owns_kernel": record.owns_kernel,
         "packages": list(software.packages) if software else [],
         "services": list(software.services) if software else [],
-        "watched_services": [SERVICES_OF[p] for p in packages if p in SERVICES_OF],
+        "watched_services": list(dict.fromkeys(watched)),
         "admin_users": users_of(spec.access.users, host.role, sudo=True),
         "access_users": users_of(spec.access.users, host.role, sudo=False),
         "sysctl": {k: str(v) for k, v in (tuning.sysctl if tuning else {}).items()},

@@ -6,9 +6,12 @@ own packages (so unattended-upgrades has real work). apt runs on this machine wi
 redirected into a scratch folder: no chroot, no mounts, and the image is never touched.
 
 The mirror is a flat repository (``deb [trusted=yes] http://10.213.0.1:8780/debian ./``), built
-in a temporary folder and renamed when complete, keyed by the image and the package list. It is
-served by ``python -m http.server`` bound to the controller's lab address only, run detached with
-a pid file in the lab state; a dead or stale server is restarted by ``serve_mirror``.
+in a temporary folder and renamed when complete, keyed by the image and the package list: a new
+package list makes a new mirror folder beside the old one. The server serves the symlink
+``current``, which ``serve_mirror`` points at the wanted folder with an atomic rename, so a
+running lab keeps being served the old mirror while a new one is built and never sees a gap when
+it is swapped in. It is ``python -m http.server`` bound to the controller's lab address only, run
+detached with a pid file in the lab state; a dead or stale server is restarted by ``serve_mirror``.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ PACKAGES: tuple[str, ...] = (
     "restic",
     "unattended-upgrades",
     "apt-listchanges",
+    "systemd-timesyncd",  # NTP client of the base role
+    "tzdata",
     "curl",
     "rsync",
     "nftables",
@@ -86,6 +91,11 @@ def mirror_key() -> str:
 def mirror_root(paths: LabPaths) -> Path:
     """The folder the HTTP server serves (the repository is its ``debian`` subfolder)."""
     return paths.cache / "mirror" / f"debian12-{mirror_key()}"
+
+
+def served_root(paths: LabPaths) -> Path:
+    """The symlink the HTTP server serves; ``serve_mirror`` points it at ``mirror_root``."""
+    return paths.cache / "mirror" / "current"
 
 
 def _complete(root: Path) -> bool:
@@ -230,14 +240,28 @@ def _is_server(argv: list[str]) -> bool:
     return "http.server" in argv and str(CONTROLLER) in argv and str(MIRROR_PORT) in argv
 
 
+def swap_in(root: Path, link: Path) -> bool:
+    """Point the symlink ``link`` at ``root`` with one rename; whether it pointed elsewhere."""
+    if link.is_symlink() and link.readlink() == Path(root.name):
+        return False
+    temp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    temp.unlink(missing_ok=True)
+    temp.symlink_to(root.name)  # relative: the folder and the link stay side by side
+    temp.replace(link)
+    return True
+
+
 def serve_mirror(paths: LabPaths) -> None:
-    """Make sure the mirror is served on the lab bridge; (re)start the server if needed."""
+    """Make sure the current mirror is served on the lab bridge; (re)start the server if needed."""
     root = mirror_root(paths)
     if not _complete(root):
         raise LabError("the lab's package mirror is not built", "run `orchestrator lab up`")
     ensure_bridge()
+    link = served_root(paths)
     with file_lock(paths.state / "mirror.lock"):
-        running = [pid for pid, argv in all_processes() if argv == _server_argv(root)]
+        if swap_in(root, link):
+            log.info("mirror_swapped", path=str(root))
+        running = [pid for pid, argv in all_processes() if argv == _server_argv(link)]
         if len(running) == 1 and _answers():
             write_atomically(_pid_path(paths), f"{running[0]}\n")  # adopt it if the file was lost
             return
@@ -247,7 +271,7 @@ def serve_mirror(paths: LabPaths) -> None:
                 f"something else listens on {CONTROLLER}:{MIRROR_PORT}",
                 f"stop it (see `ss -ltnp 'sport = {MIRROR_PORT}'`) and run `orchestrator lab up`",
             )
-        _start(paths, root)
+        _start(paths, link)
 
 
 def _answers() -> bool:

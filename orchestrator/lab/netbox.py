@@ -38,6 +38,7 @@ from typing import Any
 import pynetbox
 import requests
 
+from orchestrator.adapters.host_records import HOST_KEY_FIELD, HOST_KEY_OBJECT_TYPES
 from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, TAG, timed_session
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
@@ -94,7 +95,6 @@ CUSTOM_FIELD_OBJECT_TYPES = (
     "virtualization.virtualmachine",
     "virtualization.vminterface",
 )
-
 
 
 @dataclass(frozen=True)
@@ -668,6 +668,17 @@ def seed(api: Any) -> None:  # noqa: ANN401 - pynetbox is untyped
     _ensure(api.extras.tags, {"slug": TAG}, {"name": TAG, "description": TAG_NOTE})
     for name, unique in ((KEY_FIELD, True), (DELIVERY_FIELD, False)):
         _ensure(api.extras.custom_fields, {"name": name}, _custom_field(name, unique=unique))
+    _ensure(api.extras.custom_fields, {"name": HOST_KEY_FIELD}, HOST_KEY_CUSTOM_FIELD)
+
+
+#: Where phase 2 records each host's pinned SSH host key (``base.netbox_record``).
+HOST_KEY_CUSTOM_FIELD: dict[str, object] = {
+    "type": "longtext",
+    "required": False,
+    "object_types": list(HOST_KEY_OBJECT_TYPES),
+    "label": "SSH host key",
+    "description": "Set by the orchestrator: the SSH host key pinned on first contact",
+}
 
 
 def _custom_field(name: str, *, unique: bool) -> dict[str, object]:

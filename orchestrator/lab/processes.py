@@ -19,7 +19,6 @@ from orchestrator.lab.files import write_atomically
 _STOP_GRACE = 5.0
 
 
-
 def _state(pid: int) -> str:
     """The one-letter state of ``pid`` (``""`` if it is gone)."""
     try:

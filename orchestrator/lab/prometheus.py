@@ -3,11 +3,17 @@
 It runs as a process of the lab, listening on loopback only, and scrapes the lab hosts it finds
 through file-based service discovery: phase 2 registers each host by writing
 ``<state>/prometheus/targets/<delivery>-<host>.json``. Standard alert rules come with it.
+Beside it runs the Debian blackbox exporter (``127.0.0.1:9115``), which probes the hosts for the
+spec's ping/tcp/http checks. Phase 3 publishes a delivery's checks (see
+``orchestrator.adapters.prometheus``) as ``checks/<delivery>.yml`` (rules, loaded) and
+``probes/<delivery>.json`` (probe targets); checks that wait for go-live are kept in
+``pending/<delivery>.{rules.yml,probes.json}``, which Prometheus does not read.
 
-    ensure_prometheus(paths)   installed (apt) if missing, configured, running, ready; idempotent
-    stop_prometheus(paths)     stopped; nothing to do if it is not running
+    ensure_prometheus(paths)   both installed (apt) if missing, configured, running, ready
+    stop_prometheus(paths)     both stopped; nothing to do if they are not running
     query(expr)                an instant query, for checks and tests
-    LabPrometheus(paths)       the ``Monitoring`` the phases register hosts with
+    api(path)                  the ``data`` of a GET on Prometheus' HTTP API (rules, targets)
+    LabPrometheus(paths)       the ``Monitoring`` and ``CheckMonitoring`` of the phases
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 import shutil
 import signal
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -25,9 +32,12 @@ from typing import Any
 
 import structlog
 
-from orchestrator.lab.errors import PreflightError
+from orchestrator.adapters.monitoring import DeliveryChecks
+from orchestrator.adapters.prometheus import BLACKBOX_MODULES, NODE_JOB, PROBE_JOB, render
+from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.files import write_atomically
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.proc import run
 from orchestrator.lab.processes import pid_alive, process_cmdline, read_pid, stop_tree
 from orchestrator.lab.services import apt_install
 
@@ -36,6 +46,9 @@ log = structlog.get_logger(__name__)
 LISTEN = "127.0.0.1:9090"
 URL = f"http://{LISTEN}"
 BINARY = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter"
+BLACKBOX_LISTEN = "127.0.0.1:9115"
 SCRAPE_INTERVAL = "5s"
 READY_DEADLINE = 60.0
 
@@ -82,21 +95,54 @@ def targets_dir(paths: LabPaths) -> Path:
     return _dir(paths) / "targets"
 
 
+def checks_dir(paths: LabPaths) -> Path:
+    """Where the deliveries' check rules are (loaded)."""
+    return _dir(paths) / "checks"
+
+
+def probes_dir(paths: LabPaths) -> Path:
+    """Where the deliveries' probe targets are (file-based service discovery)."""
+    return _dir(paths) / "probes"
+
+
+def pending_dir(paths: LabPaths) -> Path:
+    """Where the go-live checks wait (not read by Prometheus)."""
+    return _dir(paths) / "pending"
+
+
 def config_text(paths: LabPaths) -> str:
-    """prometheus.yml: scrape every registered target, with the standard rules."""
+    """prometheus.yml: scrape every registered target and probe, with the standard rules."""
     config = {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-        "rule_files": [str(_dir(paths) / "rules.yml")],
+        "rule_files": [str(_dir(paths) / "rules.yml"), str(checks_dir(paths) / "*.yml")],
         "scrape_configs": [
             {
-                "job_name": "node",
+                "job_name": NODE_JOB,
                 "file_sd_configs": [
                     {"files": [str(targets_dir(paths) / "*.json")], "refresh_interval": "5s"}
                 ],
-            }
+            },
+            {
+                "job_name": PROBE_JOB,
+                "metrics_path": "/probe",
+                "file_sd_configs": [
+                    {"files": [str(probes_dir(paths) / "*.json")], "refresh_interval": "5s"}
+                ],
+                "relabel_configs": [
+                    {"source_labels": ["__address__"], "target_label": "__param_target"},
+                    {"source_labels": ["module"], "target_label": "__param_module"},
+                    {"source_labels": ["__param_target"], "target_label": "instance"},
+                    {"target_label": "__address__", "replacement": BLACKBOX_LISTEN},
+                ],
+            },
         ],
     }
     return json.dumps(config, indent=2) + "\n"  # JSON is YAML
+
+
+def blackbox_text() -> str:
+    """blackbox.yml: the probe modules the check targets name."""
+    return json.dumps({"modules": BLACKBOX_MODULES}, indent=2) + "\n"
 
 
 def argv(paths: LabPaths) -> list[str]:
@@ -111,29 +157,50 @@ def argv(paths: LabPaths) -> list[str]:
     ]
 
 
-def _running(paths: LabPaths) -> int | None:
-    pid = read_pid(_dir(paths) / "prometheus.pid")
-    if pid and pid_alive(pid) and argv(paths)[1] in process_cmdline(pid):
+def blackbox_argv(paths: LabPaths) -> list[str]:
+    """The command line of the lab's blackbox exporter."""
+    return [
+        BLACKBOX_BINARY,
+        f"--config.file={_dir(paths) / 'blackbox.yml'}",
+        f"--web.listen-address={BLACKBOX_LISTEN}",
+    ]
+
+
+def _running(paths: LabPaths, command: list[str], name: str) -> int | None:
+    pid = read_pid(_dir(paths) / f"{name}.pid")
+    if pid and pid_alive(pid) and command[1] in process_cmdline(pid):
         return pid
     return None
 
 
 def ensure_prometheus(paths: LabPaths) -> None:
-    """Prometheus installed, configured and ready on loopback; reloaded if its config changed."""
-    if not Path(BINARY).is_file():
-        apt_install("prometheus")
+    """Prometheus and the blackbox exporter installed, configured and ready on loopback.
+
+    Each is reloaded if its configuration changed.
+    """
+    missing = [p for p, b in (("prometheus", BINARY), ("prometheus-blackbox-exporter",
+               BLACKBOX_BINARY)) if not Path(b).is_file()]  # fmt: skip
+    if missing:
+        apt_install(*missing)
     folder = _dir(paths)
-    for sub in (folder, targets_dir(paths), folder / "data"):
+    for sub in (folder, targets_dir(paths), checks_dir(paths), probes_dir(paths),
+                pending_dir(paths), folder / "data"):  # fmt: skip
         sub.mkdir(parents=True, exist_ok=True)
+    changed = _write_if_changed(folder / "blackbox.yml", blackbox_text())
+    _ensure_running(paths, blackbox_argv(paths), "blackbox", reload=changed)
     changed = _write_if_changed(folder / "prometheus.yml", config_text(paths))
     changed |= _write_if_changed(folder / "rules.yml", RULES)
-    pid = _running(paths)
+    _ensure_running(paths, argv(paths), "prometheus", reload=changed)
+
+
+def _ensure_running(paths: LabPaths, command: list[str], name: str, *, reload: bool) -> None:
+    pid = _running(paths, command, name)
     if pid is None:
-        pid = _start(paths)
-        log.info("prometheus_started", pid=pid, listen=LISTEN)
-    elif changed:
+        pid = _start(paths, command, name)
+        log.info("monitoring_started", process=name, pid=pid, listen=_LISTENS[name])
+    elif reload:
         os.kill(pid, signal.SIGHUP)
-    _wait_ready(paths, pid)
+    _wait_ready(paths, pid, name)
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
@@ -143,15 +210,15 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def _start(paths: LabPaths) -> int:
-    """Start Prometheus in its own session with a minimal environment (not the caller's)."""
+def _start(paths: LabPaths, command: list[str], name: str) -> int:
+    """Start ``command`` in its own session with a minimal environment (not the caller's)."""
     folder = _dir(paths)
-    output = os.open(folder / "prometheus.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    output = os.open(folder / f"{name}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(folder), "LANG": "C.UTF-8"}
     try:
         pid = os.posix_spawn(
-            BINARY,
-            argv(paths),
+            command[0],
+            command,
             env,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -162,36 +229,42 @@ def _start(paths: LabPaths) -> int:
         )
     finally:
         os.close(output)
-    write_atomically(folder / "prometheus.pid", f"{pid}\n")
+    write_atomically(folder / f"{name}.pid", f"{pid}\n")
     return pid
 
 
-def _wait_ready(paths: LabPaths, pid: int) -> None:
+_LISTENS = {"prometheus": LISTEN, "blackbox": BLACKBOX_LISTEN}
+_READY_PATHS = {"prometheus": "/-/ready", "blackbox": "/-/healthy"}
+
+
+def _wait_ready(paths: LabPaths, pid: int, name: str) -> None:
     """Wait until ``pid`` answers ready (its command line may read empty just after the start)."""
     deadline = time.monotonic() + READY_DEADLINE
-    while not _ready():
+    url = f"http://{_LISTENS[name]}{_READY_PATHS[name]}"
+    while not _ready(url):
         if time.monotonic() > deadline or not pid_alive(pid):
             raise PreflightError(
-                f"the lab's Prometheus is not ready on {LISTEN}",
-                f"see {_dir(paths) / 'prometheus.log'}",
+                f"the lab's {name} is not ready on {_LISTENS[name]}",
+                f"see {_dir(paths) / f'{name}.log'}",
             )
         time.sleep(0.25)
 
 
-def _ready() -> bool:
+def _ready(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{URL}/-/ready", timeout=2) as answer:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback
             return bool(answer.status == 200)
     except OSError:
         return False
 
 
 def stop_prometheus(paths: LabPaths) -> None:
-    """Stop the lab's Prometheus (its data stays)."""
-    pid = _running(paths)
-    if pid is not None:
-        stop_tree(pid)
-        log.info("prometheus_stopped", pid=pid)
+    """Stop the lab's Prometheus and blackbox exporter (their data stays)."""
+    for command, name in ((argv(paths), "prometheus"), (blackbox_argv(paths), "blackbox")):
+        pid = _running(paths, command, name)
+        if pid is not None:
+            stop_tree(pid)
+            log.info("monitoring_stopped", process=name, pid=pid)
 
 
 def remove_prometheus_state(paths: LabPaths) -> None:
@@ -202,19 +275,78 @@ def remove_prometheus_state(paths: LabPaths) -> None:
 
 def query(expr: str) -> list[dict[str, Any]]:
     """The result vector of instant query ``expr``."""
-    url = f"{URL}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
-    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - loopback
-        body: dict[str, Any] = json.load(answer)
-    result: list[dict[str, Any]] = body["data"]["result"]
+    result: list[dict[str, Any]] = api(f"query?{urllib.parse.urlencode({'query': expr})}")["result"]
     return result
+
+
+def api(path: str) -> dict[str, Any]:
+    """The ``data`` of ``GET /api/v1/<path>`` (``rules``, ``targets``, ``query?...``)."""
+    with urllib.request.urlopen(f"{URL}/api/v1/{path}", timeout=5) as answer:  # noqa: S310 - loopback
+        body: dict[str, Any] = json.load(answer)
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def reload_prometheus() -> None:
+    """Make Prometheus read its rule files again; its error when it refuses them."""
+    request = urllib.request.Request(f"{URL}/-/reload", method="POST")  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback
+            pass
+    except urllib.error.HTTPError as exc:
+        raise LabError(f"Prometheus refused its configuration: {exc.read().decode().strip()}",
+                       f"see {URL}/config and the files it names") from exc  # fmt: skip
+
+
+def check_rules(text: str, scratch: Path) -> None:
+    """Refuse a rule file that ``promtool check rules`` refuses."""
+    draft = scratch / f".draft-{os.getpid()}.yml"
+    write_atomically(draft, text)
+    try:
+        run([PROMTOOL, "check", "rules", str(draft)], timeout=60)
+    except CommandFailed as exc:
+        raise LabError(f"the generated check rules are invalid: {exc.message}",
+                       "this is a bug in orchestrator.adapters.prometheus") from exc  # fmt: skip
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def publish(paths: LabPaths, checks: DeliveryChecks) -> bool:
+    """Install a delivery's checks: active ones loaded, pending ones kept aside; whether changed."""
+    ensure_prometheus(paths)
+    name, active, pending = checks.delivery, checks.active(), checks.pending()
+    live, waiting = render(name, active), render(name, pending)
+    if active:
+        check_rules(live.rules, checks_dir(paths))
+    rules = _put(checks_dir(paths) / f"{name}.yml", live.rules if active else None)
+    changed = rules | _put(probes_dir(paths) / f"{name}.json", live.probes if active else None)
+    for suffix, text in ((".rules.yml", waiting.rules), (".probes.json", waiting.probes)):
+        changed |= _put(pending_dir(paths) / f"{name}{suffix}", text if pending else None)
+    if rules:
+        reload_prometheus()
+    log.info("checks_published", delivery=name, active=[c.name for c in active],
+             pending=[c.name for c in pending], changed=changed)  # fmt: skip
+    return changed
+
+
+def _put(path: Path, text: str | None) -> bool:
+    """Write ``text`` to ``path`` (remove it for ``None``); whether the file changed."""
+    if text is not None:
+        return _write_if_changed(path, text)
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
 
 
 @dataclass(frozen=True, slots=True)
 class LabPrometheus:
-    """The ``Monitoring`` of the lab: hosts are registered in its file-discovery folder."""
+    """The monitoring of the lab: hosts and checks are files Prometheus discovers or loads."""
 
     paths: LabPaths
 
     def targets_dir(self) -> Path:
         ensure_prometheus(self.paths)
         return targets_dir(self.paths)
+
+    def publish_checks(self, checks: DeliveryChecks) -> bool:
+        return publish(self.paths, checks)

@@ -29,6 +29,7 @@ REDIS_DIR = Path("/var/lib/redis")
 REDIS_LOG = Path("/var/log/redis/ci.log")
 START_DEADLINE = 30.0
 
+
 def psql_argv(database: str = "postgres") -> list[str]:
     """``psql`` talking to the local PostgreSQL as its superuser, quiet and unaligned."""
     return [

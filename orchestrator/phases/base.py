@@ -2,10 +2,12 @@
 
     base.machines       each host up from its image at the address phase 1 reserved (Machines)
     base.reachability   each host answers SSH; its host key is pinned on first contact
+    base.netbox_record  each host's platform (its OS) and pinned host key on its NetBox VM
     base.configure      playbooks/phase2_base.yml on every host in one run (Ansible)
 
 The steps get their adapters from an ``AdapterSource`` called when they first need one, so
-importing the phases touches nothing; tests pass fakes (``orchestrator.testing``). The playbook
+importing the phases touches nothing; tests pass fakes (``orchestrator.testing``); the NetBox
+write-back gets the ``Ipam`` port and a ``HostRecords`` reader the same way. The playbook
 step is a ``BatchStep``: one playbook run for all hosts still to do, one result per host; a host
 that was unreachable is retried alone, a host whose key changed fails alone.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +32,18 @@ from orchestrator.adapters.ansible import (
     PlaybookRun,
     PlaybookRunner,
 )
+from orchestrator.adapters.host_records import HOST_KEY_FIELD, HostRecords, NetBoxHostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
+from orchestrator.adapters.ipam import Ipam, Kind, Ref
 from orchestrator.adapters.machines import MachineRequest, Machines, lab_and_static
-from orchestrator.adapters.ssh import HostKeyChanged, ParamikoProbe, ReachabilityProbe, SshTarget
+from orchestrator.adapters.monitoring import CheckMonitoring
+from orchestrator.adapters.ssh import (
+    HostKeyChanged,
+    ParamikoProbe,
+    ReachabilityProbe,
+    SshTarget,
+    fingerprint,
+)
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
@@ -39,7 +51,10 @@ from orchestrator.engine.phase import Phase
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.lab.addressing import CONTROLLER
+from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
+from orchestrator.phases.netbox_steps import IpamSource
+from orchestrator.phases.network import TOKEN_ENV, URL_ENV, default_ipam
 from orchestrator.spec.model import ExpandedHost
 from orchestrator.store.location import StoreLocation
 from orchestrator.store.records import Json, JsonMap
@@ -48,6 +63,7 @@ SSH_KEY_ENV = "ORCHESTRATOR_SSH_KEY"
 ADDRESSES = "network.addresses"
 MACHINES = "base.machines"
 REACHABILITY = "base.reachability"
+VMS = "network.machines"
 
 
 class Monitoring(Protocol):
@@ -68,6 +84,7 @@ class Adapters:
     workspace: Workspace
     monitoring: Monitoring
     management_networks: tuple[str, ...] = ()
+    checks: CheckMonitoring | None = None  # runs the spec's monitoring checks (phase 3)
 
 
 type AdapterSource = Callable[[], Adapters]
@@ -88,6 +105,7 @@ def default_adapters() -> Adapters:
         workspace=Workspace(state / "deliveries"),
         monitoring=LabPrometheus(paths),
         management_networks=(f"{CONTROLLER}/32",),
+        checks=LabPrometheus(paths),
     )
 
 
@@ -230,6 +248,206 @@ class ReachabilityStep:
         )  # fmt: skip
 
 
+# --- base.netbox_record ----------------------------------------------------------------------
+
+type RecordsSource = Callable[[], HostRecords]
+
+MISSING_FIELD = (
+    f"NetBox has no custom field {HOST_KEY_FIELD!r} on virtual machines: create it (type "
+    "'Text (long)', object types virtualization.virtualmachine and dcim.device) so phase 2 can "
+    "record each host's pinned SSH host key; `orchestrator lab up` makes it in the lab"
+)
+
+
+@functools.cache
+def default_records() -> HostRecords:
+    """Reads from the NetBox ``default_ipam`` writes to (``NETBOX_URL``/``NETBOX_TOKEN``, else
+    the lab's)."""
+    url, token = os.environ.get(URL_ENV), os.environ.get(TOKEN_ENV)
+    if url and token:
+        return NetBoxHostRecords(url, token)
+    info = read_netbox_env(LabPaths.from_env())
+    return NetBoxHostRecords(info.url, info.token)
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """A NetBox platform named after an operating system: ``Debian 12`` (``debian-12``)."""
+
+    name: str
+    slug: str
+
+
+def platform_of(os_name: str) -> Platform | None:
+    """The platform for a ``PRETTY_NAME`` such as ``Debian GNU/Linux 12 (bookworm)``; ``None``
+    when the OS is not known."""
+    name = " ".join(re.sub(r"\([^)]*\)", " ", os_name).replace("GNU/Linux", " ").split())
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return Platform(name, slug) if slug and slug != "unknown" else None
+
+
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """What phase 2 learnt about one host, and the NetBox VM it belongs on."""
+
+    host: str
+    vm: int
+    platform: Platform | None
+    host_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """What one VM lacks: its platform, its pinned host key, or both."""
+
+    facts: HostFacts
+    platform: bool
+    host_key: bool
+
+    def describe(self) -> str:
+        """``platform Debian 12, ssh_host_key ssh-ed25519 SHA256:...`` for a plan."""
+        platform = self.facts.platform if self.platform else None
+        parts = [f"platform {platform.name}"] if platform else []
+        if self.host_key:
+            parts.append(f"{HOST_KEY_FIELD} {fingerprint(self.facts.host_key)}")
+        return ", ".join(parts)
+
+
+def host_facts(ctx: StepContext) -> list[HostFacts]:
+    """Each reached host's OS and pinned key, with the VM id phase 1 recorded for it."""
+    vms = outputs_of(ctx, VMS).get("vms")
+    reached = outputs_of(ctx, REACHABILITY).get("hosts")
+    facts = []
+    for host in ctx.spec.expanded_hosts():
+        entry = reached.get(host.name) if isinstance(reached, Mapping) else None
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("host_key"), str):
+            continue  # not reached (yet): nothing learnt
+        vm = vms.get(host.name) if isinstance(vms, Mapping) else None
+        if not isinstance(vm, int):
+            raise Refused(f"step {VMS} recorded no NetBox VM for {host.name}")
+        platform = platform_of(str(entry.get("os") or ""))
+        facts.append(HostFacts(host.name, vm, platform, str(entry["host_key"])))
+    return facts
+
+
+def _id_of(value: Json) -> int | None:
+    """The id of a NetBox link, whether nested (``{"id": 7, ...}``) or bare."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, int) else None
+
+
+def checked(facts: Sequence[HostFacts], current: Mapping[int, JsonMap]) -> Mapping[int, JsonMap]:
+    """``current`` if NetBox holds every host's VM and has the host key field; else ``Refused``."""
+    for fact in facts:
+        row = current.get(fact.vm)
+        if row is None:
+            raise Refused(f"NetBox has no VM {fact.vm} for {fact.host}; run phase 1 again")
+        custom = row.get("custom_fields")
+        if not isinstance(custom, Mapping) or HOST_KEY_FIELD not in custom:
+            raise Refused(MISSING_FIELD)
+    return current
+
+
+def differences(
+    facts: Sequence[HostFacts], current: Mapping[int, JsonMap], platforms: Mapping[str, int | None]
+) -> list[Difference]:
+    """What each VM lacks, given what NetBox holds (``current``, ``checked``) and the platforms'
+    ids (``None`` for one NetBox does not have yet); VMs carrying the same values are left out."""
+    found = []
+    for fact in facts:
+        row = current[fact.vm]
+        custom = row.get("custom_fields")
+        key = custom.get(HOST_KEY_FIELD) if isinstance(custom, Mapping) else None
+        wanted = platforms.get(fact.platform.slug) if fact.platform else None
+        platform = fact.platform is not None and (
+            wanted is None or _id_of(row.get("platform")) != wanted
+        )
+        difference = Difference(fact, platform, key != fact.host_key)
+        if difference.platform or difference.host_key:
+            found.append(difference)
+    return found
+
+
+def patch(difference: Difference, platforms: Mapping[str, int | None]) -> JsonMap:
+    """The fields to send for one VM: only what differs; the VM's status is left alone."""
+    fields: dict[str, Json] = {}
+    if difference.platform and difference.facts.platform:
+        fields["platform"] = platforms[difference.facts.platform.slug]
+    if difference.host_key:
+        fields["custom_fields"] = {HOST_KEY_FIELD: difference.facts.host_key}
+    return fields
+
+
+@dataclass(frozen=True, slots=True)
+class NetBoxRecordStep:
+    """Write each reached host's platform and pinned host key onto its NetBox VM, in one PATCH."""
+
+    ipam: IpamSource
+    records: RecordsSource
+    key: str = "base.netbox_record"
+    title: str = "Record OS and pinned host key in NetBox"
+
+    def inputs(self, ctx: StepContext) -> JsonMap:
+        if REACHABILITY not in ctx.outputs:  # planning before the machines are up
+            return {"waiting_for": REACHABILITY}
+        return {f.host: {"vm": f.vm, "platform": f.platform.slug if f.platform else None,
+                         "host_key": f.host_key} for f in host_facts(ctx)}  # fmt: skip
+
+    def hosts(self, ctx: StepContext) -> Sequence[str]:  # noqa: ARG002 - the Step protocol
+        return ()
+
+    def plan(self, ctx: StepContext) -> Sequence[Change]:
+        if REACHABILITY not in ctx.outputs:
+            return [Change("record", f"NetBox VM {h.name}", "platform and pinned host key")
+                    for h in ctx.spec.expanded_hosts()]  # fmt: skip
+        facts = host_facts(ctx)
+        ipam = self.ipam()
+        platforms = {p.slug: _existing(ipam, p) for p in _platforms(facts)}
+        found = differences(facts, self._current(facts), platforms)
+        changes = [Change("update", f"NetBox VM {d.facts.host}", d.describe()) for d in found]
+        return changes or [Change("none", "NetBox VMs", "platforms and host keys are recorded")]
+
+    def apply(self, ctx: StepContext) -> Result:
+        facts = host_facts(ctx)
+        current = self._current(facts)  # checked before anything is made
+        ipam = self.ipam()
+        platforms: dict[str, int | None] = {
+            p.slug: ipam.reference(Ref.PLATFORM, p.slug, create={"name": p.name})
+            for p in _platforms(facts)
+        }
+        found = differences(facts, current, platforms)
+        if found:
+            try:
+                ipam.update(Kind.VM, [(d.facts.vm, patch(d, platforms)) for d in found])
+            except Refused as exc:
+                raise (Refused(MISSING_FIELD) if HOST_KEY_FIELD in str(exc) else exc) from exc
+        return Result(
+            changed=bool(found),
+            outputs={
+                "hosts": {f.host: {"vm": f.vm, "platform": f.platform.name if f.platform else None,
+                                   "host_key": f.host_key} for f in facts},
+                "updated": sorted(d.facts.host for d in found),
+            },
+        )  # fmt: skip
+
+    def _current(self, facts: Sequence[HostFacts]) -> Mapping[int, JsonMap]:
+        names = ("platform", "custom_fields")
+        return checked(facts, self.records().fields(Kind.VM, [f.vm for f in facts], names))
+
+
+def _platforms(facts: Sequence[HostFacts]) -> list[Platform]:
+    return sorted({f.platform for f in facts if f.platform}, key=lambda p: p.slug)
+
+
+def _existing(ipam: Ipam, platform: Platform) -> int | None:
+    """The platform's id if NetBox has it (a plan creates nothing)."""
+    try:
+        return ipam.reference(Ref.PLATFORM, platform.slug)
+    except Refused:
+        return None
+
+
 # --- playbooks ---------------------------------------------------------------------------------
 
 
@@ -346,8 +564,12 @@ def host_result(host: HostOutcome) -> Result | OrchestratorError:
     )
 
 
-def phase(adapters: AdapterSource = default_adapters) -> Phase:
-    """Phase 2 with its steps working through ``adapters``."""
+def phase(
+    adapters: AdapterSource = default_adapters,
+    ipam: IpamSource = default_ipam,
+    records: RecordsSource = default_records,
+) -> Phase:
+    """Phase 2 with its steps working through ``adapters``, writing back through ``ipam``."""
     return Phase(
         number=2,
         name="base",
@@ -355,6 +577,7 @@ def phase(adapters: AdapterSource = default_adapters) -> Phase:
         entries=(
             MachinesStep(adapters),
             ReachabilityStep(adapters),
+            NetBoxRecordStep(ipam, records),
             PlaybookStep(
                 adapters,
                 "base.configure",
@@ -367,4 +590,14 @@ def phase(adapters: AdapterSource = default_adapters) -> Phase:
 
 PHASE = phase()
 
-__all__ = ["PHASE", "AdapterSource", "Adapters", "HostKeyChanged", "PlaybookStep", "phase"]
+__all__ = [
+    "HOST_KEY_FIELD",
+    "PHASE",
+    "AdapterSource",
+    "Adapters",
+    "HostKeyChanged",
+    "NetBoxRecordStep",
+    "PlaybookStep",
+    "RecordsSource",
+    "phase",
+]

@@ -4,16 +4,18 @@ One playbook run (``playbooks/phase3_software.yml``) on every host: the customer
 role (web: nginx; db: PostgreSQL with the customer's database and user; lb: haproxy on the VIP
 with the backends from phase 1), tuning (sysctl, limits), customer user access, monitoring of the
 extra software, and backups (restic: repository, schedule, first backup, verified restore).
+Then the spec's monitoring checks go into the monitoring system (``phases.monitoring``).
 """
 
 from orchestrator.engine.phase import Phase
 from orchestrator.phases.base import AdapterSource, PlaybookStep, default_adapters
+from orchestrator.phases.monitoring import ChecksStep
 
 SECRETS = ("db_password", "restic_password")
 
 
 def phase(adapters: AdapterSource = default_adapters) -> Phase:
-    """Phase 3 with its step working through ``adapters``."""
+    """Phase 3 with its steps working through ``adapters``."""
     return Phase(
         number=3,
         name="software",
@@ -26,6 +28,7 @@ def phase(adapters: AdapterSource = default_adapters) -> Phase:
                 "phase3_software.yml",
                 SECRETS,
             ),
+            ChecksStep(adapters),
         ),
     )
 

@@ -265,16 +265,30 @@ class MonitoringCheck(SpecModel):
         default=None, ge=100, le=599, description="`http`: expected status; 200 when left out."
     )
     process: Text | None = Field(
-        default=None, description="`process`: process name that must run (required)."
+        default=None,
+        description=(
+            "`process`: the systemd unit that must be active; `nginx` means `nginx.service` "
+            "(required)."
+        ),
     )
     mount: AbsolutePath | None = Field(
         default=None, description="`disk`: mount point; every mount when left out."
     )
     warning: float | None = Field(
-        default=None, ge=0, description="`disk` (% used), `load`: warning threshold."
+        default=None,
+        ge=0,
+        description=(
+            "`disk` (% used), `load` (5-minute load average per CPU): warning threshold; "
+            "80 and 1.5 when neither threshold is given."
+        ),
     )
     critical: float | None = Field(
-        default=None, ge=0, description="`disk` (% used), `load`: critical threshold."
+        default=None,
+        ge=0,
+        description=(
+            "`disk` (% used), `load` (5-minute load average per CPU): critical threshold; "
+            "90 and 2 when neither threshold is given."
+        ),
     )
 
 

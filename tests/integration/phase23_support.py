@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,10 +69,15 @@ JORIS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHX
 FEMKE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM7ivAnno65GdkRODERguDepSw/tem4Jg73zA7b+0xlR femke"
 
 
-def make_spec(delivery: str, prefix: str) -> DeliverySpec:
+def make_spec(delivery: str, prefix: str, edits: Mapping[str, str] | None = None) -> DeliverySpec:
+    """The test platform's spec; ``edits`` replaces pieces of its YAML text (old -> new)."""
     text = SPEC.format(
         id=delivery, tenant=delivery, prefix=prefix, joris_key=JORIS_KEY, femke_key=FEMKE_KEY
     )
+    for old, new in (edits or {}).items():
+        if old not in text:
+            raise ValueError(f"the test spec has no {old!r}")
+        text = text.replace(old, new)
     return parse_spec(text, "test.yaml")
 
 
@@ -95,7 +100,10 @@ def address_of(spec: DeliverySpec, network: str, host: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FixedAddresses:
-    """Phase 1's ``network.addresses`` stand-in (until phase 1 lands): fixed lab addresses."""
+    """Phase 1's ``network.addresses`` stand-in for runs without NetBox: fixed lab addresses.
+
+    Phase 2's ``base.netbox_record`` needs the real phase 1 (the VMs it writes to): runs with this
+    stand-in leave that step out."""
 
     outputs: JsonMap
     key: str = "network.addresses"

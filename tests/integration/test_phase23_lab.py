@@ -1,51 +1,66 @@
-"""Phases 2-3 on the real lab: machines, SSH pinning, Ansible, Prometheus, backups, resume.
+"""Phases 1-3 on the real lab: NetBox, machines, SSH pinning, Ansible, Prometheus, backups, resume.
 
-One delivery (lb + 2 web + 1 db) is carried through phases 1-3 by the real engine. Phase 1 is a
-stand-in that records fixed lab addresses (10.213.200.0/24) until the NetBox phase lands; the
-tests then reuse the delivery, in order: second run, stopped sshd, secrets search, changed key.
+One delivery (lb + 2 web + 1 db) is carried through phases 1-3 by the real engine: phase 1
+reserves its network in the lab NetBox, phase 2 brings lab hosts up at those addresses and writes
+each host's platform and pinned host key back onto its NetBox VM, phase 3 installs the software.
+The tests then reuse the delivery, in order: NetBox write-back, second run, plan of a spec change,
+stopped sshd, secrets search, changed key. The delivery's NetBox objects and lab hosts are removed
+at the end (and at the start, should an earlier session have left them).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import psycopg
 import pytest
 
-from orchestrator.engine import Engine, RetryPolicy, RunOutcome, RunRequest, ThreadedRunner
+from orchestrator.adapters.host_records import HOST_KEY_FIELD, NetBoxHostRecords
+from orchestrator.adapters.inventory import bare
+from orchestrator.adapters.netbox import DELIVERY_FIELD, NetBoxIpam
+from orchestrator.adapters.ssh import pinned_key
+from orchestrator.engine import (
+    Engine,
+    LoggingObserver,
+    PlanOutcome,
+    RetryPolicy,
+    RunObserver,
+    RunOutcome,
+    RunRequest,
+    ThreadedRunner,
+)
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import PhaseRange
-from orchestrator.engine.status import Status
+from orchestrator.engine.status import Mode, Status
 from orchestrator.lab import lab
 from orchestrator.lab.addressing import netns_name
 from orchestrator.lab.hosts import create_host, destroy_host
+from orchestrator.lab.netbox import NetBoxInfo, netbox_api, read_netbox_env
 from orchestrator.lab.network import namespace_pids
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.prometheus import query
+from orchestrator.logging import RunLog, RunLogShipper, configured_logging
 from orchestrator.phases import base, software
+from orchestrator.phases.network import network_phase
+from orchestrator.phases.release import release
 from orchestrator.spec import DeliverySpec
 from orchestrator.store.sql import SqlRunStore
-from tests.integration.phase23_support import (
-    address_of,
-    addresses_for,
-    lab_adapters,
-    make_spec,
-    phase1_standin,
-)
+from orchestrator.testing import InMemoryRunStore, approve_gates
+from tests.integration.phase23_support import lab_adapters, make_spec
 
 DELIVERY = "p23-lab"
 PREFIX = "p23-"
-NETWORK = "10.213.201.0"
-VIP = "10.213.201.100"
 
 
 @dataclass
@@ -54,26 +69,47 @@ class Platform:
     paths: LabPaths
     state: Path
     adapters: base.Adapters
+    netbox: NetBoxInfo
 
-    def engine(self, store: SqlRunStore) -> Engine:
+    def ipam(self) -> NetBoxIpam:
+        return NetBoxIpam(self.netbox.url, self.netbox.token)
+
+    def engine(self, store: SqlRunStore, run_log: RunLog) -> Engine:
+        ipam, records = self.ipam(), NetBoxHostRecords(self.netbox.url, self.netbox.token)
         phases = (
-            phase1_standin(addresses_for(self.spec, NETWORK)),
-            base.phase(lambda: self.adapters),
+            network_phase(lambda: ipam),
+            base.phase(lambda: self.adapters, lambda: ipam, lambda: records),
             software.phase(lambda: self.adapters),
         )
         retry = RetryPolicy(attempts=2, initial_backoff=1.0, deadline=120.0)
-        return Engine(store, phases, retry=retry, runner=ThreadedRunner())
+        observers: list[RunObserver] = [LoggingObserver(), RunLogShipper(store, run_log)]
+        return Engine(store, phases, observers=observers, retry=retry, runner=ThreadedRunner())
 
     def store(self, name: str) -> SqlRunStore:
-        return SqlRunStore.open(f"sqlite:///{self.state / name}.db")
+        store = SqlRunStore.open(f"sqlite:///{self.state / name}.db")
+        delivery = delivery_from_spec(self.spec)
+        store.save_delivery(delivery.record(datetime.now(UTC)))  # known before it is approved
+        approve_gates(store, delivery, "preconditions")
+        return store
+
+    def _request(self, spec: DeliverySpec | None = None, first: int = 1) -> RunRequest:
+        delivery = delivery_from_spec(spec or self.spec)
+        return RunRequest(delivery, "tester", phases=PhaseRange(first, 3))
 
     def run(self, store: SqlRunStore) -> RunOutcome:
-        request = RunRequest(delivery_from_spec(self.spec), "tester", phases=PhaseRange(1, 3))
-        return self.engine(store).run(request)
+        return self._logged(store, lambda e: e.run(self._request()))
 
     def resume(self, store: SqlRunStore) -> RunOutcome:
-        request = RunRequest(delivery_from_spec(self.spec), "tester", phases=PhaseRange(1, 3))
-        return self.engine(store).resume(request)
+        return self._logged(store, lambda e: e.resume(self._request()))
+
+    def plan(self, store: SqlRunStore, spec: DeliverySpec, first: int) -> PlanOutcome:
+        return self._logged(store, lambda e: e.plan(self._request(spec, first)))
+
+    def _logged[T](self, store: SqlRunStore, action: Callable[[Engine], T]) -> T:
+        """``action(engine)`` with the run's JSON log under ``state/logs`` and in the store."""
+        run_log = RunLog(self.state / "logs")
+        with configured_logging(console=io.StringIO(), run_log=run_log):
+            return action(self.engine(store, run_log))
 
     def secrets(self) -> dict[str, str]:
         data: dict[str, str] = json.loads(
@@ -81,12 +117,28 @@ class Platform:
         )
         return data
 
-    def ssh(self, host: str, command: str) -> str:
-        address = address_of(self.spec, NETWORK, host)
+    def address(self, store: SqlRunStore, host: str) -> str:
+        """The address phase 1 reserved for ``host`` in NetBox, as recorded in ``store``."""
+        return bare(str(_addresses(store)["hosts"][host]["address"]))
+
+    def ssh(self, address: str, command: str) -> str:
         argv = ["ssh", "-i", str(self.paths.ssh_key), "-o", "IdentitiesOnly=yes",
                 "-o", f"UserKnownHostsFile={self.adapters.workspace.known_hosts(DELIVERY)}",
                 "-o", "StrictHostKeyChecking=yes", f"root@{address}", command]  # fmt: skip
         return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def _addresses(store: SqlRunStore) -> Any:
+    step = store.latest_step(DELIVERY, "network.addresses")
+    assert step is not None, "phase 1 has not reserved the addresses"
+    return step.outputs
+
+
+def _clean(spec: DeliverySpec, paths: LabPaths, netbox: NetBoxInfo) -> None:
+    """Remove the delivery's lab hosts and its NetBox objects (only this delivery's)."""
+    for host in spec.expanded_hosts():
+        destroy_host(host.name, paths=paths)
+    release(NetBoxIpam(netbox.url, netbox.token), InMemoryRunStore(), DELIVERY, "test")
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +146,13 @@ def platform(
     lab_up: lab.LabUp,  # noqa: ARG001 - brings the lab up first
     lab_paths: LabPaths,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Platform:
+) -> Iterator[Platform]:
     spec = make_spec(DELIVERY, PREFIX)
-    for host in spec.expanded_hosts():  # a clean start: the hosts of an earlier session go
-        destroy_host(host.name, paths=lab_paths)
+    netbox = read_netbox_env(lab_paths)
+    _clean(spec, lab_paths, netbox)  # a clean start: what an earlier session left goes
     state = tmp_path_factory.mktemp("phase23")
-    return Platform(spec, lab_paths, state, lab_adapters(lab_paths, state, wait=20.0))
+    yield Platform(spec, lab_paths, state, lab_adapters(lab_paths, state, wait=20.0), netbox)
+    _clean(spec, lab_paths, netbox)
 
 
 @pytest.fixture(scope="module")
@@ -112,17 +165,29 @@ def _changed_tasks(store: SqlRunStore, run_id: str) -> list[str]:
     return [f"{h.host}: {t.name}" for h in store.list_hosts(run_id) for t in h.tasks if t.changed]
 
 
-def _pages_through_vip(deadline: float = 30.0) -> set[str]:
+def _pages_through_vip(vip: str, deadline: float = 30.0) -> set[str]:
     """The pages answered on the VIP, asked until both backends answered or ``deadline`` passed."""
     pages: set[str] = set()
     give_up = time.monotonic() + deadline
     while len(pages) < 2 and time.monotonic() < give_up:
         try:
-            with urllib.request.urlopen(f"http://{VIP}/", timeout=3) as answer:
+            with urllib.request.urlopen(f"http://{vip}/", timeout=3) as answer:
                 pages.add(answer.read().decode().strip())
         except OSError:
             time.sleep(0.5)
     return pages
+
+
+def _exporters_up(hosts: list[str], deadline: float = 60.0) -> dict[str, str]:
+    """Prometheus's ``up`` per host, asked until every host is up or ``deadline`` passed (phase 3
+    restarts the node exporters last, so a scrape may just have missed one)."""
+    give_up = time.monotonic() + deadline
+    while True:
+        found = query(f'up{{delivery="{DELIVERY}"}}')
+        up = {str(r["metric"].get("host")): str(r["value"][1]) for r in found}
+        if up == dict.fromkeys(hosts, "1") or time.monotonic() > give_up:
+            return up
+        time.sleep(1.0)
 
 
 def test_phases_1_to_3_deliver_a_working_platform(
@@ -130,15 +195,16 @@ def test_phases_1_to_3_deliver_a_working_platform(
 ) -> None:
     store, outcome = first
     assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
-    assert _pages_through_vip() == {"Acme B.V. on p23-web-01", "Acme B.V. on p23-web-02"}
-    db = address_of(platform.spec, NETWORK, "p23-db-01")
+    vip = bare(str(_addresses(store)["vip"]["address"]))
+    assert _pages_through_vip(vip) == {"Acme B.V. on p23-web-01", "Acme B.V. on p23-web-02"}
+    db = platform.address(store, "p23-db-01")
     password = platform.secrets()["db_password"]
     with psycopg.connect(host=db, dbname="p23_lab", user="p23_lab",
                          password=password, connect_timeout=5) as conn:  # fmt: skip
         assert conn.execute("select current_user").fetchone() == ("p23_lab",)
-    up = {r["metric"].get("host"): r["value"][1] for r in query(f'up{{delivery="{DELIVERY}"}}')}
-    assert up == dict.fromkeys((h.name for h in platform.spec.expanded_hosts()), "1")
-    snapshots = json.loads(platform.ssh("p23-db-01", "RESTIC_REPOSITORY=/var/backups/restic "
+    hosts = [h.name for h in platform.spec.expanded_hosts()]
+    assert _exporters_up(hosts) == dict.fromkeys(hosts, "1")
+    snapshots = json.loads(platform.ssh(db, "RESTIC_REPOSITORY=/var/backups/restic "
         "RESTIC_PASSWORD_FILE=/etc/restic/password restic snapshots --json"))  # fmt: skip
     assert len(snapshots) >= 1
     restores = [t for h in store.list_hosts(outcome.run.id, "software.configure")
@@ -148,6 +214,32 @@ def test_phases_1_to_3_deliver_a_working_platform(
     assert len(restores) == 3  # the hosts with backups: two web, one db
 
 
+def test_phase_2_records_platform_and_pinned_key_on_the_planned_vms(
+    platform: Platform, first: tuple[SqlRunStore, RunOutcome]
+) -> None:
+    store, outcome = first
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    api = netbox_api(platform.netbox)
+    try:
+        vms = {vm.name: vm for vm in api.virtualization.virtual_machines.filter(
+            **{f"cf_{DELIVERY_FIELD}": DELIVERY})}  # fmt: skip
+    finally:
+        api.http_session.close()
+    known_hosts = platform.adapters.workspace.known_hosts(DELIVERY)
+    pins = {h.name: pinned_key(known_hosts, platform.address(store, h.name))
+            for h in platform.spec.expanded_hosts()}  # fmt: skip
+    assert None not in pins.values()
+    recorded = {name: (vm.status.value, vm.platform.name if vm.platform else None,
+                       vm.platform.slug if vm.platform else None, vm.custom_fields[HOST_KEY_FIELD])
+                for name, vm in vms.items()}  # fmt: skip
+    assert recorded == {
+        name: ("planned", "Debian 12", "debian-12", pin) for name, pin in pins.items()
+    }
+    step = store.latest_step(DELIVERY, "base.netbox_record")
+    assert step is not None
+    assert step.outputs["updated"] == sorted(pins)
+
+
 def test_a_second_run_changes_nothing(platform: Platform, first: tuple[SqlRunStore, RunOutcome]
                                       ) -> None:  # fmt: skip
     assert first[1].run.status is Status.SUCCEEDED
@@ -155,6 +247,55 @@ def test_a_second_run_changes_nothing(platform: Platform, first: tuple[SqlRunSto
     outcome = platform.run(store)
     assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
     assert _changed_tasks(store, outcome.run.id) == []
+    record = store.latest_step(DELIVERY, "base.netbox_record")
+    assert record is not None
+    assert record.status is Status.SUCCEEDED  # it ran (new store), read NetBox, and sent nothing
+    assert record.outputs["updated"] == []
+
+
+TUNED = {"net.core.somaxconn: 4096": "net.core.somaxconn: 8192", "value: 65536": "value: 131072"}
+TUNING_FILES = "cat /etc/sysctl.d/90-orchestrator.conf /etc/security/limits.d/90-orchestrator.conf"
+
+
+def _check_run(platform: Platform, run_id: str) -> tuple[list[str], dict[str, str]]:
+    """The command line of the plan's playbook run and the diffs it reported, per host."""
+    runs = platform.adapters.workspace.runs(DELIVERY)
+    (folder,) = runs.glob(f"*-{run_id}-software.configure-check")
+    command: list[str] = json.loads(next(folder.glob("artifacts/*/command")).read_text())["command"]
+    diffs: dict[str, str] = {}
+    for path in sorted(folder.glob("artifacts/*/job_events/*.json")):
+        data = json.loads(path.read_text()).get("event_data") or {}
+        res = data.get("res") or {}
+        found = [res.get("diff"), *(r.get("diff") for r in res.get("results") or [])]
+        text = json.dumps([d for d in found if d])
+        diffs[data.get("host", "")] = diffs.get(data.get("host", ""), "") + text
+    return command, diffs
+
+
+def test_plan_shows_a_phase_3_change_in_check_mode_with_diff_and_changes_nothing(
+    platform: Platform, first: tuple[SqlRunStore, RunOutcome]
+) -> None:
+    store, outcome = first
+    assert outcome.run.status is Status.SUCCEEDED
+    webs = ["p23-web-01", "p23-web-02"]
+    before = {web: platform.ssh(platform.address(store, web), TUNING_FILES) for web in webs}
+    assert all("4096" in text and "65536" in text for text in before.values())
+    retuned = make_spec(DELIVERY, PREFIX, TUNED)  # what the customer asked for since
+    plan = platform.plan(store, retuned, first=3)
+    assert (plan.run.mode, plan.run.status) == (Mode.PLAN, Status.SUCCEEDED), plan.run.reason
+    steps = {s.key: s for s in plan.steps}
+    assert {key for key, s in steps.items() if s.status is Status.PENDING} == {"software.configure"}
+    changes = {str(change) for change in steps["software.configure"].changes}
+    assert changes == {
+        f"change {web}: tuning : {task} (would change)"
+        for web in webs
+        for task in ("Set the kernel parameters", "Set the resource limits")
+    }
+    command, diffs = _check_run(platform, plan.run.id)
+    assert {"--check", "--diff"} <= set(command)
+    assert all("131072" in diffs[web] for web in webs)  # the limits file's diff
+    after = {web: platform.ssh(platform.address(store, web), TUNING_FILES) for web in webs}
+    assert after == before
 
 
 def _in_host(host: str, *argv: str) -> None:
@@ -231,7 +372,8 @@ def test_secrets_appear_nowhere(
     token = env["NETBOX_TOKEN"].strip()
     monkeypatch.setenv("NETBOX_TOKEN", token)  # the orchestrator's own environment holds it
     private_key = "".join(platform.paths.ssh_key.read_text().splitlines()[1:-1])
-    secrets = {"netbox token": token, "private key": private_key[20:60],
+    secrets = {"netbox token": token, "netbox token secret": token.rsplit(".", 1)[-1],
+               "private key": private_key[20:60],
                **{f"generated {k}": v for k, v in platform.secrets().items()}}  # fmt: skip
     store = platform.store("secrets")
     with ProcessWatcher() as watcher:
@@ -241,6 +383,9 @@ def test_secrets_appear_nowhere(
     places |= {str(p): t for p, t in _files_text(platform.state) if p.suffix != ".db"}
     places["run store"] = (platform.state / "secrets.db").read_bytes().decode(errors="replace")
     places["lab logs"] = "\n".join(t for _p, t in _files_text(platform.paths.logs))
+    run_log = store.read_log_lines(outcome.run.id)
+    assert any("base.netbox_record" in line for line in run_log)  # phase 1-3 events are there
+    places["run log"] = "\n".join(run_log)
     leaks = [f"{what} in {where}" for what, value in secrets.items()
              for where, text in places.items() if value in text]  # fmt: skip
     assert leaks == []
@@ -251,7 +396,7 @@ def test_a_host_whose_key_changed_is_refused(
     platform: Platform, first: tuple[SqlRunStore, RunOutcome]
 ) -> None:
     assert first[1].run.status is Status.SUCCEEDED
-    address = address_of(platform.spec, NETWORK, "p23-web-01")
+    address = platform.address(first[0], "p23-web-01")
     destroy_host("p23-web-01", paths=platform.paths)
     create_host("p23-web-01", address, paths=platform.paths)  # a new host key
     store = platform.store("rekeyed")

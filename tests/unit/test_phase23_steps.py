@@ -1,49 +1,114 @@
-"""Phases 2-3 with fakes: machines, pinning, one playbook run per phase, per-host failures."""
+"""Phases 1-3 with fakes: phase 1 on ``InMemoryIpam``, machines, pinning, the NetBox write-back,
+one playbook run per phase, per-host failures."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.adapters.ansible import HostOutcome, PlaybookRun
-from orchestrator.engine import Engine, RunRequest, ThreadedRunner, Unreachable
+from orchestrator.adapters.host_records import HOST_KEY_FIELD
+from orchestrator.adapters.ipam import Kind, New, Ref
+from orchestrator.engine import Engine, RunRequest, StepContext, ThreadedRunner, Unreachable
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import Phase, PhaseRange
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.status import Status
 from orchestrator.phases import base, software
-from orchestrator.spec import DeliverySpec
+from orchestrator.phases.network import network_phase
+from orchestrator.store.records import Json, JsonMap
 from orchestrator.testing import (
+    InMemoryIpam,
     InMemoryMachines,
     InMemoryRunStore,
     ScriptedPlaybooks,
     ScriptedProbe,
     all_ok,
+    approve_gates,
     fake_adapters,
     fake_runtime,
 )
-from tests.integration.phase23_support import addresses_for, make_spec, phase1_standin
+from tests.integration.phase23_support import make_spec
 
 SPEC = make_spec("unit-23", "u-")
+DELIVERY = delivery_from_spec(SPEC)
 HOSTS = ["u-lb-01", "u-web-01", "u-web-02", "u-db-01"]
 RETRY = RetryPolicy(attempts=3, initial_backoff=0.0)
+#: What phase 1 reserves for ``SPEC`` in a fresh ``InMemoryIpam``: a /28, hosts first, VIP last.
+ADDRESSES = {"u-lb-01": "10.213.128.1", "u-web-01": "10.213.128.2", "u-web-02": "10.213.128.3",
+             "u-db-01": "10.213.128.4"}  # fmt: skip
+VIP = "10.213.128.5"
 
 
-def _phases(adapters: base.Adapters, spec: DeliverySpec = SPEC) -> tuple[Phase, ...]:
+class RecordingIpam(InMemoryIpam):
+    """``InMemoryIpam`` that also remembers what each ``update`` sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[tuple[Kind, list[tuple[int, JsonMap]]]] = []
+
+    def update(self, kind: Kind, changes: Sequence[tuple[int, JsonMap]]) -> None:
+        self.updates.append((kind, list(changes)))
+        super().update(kind, changes)
+
+    def vm_updates(self) -> list[list[tuple[int, JsonMap]]]:
+        """The VM updates that were not phase 1's (which links interfaces and primary IPs)."""
+        return [c for k, c in self.updates if k is Kind.VM and "primary_ip4" not in c[0][1]]
+
+
+class IpamRecords:
+    """The ``HostRecords`` port over an ``InMemoryIpam``'s rows, answering like NetBox: every
+    custom field in ``defined`` is present (``None`` until set); ``reads`` counts the calls."""
+
+    def __init__(self, ipam: InMemoryIpam, defined: Sequence[str] = (HOST_KEY_FIELD,)) -> None:
+        self.ipam = ipam
+        self.defined = tuple(defined)
+        self.reads = 0
+
+    def fields(self, kind: Kind, ids: Sequence[int], names: Sequence[str]) -> dict[int, JsonMap]:
+        self.reads += 1
+        rows = self.ipam.rows[kind]
+        return {i: self._row(rows[i].fields, names) for i in ids if i in rows}
+
+    def _row(self, fields: Mapping[str, object], names: Sequence[str]) -> JsonMap:
+        held = fields.get("custom_fields")
+        custom: dict[str, Json] = dict.fromkeys(self.defined)
+        if isinstance(held, Mapping):
+            custom |= {k: v for k, v in held.items() if k in self.defined}
+        row: dict[str, Json] = {"custom_fields": custom}
+        platform = fields.get("platform")
+        row["platform"] = {"id": platform} if isinstance(platform, int) else None
+        return {name: row.get(name) for name in names}
+
+
+def _phases(
+    adapters: base.Adapters, ipam: InMemoryIpam, records: IpamRecords | None = None
+) -> tuple[Phase, ...]:
+    reader = records or IpamRecords(ipam)
     return (
-        phase1_standin(addresses_for(spec, "10.213.200.0")),
-        base.phase(lambda: adapters),
+        network_phase(lambda: ipam),
+        base.phase(lambda: adapters, lambda: ipam, lambda: reader),
         software.phase(lambda: adapters),
     )
 
 
-def _engine(store: InMemoryRunStore, adapters: base.Adapters) -> Engine:
-    return Engine(store, _phases(adapters), retry=RETRY, runtime=fake_runtime())
+def _engine(
+    store: InMemoryRunStore,
+    adapters: base.Adapters,
+    ipam: InMemoryIpam | None = None,
+    records: IpamRecords | None = None,
+) -> Engine:
+    approve_gates(store, DELIVERY, "preconditions")
+    phases = _phases(adapters, ipam or InMemoryIpam(), records)
+    return Engine(store, phases, retry=RETRY, runtime=fake_runtime())
 
 
-def _request() -> RunRequest:
-    return RunRequest(delivery_from_spec(SPEC), "tester", phases=PhaseRange(1, 3))
+def _request(first: int = 1, last: int = 3) -> RunRequest:
+    return RunRequest(DELIVERY, "tester", phases=PhaseRange(first, last))
 
 
 def test_machines_come_up_at_phase_1_addresses_and_the_vip_goes_to_the_balancer(
@@ -55,10 +120,10 @@ def test_machines_come_up_at_phase_1_addresses_and_the_vip_goes_to_the_balancer(
     assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
     asked = {r.name: (r.address, r.extra_addresses, r.provider) for r in machines.requests}
     assert asked == {
-        "u-lb-01": ("10.213.200.10", ("10.213.200.100",), "lab"),
-        "u-web-01": ("10.213.200.11", (), "lab"),
-        "u-web-02": ("10.213.200.12", (), "lab"),
-        "u-db-01": ("10.213.200.13", (), "lab"),
+        "u-lb-01": (ADDRESSES["u-lb-01"], (VIP,), "lab"),
+        "u-web-01": (ADDRESSES["u-web-01"], (), "lab"),
+        "u-web-02": (ADDRESSES["u-web-02"], (), "lab"),
+        "u-db-01": (ADDRESSES["u-db-01"], (), "lab"),
     }
 
 
@@ -80,8 +145,8 @@ def test_the_inventory_groups_by_role_and_carries_no_secret(tmp_path: Path) -> N
     groups: Any = json.loads(json.dumps(request.inventory))["all"]["children"]
     assert sorted(groups) == ["db", "lb", "web"]
     lb = groups["lb"]["hosts"]["u-lb-01"]["lb"]
-    assert lb["vip"] == "10.213.200.100"
-    assert [b["address"] for b in lb["backends"]] == ["10.213.200.11", "10.213.200.12"]
+    assert lb["vip"] == VIP
+    assert [b["address"] for b in lb["backends"]] == [ADDRESSES["u-web-01"], ADDRESSES["u-web-02"]]
     assert groups["db"]["hosts"]["u-db-01"]["db"] == {"name": "unit_23", "user": "unit_23"}
     secrets = adapters.workspace.secret_values("unit-23")
     assert len(secrets) == 2
@@ -92,10 +157,10 @@ def test_the_inventory_groups_by_role_and_carries_no_secret(tmp_path: Path) -> N
 
 def test_a_second_run_skips_everything(tmp_path: Path) -> None:
     playbooks = ScriptedPlaybooks()
-    store = InMemoryRunStore()
+    store, ipam = InMemoryRunStore(), InMemoryIpam()
     adapters = fake_adapters(tmp_path, playbooks=playbooks)
-    _engine(store, adapters).run(_request())
-    again = _engine(store, adapters).run(_request())
+    _engine(store, adapters, ipam).run(_request())
+    again = _engine(store, adapters, ipam).run(_request())
     assert again.run.status is Status.SUCCEEDED
     assert len(playbooks.requests) == 2
 
@@ -120,18 +185,19 @@ def test_a_failed_host_fails_alone_and_resume_runs_only_it(tmp_path: Path) -> No
     playbooks = ScriptedPlaybooks(scripts={"u-db-01": [_failed]})
     store = InMemoryRunStore()
     adapters = fake_adapters(tmp_path, playbooks=playbooks)
-    failed = _engine(store, adapters).run(_request())
+    ipam = InMemoryIpam()
+    failed = _engine(store, adapters, ipam).run(_request())
     assert failed.run.status is Status.FAILED
     hosts = {h.host: h.status for h in store.list_hosts(failed.run.id, "base.configure")}
     assert hosts == {**dict.fromkeys(HOSTS, Status.SUCCEEDED), "u-db-01": Status.FAILED}
-    resumed = _engine(store, adapters).resume(_request())
+    resumed = _engine(store, adapters, ipam).resume(_request())
     assert resumed.run.status is Status.SUCCEEDED
     assert sorted(playbooks.requests[1].hosts) == ["u-db-01"]
 
 
 def test_a_changed_host_key_fails_that_host_only(tmp_path: Path) -> None:
     probe = ScriptedProbe(keys={"u-web-01": "ssh-ed25519 OTHER"})
-    probe.pins["10.213.200.11"] = "ssh-ed25519 PINNED"
+    probe.pins[ADDRESSES["u-web-01"]] = "ssh-ed25519 PINNED"
     store = InMemoryRunStore()
     outcome = _engine(store, fake_adapters(tmp_path, probe=probe)).run(_request())
     assert outcome.run.status is Status.FAILED
@@ -145,8 +211,9 @@ def test_a_changed_host_key_fails_that_host_only(tmp_path: Path) -> None:
 def test_an_unanswering_host_crashes_alone_after_the_retries(tmp_path: Path) -> None:
     probe = ScriptedProbe(errors={"u-db-01": [Unreachable("no answer")] * 5})
     store = InMemoryRunStore()
-    engine = Engine(store, _phases(fake_adapters(tmp_path, probe=probe)), retry=RETRY,
-                    runner=ThreadedRunner(), runtime=fake_runtime())  # fmt: skip
+    approve_gates(store, DELIVERY, "preconditions")
+    engine = Engine(store, _phases(fake_adapters(tmp_path, probe=probe), InMemoryIpam()),
+                    retry=RETRY, runner=ThreadedRunner(), runtime=fake_runtime())  # fmt: skip
     outcome = engine.run(_request())
     reach = {h.host: h.status for h in store.list_hosts(outcome.run.id, "base.reachability")}
     assert reach == {**dict.fromkeys(HOSTS, Status.SUCCEEDED), "u-db-01": Status.CRASHED}
@@ -160,3 +227,137 @@ def test_plan_names_each_machine_and_playbook(tmp_path: Path) -> None:
     changes = [str(c) for step in plan.steps for c in step.changes]
     assert "ensure machine u-db-01 (lab debian-12 at the address phase 1 reserves)" in changes
     assert any("playbook phase2_base.yml" in c for c in changes)
+
+
+# --- base.netbox_record: platform and pinned host key written back to NetBox -----------------
+
+
+def _vm_ids(store: InMemoryRunStore) -> dict[str, int]:
+    machines = store.latest_step(DELIVERY.id, "network.machines")
+    assert machines is not None
+    vms: Any = machines.outputs["vms"]
+    return dict(vms)
+
+
+def test_phase_2_records_platform_and_host_key_on_each_vm_in_one_update(tmp_path: Path) -> None:
+    store, ipam = InMemoryRunStore(), RecordingIpam()
+    outcome = _engine(store, fake_adapters(tmp_path), ipam).run(_request())
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    platform = ipam.refs[Ref.PLATFORM, "debian-12"]
+    assert ipam.vm_updates() == [
+        [(vm, {"platform": platform, "custom_fields": {HOST_KEY_FIELD: f"ssh-ed25519 KEY-{host}"}})
+         for host, vm in _vm_ids(store).items()]
+    ]  # fmt: skip
+    assert {row.fields["status"] for row in ipam.rows[Kind.VM].values()} == {"planned"}
+    step = store.latest_step(DELIVERY.id, "base.netbox_record")
+    assert step is not None
+    assert step.outputs["updated"] == sorted(HOSTS)
+
+
+def test_a_rerun_sends_nothing_to_netbox(tmp_path: Path) -> None:
+    ipam = RecordingIpam()
+    adapters = fake_adapters(tmp_path)
+    _engine(InMemoryRunStore(), adapters, ipam).run(_request())
+    before = len(ipam.updates)
+    store = InMemoryRunStore()  # a new store: every step runs again and reads NetBox
+    outcome = _engine(store, adapters, ipam).run(_request())
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    assert len(ipam.updates) == before
+    step = store.latest_step(DELIVERY.id, "base.netbox_record")
+    assert step is not None
+    assert step.outputs["updated"] == []
+
+
+def test_only_vms_whose_values_differ_are_updated(tmp_path: Path) -> None:
+    ipam = RecordingIpam()
+    adapters = fake_adapters(tmp_path)
+    _engine(InMemoryRunStore(), adapters, ipam).run(_request())
+    web = next(i for i, row in ipam.rows[Kind.VM].items() if row.value == "u-web-01")
+    ipam.rows[Kind.VM][web].fields["custom_fields"] = {HOST_KEY_FIELD: "ssh-ed25519 STALE"}
+    outcome = _engine(InMemoryRunStore(), adapters, ipam).run(_request())
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    assert ipam.vm_updates()[-1] == [
+        (web, {"custom_fields": {HOST_KEY_FIELD: "ssh-ed25519 KEY-u-web-01"}})
+    ]
+
+
+def test_a_netbox_without_the_host_key_field_fails_naming_it(tmp_path: Path) -> None:
+    store, ipam = InMemoryRunStore(), RecordingIpam()
+    records = IpamRecords(ipam, defined=())
+    outcome = _engine(store, fake_adapters(tmp_path), ipam, records).run(_request())
+    assert outcome.run.status is Status.FAILED
+    step = store.latest_step(DELIVERY.id, "base.netbox_record")
+    assert step is not None
+    assert step.status is Status.FAILED
+    assert f"NetBox has no custom field '{HOST_KEY_FIELD}'" in str(step.error)
+    assert "virtualization.virtualmachine" in str(step.error)
+    assert ipam.vm_updates() == []
+    assert (Ref.PLATFORM, "debian-12") not in ipam.refs  # nothing made before the check
+
+
+@pytest.mark.parametrize(
+    ("os_name", "platform"),
+    [
+        ("Debian GNU/Linux 12 (bookworm)", ("Debian 12", "debian-12")),
+        ("Ubuntu 24.04.1 LTS", ("Ubuntu 24.04.1 LTS", "ubuntu-24-04-1-lts")),
+        ("Rocky Linux 9.4 (Blue Onyx)", ("Rocky Linux 9.4", "rocky-linux-9-4")),
+        ("unknown", None),
+        ("", None),
+    ],
+)
+def test_the_platform_is_named_after_the_os(os_name: str, platform: tuple[str, str] | None
+                                            ) -> None:  # fmt: skip
+    found = base.platform_of(os_name)
+    assert ((found.name, found.slug) if found else None) == platform
+
+
+def _record_context(vms: Mapping[str, int], reached: Mapping[str, Json]) -> StepContext:
+    outputs: dict[str, JsonMap] = {"network.machines": {"vms": dict(vms)},
+                                   "base.reachability": {"hosts": dict(reached)}}  # fmt: skip
+    return StepContext(DELIVERY, "run-1", 2, outputs)
+
+
+def _reached(host: str) -> Json:
+    return {"host_key": f"ssh-ed25519 KEY-{host}", "os": "Debian GNU/Linux 12 (bookworm)"}
+
+
+def _vm(ipam: InMemoryIpam, host: str) -> int:
+    made = ipam.create(Kind.VM, DELIVERY.id, [New(f"{DELIVERY.id}/vm/{host}", {"name": host})])
+    return made[0].id
+
+
+def test_plan_names_the_vms_that_would_change_and_changes_nothing() -> None:
+    ipam = RecordingIpam()
+    vm, done = _vm(ipam, "u-web-01"), _vm(ipam, "u-web-02")
+    ipam.refs[Ref.PLATFORM, "debian-12"] = 77
+    ipam.update(
+        Kind.VM,
+        [(done, {"platform": 77, "custom_fields": {HOST_KEY_FIELD: "ssh-ed25519 KEY-u-web-02"}})],
+    )
+    ipam.updates.clear()
+    step = base.NetBoxRecordStep(lambda: ipam, lambda: IpamRecords(ipam))
+    ctx = _record_context(
+        {"u-web-01": vm, "u-web-02": done},
+        {"u-web-01": _reached("u-web-01"), "u-web-02": _reached("u-web-02")},
+    )
+    assert [str(c) for c in step.plan(ctx)] == [
+        "update NetBox VM u-web-01 (platform Debian 12, ssh_host_key ssh-ed25519 KEY-u-web-01...)"
+    ]
+    assert ipam.updates == []
+
+
+def test_plan_before_the_hosts_are_reached_names_every_vm() -> None:
+    ipam = RecordingIpam()
+    step = base.NetBoxRecordStep(lambda: ipam, lambda: IpamRecords(ipam))
+    changes = [str(c) for c in step.plan(StepContext(DELIVERY, "run-1", 2, {}))]
+    assert changes == [f"record NetBox VM {h} (platform and pinned host key)" for h in HOSTS]
+    assert ipam.calls == []
+
+
+def test_plan_of_a_new_platform_creates_nothing() -> None:
+    ipam = RecordingIpam()
+    vm = _vm(ipam, "u-db-01")
+    step = base.NetBoxRecordStep(lambda: ipam, lambda: IpamRecords(ipam))
+    ctx = _record_context({"u-db-01": vm}, {"u-db-01": _reached("u-db-01")})
+    assert [c.action for c in step.plan(ctx)] == ["update"]
+    assert (Ref.PLATFORM, "debian-12") not in ipam.refs
