@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
@@ -36,59 +33,13 @@ from orchestrator.engine.delivery import load_delivery
 from orchestrator.engine.phase import PhaseRange
 from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.proxy import FaultProxy
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release
 from orchestrator.testing import EngineBench, InMemoryRunStore, approve_gates
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "small.yaml"
 CF = {"orchestrator_key": "", "orchestrator_delivery": ""}
-
-
-class Proxy:
-    """A loopback HTTP proxy in front of NetBox that counts requests and adds a delay."""
-
-    def __init__(self, upstream: str, delay: float = 0.0) -> None:
-        self.upstream, self.delay, self.count = upstream.rstrip("/"), delay, 0
-        self.session = requests.Session()
-        self.session.trust_env = False
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _forward(self) -> None:
-                with proxy.lock:
-                    proxy.count += 1
-                time.sleep(proxy.delay)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                answer = proxy.session.request(
-                    self.command, proxy.upstream + self.path, data=body, headers=headers,
-                    timeout=120,
-                )  # fmt: skip
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", answer.headers.get("Content-Type", "text/plain"))
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _forward  # noqa: N815 - http.server names
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
-                """Quiet."""
-
-        return Handler
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 @dataclass
@@ -98,7 +49,7 @@ class Figure:
 
 
 @contextmanager
-def measured(proxy: Proxy) -> Iterator[Figure]:
+def measured(proxy: FaultProxy) -> Iterator[Figure]:
     figure = Figure(0, 0.0)
     before, start = proxy.count, time.perf_counter()
     yield figure
@@ -120,7 +71,7 @@ def spec_file(tmp: Path, delivery: str, hosts: int) -> Path:
 
 
 def orchestrator_run(
-    info: NetBoxInfo, proxy: Proxy, hosts: int, tmp: Path
+    info: NetBoxInfo, proxy: FaultProxy, hosts: int, tmp: Path
 ) -> tuple[Figure, Figure, Figure]:
     delivery = load_delivery(spec_file(tmp, f"bench-{secrets.token_hex(3)}", hosts))
     ipam = NetBoxIpam(proxy.url, info.token)
@@ -136,7 +87,8 @@ def orchestrator_run(
         engine.run(request)
     fresh = EngineBench()
     approve_gates(fresh.store, delivery, "preconditions")
-    again = fresh.engine((network_phase(lambda: NetBoxIpam(proxy.url, info.token)),))
+    fresh_ipam = NetBoxIpam(proxy.url, info.token)  # a new process: nothing read ahead
+    again = fresh.engine((network_phase(lambda: fresh_ipam),))
     with measured(proxy) as adopted:
         again.run(request)
     release(NetBoxIpam(info.url, info.token), InMemoryRunStore(), delivery.id, "bench")
@@ -248,7 +200,7 @@ def vm_body(d: Direct, name: str, site: int, cluster: int, tenant: int) -> dict[
             "vcpus": 1, "memory": 1024, "disk": 10000, **d.key("vm")}  # fmt: skip
 
 
-def floor_run(info: NetBoxInfo, proxy: Proxy, hosts: int) -> Figure:
+def floor_run(info: NetBoxInfo, proxy: FaultProxy, hosts: int) -> Figure:
     d = Direct(proxy.url, info.token, f"floor-{secrets.token_hex(3)}")
     names = [f"web-{n:02d}" for n in range(1, hosts + 1)]
     with measured(proxy) as figure:
@@ -282,7 +234,7 @@ def floor_run(info: NetBoxInfo, proxy: Proxy, hosts: int) -> Figure:
     return figure
 
 
-def naive_run(info: NetBoxInfo, proxy: Proxy, hosts: int) -> Figure:
+def naive_run(info: NetBoxInfo, proxy: FaultProxy, hosts: int) -> Figure:
     d = Direct(proxy.url, info.token, f"naive-{secrets.token_hex(3)}")
     with measured(proxy) as figure:
         tenant, prefix, site, cluster, _vlan = d.base(32 - max(3, (hosts + 3).bit_length()))
@@ -326,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for delay in args.delays:
-            proxy = Proxy(info.url, delay)
+            proxy = FaultProxy(info.url, delay)
             added = f"{delay * 1000:.0f} ms"
             print(f"\nNetBox {info.url} through a loopback proxy adding {added} per request")
             print(HEADER)

@@ -284,11 +284,25 @@ def create_host(
     paths = paths or LabPaths.from_env()
     image = prepare_lab(paths, progress)
     host = HostDir.of(paths, name)
+    _allow_inotify_instances()
     with file_lock(paths.state / "hosts.lock"):
         record, pid = _bring_up(paths, host, image, address, progress)
     _wait_for_sshd(paths, host, pid, address, timeout)
     log.info("host_created", host=name, address=address, pid=pid)
     return record
+
+
+#: inotify instances per user: each booted host's systemd takes several, and the kernel's default
+#: (128) stops the boot of the 15th or so with "Too many open files".
+INOTIFY_INSTANCES = 1024
+_INOTIFY_KNOB = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def _allow_inotify_instances() -> None:
+    """Raise the machine's inotify instance limit to ``INOTIFY_INSTANCES`` (never lower it)."""
+    if _INOTIFY_KNOB.exists() and int(_INOTIFY_KNOB.read_text()) < INOTIFY_INSTANCES:
+        _INOTIFY_KNOB.write_text(str(INOTIFY_INSTANCES))
+        log.info("inotify_instances_raised", limit=INOTIFY_INSTANCES)
 
 
 def _bring_up(

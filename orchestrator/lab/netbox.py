@@ -39,7 +39,7 @@ import pynetbox
 import requests
 
 from orchestrator.adapters.host_records import HOST_KEY_FIELD, HOST_KEY_OBJECT_TYPES
-from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, TAG, timed_session
+from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, timed_session
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.paths import LabPaths
@@ -79,7 +79,6 @@ VLAN_GROUP = "lab-vlans"
 VLAN_RANGE = (100, 3999)
 CLUSTER_TYPE = "lab"
 CLUSTER = "lab-cluster"
-TAG_NOTE = "Made by the orchestrator"
 PLATFORM_PARENT_NOTE = "Customer platforms: the orchestrator takes their prefixes from here"
 #: The objects the orchestrator creates and marks with its custom fields (NetBox 4.7 names).
 CUSTOM_FIELD_OBJECT_TYPES = (
@@ -665,7 +664,6 @@ def seed(api: Any) -> None:  # noqa: ANN401 - pynetbox is untyped
         {"name": CLUSTER},
         {"type": cluster_type.id, "status": "active", **on_site},
     )
-    _ensure(api.extras.tags, {"slug": TAG}, {"name": TAG, "description": TAG_NOTE})
     for name, unique in ((KEY_FIELD, True), (DELIVERY_FIELD, False)):
         _ensure(api.extras.custom_fields, {"name": name}, _custom_field(name, unique=unique))
     _ensure(api.extras.custom_fields, {"name": HOST_KEY_FIELD}, HOST_KEY_CUSTOM_FIELD)

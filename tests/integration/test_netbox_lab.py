@@ -16,7 +16,7 @@ import pynetbox
 import pytest
 import requests
 
-from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, TAG, timed_session
+from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, timed_session
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.netbox import (
     CLUSTER,
@@ -94,7 +94,6 @@ def test_the_lab_objects_are_seeded(api: Any) -> None:
     assert parent.status.value == "container"
     assert "platform" in parent.description
     assert api.virtualization.clusters.get(name=CLUSTER) is not None
-    assert api.extras.tags.get(slug=TAG) is not None
 
 
 def test_the_custom_fields_are_seeded(api: Any) -> None:
@@ -111,7 +110,6 @@ def test_pynetbox_creates_and_deletes_an_address(api: Any) -> None:
     created = api.ipam.ip_addresses.create(
         address=scratch_address(),
         custom_fields={KEY_FIELD: key, DELIVERY_FIELD: "test-delivery"},
-        tags=[{"slug": TAG}],
     )
     try:
         found = api.ipam.ip_addresses.get(cf_orchestrator_key=key)
