@@ -1,26 +1,49 @@
-"""Phase 2 on N lab hosts, three ways: through the orchestrator, plain ansible-playbook with the
-orchestrator's tuned config, plain ansible-playbook with Ansible's default config.
+"""Phases 2-3 on N lab hosts: what the orchestrator costs over plain Ansible, what tuning buys,
+and how cheap a re-run is.
 
 Run as root with the lab up: ``PYTHONPATH=. .venv/bin/python bench/ansible_overhead.py [N ...]``
-(default 1 5 10). Hosts are made at 10.213.202.10+ (and left running); a warm-up run converges
-them, then each way runs ``--repeat`` times on the converged hosts and the best time is printed.
-Targets (issue 5): orchestrator / plain-tuned <= 1.05 and default / tuned >= 1.8 at N = 10, and a
-no-op re-run of phases 1-2 (same run store) <= 15% of the first run.
+(default 1 5 10). For each N, fresh lab hosts ``ovh-01`` .. are made at 10.213.203.10+ and
+destroyed at the end. Measured, in this order:
+
+- first run       phases 1 (stand-in: fixed addresses) to 3 through the orchestrator, new hosts
+- re-run, same store    the same again on the same run store: every step checkpointed, skipped
+- re-run, fresh store   a new run store: machines found, SSH re-probed, both playbooks run and
+                        change nothing
+- phase 2 three ways on the converged hosts, interleaved, ``--repeat`` times each (best kept):
+  the orchestrator (phases 1-2, a new store), plain ``ansible-playbook`` in the orchestrator's
+  tuned environment, plain ``ansible-playbook`` with Ansible's defaults (same playbook, same
+  inventory, no ansible.cfg). Every way runs from cold: its SSH control masters are closed before
+  it starts, each way keeps its own control socket folder.
+
+Phase 1 is a stand-in (fixed addresses, no NetBox), so phase 2's NetBox write-back step is left
+out. ``--playbooks DIR`` runs another copy of the playbooks (e.g. a fixed snapshot while they are
+being edited).
+
+Targets (issue 5): orchestrator / plain-tuned <= 1.05 and default / tuned >= 1.8 at N = 10; a
+no-op re-run of phases 1-3 <= 15% of the first run. ``--profile`` adds, per way, each task's
+wall time (first host's start to last host's end) and the orchestrator's time outside Ansible.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from orchestrator.adapters.ansible import (
     ANSIBLE_BIN,
     PLAYBOOKS,
+    AnsibleRunnerPlaybooks,
     AnsibleSettings,
     PlaybookRun,
     base_env,
@@ -28,61 +51,173 @@ from orchestrator.adapters.ansible import (
 )
 from orchestrator.engine import Engine, RetryPolicy, RunRequest, ThreadedRunner
 from orchestrator.engine.delivery import delivery_from_spec
-from orchestrator.engine.phase import PhaseRange
+from orchestrator.engine.observers import LoggingObserver, RunObserver
+from orchestrator.engine.phase import Phase, PhaseRange
+from orchestrator.lab.hosts import destroy_host, list_hosts
 from orchestrator.lab.paths import LabPaths
-from orchestrator.phases import base
+from orchestrator.logging import RunLog, RunLogShipper, configured_logging
+from orchestrator.phases import base, software
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
 from orchestrator.store.sql import SqlRunStore
 from orchestrator.testing import FolderMonitoring
-from tests.integration.phase23_support import addresses_for, lab_adapters, phase1_standin
+from tests.integration.phase23_support import JORIS_KEY, addresses_for, lab_adapters, phase1_standin
 
-NETWORK = "10.213.202.0"
+NETWORK = "10.213.203.0"
+NAME_PREFIX = "ovh-"
 SPEC = """
-id: bench-{n}
-customer: {{name: Bench B.V., tenant: bench-{n}}}
+id: ovh-{n}
+customer: {{name: Bench B.V., tenant: ovh-{n}}}
 delivery_manager: {{name: D M, email: dm@hosting.example.com}}
 lead_engineer: {{name: L E, email: le@hosting.example.com}}
 preconditions: {{quote: {{signed: true}}, data_processing_agreement: {{signed: true}}}}
+access: {{users: [{{name: joris, sudo: true, ssh_keys: [{key}]}}]}}
 network: {{site: lab, vlan_group: lab-vlans, parent_prefix: 10.213.128.0/17, prefix_length: 24}}
 hosts:
-  - {{name: "bench-{{n:02d}}", role: web, count: {n}, image: debian-12, provider: lab,
+  - {{name: "{prefix}{{n:02d}}", role: web, count: {n}, image: debian-12, provider: lab,
      size: {{cpus: 1, memory_mb: 1024, disk_gb: 10}}}}
+software: {{web: {{packages: [nginx], services: [nginx]}}}}
+tuning: {{web: {{sysctl: {{net.core.somaxconn: 4096}}}}}}
+backups: {{web: {{schedule: "@daily", retention: {{days: 14}}, paths: [/var/www]}}}}
 operations: {{team: Ops, email: ops@hosting.example.com}}
 """
 
+#: Steps that need phase 1's NetBox records, which the stand-in does not make.
+NETBOX_STEPS = frozenset({"base.netbox_record"})
+
+type EnvOf = Callable[[AnsibleSettings, PlaybookRun], dict[str, str]]
+type TaskWalls = dict[str, float]
+
+
+def default_env(settings: AnsibleSettings, request: PlaybookRun) -> dict[str, str]:
+    """Ansible's defaults (no pipelining, ControlPersist 60 s, 5 forks, no fact cache)."""
+    return base_env(settings, request.known_hosts)
+
+
+def without_netbox(phase: Phase) -> Phase:
+    """``phase`` without the steps that write to NetBox (phase 1 here is a stand-in)."""
+    entries = tuple(e for e in phase.entries if getattr(e, "key", "") not in NETBOX_STEPS)
+    return replace(phase, entries=entries)
+
+
+def with_control_dir(env_of: EnvOf, folder: Path) -> EnvOf:
+    """``env_of`` with SSH control sockets in ``folder`` (isolation, not tuning)."""
+    return lambda settings, request: (
+        env_of(settings, request) | {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(folder)}
+    )
+
+
+def close_masters(folder: Path) -> None:
+    """Stop every SSH control master whose socket is in ``folder``."""
+    for socket in folder.glob("*"):
+        subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "ovh"],
+                       capture_output=True, check=False)  # fmt: skip
+
+
+@dataclass
+class Timed:
+    """One timed run: wall seconds, CPU, and the per-task wall times when profiled."""
+
+    seconds: float
+    tasks: TaskWalls
+    outside: dict[str, float]  # orchestrator only: step -> seconds outside ansible-playbook
+    cpu: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """CPU over one run: the controller's (this process and its children: Ansible, ssh) and the
+    whole machine's busy share (lab hosts run on the same cores)."""
+
+    controller: float = 0.0
+    busy: float = 0.0
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def _controller_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@contextmanager
+def usage(into: list[Usage]) -> Iterator[None]:
+    """Measure the CPU the block uses; append it to ``into``."""
+    cpu, (busy, total) = _controller_cpu(), _cpu_ticks()
+    yield
+    busy_after, total_after = _cpu_ticks()
+    into.append(Usage(_controller_cpu() - cpu, (busy_after - busy) / max(1, total_after - total)))
+
 
 class Bench:
-    """One N: its spec, state folder and adapters."""
+    """One N: its spec, state folder, adapters and three control socket folders."""
 
-    def __init__(self, n: int, paths: LabPaths, root: Path) -> None:
-        self.spec: DeliverySpec = parse_spec(SPEC.format(n=n), "bench.yaml")
+    def __init__(self, n: int, paths: LabPaths, root: Path, playbooks: Path) -> None:
+        self.n = n
+        self.spec: DeliverySpec = parse_spec(
+            SPEC.format(n=n, key=JORIS_KEY, prefix=NAME_PREFIX), "bench.yaml"
+        )
         self.paths = paths
         self.root = root
-        adapters = lab_adapters(paths, root)
+        self.sockets = {way: root / f"cp-{way}" for way in ("orch", "tuned", "default")}
+        for folder in self.sockets.values():
+            folder.mkdir(mode=0o700)
+        lab = lab_adapters(paths, root, wait=120.0)
+        self.settings = AnsibleSettings(paths.ssh_key, playbooks=playbooks)
+        self.playbooks = AnsibleRunnerPlaybooks(
+            self.settings, env=with_control_dir(tuned_env, self.sockets["orch"])
+        )
         self.adapters = base.Adapters(
-            adapters.machines, adapters.probe, adapters.playbooks, adapters.workspace,
-            FolderMonitoring(root / "targets"), adapters.management_networks,
+            lab.machines, lab.probe, self.playbooks, lab.workspace,
+            FolderMonitoring(root / "targets"), lab.management_networks,
         )  # fmt: skip
-        self.runs = 0
+        self.stores = 0
 
-    def orchestrator(self, store: SqlRunStore | None = None) -> float:
-        """Phases 1 (stand-in) and 2 through the engine; a new store unless one is given."""
-        self.runs += 1
-        store = store or SqlRunStore.open(f"sqlite:///{self.root / f'runs-{self.runs}.db'}")
+    def new_store(self) -> SqlRunStore:
+        self.stores += 1
+        return SqlRunStore.open(f"sqlite:///{self.root / f'runs-{self.stores}.db'}")
+
+    def orchestrator(self, through: int, store: SqlRunStore | None = None) -> Timed:
+        """Phases 1 (stand-in) to ``through`` through the engine; a new store unless given."""
+        close_masters(self.sockets["orch"])
+        store = store or self.new_store()
         phases = (phase1_standin(addresses_for(self.spec, NETWORK)),
-                  base.phase(lambda: self.adapters))  # fmt: skip
-        engine = Engine(store, phases, retry=RetryPolicy(attempts=2), runner=ThreadedRunner())
-        started = time.monotonic()
-        outcome = engine.run(RunRequest(delivery_from_spec(self.spec), "bench",
-                                        phases=PhaseRange(1, 2)))  # fmt: skip
-        seconds = time.monotonic() - started
+                  without_netbox(base.phase(lambda: self.adapters)),
+                  software.phase(lambda: self.adapters))  # fmt: skip
+        run_log = RunLog(self.root / "logs")
+        request = RunRequest(delivery_from_spec(self.spec), "bench",
+                             phases=PhaseRange(1, through))  # fmt: skip
+        observers: list[RunObserver] = [LoggingObserver(), RunLogShipper(store, run_log)]
+        with (
+            (self.root / "console.log").open("a") as console,  # the terminal, in a real run
+            configured_logging(console=console, run_log=run_log),
+        ):
+            engine = Engine(store, phases, observers=observers, retry=RetryPolicy(attempts=2),
+                            runner=ThreadedRunner())  # fmt: skip
+            used: list[Usage] = []
+            started = time.monotonic()
+            with usage(used):
+                outcome = engine.run(request)
+            seconds = time.monotonic() - started
         if not outcome.run.status.done:
             raise SystemExit(f"orchestrator run {outcome.run.status}: {outcome.run.reason}")
-        return seconds
+        steps = {
+            s.key: (s.finished_at - s.started_at).total_seconds()
+            for s in store.list_steps(outcome.run.id)
+            if s.finished_at is not None
+        }
+        tasks, ansible = self._artifact_walls(outcome.run.id)
+        outside = {k: v - ansible.get(k, 0.0) for k, v in steps.items()}
+        return Timed(seconds, tasks, outside, used[0])
 
-    def plain(self, env_of: Callable[[AnsibleSettings, PlaybookRun], dict[str, str]]) -> float:
-        """ansible-playbook on the same inventory, in the environment ``env_of`` gives."""
+    def plain(self, way: str, env_of: EnvOf, *, profile: bool = False) -> Timed:
+        """ansible-playbook on the orchestrator's inventory, in the environment ``env_of`` gives."""
+        close_masters(self.sockets[way])
         delivery = self.spec.id
         workspace = self.adapters.workspace
         inventory = self.root / "inventory.json"
@@ -96,51 +231,169 @@ class Bench:
         request = PlaybookRun("phase2_base.yml", {}, hosts,
                               workspace.known_hosts(delivery), workspace.runs(delivery),
                               workspace.facts(delivery), "bench")  # fmt: skip
-        env = env_of(AnsibleSettings(self.paths.ssh_key), request)
+        env = with_control_dir(env_of, self.sockets[way])(self.settings, request)
+        if profile:
+            env |= {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+        playbook = self.settings.playbooks / "phase2_base.yml"
         argv = [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory),
-                "-e", f"@{extravars}", str(PLAYBOOKS / "phase2_base.yml")]  # fmt: skip
+                "-e", f"@{extravars}", str(playbook)]  # fmt: skip
+        used: list[Usage] = []
         started = time.monotonic()
-        subprocess.run(argv, env=env, cwd=PLAYBOOKS, check=True, capture_output=True)
-        return time.monotonic() - started
+        with usage(used):
+            done = subprocess.run(argv, env=env, cwd=self.settings.playbooks, check=False,
+                                  capture_output=True, text=True)  # fmt: skip
+        seconds = time.monotonic() - started
+        if done.returncode != 0:
+            raise SystemExit(
+                f"ansible-playbook ({way}) rc {done.returncode}:\n{done.stdout[-3000:]}"
+            )
+        return Timed(seconds, json_walls(done.stdout) if profile else {}, {}, used[0])
 
     def _inventory(self) -> object:
         runs = sorted(self.adapters.workspace.runs(self.spec.id).glob("*base.configure"))
         return json.loads((runs[-1] / "inventory" / "hosts.json").read_text())
 
+    def _artifact_walls(self, run_id: str) -> tuple[TaskWalls, dict[str, float]]:
+        """Per-task walls of the run's playbooks, and each playbook step's ansible-playbook time."""
+        tasks: TaskWalls = {}
+        ansible: dict[str, float] = {}
+        for folder in self.adapters.workspace.runs(self.spec.id).glob(f"*-{run_id}-*"):
+            step = folder.name.split(f"{run_id}-", 1)[1]
+            events = [
+                json.loads(p.read_text()) for p in folder.glob("artifacts/*/job_events/*.json")
+            ]
+            tasks |= event_walls(events, prefix=f"{step}: ")
+            created = sorted(e["created"] for e in events if "created" in e)
+            if created:
+                ansible[step] = seconds_between(created[0], created[-1])
+        return tasks, ansible
 
-def default_env(settings: AnsibleSettings, request: PlaybookRun) -> dict[str, str]:
-    """Ansible's defaults (no pipelining, ControlPersist 60 s, 5 forks, no fact cache)."""
-    return base_env(settings, request.known_hosts)
+
+def seconds_between(start: str, end: str) -> float:
+    from datetime import datetime  # noqa: PLC0415 - only the profile needs it
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def measure(n: int, paths: LabPaths, repeat: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{n}-") as folder:
-        bench = Bench(n, paths, Path(folder))
-        first = bench.orchestrator()  # makes the hosts and converges them
-        store = SqlRunStore.open(f"sqlite:///{Path(folder) / 'noop.db'}")
-        converged = bench.orchestrator(store)
-        noop = bench.orchestrator(store)  # same store: everything skipped
-        best = {
-            "orchestrator": min(bench.orchestrator() for _ in range(repeat)),
-            "plain tuned": min(bench.plain(tuned_env) for _ in range(repeat)),
-            "plain default": min(bench.plain(default_env) for _ in range(repeat)),
-        }
-        return {"first run": first, "converged run": converged, "no-op re-run": noop, **best}
+def event_walls(events: list[Mapping[str, Any]], prefix: str = "") -> TaskWalls:
+    """Each task's wall time from ansible-runner events (first start to last end over hosts)."""
+    spans: dict[str, list[str]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for event in events:
+        data = event.get("event_data") or {}
+        if event.get("event", "").startswith("runner_on_") and data.get("start"):
+            uuid = data.get("task_uuid", "?")
+            spans[uuid] += [data["start"], data["end"]]
+            role = data.get("role")
+            names[uuid] = f"{prefix}{role + ' : ' if role else ''}{data.get('task', '?')}"
+    ordered = sorted(spans.items(), key=lambda item: min(item[1]))
+    return {names[u]: seconds_between(min(s), max(s)) for u, s in ordered}
+
+
+def json_walls(stdout: str) -> TaskWalls:
+    """Each task's wall time from the ``ansible.posix.json`` callback's output."""
+    walls: TaskWalls = {}
+    for play in json.loads(stdout[stdout.index("{") :])["plays"]:
+        for task in play["tasks"]:
+            duration = task["task"]["duration"]
+            walls[task["task"]["name"]] = seconds_between(duration["start"], duration["end"])
+    return walls
+
+
+@contextmanager
+def fresh_hosts(bench: Bench) -> Iterator[None]:
+    """The bench's hosts are made by its first run and destroyed at the end, whatever happens."""
+    names = [h.name for h in bench.spec.expanded_hosts()]
+    for name in names:
+        destroy_host(name, paths=bench.paths)  # leftovers of an interrupted bench
+    try:
+        yield
+    finally:
+        for folder in bench.sockets.values():
+            close_masters(folder)
+        for name in names:
+            destroy_host(name, paths=bench.paths)
+
+
+def measure(
+    n: int, paths: LabPaths, playbooks: Path, repeat: int, *, profile: bool
+) -> dict[str, Timed]:
+    with tempfile.TemporaryDirectory(prefix=f"ovh-{n}-") as folder:
+        bench = Bench(n, paths, Path(folder), playbooks)
+        with fresh_hosts(bench):
+            store = bench.new_store()
+            found: dict[str, Timed] = {"first run": bench.orchestrator(3, store)}
+            found["re-run, same store"] = bench.orchestrator(3, store)
+            found["re-run, fresh store"] = bench.orchestrator(3)
+            ways: dict[str, list[Timed]] = defaultdict(list)
+            for _ in range(repeat):  # interleaved, so the lab's noise hits every way alike
+                ways["orchestrator"].append(bench.orchestrator(2))
+                ways["plain tuned"].append(bench.plain("tuned", tuned_env))
+                ways["plain default"].append(bench.plain("default", default_env))
+            for way, runs in ways.items():
+                found[way] = min(runs, key=lambda t: t.seconds)
+            if profile:
+                found["plain tuned"].tasks = bench.plain("tuned", tuned_env, profile=True).tasks
+                found["plain default"].tasks = bench.plain("default", default_env,
+                                                           profile=True).tasks  # fmt: skip
+        return found
+
+
+def report(n: int, t: Mapping[str, Timed], *, profile: bool) -> None:
+    """Print one N's figures (and, with ``profile``, where the time went)."""
+    s = {k: v.seconds for k, v in t.items()}
+    print(f"N={n:>2}  " + "  ".join(f"{k} {v:6.2f}s" for k, v in s.items()))
+    print(f"      orchestrator / plain tuned {s['orchestrator'] / s['plain tuned']:.2f} "
+          f"(target <= 1.05)   default / tuned {s['plain default'] / s['plain tuned']:.2f} "
+          f"(target >= 1.8)")  # fmt: skip
+    print(f"      no-op re-run / first run: same store "
+          f"{s['re-run, same store'] / s['first run']:.1%}, fresh store "
+          f"{s['re-run, fresh store'] / s['first run']:.1%} (target <= 15%)")  # fmt: skip
+    print("      CPU: " + "  ".join(
+        f"{k} controller {v.cpu.controller:.1f}s machine {v.cpu.busy:.0%} busy"
+        for k, v in t.items() if k in ("orchestrator", "plain tuned", "plain default")
+    ))  # fmt: skip
+    if profile:
+        _profile(t)
+
+
+def _profile(t: Mapping[str, Timed]) -> None:
+    for name in ("first run", "re-run, fresh store", "orchestrator"):
+        outside = "  ".join(f"{k} {v:.2f}s" for k, v in t[name].outside.items())
+        print(f"      {name}, outside ansible-playbook: {outside}")
+    orch, tuned, default = t["orchestrator"], t["plain tuned"], t["plain default"]
+    print(f"      {'phase 2 task (wall, first start to last end)':<58} orch  tuned default")
+    for task, wall in orch.tasks.items():
+        plain = task.split(": ", 1)[1]
+        print(f"      {plain[:56]:<56} {wall:6.2f} {tuned.tasks.get(plain, float('nan')):6.2f} "
+              f"{default.tasks.get(plain, float('nan')):7.2f}")  # fmt: skip
+    print(f"      {'sum':<56} {sum(orch.tasks.values()):6.2f} {sum(tuned.tasks.values()):6.2f} "
+          f"{sum(default.tasks.values()):7.2f}")  # fmt: skip
+    slowest = sorted(t["first run"].tasks.items(), key=lambda kv: -kv[1])[:6]
+    print("      first run, slowest tasks: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("hosts", nargs="*", type=int, default=[1, 5, 10])
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--playbooks",
+        type=Path,
+        default=PLAYBOOKS,
+        help="the playbooks folder to run (default: the project's)",
+    )
     args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: the bench makes lab hosts")
     paths = LabPaths.from_env()
+    taken = {h.address for h in list_hosts(paths) if not h.name.startswith(NAME_PREFIX)}
+    if any(a.startswith(NETWORK.rsplit(".", 1)[0] + ".") for a in taken):
+        raise SystemExit(f"another lab host uses {NETWORK}/24")
     for n in args.hosts:
-        t = measure(n, paths, args.repeat)
-        print(f"N={n:>2}  " + "  ".join(f"{k} {v:6.2f}s" for k, v in t.items()))
-        print(f"      orchestrator / plain tuned {t['orchestrator'] / t['plain tuned']:.2f} "
-              f"(target <= 1.05)   default / tuned {t['plain default'] / t['plain tuned']:.2f} "
-              f"(target >= 1.8)   no-op / first {t['no-op re-run'] / t['first run']:.1%} "
-              f"(target <= 15%)")  # fmt: skip
+        found = measure(n, paths, args.playbooks.resolve(), args.repeat, profile=args.profile)
+        report(n, found, profile=args.profile)
 
 
 if __name__ == "__main__":
