@@ -20,6 +20,7 @@ away), is marked ``retryable``; a host whose key does not match its pin is ``key
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -47,6 +48,9 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KEY_MISMATCH = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
 SSH_DIED = -13
 MESSAGE_LIMIT = 500
+#: A changed task's detail in check mode starts with this mark, then its diff (at most this long).
+DIFF_MARK = "diff:\n"
+DIFF_LIMIT = 4000
 
 type HostState = Literal["ok", "failed", "unreachable"]
 
@@ -202,6 +206,8 @@ def task_event(event: Mapping[str, Any], secrets: Sequence[str] = ()) -> TaskEve
     name = str(data.get("task") or "?")
     role = data.get("role")
     message = "" if outcome in ("ok", "skipped") else _message(res, secrets)
+    if status == "changed" and (diff := diff_text(res)):
+        message = censor(DIFF_MARK + diff, secrets)[:DIFF_LIMIT]
     return TaskEvent(
         host=str(data.get("host", "?")),
         task=f"{role} : {name}" if role else name,
@@ -209,6 +215,35 @@ def task_event(event: Mapping[str, Any], secrets: Sequence[str] = ()) -> TaskEve
         duration=float(data.get("duration") or 0.0),
         message=message if status != "failed" or message else "failed",
     )
+
+
+def diff_text(res: Mapping[str, Any]) -> str:
+    """What a changed task changes, as Ansible's ``--diff`` reports it (check mode), in unified
+    diff lines; ``""`` without a diff (no ``--diff``, or a ``no_log`` task)."""
+    found = res.get("diff") or []
+    lines: list[str] = []
+    for diff in [found] if isinstance(found, Mapping) else found:
+        if not isinstance(diff, Mapping):
+            continue
+        if diff.get("prepared"):
+            lines.append(str(diff["prepared"]).strip())
+            continue
+        before, after = diff.get("before", ""), diff.get("after", "")
+        if isinstance(before, str) and isinstance(after, str):
+            headers = (
+                str(diff.get("before_header", "before")),
+                str(diff.get("after_header", "after")),
+            )
+            lines.extend(
+                difflib.unified_diff(
+                    before.splitlines(), after.splitlines(), *headers, lineterm="", n=0
+                )
+            )
+        elif before != after:
+            lines.append(
+                f"{json.dumps(before, sort_keys=True)} -> {json.dumps(after, sort_keys=True)}"
+            )
+    return "\n".join(lines)
 
 
 def _message(res: Mapping[str, Any], secrets: Sequence[str]) -> str:
@@ -246,7 +281,8 @@ def log_task(event: TaskEvent) -> None:
     level = log.warning if event.status in ("failed", "unreachable") else log.info
     level(
         "task_finished", host=event.host, task=event.task, status=event.status,
-        seconds=round(event.duration, 3), **({"error": event.message} if event.message else {}),
+        seconds=round(event.duration, 3),
+        **({"error": event.message} if event.message and event.status != "changed" else {}),
     )  # fmt: skip
 
 

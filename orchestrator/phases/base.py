@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.adapters.ansible import (
+    DIFF_MARK,
     PLAYBOOKS,
     AnsibleRunnerPlaybooks,
     AnsibleSettings,
@@ -57,7 +58,7 @@ from orchestrator.phases.netbox_steps import IpamSource
 from orchestrator.phases.network import TOKEN_ENV, URL_ENV, default_ipam
 from orchestrator.spec.model import ExpandedHost
 from orchestrator.store.location import StoreLocation
-from orchestrator.store.records import Json, JsonMap
+from orchestrator.store.records import Json, JsonMap, TaskRecord
 
 SSH_KEY_ENV = "ORCHESTRATOR_SSH_KEY"
 ADDRESSES = "network.addresses"
@@ -488,7 +489,7 @@ class PlaybookStep:
             return [Change("run", f"playbook {self.playbook}", detail)]
         outcome = self._run(ctx, tuple(self.hosts(ctx)), check=True)
         return [
-            Change("change", f"{host}: {task.name}", "would change")
+            Change("change", f"{host}: {task.name}", would_change(task))
             for host, result in sorted(outcome.hosts.items())
             for task in result.tasks
             if task.changed
@@ -546,6 +547,13 @@ class PlaybookStep:
             "management_networks": list(adapters.management_networks),
         }
         return inventory(ctx.spec, topology, common)
+
+
+def would_change(task: TaskRecord) -> str:
+    """A plan's detail for a task check mode found changing: with its diff when there is one."""
+    if task.detail.startswith(DIFF_MARK):
+        return "would change:\n" + task.detail.removeprefix(DIFF_MARK)
+    return "would change"
 
 
 def host_result(host: HostOutcome) -> Result | OrchestratorError:

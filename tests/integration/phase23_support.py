@@ -23,7 +23,7 @@ from orchestrator.store.records import Json, JsonMap
 SPEC = """
 id: {id}
 title: Phase 2-3 test platform
-customer: {{name: Acme B.V., tenant: {tenant}}}
+customer: {{name: Acme B.V. ({tenant}), tenant: {tenant}}}
 delivery_manager: {{name: Sanne Jansen, email: sanne@hosting.example.com}}
 lead_engineer: {{name: Joris Bakker, email: joris@hosting.example.com}}
 preconditions:

@@ -196,7 +196,7 @@ def test_phases_1_to_3_deliver_a_working_platform(
     store, outcome = first
     assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
     vip = bare(str(_addresses(store)["vip"]["address"]))
-    assert _pages_through_vip(vip) == {"Acme B.V. on p23-web-01", "Acme B.V. on p23-web-02"}
+    assert _pages_through_vip(vip) == {f"Acme B.V. ({DELIVERY}) on p23-web-0{n}" for n in (1, 2)}
     db = platform.address(store, "p23-db-01")
     password = platform.secrets()["db_password"]
     with psycopg.connect(host=db, dbname="p23_lab", user="p23_lab",
@@ -285,12 +285,15 @@ def test_plan_shows_a_phase_3_change_in_check_mode_with_diff_and_changes_nothing
     assert (plan.run.mode, plan.run.status) == (Mode.PLAN, Status.SUCCEEDED), plan.run.reason
     steps = {s.key: s for s in plan.steps}
     assert {key for key, s in steps.items() if s.status is Status.PENDING} == {"software.configure"}
-    changes = {str(change) for change in steps["software.configure"].changes}
-    assert changes == {
-        f"change {web}: tuning : {task} (would change)"
+    found = steps["software.configure"].changes
+    assert {(c.action, c.target) for c in found} == {
+        ("change", f"{web}: tuning : {task}")
         for web in webs
         for task in ("Set the kernel parameters", "Set the resource limits")
     }
+    assert all(c.detail.startswith("would change") for c in found)
+    limits = [c for c in found if c.target.endswith("Set the resource limits")]
+    assert all("131072" in c.detail for c in limits)  # the limits file's diff, in the plan
     command, diffs = _check_run(platform, plan.run.id)
     assert {"--check", "--diff"} <= set(command)
     assert all("131072" in diffs[web] for web in webs)  # the limits file's diff

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.adapters.ansible import (
+    DIFF_MARK,
     AnsibleSettings,
     HostOutcome,
     PlaybookRun,
@@ -16,6 +17,7 @@ from orchestrator.adapters.ansible import (
     task_event,
     tuned_env,
 )
+from orchestrator.phases.base import would_change
 
 
 def _event(kind: str, host: str = "web-01", **res: object) -> dict[str, object]:
@@ -102,3 +104,27 @@ def test_artifacts_are_private_and_rotated(tmp_path: Path) -> None:
     assert (tmp_path / "run-4" / "artifacts").stat().st_mode & 0o777 == 0o700
     rotate(tmp_path, keep=2)
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_a_changed_task_in_check_mode_carries_its_diff_censored() -> None:
+    diff = {
+        "before": "net.core.somaxconn = 4096\n",
+        "after": "net.core.somaxconn = 8192\npassword = s3cr3t-value\n",
+        "before_header": "/etc/sysctl.d/90-orchestrator.conf",
+        "after_header": "/etc/sysctl.d/90-orchestrator.conf",
+    }
+    task = task_event(_event("ok", changed=True, diff=[diff]), secrets=("s3cr3t-value",))
+    assert task is not None
+    assert task.status == "changed"
+    lines = task.message.splitlines()
+    assert lines[0] == DIFF_MARK.strip()
+    assert "-net.core.somaxconn = 4096" in lines
+    assert "+net.core.somaxconn = 8192" in lines
+    assert "s3cr3t" not in task.message
+    web = _fold(_event("ok", changed=True, diff={"before": {"state": "absent"},
+                                                  "after": {"state": "directory"}}))  # fmt: skip
+    assert would_change(web["web-01"].tasks[0]).endswith(
+        '{"state": "absent"} -> {"state": "directory"}'
+    )
+    plain = _fold(_event("ok", changed=True))["web-01"].tasks[0]
+    assert would_change(plain) == "would change"
