@@ -71,17 +71,18 @@ _LINKS: Final[dict[Kind, dict[str, str]]] = {
     Kind.VM: {"primary_ip4": "primary_ip"},
     Kind.VM_INTERFACE: {"virtual_machine": "vm"},
 }
-_REFS: Final[dict[Ref, tuple[str, str]]] = {
-    Ref.SITE: ("dcim/sites", "slug"),
-    Ref.VLAN_GROUP: ("ipam/vlan-groups", "slug"),
-    Ref.PREFIX: ("ipam/prefixes", "prefix"),
-    Ref.CLUSTER: ("virtualization/clusters", "name"),
-    Ref.TENANT: ("tenancy/tenants", "slug"),
-    Ref.CONTACT_ROLE: ("tenancy/contact-roles", "slug"),
-    Ref.MANUFACTURER: ("dcim/manufacturers", "slug"),
-    Ref.DEVICE_TYPE: ("dcim/device-types", "slug"),
-    Ref.DEVICE_ROLE: ("dcim/device-roles", "slug"),
-    Ref.PLATFORM: ("dcim/platforms", "slug"),
+#: REST endpoint, the field that names the object, and the GraphQL list.
+_REFS: Final[dict[Ref, tuple[str, str, str]]] = {
+    Ref.SITE: ("dcim/sites", "slug", "site_list"),
+    Ref.VLAN_GROUP: ("ipam/vlan-groups", "slug", "vlan_group_list"),
+    Ref.PREFIX: ("ipam/prefixes", "prefix", "prefix_list"),
+    Ref.CLUSTER: ("virtualization/clusters", "name", "cluster_list"),
+    Ref.TENANT: ("tenancy/tenants", "slug", "tenant_list"),
+    Ref.CONTACT_ROLE: ("tenancy/contact-roles", "slug", "contact_role_list"),
+    Ref.MANUFACTURER: ("dcim/manufacturers", "slug", "manufacturer_list"),
+    Ref.DEVICE_TYPE: ("dcim/device-types", "slug", "device_type_list"),
+    Ref.DEVICE_ROLE: ("dcim/device-roles", "slug", "device_role_list"),
+    Ref.PLATFORM: ("dcim/platforms", "slug", "platform_list"),
 }
 _POOLS: Final[dict[Kind, str]] = {
     Kind.VLAN: "ipam/vlan-groups/{}/available-vlans",
@@ -108,18 +109,6 @@ _GRAPHQL: Final[dict[Kind, tuple[str, str]]] = {
     Kind.VM_INTERFACE: ("vm_interface_list", "name virtual_machine { id }"),
     Kind.SERVICE: ("service_list", "name"),
     Kind.DEVICE: ("device_list", "name"),
-}
-_GRAPHQL_REFS: Final[dict[Ref, str]] = {
-    Ref.SITE: "site_list",
-    Ref.VLAN_GROUP: "vlan_group_list",
-    Ref.PREFIX: "prefix_list",
-    Ref.CLUSTER: "cluster_list",
-    Ref.TENANT: "tenant_list",
-    Ref.CONTACT_ROLE: "contact_role_list",
-    Ref.MANUFACTURER: "manufacturer_list",
-    Ref.DEVICE_TYPE: "device_type_list",
-    Ref.DEVICE_ROLE: "device_role_list",
-    Ref.PLATFORM: "platform_list",
 }
 #: The kind whose object a reference is, where ``find`` may answer from the snapshot.
 _REF_KINDS: Final[dict[Ref, Kind]] = {Ref.TENANT: Kind.TENANT}
@@ -268,7 +257,7 @@ def _snapshot_query(delivery: str | None, refs: Sequence[tuple[Ref, str]]) -> st
         field = _REFS[ref][1]
         extra = f" custom_fields {_GRAPHQL[kind][1]}" if (kind := _REF_KINDS.get(ref)) else ""
         parts.append(
-            f"r_{ref.value}: {_GRAPHQL_REFS[ref]}(filters: {{{field}: {{in_list: "
+            f"r_{ref.value}: {_REFS[ref][2]}(filters: {{{field}: {{in_list: "
             f"{json.dumps(values)}}}}}) {{ id {field}{extra} }}"
         )
     return "{ " + " ".join(parts) + " }"
@@ -382,7 +371,7 @@ class NetBoxIpam:
                 self._found[kind, item.value] = item
 
     def reference(self, ref: Ref, value: str, *, create: JsonMap | None = None) -> int:
-        path, field = _REFS[ref]
+        path, field, _listing = _REFS[ref]
         if (ref, value) in self._refs:
             rows: list[Row] = []
             cached = self._refs[ref, value]
