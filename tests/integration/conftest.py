@@ -34,3 +34,9 @@ def smoke_hosts(lab_up: lab.LabUp, lab_paths: LabPaths) -> list[LabHost]:
     names = [h.name for h in lab_up.hosts]
     current = {h.name: h for h in list_hosts(lab_paths)}
     return [current[name] for name in names]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lab_for_every_test(lab_up: lab.LabUp) -> lab.LabUp:
+    """Every integration test finds the lab up, also when its file runs alone."""
+    return lab_up
