@@ -1,7 +1,7 @@
 """Phases 2-3 on N lab hosts: what the orchestrator costs over plain Ansible, what tuning buys,
 and how cheap a re-run is.
 
-Run as root with the lab up: ``PYTHONPATH=. .venv/bin/python bench/ansible_overhead.py [N ...]``
+Run as root with the lab up: ``.venv/bin/python -m bench.ansible_overhead [N ...]``
 (default 1 5 10). For each N, fresh lab hosts ``ovh-01`` .. are made at 10.213.203.10+ and
 destroyed at the end. Measured, in this order:
 
