@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from orchestrator.lab.files import write_atomically
@@ -94,19 +94,22 @@ def _wait_gone(pids: list[int], seconds: float) -> bool:
     return True
 
 
-def start_detached(argv: list[str], log_path: Path, pid_path: Path) -> int:
-    """Start ``argv`` in its own session, output appended to ``log_path``; record its pid.
+def start_detached(
+    argv: list[str], log_path: Path, pid_path: Path, env: Mapping[str, str] | None = None
+) -> int:
+    """Start ``argv`` in its own session, output appended to ``log_path`` (0600); record its pid.
+    ``env`` replaces the caller's environment when given.
 
     ``posix_spawnp`` rather than ``Popen``: the child outlives the call on purpose, and a
     ``Popen`` object would warn when collected while it runs. ``pid_alive`` reaps it when it ends.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    output = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    output = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         pid = os.posix_spawnp(
             argv[0],
             argv,
-            os.environ,
+            os.environ if env is None else env,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, output, 1),

@@ -38,7 +38,13 @@ from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.files import write_atomically
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
-from orchestrator.lab.processes import pid_alive, process_cmdline, read_pid, stop_tree
+from orchestrator.lab.processes import (
+    pid_alive,
+    process_cmdline,
+    read_pid,
+    start_detached,
+    stop_tree,
+)
 from orchestrator.lab.services import apt_install
 
 log = structlog.get_logger(__name__)
@@ -213,24 +219,8 @@ def _write_if_changed(path: Path, text: str) -> bool:
 def _start(paths: LabPaths, command: list[str], name: str) -> int:
     """Start ``command`` in its own session with a minimal environment (not the caller's)."""
     folder = _dir(paths)
-    output = os.open(folder / f"{name}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(folder), "LANG": "C.UTF-8"}
-    try:
-        pid = os.posix_spawn(
-            command[0],
-            command,
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, output, 1),
-                (os.POSIX_SPAWN_DUP2, output, 2),
-            ],
-            setsid=True,
-        )
-    finally:
-        os.close(output)
-    write_atomically(folder / f"{name}.pid", f"{pid}\n")
-    return pid
+    return start_detached(command, folder / f"{name}.log", folder / f"{name}.pid", env)
 
 
 _LISTENS = {"prometheus": LISTEN, "blackbox": BLACKBOX_LISTEN}
