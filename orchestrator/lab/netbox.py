@@ -44,6 +44,7 @@ from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
+from orchestrator.lab.processes import start_detached
 from orchestrator.lab.progress import Progress
 from orchestrator.lab.services import (
     POSTGRES_SOCKET_DIR,
@@ -563,19 +564,7 @@ class GunicornServer:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("a", encoding="utf-8") as out:
             out.write(f"--- orchestrator lab: starting NetBox at {time.strftime('%F %T')} ---\n")
-        pid = os.posix_spawn(
-            self._argv()[0],
-            self._argv(),
-            self._venv.env(),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, str(self.log), os.O_WRONLY | os.O_APPEND, 0o644),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ],
-            setsid=True,
-        )
-        write_private(pid_file(self._paths), f"{pid}\n")
-        return pid
+        return start_detached(self._argv(), self.log, pid_file(self._paths), self._venv.env())
 
     def _argv(self) -> list[str]:
         return [
