@@ -518,6 +518,16 @@ class InMemoryIpam:
                 return self._owned(kind, ident, row)
         return None
 
+    def tenant_named(self, name: str) -> Owned | None:
+        self._call("tenant_named")
+        return self._named(name)
+
+    def _named(self, name: str) -> Owned | None:
+        for ident, row in self.rows[Kind.TENANT].items():
+            if row.fields.get("name") == name and row.fields.get("group") is None:
+                return self._owned(Kind.TENANT, ident, row)
+        return None
+
     def free(self, kind: Kind, pool: int, count: int, length: int | None = None) -> list[str]:
         self._call(f"free {kind}")
         return self._free(kind, pool, count, length)
@@ -568,6 +578,8 @@ class InMemoryIpam:
     def create(self, kind: Kind, delivery: str, items: Sequence[New]) -> list[Owned]:
         self._call(f"create {kind}")
         self._check_keys(kind, items)
+        if kind is Kind.TENANT:
+            self._check_names(items)
         field_name = _VALUE_FIELDS.get(kind.value, "name")
         made = [
             self._add(
@@ -587,6 +599,17 @@ class InMemoryIpam:
         taken = [item.key for item in items if item.key in keys]
         if taken:
             raise KeyTaken(f"Custom field 'orchestrator_key' must have a unique value: {taken}")
+
+    def _check_names(self, tenants: Sequence[New]) -> None:
+        """Refuse like NetBox: tenants outside any group have unique names."""
+        names = [
+            str(item.fields["name"])
+            for item in tenants
+            if "name" in item.fields and item.fields.get("group") is None
+        ]
+        taken = [name for name in names if self._named(name) is not None]
+        if taken or len(set(names)) < len(names):
+            raise Refused(f"NetBox said 400: Tenant name must be unique per group: {taken}")
 
     def _add(self, kind: Kind, delivery: str, item: New, value: str) -> Owned:
         ident = self._id()

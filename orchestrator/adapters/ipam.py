@@ -120,6 +120,11 @@ class Ipam(Protocol):
         """An object by its value (tenant slug, IP address), whoever owns it."""
         ...
 
+    def tenant_named(self, name: str) -> Owned | None:
+        """The tenant outside any tenant group called ``name``, whoever owns it (one read): NetBox
+        refuses to create a second one of that name."""
+        ...
+
     def free(self, kind: Kind, pool: int, count: int, length: int | None = None) -> list[str]:
         """What NetBox would hand out next from ``pool`` (not reserved); ``length`` for prefixes."""
         ...

@@ -5,7 +5,8 @@ Every request has a timeout (pynetbox has none by default), writes go out in chu
 objects of one kind in a single page. ``prepare`` reads a delivery's objects of every kind and the
 reference data it needs in one GraphQL query; ``owned``, ``reference`` and ``find`` then answer from
 that snapshot, which this adapter's own writes keep current and any failed write drops (its outcome
-is unknown, so the next read goes to NetBox again). Vendor errors are translated here, at the edge:
+is unknown, so the next read goes to NetBox again); ``tenant_named``, asked only before a tenant is
+made, always reads. Vendor errors are translated here, at the edge:
 
     requests ConnectTimeout / ConnectionError  -> Unreachable   (transient)
     requests ReadTimeout                       -> TimedOut      (transient; NetBox may commit)
@@ -405,6 +406,12 @@ class NetBoxIpam:
         fields = ",".join(["id", field, "custom_fields", *_LINKS.get(kind, {})])
         rows = self._get(path, **{field: value, "fields": fields})
         return _owned(kind, rows[0]) if rows else None
+
+    def tenant_named(self, name: str) -> Owned | None:
+        path, field, _type = _KINDS[Kind.TENANT]
+        rows = self._get(path, name=name, fields=f"id,{field},custom_fields,group")
+        ungrouped = (row for row in rows if row.get("group") is None)
+        return next((_owned(Kind.TENANT, row) for row in ungrouped), None)
 
     def free(self, kind: Kind, pool: int, count: int, length: int | None = None) -> list[str]:
         if kind is Kind.PREFIX:

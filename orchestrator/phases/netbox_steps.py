@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from orchestrator.adapters.ipam import Ipam, Kind, New, Note, Owned, Ref
-from orchestrator.engine.errors import Exhausted
+from orchestrator.engine.errors import Exhausted, Refused
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.lab.netbox import CLUSTER
 from orchestrator.phases.reservations import (
@@ -135,6 +135,19 @@ def _people(spec: DeliverySpec, delivery: str) -> list[tuple[str, New]]:
     ]
 
 
+class TenantNameTaken(Refused):
+    """The spec's ``customer.name`` is the name of a NetBox tenant with another slug: NetBox would
+    refuse the tenant phase 1 was about to create (tenant names are unique)."""
+
+    def __init__(self, name: str, tenant: Owned) -> None:
+        super().__init__(
+            f"customer.name {name!r} is already NetBox tenant #{tenant.id} (slug "
+            f"{tenant.value!r}); set customer.tenant: {tenant.value} to deliver for that tenant, "
+            "or give the customer another name"
+        )
+        self.tenant = tenant
+
+
 class TenantStep(NetBoxStep):
     """The customer as a NetBox tenant (adopted if it exists), and contacts assigned to it."""
 
@@ -172,8 +185,14 @@ class TenantStep(NetBoxStep):
         return Result(changed=changed, outputs=outputs)
 
     def _existing(self, ipam: Ipam, ctx: StepContext) -> Owned | None:
+        """The tenant to adopt (ours, else the one with the spec's slug), or ``None`` to make one;
+        ``TenantNameTaken`` if another tenant has the customer's name (looked up only then)."""
+        customer = ctx.spec.customer
         ours = ipam.owned(Kind.TENANT, ctx.delivery.id).get(key_of(ctx.delivery.id, "tenant"))
-        return ours or ipam.find(Kind.TENANT, ctx.spec.customer.tenant)
+        found = ours or ipam.find(Kind.TENANT, customer.tenant)
+        if found is None and (other := ipam.tenant_named(customer.name)) is not None:
+            raise TenantNameTaken(customer.name, other)
+        return found
 
     def _tenant(self, ipam: Ipam, ctx: StepContext) -> tuple[Owned, bool]:
         existing = self._existing(ipam, ctx)

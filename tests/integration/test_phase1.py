@@ -169,6 +169,29 @@ def _check_exhaustion(netbox: Fresh, tmp_path: Path, owner: str, bench: EngineBe
     assert all(not items for items in snapshot(netbox(), tiny.id).values())
 
 
+def test_a_customer_name_held_by_another_tenant_fails_before_anything_is_made(
+    netbox: Fresh, delivery: Delivery
+) -> None:
+    spec = delivery.spec
+    assert spec is not None
+    other = f"{delivery.id}-other"
+    fields = {"name": spec.customer.name, "slug": other}
+    made = netbox().create(Kind.TENANT, other, [New(f"{other}/tenant", fields)])[0]
+    try:
+        bench = EngineBench()
+        assert run_phase1(netbox(), delivery, bench) is Status.FAILED
+        step = bench.store.latest_step(delivery.id, "network.tenant")
+        assert step is not None
+        assert step.error == (
+            f"customer.name {spec.customer.name!r} is already NetBox tenant #{made.id} (slug "
+            f"{other!r}); set customer.tenant: {other} to deliver for that tenant, or give the "
+            "customer another name"
+        )
+        assert all(not items for items in snapshot(netbox(), delivery.id).values())
+    finally:
+        netbox().delete(Kind.TENANT, [made.id])
+
+
 def test_release_removes_exactly_what_was_created(netbox: Fresh, delivery: Delivery) -> None:
     assert run_phase1(netbox(), delivery) is Status.SUCCEEDED
     made = snapshot(netbox(), delivery.id)

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator.adapters.ipam import Kind, Note
+from orchestrator.adapters.ipam import Kind, New, Note
 from orchestrator.engine import Delivery, Engine, RetryPolicy, RunRequest, Status, TimedOut
 from orchestrator.engine.delivery import delivery_from_spec, load_delivery
 from orchestrator.engine.phase import PhaseRange
 from orchestrator.phases.netbox_steps import unwritten
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release, release_after_failure
-from orchestrator.phases.reservations import PENDING, SETTLED
+from orchestrator.phases.reservations import PENDING, SETTLED, has_intents
 from orchestrator.spec import DeliverySpec
 from orchestrator.testing import EngineBench, InMemoryIpam, approve_gates
 
@@ -293,3 +293,52 @@ def test_a_lost_journal_answer_does_not_write_the_entries_twice() -> None:
     assert outcome.run.status is Status.SUCCEEDED
     assert ipam.calls.count("note") == 2
     assert len(ipam.journal) == len(ipam.journal_keys) >= 4
+
+
+TAKEN = (
+    "customer.name 'Acme B.V.' is already NetBox tenant #{id} (slug 'acme-holding'); set "
+    "customer.tenant: acme-holding to deliver for that tenant, or give the customer another name"
+)
+
+
+def a_tenant(ipam: InMemoryIpam, name: str, slug: str) -> int:
+    """A tenant somebody else made in NetBox (no key of ours)."""
+    made = ipam.create(Kind.TENANT, "", [New("", {"name": name, "slug": slug})])
+    ipam.calls.clear()
+    return made[0].id
+
+
+def test_plan_fails_the_tenant_step_when_the_customer_name_is_another_tenants() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    other = a_tenant(ipam, "Acme B.V.", "acme-holding")
+    approve_gates(bench.store, FULL, "preconditions")
+    plan = engine(bench, ipam).plan(RunRequest(FULL, "t", phases=PhaseRange(1, 1)))
+    tenant = next(step for step in plan.steps if step.key == "network.tenant")
+    assert (tenant.status, tenant.error) == (Status.FAILED, TAKEN.format(id=other))
+    assert plan.run.status is Status.FAILED
+    assert counts(ipam) == {Kind.TENANT: 1}
+
+
+def test_run_fails_before_creating_anything_when_the_customer_name_is_taken() -> None:
+    bench, ipam = EngineBench(), InMemoryIpam()
+    other = a_tenant(ipam, "Acme B.V.", "acme-holding")
+    assert run(bench, ipam) is Status.FAILED
+    step = bench.store.latest_step(FULL.id, "network.tenant")
+    assert step is not None
+    assert (step.status, step.error) == (Status.FAILED, TAKEN.format(id=other))
+    assert counts(ipam) == {Kind.TENANT: 1}
+    assert [call for call in ipam.calls if call.split()[0] in {"create", "allocate"}] == []
+    assert not has_intents(bench.store.list_audit(FULL.id))
+
+
+def test_the_name_is_looked_up_only_when_the_tenant_is_to_be_made() -> None:
+    ipam = InMemoryIpam()
+    assert run(EngineBench(), ipam) is Status.SUCCEEDED
+    assert ipam.calls.count("tenant_named") == 1
+    ipam.calls.clear()
+    assert run(EngineBench(), ipam) is Status.SUCCEEDED  # adopts its own tenant
+    assert "tenant_named" not in ipam.calls
+    theirs = InMemoryIpam()
+    a_tenant(theirs, "Acme B.V.", "acme")  # the spec's slug: adopted, whatever its name
+    assert run(EngineBench(), theirs) is Status.SUCCEEDED
+    assert "tenant_named" not in theirs.calls

@@ -84,6 +84,24 @@ def check_prepared_reads_follow_the_writes(ipam: Ipam, delivery: str) -> None:
     assert set(ipam.owned(Kind.TENANT, delivery)) == {tenant.key}
 
 
+def check_a_tenant_is_found_by_name_and_its_name_is_not_given_twice(
+    ipam: Ipam, delivery: str
+) -> None:
+    name = f"Contract {delivery}"
+    ipam.prepare(delivery, [(Ref.TENANT, delivery)])
+    assert ipam.tenant_named(name) is None
+    made = ipam.create(
+        Kind.TENANT, delivery, [New(f"{delivery}/tenant", {"name": name, "slug": delivery})]
+    )[0]
+    assert ipam.tenant_named(name) == made
+    assert ipam.tenant_named(name.upper()) is None
+    again = New(f"{delivery}/tenant-2", {"name": name, "slug": f"{delivery}-2"})
+    with pytest.raises(Refused) as refused:
+        ipam.create(Kind.TENANT, delivery, [again])
+    assert not isinstance(refused.value, KeyTaken)
+    assert set(ipam.owned(Kind.TENANT, delivery)) == {f"{delivery}/tenant"}
+
+
 CHECKS = [
     check_prepared_reads_follow_the_writes,
     check_bulk_allocation_is_keyed_and_found_again,
@@ -91,6 +109,7 @@ CHECKS = [
     check_a_full_pool_is_exhausted_and_nothing_is_taken,
     check_delete_removes_by_id,
     check_unknown_reference_is_refused,
+    check_a_tenant_is_found_by_name_and_its_name_is_not_given_twice,
 ]
 
 
