@@ -62,6 +62,18 @@ def checked_units(spec: DeliverySpec, role: str) -> list[str]:
     ]  # fmt: skip
 
 
+def probe_ports(spec: DeliverySpec, role: str) -> list[int]:
+    """The ports the monitoring system probes (``tcp`` and ``http`` checks) on hosts of ``role``:
+    the firewall baseline opens them to the management networks."""
+    ports = {
+        c.port
+        for c in spec.monitoring.checks
+        if c.kind in ("tcp", "http") and c.port is not None
+        and (c.roles is None or role in c.roles)
+    }  # fmt: skip
+    return sorted(ports)
+
+
 @dataclass(frozen=True, slots=True)
 class Topology:
     """Every host's record, the VIP and the prefix phase 1 reserved."""
@@ -88,6 +100,7 @@ def host_vars(
         "packages": list(software.packages) if software else [],
         "services": list(software.services) if software else [],
         "watched_services": list(dict.fromkeys(watched)),
+        "probe_ports": probe_ports(spec, host.role),
         "admin_users": users_of(spec.access.users, host.role, sudo=True),
         "access_users": users_of(spec.access.users, host.role, sudo=False),
         "sysctl": {k: str(v) for k, v in (tuning.sysctl if tuning else {}).items()},

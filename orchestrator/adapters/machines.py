@@ -42,8 +42,9 @@ class Machine:
     """A machine that is up.
 
     ``host_key`` is the SSH host key when the provider knows it (the lab made it): the first
-    contact must then present exactly that key. ``owns_kernel`` says whether the host may load
-    packet filter rules and kernel settings (containers share their kernel with the lab).
+    contact must then present exactly that key. ``owns_kernel`` says whether the host may apply
+    kernel settings and keep its own clock (containers share the lab's kernel; each still has
+    its own network namespace, where it loads its firewall).
     """
 
     name: str

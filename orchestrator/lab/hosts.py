@@ -397,6 +397,8 @@ def nspawn_argv(host: HostDir) -> list[str]:
         "--register=no",
         "--keep-unit",
         f"--network-namespace-path={netns_path(host.name)}",
+        # its own network namespace: it loads its firewall baseline there, as a server would
+        "--capability=CAP_NET_ADMIN",
         _nspawn_marker(host),
         f"--machine={host.name}",
         "--resolv-conf=off",

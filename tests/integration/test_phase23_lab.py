@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -212,6 +213,28 @@ def test_phases_1_to_3_deliver_a_working_platform(
                 and t.status is not Status.SKIPPED]  # fmt: skip
     assert {t.status for t in restores} == {Status.SUCCEEDED}
     assert len(restores) == 3  # the hosts with backups: two web, one db
+
+
+def _connects(platform: Platform, source: str, target: str, port: int) -> bool:
+    """Whether a TCP connection from lab host ``source`` to ``target``:``port`` is accepted."""
+    probe = f"timeout 3 bash -c '</dev/tcp/{target}/{port}' && echo open || echo closed"
+    return platform.ssh(source, probe).strip() == "open"
+
+
+def test_every_host_loads_its_firewall_baseline(
+    platform: Platform, first: tuple[SqlRunStore, RunOutcome]
+) -> None:
+    store, outcome = first
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    for host in platform.spec.expanded_hosts():
+        rules = platform.ssh(platform.address(store, host.name), "nft list chain inet filter input")
+        assert "policy drop;" in rules, host.name
+    web, db = platform.address(store, "p23-web-01"), platform.address(store, "p23-db-01")
+    # the delivery's prefix may reach PostgreSQL; the node exporter only the management network
+    assert _connects(platform, web, db, 5432)
+    assert not _connects(platform, web, db, 9100)
+    with socket.create_connection((db, 9100), timeout=3):  # the controller: management network
+        pass
 
 
 def test_phase_2_records_platform_and_pinned_key_on_the_planned_vms(

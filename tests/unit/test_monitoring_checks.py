@@ -174,6 +174,16 @@ def test_process_checks_put_their_units_in_the_node_exporters_watch_list() -> No
     assert hosts["web"]["hosts"]["web-01"]["watched_services"] == ["nginx.service"]  # php: go-live
 
 
+def test_the_firewall_opens_the_probed_ports_of_the_hosts_role() -> None:
+    spec = _spec()
+    records = [HostRecord(h.name, h.role, h.address) for h in HOSTS]
+    inv: Any = inventory(spec, Topology(records, None, None), {})
+    hosts = inv["all"]["children"]
+    # tcp and http checks, go-live ones included (the port is open before they are activated)
+    assert hosts["web"]["hosts"]["web-02"]["probe_ports"] == [80, 8080]
+    assert hosts["db"]["hosts"]["db-01"]["probe_ports"] == []  # ping, disk, load, process only
+
+
 # --- the phase 3 step ----------------------------------------------------------------------------
 
 
