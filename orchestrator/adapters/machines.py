@@ -98,10 +98,11 @@ class LabMachines:
 
     def _running(self, existing: LabHost | None, request: MachineRequest) -> LabHost | None:
         """The host as it is when it runs at the requested address: waiting for its SSH is the
-        reachability probe's job, with its own deadline, not the provider's."""
+        reachability probe's job, with its own deadline, not the provider's. A host an older lab
+        booted with other options is not: ``create_host`` boots it again."""
         if existing is None or existing.address != request.address or self.create is not None:
             return None
-        return existing if host_status(request.name, self.paths)["running"] else None
+        return existing if host_status(request.name, self.paths)["current"] else None
 
     def _create(self, name: str, address: str) -> LabHost:
         return create_host(name, address, paths=self.paths)

@@ -92,6 +92,7 @@ class HostStatus(TypedDict):
 
     name: str
     running: bool
+    current: bool  # running, booted with the options this lab boots hosts with
     pid: int | None
     address: str | None
     memory_bytes: int
@@ -215,6 +216,12 @@ def _running_pid(host: HostDir) -> int | None:
     return None
 
 
+def _booted_as_today(host: HostDir, pid: int) -> bool:
+    """Whether the host's nspawn ``pid`` runs with the options this lab boots hosts with (a host
+    an older lab booted may lack one, e.g. the capability to load its firewall)."""
+    return process_cmdline(pid) == nspawn_argv(host)
+
+
 def _mounted(path: Path) -> bool:
     return str(path) in _mount_points()
 
@@ -292,6 +299,16 @@ def create_host(
     return record
 
 
+def reboot_outdated(paths: LabPaths, progress: Progress = quiet) -> list[str]:
+    """Boot again, on their own roots, the running hosts an older lab booted with other options
+    (``lab up`` calls this: such a host may lack what today's playbooks need); their names."""
+    outdated = [h for h in list_hosts(paths)
+                if (s := host_status(h.name, paths))["running"] and not s["current"]]  # fmt: skip
+    for host in outdated:
+        create_host(host.name, host.address, paths=paths, progress=progress)
+    return [h.name for h in outdated]
+
+
 #: inotify instances per user: each booted host's systemd takes several, and the kernel's default
 #: (128) stops the boot of the 15th or so with "Too many open files".
 INOTIFY_INSTANCES = 1024
@@ -312,14 +329,16 @@ def _bring_up(
     record = _read_record(host)
     _check_address(paths, host.name, address, record)
     pid = _running_pid(host) if record is not None and _up(host) else None
-    if pid is not None and record is not None:
+    if pid is not None and record is not None and _booted_as_today(host, pid):
         return record, pid
     lower = _recorded_image(host)
     if record is None or lower is None:  # half-made, or its image is gone: make it again
         progress(f"making lab host {host.name} ({address})")
         record, lower = _make(paths, host, image, address), image
-    else:
-        progress(f"repairing lab host {host.name} ({address})")
+    else:  # crashed, or booted by an older lab (other options): boot it again on its own root
+        verb = "repairing" if pid is None else "rebooting (booted with other options)"
+        progress(f"{verb} lab host {host.name} ({address})")
+        log.info("host_rebooted" if pid else "host_repaired", host=host.name)
         _stop(host)
     _mount(host, lower)
     attach_host(host.name, address)
@@ -486,13 +505,15 @@ def list_hosts(paths: LabPaths) -> list[LabHost]:
 
 
 def host_status(name: str, paths: LabPaths) -> HostStatus:
-    """Whether ``name`` runs, its nspawn pid, address and memory (RSS sum of its processes)."""
+    """Whether ``name`` runs (and with today's options), its nspawn pid, address and memory (RSS
+    sum of its processes)."""
     host = HostDir.of(paths, name)
     record = _read_record(host)
     pid = _running_pid(host)
     return HostStatus(
         name=name,
         running=pid is not None,
+        current=pid is not None and _booted_as_today(host, pid),
         pid=pid,
         address=record.address if record else None,
         memory_bytes=memory_bytes(pid) if pid else 0,

@@ -45,6 +45,8 @@ def _hosts_up(paths: LabPaths, count: int, progress: Progress) -> list[lab_hosts
     ensure_prometheus(paths)
     progress(f"monitoring: Prometheus at {PROMETHEUS_URL}")
     lab_hosts.ensure_lab_ssh_key(paths)
+    for name in lab_hosts.reboot_outdated(paths, _prefixed(progress, "hosts")):
+        progress(f"hosts: {name} booted again with today's options")
     wanted = smoke_host_addresses(count)
     if not wanted:
         return []

@@ -18,14 +18,30 @@ import pytest
 
 from orchestrator.lab.addressing import BRIDGE, MIRROR_URL, netns_name, veth_name
 from orchestrator.lab.errors import LabError
-from orchestrator.lab.hosts import LabHost, create_host, destroy_host, host_status
+from orchestrator.lab.hosts import (
+    HostDir,
+    LabHost,
+    create_host,
+    destroy_host,
+    host_status,
+    nspawn_argv,
+    reboot_outdated,
+    sshd_answers,
+)
 from orchestrator.lab.mirror import PACKAGES
 from orchestrator.lab.network import lab_links, namespace_pids
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.processes import descendants, pid_alive
+from orchestrator.lab.processes import (
+    descendants,
+    pid_alive,
+    process_cmdline,
+    start_detached,
+    stop_tree,
+)
 
 pytestmark = pytest.mark.integration
 
+CAP_NET_ADMIN = 12  # the capability's bit (linux/capability.h)
 HOSTS = {"ith-a": "10.213.2.21", "ith-b": "10.213.2.22"}
 SPARE = ("ith-c", "10.213.2.23")
 
@@ -186,6 +202,38 @@ def test_create_host_repairs_a_host_whose_nspawn_was_killed(
     assert host_status(name, paths)["pid"] not in (None, killed)
     code, output = _ssh(repaired, paths, "systemctl is-system-running --wait")
     assert (code, output.strip()) == (0, "running")
+
+
+def test_a_host_an_older_lab_booted_with_other_options_is_booted_again(
+    hosts: dict[str, LabHost], paths: LabPaths
+) -> None:
+    name = "ith-b"
+    host = HostDir.of(paths, name)
+    running = host_status(name, paths)["pid"]
+    assert running is not None
+    stop_tree(running)
+    for pid in namespace_pids(netns_name(name)):
+        stop_tree(pid, grace=0)
+    older = [arg for arg in nspawn_argv(host) if arg != "--capability=CAP_NET_ADMIN"]
+    booted = start_detached(older, paths.logs / f"{name}.console.log", host.pid_file)
+    deadline = time.monotonic() + 60
+    while not sshd_answers(HOSTS[name]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert host_status(name, paths)["pid"] == booted
+    assert not host_status(name, paths)["current"]
+
+    assert reboot_outdated(paths) == [name]  # what lab up does; create_host does the same
+
+    again = create_host(name, HOSTS[name], paths=paths)
+    assert again == hosts[name]  # same root, same host key
+    rebooted = host_status(name, paths)["pid"]
+    assert rebooted is not None
+    assert rebooted != booted
+    assert process_cmdline(rebooted) == nspawn_argv(host)
+    assert host_status(name, paths)["current"]
+    code, output = _ssh(again, paths, "grep CapEff /proc/1/status")
+    assert code == 0
+    assert int(output.split()[1], 16) & 1 << CAP_NET_ADMIN  # it may load its firewall
 
 
 def test_a_boot_timeout_is_a_lab_error_and_the_next_call_repairs(paths: LabPaths) -> None:
