@@ -29,6 +29,7 @@ from typing import TypedDict
 
 import structlog
 
+from orchestrator.lab import cgroups
 from orchestrator.lab.addressing import (
     BRIDGE,
     NETNS_PREFIX,
@@ -217,9 +218,10 @@ def _running_pid(host: HostDir) -> int | None:
 
 
 def _booted_as_today(host: HostDir, pid: int) -> bool:
-    """Whether the host's nspawn ``pid`` runs with the options this lab boots hosts with (a host
-    an older lab booted may lack one, e.g. the capability to load its firewall)."""
-    return process_cmdline(pid) == nspawn_argv(host)
+    """Whether the host's nspawn ``pid`` runs as this lab boots hosts: with today's options (a
+    host an older lab booted may lack one, e.g. the capability to load its firewall) and in a
+    control group of its own (see ``cgroups``)."""
+    return process_cmdline(pid) == nspawn_argv(host) and cgroups.in_group(pid, host.name)
 
 
 def _mounted(path: Path) -> bool:
@@ -429,7 +431,8 @@ def nspawn_argv(host: HostDir) -> list[str]:
 
 def _boot(paths: LabPaths, host: HostDir) -> int:
     console = paths.logs / f"{host.name}.console.log"
-    return start_detached(nspawn_argv(host), console, host.pid_file)
+    argv = cgroups.wrapped(cgroups.make_groups(host.name), nspawn_argv(host))
+    return start_detached(argv, console, host.pid_file)
 
 
 def _wait_for_sshd(paths: LabPaths, host: HostDir, pid: int, address: str, timeout: float) -> None:
@@ -458,6 +461,7 @@ def _stop(host: HostDir) -> None:
         stop_tree(pid)
     for pid in namespace_pids(netns_name(host.name)):  # orphans of a killed nspawn
         stop_tree(pid, grace=0)
+    cgroups.remove_groups(host.name)
     host.pid_file.unlink(missing_ok=True)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from orchestrator.lab import cgroups
 from orchestrator.lab.addressing import BRIDGE, MIRROR_URL, netns_name, veth_name
 from orchestrator.lab.errors import LabError
 from orchestrator.lab.hosts import (
@@ -234,6 +235,19 @@ def test_a_host_an_older_lab_booted_with_other_options_is_booted_again(
     code, output = _ssh(again, paths, "grep CapEff /proc/1/status")
     assert code == 0
     assert int(output.split()[1], 16) & 1 << CAP_NET_ADMIN  # it may load its firewall
+
+
+def test_each_host_runs_in_a_control_group_of_its_own(
+    hosts: dict[str, LabHost], paths: LabPaths
+) -> None:
+    # one shared group made the hosts' systemds collide on each other's units (219/CGROUP)
+    inits = {name: descendants(host_status(name, paths)["pid"] or 0) for name in hosts}
+    groups = {}
+    for name, pids in inits.items():
+        assert pids, name
+        assert all(cgroups.in_group(pid, name) for pid in pids), name
+        groups[name] = {Path(f"/proc/{pid}/cgroup").read_text() for pid in pids}
+    assert groups["ith-a"].isdisjoint(groups["ith-b"])
 
 
 def test_a_boot_timeout_is_a_lab_error_and_the_next_call_repairs(paths: LabPaths) -> None:
