@@ -58,8 +58,7 @@ def in_group(pid: int, name: str) -> bool:
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     except OSError:
         return False
-    paths = {hierarchy: path for hierarchy, _, path in (line.partition(":")[2].partition(":")
-                                                        for line in lines)}  # fmt: skip
+    paths = dict(line.split(":", 2)[1:] for line in lines)  # "9:name=systemd:/orchlab/..."
     path = paths.get("name=systemd", paths.get("", ""))
     own = group_path(name)
     return path == own or path.startswith(f"{own}/")
@@ -71,7 +70,7 @@ def remove_groups(name: str) -> None:
         top = root / GROUP_ROOT / name
         if not top.is_dir():
             continue
-        for folder, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+        for folder, _dirs, _files in os.walk(top, topdown=False):  # children first
             try:
                 Path(folder).rmdir()
             except OSError:
