@@ -60,7 +60,7 @@ from orchestrator.phases import base, software
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
 from orchestrator.store.sql import SqlRunStore
-from orchestrator.testing import FolderMonitoring
+from orchestrator.testing import FolderMonitoring, unwired
 from tests.integration.phase23_support import JORIS_KEY, addresses_for, lab_adapters, phase1_standin
 
 NETWORK = "10.213.203.0"
@@ -193,7 +193,7 @@ class Bench:
         close_masters(self.sockets["orch"])
         store = store or self.new_store()
         phases = (phase1_standin(addresses_for(self.spec, NETWORK)),
-                  without_netbox(base.phase(lambda: self.adapters)),
+                  without_netbox(base.phase(lambda: self.adapters, unwired, unwired)),
                   software.phase(lambda: self.adapters))  # fmt: skip
         run_log = RunLog(self.root / "logs")
         request = RunRequest(delivery_from_spec(self.spec), "bench",

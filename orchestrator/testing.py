@@ -20,9 +20,9 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, Never
 
-from orchestrator.adapters.ipam import KeyTaken, Kind, New, Note, Owned, Ref
+from orchestrator.adapters.ipam import Ipam, KeyTaken, Kind, New, Note, Owned, Ref
 from orchestrator.engine.delivery import Delivery, Person
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.errors import Exhausted, Refused
@@ -35,7 +35,7 @@ from orchestrator.engine.retry import NO_RETRY, RetryPolicy
 from orchestrator.engine.runners import HostRunner, SerialRunner
 from orchestrator.engine.status import Mode
 from orchestrator.engine.step import Change, Result, StepContext
-from orchestrator.phases import default_phases
+from orchestrator.phases import all_phases
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import (
     ActionItem,
@@ -342,6 +342,36 @@ class ScriptedStep:
             raise SimulatedCrash(f"{point} {self.key}")
 
 
+def unwired() -> Never:
+    """An adapter source for phases whose steps a test replaces: using it is a test bug."""
+    raise AssertionError("this test did not wire the adapter a step asked for")
+
+
+def catalogue() -> tuple[Phase, ...]:
+    """Phases 1-7 with no adapters behind them, for tests of their shape (keys, gates)."""
+    return all_phases(unwired, unwired, unwired)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedComposition:
+    """A ``Composition`` for CLI tests: given phases and NetBox, whatever the site."""
+
+    fixed_phases: Sequence[Phase] = field(default_factory=catalogue)
+    fixed_ipam: Ipam | None = None
+
+    @property
+    def ipam(self) -> Ipam:
+        if self.fixed_ipam is None:
+            unwired()
+        return self.fixed_ipam
+
+    def phases(self) -> Sequence[Phase]:
+        return self.fixed_phases
+
+    def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> FixedComposition:
+        return self
+
+
 def scripted_phases(
     hosts: tuple[str, ...] = (),
 ) -> tuple[tuple[Phase, ...], dict[str, ScriptedStep]]:
@@ -349,7 +379,7 @@ def scripted_phases(
     steps: dict[str, ScriptedStep] = {}
     phases = tuple(
         replace(phase, entries=tuple(_scripted(entry, steps, hosts) for entry in phase.entries))
-        for phase in default_phases()
+        for phase in catalogue()
     )
     return phases, steps
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: a delivery of examples/full.yaml (load balancer, 2 web hosts, 1 database) against the
-# lab, through the phases implemented so far. Safe to run again: finished steps are skipped.
+# lab, through the phases implemented so far. The lab is one site: `lab up` writes its site file,
+# and the run goes through it like through any other. Safe to run again: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orc=.venv/bin/orchestrator
@@ -10,6 +11,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "lab: NetBox, package mirror, bridge (lab up is idempotent)"
 $orc lab up
+export ORCHESTRATOR_SITE=${ORCHESTRATOR_SITE:-.lab/site.yaml}
 
 step "spec: validate $spec"
 $orc validate "$spec"

@@ -30,6 +30,7 @@ class HostRecord:
     role: str
     address: str  # without the prefix length
     owns_kernel: bool = True
+    existing: bool = False  # a server that ran before the delivery (``static``): gentler updates
 
 
 def bare(address: str) -> str:
@@ -97,6 +98,7 @@ def host_vars(
         "ansible_host": record.address,
         "role": host.role,
         "owns_kernel": record.owns_kernel,
+        "existing_host": record.existing,
         "packages": list(software.packages) if software else [],
         "services": list(software.services) if software else [],
         "watched_services": list(dict.fromkeys(watched)),

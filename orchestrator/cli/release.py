@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orchestrator.cli.runs import RunsWiring, _exit_codes, _who
+from orchestrator.cli.runs import RunsWiring, SiteOption, _exit_codes, _who
 from orchestrator.engine import BadInput, ExitCode
 from orchestrator.logging import configured_logging
 from orchestrator.phases.release import owned_by
@@ -31,13 +31,14 @@ def release(  # noqa: PLR0913 - one parameter per command-line option
     *,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask; remove at once.")] = False,
     by: Annotated[str | None, typer.Option("--by", help="Who releases; default: login.")] = None,
+    site: SiteOption = None,
     state_dir: Annotated[Path, typer.Option("--state-dir", envvar=STATE_ENV)] = DEFAULT_STATE,
     store_url: Annotated[str | None, typer.Option("--store-url", envvar=STORE_URL_ENV)] = None,
 ) -> None:
     """Remove every NetBox object this delivery created (by its key), in reverse order."""
     wiring = ctx.find_object(RunsWiring) or RunsWiring()
     with _exit_codes():
-        ipam = wiring.ipam()
+        ipam = wiring.compose(site, state_dir, None).ipam
         found = owned_by(ipam, delivery)
         total = sum(len(items) for items in found.values())
         for kind, items in found.items():

@@ -4,7 +4,10 @@ Register them on the ``orchestrator`` app with ``register(app)``. Exit codes (do
 1 failed, 2 bad input, 3 waiting for a gate, 4 locked by another run, 5 crashed. Results go to
 stdout (``--json`` on the read commands); progress and log lines go to stderr.
 
-Tests build the commands' collaborators themselves and pass them as ``obj=RunsWiring(...)``.
+The commands that act on a delivery (plan, run, resume) work on a site (``--site NAME|FILE``,
+``ORCHESTRATOR_SITE``, or the spec's ``site``): the composition root (``orchestrator.wiring``)
+builds the phases and their adapters from it. Tests build the commands' collaborators themselves
+and pass them as ``obj=RunsWiring(...)``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import structlog
 import typer
@@ -57,9 +60,8 @@ from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.delivery import people_of
 from orchestrator.engine.gates import GATES, People, gate_state
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
-from orchestrator.phases import default_phases
-from orchestrator.phases.network import default_ipam
 from orchestrator.phases.release import release_after_failure
+from orchestrator.site import SITE_ENV, SiteError, load_site, site_path
 from orchestrator.store import (
     ActionItem,
     HostRecord,
@@ -78,17 +80,35 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 USER_ENV = "ORCHESTRATOR_USER"
 
 
+class Composition(Protocol):
+    """The phases of a site and the NetBox they reserve in (``orchestrator.wiring.Wiring``)."""
+
+    @property
+    def ipam(self) -> Ipam: ...
+
+    def phases(self) -> Sequence[Phase]: ...
+
+
+def site_composition(chosen: str | None, state_dir: Path, spec_site: str | None) -> Composition:
+    """The composition root on the chosen site (option, environment, else the spec's)."""
+    from orchestrator.wiring import Wiring  # noqa: PLC0415 - adapters load only when a site is used
+
+    try:
+        return Wiring(load_site(site_path(chosen, spec_site)), state_dir)
+    except SiteError as exc:
+        raise BadInput(str(exc)) from None
+
+
 @dataclass(frozen=True, slots=True)
 class RunsWiring:
     """What the run commands are built from; the defaults are the real ones."""
 
     load_delivery: Callable[[Path], Delivery] = load_delivery
-    phases: Callable[[], Sequence[Phase]] = default_phases
+    compose: Callable[[str | None, Path, str | None], Composition] = site_composition
     open_store: Callable[[StoreLocation], RunStore] = open_store
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(jitter=1.0))
     runner: HostRunner = field(default_factory=SerialRunner)
     runtime: Runtime = field(default_factory=Runtime)
-    ipam: Callable[[], Ipam] = default_ipam
 
 
 # options shared by the commands
@@ -107,6 +127,15 @@ StoreUrl = Annotated[
         "--store-url",
         envvar=STORE_URL_ENV,
         help="Database URL of a shared run store, e.g. postgresql+psycopg://host/db.",
+        show_default=False,
+    ),
+]
+SiteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--site",
+        envvar=SITE_ENV,
+        help="Site file, or a site name (NAME.yaml in ./sites); default: the spec's `site`.",
         show_default=False,
     ),
 ]
@@ -186,11 +215,20 @@ def _opened(ctx: typer.Context, state_dir: Path, store_url: str | None) -> Itera
         store.close()
 
 
-def _engine(ctx: typer.Context, store: RunStore, shipper: RunLogShipper) -> Engine:
+def _composed(
+    ctx: typer.Context, site: str | None, state_dir: Path, delivery: Delivery
+) -> Composition:
+    spec_site = delivery.spec.site if delivery.spec is not None else None
+    return _wiring(ctx).compose(site, state_dir, spec_site)
+
+
+def _engine(
+    ctx: typer.Context, store: RunStore, shipper: RunLogShipper, composed: Composition
+) -> Engine:
     wiring = _wiring(ctx)
     return Engine(
         store,
-        wiring.phases(),
+        composed.phases(),
         observers=[LoggingObserver(), shipper],
         retry=wiring.retry,
         runner=wiring.runner,
@@ -198,8 +236,8 @@ def _engine(ctx: typer.Context, store: RunStore, shipper: RunLogShipper) -> Engi
     )
 
 
-def _selected(ctx: typer.Context, first: int, last: int | None) -> PhaseRange:
-    return PhaseRange(first, last or max(p.number for p in _wiring(ctx).phases()))
+def _selected(composed: Composition, first: int, last: int | None) -> PhaseRange:
+    return PhaseRange(first, last or max(p.number for p in composed.phases()))
 
 
 def _command(ctx: typer.Context, spec: Path, *extra: str) -> str:
@@ -217,13 +255,15 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
     *,
     as_json: AsJson = False,
     by: By = None,
+    site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
 ) -> None:
     """Show what a run would do, step by step, without changing anything; recorded as a plan run."""
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
-        phases = _selected(ctx, from_phase, through_phase)
+        composed = _composed(ctx, site, state_dir, delivery)
+        phases = _selected(composed, from_phase, through_phase)
         command = _command(
             ctx, spec, f"--from-phase {phases.first}", f"--through-phase {phases.last}"
         )
@@ -231,7 +271,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
             _opened(ctx, state_dir, store_url) as store,
             _run_logging(store, state_dir, store_url) as shipper,
         ):
-            outcome = _engine(ctx, store, shipper).plan(
+            outcome = _engine(ctx, store, shipper, composed).plan(
                 RunRequest(delivery, _who(by), command, phases)
             )
             shipper.ship()
@@ -250,6 +290,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     break_lock: BreakLock = False,
     keep_on_failure: KeepOnFailure = False,
     by: By = None,
+    site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
 ) -> None:
@@ -259,7 +300,8 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
-        phases = _selected(ctx, from_phase, through_phase)
+        composed = _composed(ctx, site, state_dir, delivery)
+        phases = _selected(composed, from_phase, through_phase)
         extra = (f"--from-phase {phases.first}", f"--through-phase {phases.last}")
         request = RunRequest(
             delivery,
@@ -269,8 +311,9 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
             break_lock=break_lock,
         )
         outcome = _carry_out(
-            ctx, state_dir, store_url, junit, lambda e: e.run(request), keep=keep_on_failure
-        )
+            ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
+            keep=keep_on_failure,
+        )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
 
@@ -286,6 +329,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     break_lock: BreakLock = False,
     keep_on_failure: KeepOnFailure = False,
     by: By = None,
+    site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
 ) -> None:
@@ -296,15 +340,12 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
+        composed = _composed(ctx, site, state_dir, delivery)
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
-            ctx,
-            state_dir,
-            store_url,
-            junit,
-            lambda e: e.resume(request, run_id),
+            ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
             keep=keep_on_failure,
-        )
+        )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
 
@@ -318,23 +359,23 @@ def _run_logging(
         yield RunLogShipper(store, run_log)
 
 
-def _carry_out(  # noqa: PLR0913 - the run's options, passed through
+def _carry_out(
     ctx: typer.Context,
-    state_dir: Path,
-    store_url: str | None,
-    junit: Path | None,
+    composed: Composition,
+    where: tuple[Path, str | None, Path | None],
     action: Callable[[Engine], RunOutcome],
     *,
     keep: bool = False,
 ) -> RunOutcome:
+    state_dir, store_url, junit = where
     with (
         _opened(ctx, state_dir, store_url) as store,
         _run_logging(store, state_dir, store_url) as shipper,
         stop_on_signals(),
     ):
-        outcome = action(_engine(ctx, store, shipper))
+        outcome = action(_engine(ctx, store, shipper, composed))
         if not keep:
-            release_after_failure(_wiring(ctx).ipam, store, outcome.run)
+            release_after_failure(lambda: composed.ipam, store, outcome.run)
         report = RunReport.load(store, outcome.run.id)
         if junit is not None:
             write_junit(junit, report)

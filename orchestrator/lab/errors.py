@@ -6,6 +6,7 @@ The CLI prints both and exits 1; nothing above the lab sees a traceback for an e
     LabError
     ├── PreflightError   the machine lacks something (root, a tool, PostgreSQL)
     ├── CommandFailed    a system command the lab ran returned non-zero
+    ├── HostBootTimeout  a lab host gave no SSH banner in time (worth another try)
     └── UnsafeTarget     an address or interface outside what the lab owns
 """
 
@@ -37,6 +38,10 @@ class CommandFailed(LabError):
         self.argv = argv
         self.returncode = returncode
         self.stderr = stderr
+
+
+class HostBootTimeout(LabError):
+    """A lab host did not answer SSH before its boot deadline."""
 
 
 class UnsafeTarget(LabError):

@@ -38,7 +38,7 @@ from orchestrator.lab.addressing import (
     lab_address,
     netns_name,
 )
-from orchestrator.lab.errors import LabError
+from orchestrator.lab.errors import HostBootTimeout, LabError
 from orchestrator.lab.files import file_lock, write_atomically
 from orchestrator.lab.image import ensure_base_image
 from orchestrator.lab.mirror import ensure_mirror, serve_mirror
@@ -443,7 +443,7 @@ def _wait_for_sshd(paths: LabPaths, host: HostDir, pid: int, address: str, timeo
             raise LabError(f"lab host {host.name} stopped while booting", f"see {console}")
         if time.monotonic() > deadline:
             _stop(host)  # so that the next create_host boots it again
-            raise LabError(
+            raise HostBootTimeout(
                 f"lab host {host.name} gave no SSH banner on {address} in {timeout:.0f} s",
                 f"see {console}; run the same command again to repair it",
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestrator.lab import hosts as lab_hosts
 from orchestrator.lab import network, preflight
@@ -22,6 +23,7 @@ from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.progress import Progress
 from orchestrator.lab.prometheus import URL as PROMETHEUS_URL
 from orchestrator.lab.prometheus import ensure_prometheus, stop_prometheus
+from orchestrator.lab.site import write_site
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class LabUp:
     netbox: NetBoxInfo
     hosts: list[lab_hosts.LabHost]
     seconds: float
+    site: Path  # the lab's site file
 
 
 def _prefixed(progress: Progress, part: str) -> Progress:
@@ -69,7 +72,9 @@ def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
         netbox_up = pool.submit(netbox.up)
         made = _hosts_up(paths, hosts, progress)
         info = netbox_up.result()
-    return LabUp(netbox=info, hosts=made, seconds=time.monotonic() - started)
+    site = write_site(paths, info)
+    progress(f"site: {site}")
+    return LabUp(netbox=info, hosts=made, seconds=time.monotonic() - started, site=site)
 
 
 def down(paths: LabPaths, progress: Progress) -> None:

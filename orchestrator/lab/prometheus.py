@@ -5,15 +5,15 @@ through file-based service discovery: phase 2 registers each host by writing
 ``<state>/prometheus/targets/<delivery>-<host>.json``. Standard alert rules come with it.
 Beside it runs the Debian blackbox exporter (``127.0.0.1:9115``), which probes the hosts for the
 spec's ping/tcp/http checks. Phase 3 publishes a delivery's checks (see
-``orchestrator.adapters.prometheus``) as ``checks/<delivery>.yml`` (rules, loaded) and
-``probes/<delivery>.json`` (probe targets); checks that wait for go-live are kept in
-``pending/<delivery>.{rules.yml,probes.json}``, which Prometheus does not read.
+``orchestrator.adapters.prometheus_files``, the same adapter any site uses) as
+``checks/<delivery>.yml`` (rules, loaded) and ``targets/probes/<delivery>.json`` (probe targets);
+checks that wait for go-live are kept in ``checks/pending/``, which Prometheus does not read.
+``lab up`` starts both; nothing a delivery runs starts them.
 
     ensure_prometheus(paths)   both installed (apt) if missing, configured, running, ready
     stop_prometheus(paths)     both stopped; nothing to do if they are not running
     query(expr)                an instant query, for checks and tests
     api(path)                  the ``data`` of a GET on Prometheus' HTTP API (rules, targets)
-    LabPrometheus(paths)       the ``Monitoring`` and ``CheckMonitoring`` of the phases
 """
 
 from __future__ import annotations
@@ -23,21 +23,17 @@ import os
 import shutil
 import signal
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from orchestrator.adapters.monitoring import DeliveryChecks
-from orchestrator.adapters.prometheus import BLACKBOX_MODULES, NODE_JOB, PROBE_JOB, render
-from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
+from orchestrator.adapters.prometheus import BLACKBOX_MODULES, NODE_JOB, PROBE_JOB
+from orchestrator.lab.errors import PreflightError
 from orchestrator.lab.files import write_atomically
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.proc import run
 from orchestrator.lab.processes import (
     pid_alive,
     process_cmdline,
@@ -108,12 +104,12 @@ def checks_dir(paths: LabPaths) -> Path:
 
 def probes_dir(paths: LabPaths) -> Path:
     """Where the deliveries' probe targets are (file-based service discovery)."""
-    return _dir(paths) / "probes"
+    return targets_dir(paths) / "probes"
 
 
 def pending_dir(paths: LabPaths) -> Path:
     """Where the go-live checks wait (not read by Prometheus)."""
-    return _dir(paths) / "pending"
+    return checks_dir(paths) / "pending"
 
 
 def config_text(paths: LabPaths) -> str:
@@ -275,68 +271,3 @@ def api(path: str) -> dict[str, Any]:
         body: dict[str, Any] = json.load(answer)
     data: dict[str, Any] = body["data"]
     return data
-
-
-def reload_prometheus() -> None:
-    """Make Prometheus read its rule files again; its error when it refuses them."""
-    request = urllib.request.Request(f"{URL}/-/reload", method="POST")  # noqa: S310 - loopback
-    try:
-        with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback
-            pass
-    except urllib.error.HTTPError as exc:
-        raise LabError(f"Prometheus refused its configuration: {exc.read().decode().strip()}",
-                       f"see {URL}/config and the files it names") from exc  # fmt: skip
-
-
-def check_rules(text: str, scratch: Path) -> None:
-    """Refuse a rule file that ``promtool check rules`` refuses."""
-    draft = scratch / f".draft-{os.getpid()}.yml"
-    write_atomically(draft, text)
-    try:
-        run([PROMTOOL, "check", "rules", str(draft)], timeout=60)
-    except CommandFailed as exc:
-        raise LabError(f"the generated check rules are invalid: {exc.message}",
-                       "this is a bug in orchestrator.adapters.prometheus") from exc  # fmt: skip
-    finally:
-        draft.unlink(missing_ok=True)
-
-
-def publish(paths: LabPaths, checks: DeliveryChecks) -> bool:
-    """Install a delivery's checks: active ones loaded, pending ones kept aside; whether changed."""
-    ensure_prometheus(paths)
-    name, active, pending = checks.delivery, checks.active(), checks.pending()
-    live, waiting = render(name, active), render(name, pending)
-    if active:
-        check_rules(live.rules, checks_dir(paths))
-    rules = _put(checks_dir(paths) / f"{name}.yml", live.rules if active else None)
-    changed = rules | _put(probes_dir(paths) / f"{name}.json", live.probes if active else None)
-    for suffix, text in ((".rules.yml", waiting.rules), (".probes.json", waiting.probes)):
-        changed |= _put(pending_dir(paths) / f"{name}{suffix}", text if pending else None)
-    if rules:
-        reload_prometheus()
-    log.info("checks_published", delivery=name, active=[c.name for c in active],
-             pending=[c.name for c in pending], changed=changed)  # fmt: skip
-    return changed
-
-
-def _put(path: Path, text: str | None) -> bool:
-    """Write ``text`` to ``path`` (remove it for ``None``); whether the file changed."""
-    if text is not None:
-        return _write_if_changed(path, text)
-    existed = path.exists()
-    path.unlink(missing_ok=True)
-    return existed
-
-
-@dataclass(frozen=True, slots=True)
-class LabPrometheus:
-    """The monitoring of the lab: hosts and checks are files Prometheus discovers or loads."""
-
-    paths: LabPaths
-
-    def targets_dir(self) -> Path:
-        ensure_prometheus(self.paths)
-        return targets_dir(self.paths)
-
-    def publish_checks(self, checks: DeliveryChecks) -> bool:
-        return publish(self.paths, checks)

@@ -1,24 +1,33 @@
 """The seven phases of a delivery, in order, with their steps and gates.
 
+Each phase module has a ``phase(...)`` function taking the adapters its steps work through; the
+composition root (``orchestrator.wiring.Wiring.phases``) calls them with the site's adapters.
 Steps not written yet are ``Placeholder`` steps: they report ``not implemented`` and stop the run
 (fail closed). Replace a placeholder with the real step under the same key.
 """
 
 from orchestrator.engine.phase import Phase
 from orchestrator.phases import base, buddycheck, golive, handover, migration, network, software
+from orchestrator.phases.base import AdapterSource, RecordsSource
+from orchestrator.phases.netbox_steps import IpamSource, Placement
 
 
-def default_phases() -> tuple[Phase, ...]:
-    """Phases 1-7."""
+def all_phases(
+    ipam: IpamSource,
+    adapters: AdapterSource,
+    records: RecordsSource,
+    placement: Placement | None = None,
+) -> tuple[Phase, ...]:
+    """Phases 1-7, their steps working through the given adapter sources (called on first use)."""
     return (
-        network.PHASE,
-        base.PHASE,
-        software.PHASE,
-        buddycheck.PHASE,
-        handover.PHASE,
-        migration.PHASE,
-        golive.PHASE,
+        network.network_phase(ipam, placement),
+        base.phase(adapters, ipam, records),
+        software.phase(adapters),
+        buddycheck.phase(),
+        handover.phase(),
+        migration.phase(),
+        golive.phase(),
     )
 
 
-__all__ = ["default_phases"]
+__all__ = ["all_phases"]

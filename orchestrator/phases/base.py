@@ -6,41 +6,37 @@
     base.configure      playbooks/phase2_base.yml on every host in one run (Ansible)
 
 The steps get their adapters from an ``AdapterSource`` called when they first need one, so
-importing the phases touches nothing; tests pass fakes (``orchestrator.testing``); the NetBox
-write-back gets the ``Ipam`` port and a ``HostRecords`` reader the same way. The playbook
+importing the phases touches nothing: the composition root (``orchestrator.wiring``) builds them
+from the site, tests pass fakes (``orchestrator.testing``); the NetBox write-back gets the ``Ipam``
+port and a ``HostRecords`` reader the same way. The playbook
 step is a ``BatchStep``: one playbook run for all hosts still to do, one result per host; a host
 that was unreachable is retried alone, a host whose key changed fails alone.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from orchestrator.adapters.ansible import (
     DIFF_MARK,
     PLAYBOOKS,
-    AnsibleRunnerPlaybooks,
-    AnsibleSettings,
     HostOutcome,
     PlaybookOutcome,
     PlaybookRun,
     PlaybookRunner,
 )
-from orchestrator.adapters.host_records import HOST_KEY_FIELD, HostRecords, NetBoxHostRecords
+from orchestrator.adapters.host_records import HOST_KEY_FIELD, HostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
 from orchestrator.adapters.ipam import Ipam, Kind, Ref
-from orchestrator.adapters.machines import MachineRequest, Machines, lab_and_static
+from orchestrator.adapters.machines import MachineRequest, Machines
 from orchestrator.adapters.monitoring import CheckMonitoring
 from orchestrator.adapters.ssh import (
     HostKeyChanged,
-    ParamikoProbe,
     ReachabilityProbe,
     SshTarget,
     fingerprint,
@@ -51,13 +47,8 @@ from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
-from orchestrator.lab.addressing import CONTROLLER
-from orchestrator.lab.netbox import read_netbox_env
-from orchestrator.lab.paths import LabPaths
 from orchestrator.phases.netbox_steps import IpamSource
-from orchestrator.phases.network import TOKEN_ENV, URL_ENV, default_ipam
 from orchestrator.spec.model import ExpandedHost
-from orchestrator.store.location import StoreLocation
 from orchestrator.store.records import Json, JsonMap, TaskRecord
 
 SSH_KEY_ENV = "ORCHESTRATOR_SSH_KEY"
@@ -76,6 +67,29 @@ class Monitoring(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class HostSettings:
+    """What every host of the site gets in phase 2, besides the spec: time, packages, upgrades,
+    and the networks the monitoring system comes from."""
+
+    ntp_servers: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    apt_sources: tuple[str, ...] = ()  # one-line ``deb`` sources; the image's own when empty
+    upgrade_new: str = "all"  # all | security | none, for machines a provider just made
+    upgrade_existing: str = "security"  # the same, for servers that already ran (``static``)
+    scraper_networks: tuple[str, ...] = ()
+
+    def variables(self) -> dict[str, Json]:
+        """The playbooks' variables for these settings."""
+        return {
+            "base_time_ntp_servers": list(self.ntp_servers),
+            "base_time_timezone": self.timezone,
+            "apt_sources": list(self.apt_sources),
+            "upgrade_policy": {"new": self.upgrade_new, "existing": self.upgrade_existing},
+            "scraper_networks": list(self.scraper_networks),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Adapters:
     """What phases 2 and 3 work with."""
 
@@ -86,28 +100,10 @@ class Adapters:
     monitoring: Monitoring
     management_networks: tuple[str, ...] = ()
     checks: CheckMonitoring | None = None  # runs the spec's monitoring checks (phase 3)
+    settings: HostSettings = field(default_factory=HostSettings)
 
 
 type AdapterSource = Callable[[], Adapters]
-
-
-@functools.cache
-def default_adapters() -> Adapters:
-    """The real adapters: lab and static machines, paramiko, ansible-runner, the lab Prometheus."""
-    from orchestrator.lab.prometheus import LabPrometheus  # noqa: PLC0415 - lab only when used
-
-    paths = LabPaths.from_env()
-    key = Path(os.environ.get(SSH_KEY_ENV) or paths.ssh_key)
-    state = StoreLocation.from_env().state_dir.resolve()
-    return Adapters(
-        machines=lab_and_static(paths),
-        probe=ParamikoProbe(key),
-        playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(key)),
-        workspace=Workspace(state / "deliveries"),
-        monitoring=LabPrometheus(paths),
-        management_networks=(f"{CONTROLLER}/32",),
-        checks=LabPrometheus(paths),
-    )
 
 
 # --- what the records say -------------------------------------------------------------------
@@ -256,19 +252,8 @@ type RecordsSource = Callable[[], HostRecords]
 MISSING_FIELD = (
     f"NetBox has no custom field {HOST_KEY_FIELD!r} on virtual machines: create it (type "
     "'Text (long)', object types virtualization.virtualmachine and dcim.device) so phase 2 can "
-    "record each host's pinned SSH host key; `orchestrator lab up` makes it in the lab"
+    "record each host's pinned SSH host key; `orchestrator netbox bootstrap` makes it"
 )
-
-
-@functools.cache
-def default_records() -> HostRecords:
-    """Reads from the NetBox ``default_ipam`` writes to (``NETBOX_URL``/``NETBOX_TOKEN``, else
-    the lab's)."""
-    url, token = os.environ.get(URL_ENV), os.environ.get(TOKEN_ENV)
-    if url and token:
-        return NetBoxHostRecords(url, token)
-    info = read_netbox_env(LabPaths.from_env())
-    return NetBoxHostRecords(info.url, info.token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,7 +520,8 @@ class PlaybookStep:
         reach = outputs_of(ctx, REACHABILITY).get("hosts")
         records = [
             HostRecord(name, h.role, str(per_host(ctx, REACHABILITY, name)["address"]),
-                       bool(per_host(ctx, REACHABILITY, name).get("owns_kernel", True)))
+                       bool(per_host(ctx, REACHABILITY, name).get("owns_kernel", True)),
+                       existing=h.group.provider == "static")
             for name, h in expanded(ctx).items()
             if isinstance(reach, Mapping) and name in reach
         ]  # fmt: skip
@@ -545,6 +531,7 @@ class PlaybookStep:
             "delivery": ctx.delivery.id,
             "customer": ctx.spec.customer.name,
             "management_networks": list(adapters.management_networks),
+            **adapters.settings.variables(),
         }
         return inventory(ctx.spec, topology, common)
 
@@ -572,11 +559,7 @@ def host_result(host: HostOutcome) -> Result | OrchestratorError:
     )
 
 
-def phase(
-    adapters: AdapterSource = default_adapters,
-    ipam: IpamSource = default_ipam,
-    records: RecordsSource = default_records,
-) -> Phase:
+def phase(adapters: AdapterSource, ipam: IpamSource, records: RecordsSource) -> Phase:
     """Phase 2 with its steps working through ``adapters``, writing back through ``ipam``."""
     return Phase(
         number=2,
@@ -596,14 +579,12 @@ def phase(
     )
 
 
-PHASE = phase()
-
 __all__ = [
     "HOST_KEY_FIELD",
-    "PHASE",
     "AdapterSource",
     "Adapters",
     "HostKeyChanged",
+    "HostSettings",
     "NetBoxRecordStep",
     "PlaybookStep",
     "RecordsSource",

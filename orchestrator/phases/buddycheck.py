@@ -6,12 +6,15 @@ Failed checks become action items; the ``buddycheck`` gate before phase 5 needs 
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
 
-PHASE = Phase(
-    number=4,
-    name="buddycheck",
-    title="Internal quality control (buddycheck)",
-    entries=(
-        Placeholder("buddycheck.verify", "Verify the platform against what was agreed"),
-        Placeholder("buddycheck.action_items", "Open an action item per failed check"),
-    ),
-)
+
+def phase() -> Phase:
+    """The phase's steps (placeholders until it is written)."""
+    return Phase(
+        number=4,
+        name="buddycheck",
+        title="Internal quality control (buddycheck)",
+        entries=(
+            Placeholder("buddycheck.verify", "Verify the platform against what was agreed"),
+            Placeholder("buddycheck.action_items", "Open an action item per failed check"),
+        ),
+    )

@@ -4,15 +4,18 @@ from orchestrator.engine.gates import GO_LIVE
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
 
-PHASE = Phase(
-    number=7,
-    name="golive",
-    title="Go-live & production",
-    entries=(
-        GO_LIVE,
-        Placeholder("golive.checks", "Run the go-live checks"),
-        Placeholder("golive.monitoring", "Activate application monitoring"),
-        Placeholder("golive.evaluation", "Record the evaluation"),
-        Placeholder("golive.operations", "Hand over to the operations team"),
-    ),
-)
+
+def phase() -> Phase:
+    """The phase's steps (placeholders until it is written)."""
+    return Phase(
+        number=7,
+        name="golive",
+        title="Go-live & production",
+        entries=(
+            GO_LIVE,
+            Placeholder("golive.checks", "Run the go-live checks"),
+            Placeholder("golive.monitoring", "Activate application monitoring"),
+            Placeholder("golive.evaluation", "Record the evaluation"),
+            Placeholder("golive.operations", "Hand over to the operations team"),
+        ),
+    )

@@ -9,15 +9,18 @@ from orchestrator.engine.gates import BUDDYCHECK, CUSTOMER_CONFIRMATION
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
 
-PHASE = Phase(
-    number=5,
-    name="handover",
-    title="Handover",
-    entries=(
-        BUDDYCHECK,
-        Placeholder("handover.document", "Write the handover document"),
-        Placeholder("handover.access_details", "Hand over access details"),
-        CUSTOMER_CONFIRMATION,
-        Placeholder("handover.contract_effective", "Set the systems to production in NetBox"),
-    ),
-)
+
+def phase() -> Phase:
+    """The phase's steps (placeholders until it is written)."""
+    return Phase(
+        number=5,
+        name="handover",
+        title="Handover",
+        entries=(
+            BUDDYCHECK,
+            Placeholder("handover.document", "Write the handover document"),
+            Placeholder("handover.access_details", "Hand over access details"),
+            CUSTOMER_CONFIRMATION,
+            Placeholder("handover.contract_effective", "Set the systems to production in NetBox"),
+        ),
+    )

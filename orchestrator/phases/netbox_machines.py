@@ -8,13 +8,11 @@ from collections.abc import Sequence
 
 from orchestrator.adapters.ipam import Ipam, Kind, New, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
-from orchestrator.lab.netbox import CLUSTER
 from orchestrator.phases.netbox_steps import NetBoxStep, _id, _journal, _spec_part, hardware_refs
 from orchestrator.phases.reservations import Make, Reservation, changes_for, key_of
 from orchestrator.spec import DeliverySpec
 from orchestrator.store.records import Json, JsonMap
 
-INTERFACE = "eth0"
 VM_INTERFACE_TYPE = "virtualization.vminterface"
 
 
@@ -32,10 +30,14 @@ def _int(value: Json) -> int:
 
 
 class MachinesStep(NetBoxStep):
-    """A planned VM per host with interface ``eth0`` holding its address, set as primary IP."""
+    """A planned VM per host with its interface (the site's name) holding its address, set as
+    primary IP; in the cluster the site names for the host's machine provider."""
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
-        return _spec_part(spec, "network", "hosts")
+        where: dict[str, Json] = {
+            "clusters": dict(self.placement.clusters), "interface": self.placement.interface
+        }
+        return {**_spec_part(spec, "network", "hosts"), "placement": where}
 
     def _wanted(self, ctx: StepContext, ipam: Ipam | None) -> list[New]:
         spec, delivery = ctx.spec, ctx.delivery.id
@@ -49,8 +51,9 @@ class MachinesStep(NetBoxStep):
                 "vcpus": size.cpus, "memory": size.memory_mb, "disk": size.disk_gb * 1000,
                 "description": f"{host.role} ({delivery})",
             }  # fmt: skip
-            if host.group.provider == "lab" and ipam is not None:
-                fields["cluster"] = ipam.reference(Ref.CLUSTER, CLUSTER)
+            cluster = self.placement.cluster_for(host.group.provider)
+            if cluster is not None and ipam is not None:
+                fields["cluster"] = ipam.reference(Ref.CLUSTER, cluster)
             wanted.append(New(key_of(delivery, "vm", host.name), fields))
         return wanted
 
@@ -94,10 +97,11 @@ class MachinesStep(NetBoxStep):
     ) -> dict[str, Owned]:
         delivery = ctx.delivery.id
         found = {} if fresh else ipam.owned(Kind.VM_INTERFACE, delivery)
+        name = self.placement.interface
         wanted = [
             New(
                 key_of(delivery, "vminterface", host),
-                {"virtual_machine": machines[key_of(delivery, "vm", host)].id, "name": INTERFACE},
+                {"virtual_machine": machines[key_of(delivery, "vm", host)].id, "name": name},
             )
             for host in _addresses(ctx)
         ]
@@ -142,7 +146,10 @@ class LoadBalancerStep(NetBoxStep):
     """The load balancer's base configuration: a service per backend and port, VIP in notes."""
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
-        return _spec_part(spec, "network", "hosts")
+        where: dict[str, Json] = {
+            "clusters": dict(self.placement.clusters), "interface": self.placement.interface
+        }
+        return {**_spec_part(spec, "network", "hosts"), "placement": where}
 
     def _wanted(self, ctx: StepContext) -> list[New]:
         balancer, delivery = ctx.spec.network.load_balancer, ctx.delivery.id
@@ -238,7 +245,10 @@ class HardwareStep(NetBoxStep):
     """Hardware to order: planned devices (type, role, site) with a journal entry each."""
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
-        return _spec_part(spec, "network", "hosts")
+        where: dict[str, Json] = {
+            "clusters": dict(self.placement.clusters), "interface": self.placement.interface
+        }
+        return {**_spec_part(spec, "network", "hosts"), "placement": where}
 
     def _wanted(self, ctx: StepContext, ipam: Ipam | None) -> list[New]:
         wanted, delivery = [], ctx.delivery.id

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from orchestrator.adapters.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.errors import Exhausted, Refused
 from orchestrator.engine.step import Change, Result, StepContext
-from orchestrator.lab.netbox import CLUSTER
 from orchestrator.phases.reservations import (
     JOURNAL,
     JOURNALED,
@@ -60,7 +59,20 @@ def hardware_refs(model: str) -> tuple[tuple[Ref, str], tuple[Ref, str], tuple[R
     return (Ref.MANUFACTURER, vendor.lower()), (Ref.DEVICE_TYPE, slug), (Ref.DEVICE_ROLE, "server")
 
 
-def references(spec: DeliverySpec) -> list[tuple[Ref, str]]:
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the site puts a delivery's VMs in NetBox: a cluster per machine provider (none when
+    the site names none for it) and the name of each VM's interface."""
+
+    clusters: Mapping[str, str] = field(default_factory=dict)
+    interface: str = "eth0"
+
+    def cluster_for(self, provider: str) -> str | None:
+        """The cluster VMs of ``provider`` go in, if any."""
+        return self.clusters.get(provider)
+
+
+def references(spec: DeliverySpec, placement: Placement) -> list[tuple[Ref, str]]:
     """The shared NetBox data phase 1 of ``spec`` refers to."""
     net = spec.network
     refs = [
@@ -68,8 +80,8 @@ def references(spec: DeliverySpec) -> list[tuple[Ref, str]]:
         (Ref.PREFIX, str(net.parent_prefix)), (Ref.TENANT, spec.customer.tenant),
         *((Ref.CONTACT_ROLE, role) for role, _new in _people(spec, spec.id)),
     ]  # fmt: skip
-    if any(group.provider == "lab" for group in spec.hosts):
-        refs.append((Ref.CLUSTER, CLUSTER))
+    clusters = {placement.cluster_for(group.provider) for group in spec.hosts}
+    refs.extend((Ref.CLUSTER, cluster) for cluster in sorted(c for c in clusters if c))
     for group in spec.hosts:
         if group.hardware is not None:
             refs.extend(hardware_refs(group.hardware.model))
@@ -95,6 +107,7 @@ class NetBoxStep:
     key: str
     title: str
     ipam: IpamSource
+    placement: Placement = field(default_factory=Placement)
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
         """The parts of the spec the step depends on."""
@@ -109,7 +122,7 @@ class NetBoxStep:
     def ready(self, ctx: StepContext) -> Ipam:
         """The IPAM, with the delivery's objects and references read (once per run)."""
         ipam = self.ipam()
-        ipam.prepare(ctx.delivery.id, references(ctx.spec))
+        ipam.prepare(ctx.delivery.id, references(ctx.spec, self.placement))
         return ipam
 
 

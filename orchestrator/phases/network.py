@@ -2,21 +2,14 @@
 
 Every object is created with the delivery's key (see ``orchestrator.phases.reservations``), so a
 re-run adopts instead of allocating again and ``orchestrator release`` removes exactly what the
-delivery made. ``network_phase(ipam)`` builds the phase on any ``Ipam`` (tests pass
-``InMemoryIpam``); ``PHASE`` uses the NetBox named by ``NETBOX_URL``/``NETBOX_TOKEN`` or the lab's.
+delivery made. ``network_phase(ipam, placement)`` builds the phase on any ``Ipam`` (tests pass
+``InMemoryIpam``; the composition root, ``orchestrator.wiring``, the site's NetBox).
 """
 
 from __future__ import annotations
 
-import functools
-import os
-
-from orchestrator.adapters.ipam import Ipam
-from orchestrator.adapters.netbox import NetBoxIpam
 from orchestrator.engine.gates import HARDWARE_DELIVERED, PRECONDITIONS
 from orchestrator.engine.phase import Phase
-from orchestrator.lab.netbox import read_netbox_env
-from orchestrator.lab.paths import LabPaths
 from orchestrator.phases.netbox_machines import (
     AccessStep,
     HardwareStep,
@@ -27,27 +20,16 @@ from orchestrator.phases.netbox_steps import (
     AddressesStep,
     IpamSource,
     JournalStep,
+    Placement,
     PrefixStep,
     TenantStep,
     VlanStep,
 )
 
-URL_ENV = "NETBOX_URL"
-TOKEN_ENV = "NETBOX_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
-
-@functools.cache
-def default_ipam() -> Ipam:
-    """NetBox from ``NETBOX_URL``/``NETBOX_TOKEN``, else the lab's (``.lab/netbox.env``)."""
-    url, token = os.environ.get(URL_ENV), os.environ.get(TOKEN_ENV)
-    if url and token:
-        return NetBoxIpam(url, token)
-    info = read_netbox_env(LabPaths.from_env())
-    return NetBoxIpam(info.url, info.token)
-
-
-def network_phase(ipam: IpamSource = default_ipam) -> Phase:
-    """Phase 1 on ``ipam`` (called only when a step runs)."""
+def network_phase(ipam: IpamSource, placement: Placement | None = None) -> Phase:
+    """Phase 1 on ``ipam`` (called only when a step runs), placing VMs as ``placement`` says."""
+    where = placement or Placement()
     return Phase(
         number=1,
         name="network",
@@ -55,23 +37,25 @@ def network_phase(ipam: IpamSource = default_ipam) -> Phase:
         entries=(
             PRECONDITIONS,
             TenantStep(
-                "network.tenant", "Record the customer as a NetBox tenant, with contacts", ipam
+                "network.tenant",
+                "Record the customer as a NetBox tenant, with contacts",
+                ipam,
+                where,
             ),
-            VlanStep("network.vlan", "Reserve a VLAN from the VLAN group", ipam),
-            PrefixStep("network.prefix", "Reserve a prefix from the parent prefix", ipam),
-            AddressesStep("network.addresses", "Reserve an IP address per host", ipam),
+            VlanStep("network.vlan", "Reserve a VLAN from the VLAN group", ipam, where),
+            PrefixStep("network.prefix", "Reserve a prefix from the parent prefix", ipam, where),
+            AddressesStep("network.addresses", "Reserve an IP address per host", ipam, where),
             MachinesStep(
-                "network.machines", "Record planned VMs with interface and primary IP", ipam
+                "network.machines", "Record planned VMs with interface and primary IP", ipam, where
             ),
             LoadBalancerStep(
-                "network.load_balancer", "Base configuration of the load balancer", ipam
+                "network.load_balancer", "Base configuration of the load balancer", ipam, where
             ),
-            AccessStep("network.access", "Record who gets access", ipam),
-            HardwareStep("network.hardware", "Order new hardware", ipam),
-            JournalStep("network.journal", "Write the phase's journal entries to NetBox", ipam),
+            AccessStep("network.access", "Record who gets access", ipam, where),
+            HardwareStep("network.hardware", "Order new hardware", ipam, where),
+            JournalStep(
+                "network.journal", "Write the phase's journal entries to NetBox", ipam, where
+            ),
             HARDWARE_DELIVERED,
         ),
     )
-
-
-PHASE = network_phase()

@@ -8,13 +8,13 @@ Then the spec's monitoring checks go into the monitoring system (``phases.monito
 """
 
 from orchestrator.engine.phase import Phase
-from orchestrator.phases.base import AdapterSource, PlaybookStep, default_adapters
+from orchestrator.phases.base import AdapterSource, PlaybookStep
 from orchestrator.phases.monitoring import ChecksStep
 
 SECRETS = ("db_password", "restic_password")
 
 
-def phase(adapters: AdapterSource = default_adapters) -> Phase:
+def phase(adapters: AdapterSource) -> Phase:
     """Phase 3 with its steps working through ``adapters``."""
     return Phase(
         number=3,
@@ -33,6 +33,4 @@ def phase(adapters: AdapterSource = default_adapters) -> Phase:
     )
 
 
-PHASE = phase()
-
-__all__ = ["PHASE", "SECRETS", "phase"]
+__all__ = ["SECRETS", "phase"]

@@ -47,11 +47,18 @@ def validate_document(document: YamlDocument) -> DeliverySpec:
     return spec
 
 
+#: Fields added after specs were first stored: left out while unset, so that the hash of a
+#: spec that does not use them stays what it was.
+_LATER_FIELDS = frozenset({"site"})
+
+
 def canonical_json(spec: DeliverySpec) -> str:
     """The spec as JSON with sorted keys and defaults filled in: the same spec, the same text."""
-    return json.dumps(
-        spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    data = spec.model_dump(mode="json")
+    for name in _LATER_FIELDS:
+        if data.get(name) is None:
+            data.pop(name, None)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def spec_hash(spec: DeliverySpec) -> str:

@@ -417,6 +417,13 @@ class DeliverySpec(SpecModel):
     spec_version: Literal[1] = Field(default=1, description="Version of this spec format.")
     id: Slug = Field(description="Delivery id, e.g. `acme-webshop`; stable for the delivery.")
     title: Text | None = Field(default=None, description="Human title of the delivery.")
+    site: Text | None = Field(
+        default=None,
+        description=(
+            "Site the delivery lands on: a site name (`NAME.yaml` in the sites folder) or a site "
+            "file; `--site` and `ORCHESTRATOR_SITE` take precedence."
+        ),
+    )
     customer: Customer = Field(description="Who the platform is for.")
     delivery_manager: Person = Field(description="Guides the delivery; confirms with the customer.")
     lead_engineer: Person = Field(description="Owns the technical result.")

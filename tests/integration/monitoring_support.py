@@ -12,11 +12,12 @@ from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import Phase, PhaseRange
 from orchestrator.lab.hosts import destroy_host
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.prometheus import LabPrometheus, targets_dir
+from orchestrator.lab.prometheus import targets_dir
 from orchestrator.phases import base, software
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
 from orchestrator.store.sql import SqlRunStore
+from orchestrator.testing import unwired
 from tests.integration.phase23_support import (
     address_of,
     addresses_for,
@@ -75,12 +76,7 @@ class MonitoredPlatform:
 
     @classmethod
     def make(cls, paths: LabPaths, state: Path) -> MonitoredPlatform:
-        adapters = lab_adapters(paths, state, wait=20.0)
-        with_checks = base.Adapters(
-            adapters.machines, adapters.probe, adapters.playbooks, adapters.workspace,
-            adapters.monitoring, adapters.management_networks, checks=LabPrometheus(paths),
-        )  # fmt: skip
-        return cls(make_spec(), paths, state, with_checks)
+        return cls(make_spec(), paths, state, lab_adapters(paths, state, wait=20.0))
 
     def hosts(self) -> list[str]:
         return [h.name for h in self.spec.expanded_hosts()]
@@ -101,7 +97,7 @@ class MonitoredPlatform:
 
     def phase2(self) -> Phase:
         """Phase 2 without its NetBox write-back: phase 1 here is a stand-in, not NetBox."""
-        real = base.phase(lambda: self.adapters)
+        real = base.phase(lambda: self.adapters, unwired, unwired)
         entries = tuple(s for s in real.steps if s.key != NETBOX_WRITE_BACK)  # it has no gates
         return Phase(real.number, real.name, real.title, entries)
 
@@ -119,6 +115,8 @@ class MonitoredPlatform:
         """Destroy the hosts and take the delivery out of the lab's Prometheus."""
         for host in self.hosts():
             destroy_host(host, paths=self.paths)
-        LabPrometheus(self.paths).publish_checks(DeliveryChecks(DELIVERY, ()))
+        checks = self.adapters.checks
+        assert checks is not None
+        checks.publish_checks(DeliveryChecks(DELIVERY, ()))
         for target in targets_dir(self.paths).glob(f"{DELIVERY}-*.json"):
             target.unlink()

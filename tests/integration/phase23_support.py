@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
-from orchestrator.adapters.machines import lab_and_static
 from orchestrator.adapters.ssh import ParamikoProbe
-from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine import Change, Phase, Result, StepContext
 from orchestrator.engine.retry import RetryPolicy
-from orchestrator.lab.addressing import CONTROLLER
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.prometheus import LabPrometheus
+from orchestrator.lab.site import site_file
 from orchestrator.phases import base
+from orchestrator.site import load_site
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
 from orchestrator.store.records import Json, JsonMap
+from orchestrator.wiring import Wiring
 
 SPEC = """
 id: {id}
@@ -126,13 +124,15 @@ def phase1_standin(outputs: JsonMap) -> Phase:
     return Phase(1, "network", "Network (stand-in)", (FixedAddresses(outputs),))
 
 
+def lab_wiring(paths: LabPaths, state: Path) -> Wiring:
+    """The composition root on the lab's site file, as the CLI builds it for `--site`."""
+    return Wiring(load_site(site_file(paths)), state)
+
+
 def lab_adapters(paths: LabPaths, state: Path, *, wait: float = 60.0) -> base.Adapters:
+    """The lab site's adapters, with a probe that gives up sooner than a real run's."""
+    adapters = lab_wiring(paths, state).adapters
+    probe = adapters.probe
+    assert isinstance(probe, ParamikoProbe)
     probe_wait = RetryPolicy(attempts=10_000, initial_backoff=0.25, max_backoff=2.0, deadline=wait)
-    return base.Adapters(
-        machines=lab_and_static(paths),
-        probe=ParamikoProbe(paths.ssh_key, wait=probe_wait, connect_timeout=5.0),
-        playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(paths.ssh_key)),
-        workspace=Workspace(state / "deliveries"),
-        monitoring=LabPrometheus(paths),
-        management_networks=(f"{CONTROLLER}/32",),
-    )
+    return replace(adapters, probe=replace(probe, wait=probe_wait, connect_timeout=5.0))

@@ -26,6 +26,7 @@ from orchestrator.engine.delivery import Delivery, load_delivery
 from orchestrator.engine.phase import PhaseRange
 from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.site import site_file
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release, release_after_failure
 from orchestrator.testing import EngineBench, InMemoryRunStore, approve_gates
@@ -207,7 +208,8 @@ def test_release_removes_exactly_what_was_created(netbox: Fresh, delivery: Deliv
 
 
 def cli(*args: str, state: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ORCHESTRATOR_STATE": str(state), "ORCHESTRATOR_USER": "Sanne Jansen"}
+    env = {**os.environ, "ORCHESTRATOR_STATE": str(state), "ORCHESTRATOR_USER": "Sanne Jansen",
+           "ORCHESTRATOR_SITE": str(site_file(LabPaths.from_env()))}  # fmt: skip
     argv = [str(Path(sys.executable).parent / "orchestrator"), *args]
     return subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

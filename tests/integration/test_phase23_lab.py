@@ -27,7 +27,7 @@ from typing import Any, Self
 import psycopg
 import pytest
 
-from orchestrator.adapters.host_records import HOST_KEY_FIELD, NetBoxHostRecords
+from orchestrator.adapters.host_records import HOST_KEY_FIELD
 from orchestrator.adapters.inventory import bare
 from orchestrator.adapters.netbox import DELIVERY_FIELD, NetBoxIpam
 from orchestrator.adapters.ssh import pinned_key
@@ -52,13 +52,13 @@ from orchestrator.lab.network import namespace_pids
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.prometheus import query
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging
-from orchestrator.phases import base, software
-from orchestrator.phases.network import network_phase
+from orchestrator.phases import all_phases, base
+from orchestrator.phases.netbox_steps import Placement
 from orchestrator.phases.release import release
 from orchestrator.spec import DeliverySpec
 from orchestrator.store.sql import SqlRunStore
 from orchestrator.testing import InMemoryRunStore, approve_gates
-from tests.integration.phase23_support import lab_adapters, make_spec
+from tests.integration.phase23_support import lab_adapters, lab_wiring, make_spec
 
 DELIVERY = "p23-lab"
 PREFIX = "p23-"
@@ -76,12 +76,13 @@ class Platform:
         return NetBoxIpam(self.netbox.url, self.netbox.token)
 
     def engine(self, store: SqlRunStore, run_log: RunLog) -> Engine:
-        ipam, records = self.ipam(), NetBoxHostRecords(self.netbox.url, self.netbox.token)
-        phases = (
-            network_phase(lambda: ipam),
-            base.phase(lambda: self.adapters, lambda: ipam, lambda: records),
-            software.phase(lambda: self.adapters),
-        )
+        """Phases 1-3 as the lab site wires them, with this test's (quicker) adapters."""
+        wiring = lab_wiring(self.paths, self.state)
+        nb = wiring.site.netbox
+        placement = Placement(nb.clusters, nb.interface)
+        phases = all_phases(
+            lambda: wiring.ipam, lambda: self.adapters, lambda: wiring.records, placement
+        )[:3]
         retry = RetryPolicy(attempts=2, initial_backoff=1.0, deadline=120.0)
         observers: list[RunObserver] = [LoggingObserver(), RunLogShipper(store, run_log)]
         return Engine(store, phases, observers=observers, retry=retry, runner=ThreadedRunner())

@@ -1,4 +1,4 @@
-"""Machine providers: the spec's provider picks the adapter; lab errors are translated."""
+"""Machine providers: the spec's provider picks the adapter; lab errors are translated by type."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.machines import (
-    LabMachines,
-    MachineRequest,
-    ProviderMachines,
-    StaticMachines,
-)
+from orchestrator.adapters.machines import MachineRequest, ProviderMachines, StaticMachines
 from orchestrator.engine import Refused, TimedOut
-from orchestrator.lab.errors import LabError, UnsafeTarget
+from orchestrator.lab.errors import HostBootTimeout, LabError, UnsafeTarget
 from orchestrator.lab.hosts import LabHost
+from orchestrator.lab.machines import LabMachines
 from orchestrator.lab.paths import LabPaths
 
 REQUEST = MachineRequest("web-01", "web", "10.213.200.11", "debian-12", "lab", ("10.213.200.100",))
@@ -46,7 +42,7 @@ def test_lab_machines_bring_up_the_host_with_its_vip(tmp_path: Path) -> None:
     ("error", "expected"),
     [
         (UnsafeTarget("8.8.8.8 is outside the lab prefix"), Refused),
-        (LabError("lab host web-01 gave no SSH banner on 10.213.200.11 in 120 s"), TimedOut),
+        (HostBootTimeout("lab host web-01 gave no SSH banner on 10.213.200.11 in 120 s"), TimedOut),
         (LabError("address 10.213.200.11 is already used by lab host x"), Refused),
     ],
 )

@@ -10,6 +10,7 @@ from typing import Any
 from bench.ansible_overhead import event_walls, json_walls, with_control_dir, without_netbox
 from orchestrator.adapters.ansible import AnsibleSettings, PlaybookRun, tuned_env
 from orchestrator.phases import base
+from orchestrator.testing import unwired
 
 
 def _event(task: str, uuid: str, host: str, start: str, end: str) -> Mapping[str, Any]:
@@ -42,7 +43,7 @@ def test_walls_from_the_json_callback_skip_what_ansible_printed_first() -> None:
 
 
 def test_the_bench_keeps_the_phase_but_its_netbox_write_back(tmp_path: Path) -> None:
-    phase = without_netbox(base.phase())
+    phase = without_netbox(base.phase(unwired, unwired, unwired))
     keys = [getattr(entry, "key", "") for entry in phase.entries]
     assert "base.netbox_record" not in keys
     assert {"base.machines", "base.reachability", "base.configure"} <= set(keys)

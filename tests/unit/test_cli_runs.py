@@ -15,14 +15,15 @@ from typer.testing import CliRunner, Result
 from orchestrator.cli.runs import RunsWiring, register
 from orchestrator.engine import BadInput, Phase, Refused, StepContext
 from orchestrator.engine import Result as StepResult
-from orchestrator.phases import default_phases
 from orchestrator.phases.network import network_phase
 from orchestrator.store import LockRecord, SqlRunStore
 from orchestrator.testing import (
     T0,
     FakeClock,
+    FixedComposition,
     InMemoryIpam,
     ScriptedStep,
+    catalogue,
     fake_runtime,
     make_delivery,
     scripted_phases,
@@ -55,7 +56,7 @@ class Cli:
 def cli_with(tmp_path: Path, phases: tuple[Phase, ...]) -> Cli:
     wiring = RunsWiring(
         load_delivery=lambda _path: DELIVERY,
-        phases=lambda: phases,
+        compose=FixedComposition(phases),
         runtime=fake_runtime(FakeClock()),
     )
     return Cli(tmp_path / "state", wiring)
@@ -224,9 +225,8 @@ def test_run_logs_go_to_a_file_and_the_store_without_secrets(tmp_path: Path) -> 
 def test_the_default_wiring_runs_phase_1_of_the_example_on_an_ipam(tmp_path: Path) -> None:
     """The real catalogue and store, with NetBox replaced by the fake held to its contract."""
     ipam = InMemoryIpam()
-    wiring = RunsWiring(
-        phases=lambda: (network_phase(lambda: ipam), *default_phases()[1:]), ipam=lambda: ipam
-    )
+    phases = (network_phase(lambda: ipam), *catalogue()[1:])
+    wiring = RunsWiring(compose=FixedComposition(phases, ipam))
 
     def real(*args: str) -> Result:
         return CliRunner().invoke(app(), [*args, "--state-dir", str(tmp_path)], obj=wiring)

@@ -15,14 +15,13 @@ from orchestrator.engine import (
     StepContext,
 )
 from orchestrator.engine.phase import check_catalogue
-from orchestrator.phases import default_phases
-from orchestrator.testing import ScriptedStep, make_delivery
+from orchestrator.testing import ScriptedStep, catalogue, make_delivery
 
 CTX = StepContext(make_delivery(), "run-1", 1)
 
 
 def test_phases_one_to_seven_are_registered_in_order() -> None:
-    phases = check_catalogue(default_phases())
+    phases = check_catalogue(catalogue())
     assert [(p.number, p.name) for p in phases] == [
         (1, "network"),
         (2, "base"),
@@ -36,7 +35,7 @@ def test_phases_one_to_seven_are_registered_in_order() -> None:
 
 
 def test_the_gates_sit_where_the_process_puts_them() -> None:
-    phases = default_phases()
+    phases = catalogue()
     assert phases[0].entries[0] is PRECONDITIONS
     assert phases[4].entries[0] is BUDDYCHECK
     handover = [getattr(entry, "key", getattr(entry, "name", "")) for entry in phases[4].entries]
@@ -48,11 +47,11 @@ def test_the_gates_sit_where_the_process_puts_them() -> None:
 
 
 def test_every_step_not_written_yet_is_a_placeholder_that_fails_closed() -> None:
-    steps = [step for phase in default_phases() for step in phase.steps]
+    steps = [step for phase in catalogue() for step in phase.steps]
     placeholders = [step for step in steps if isinstance(step, Placeholder)]
     assert {step.key.split(".")[0] for step in placeholders} >= {"buddycheck", "golive"}
     for step in steps:
-        assert step.key.split(".")[0] in {p.name for p in default_phases()}
+        assert step.key.split(".")[0] in {p.name for p in catalogue()}
     for step in placeholders:
         with pytest.raises(NotImplementedYet, match="not implemented"):
             step.apply(CTX)

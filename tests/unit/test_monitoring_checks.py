@@ -27,7 +27,7 @@ from orchestrator.phases import base, software
 from orchestrator.phases.monitoring import CHECKS, ChecksStep
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
-from orchestrator.testing import InMemoryRunStore, fake_adapters, fake_runtime
+from orchestrator.testing import InMemoryRunStore, fake_adapters, fake_runtime, unwired
 from tests.integration.phase23_support import addresses_for, phase1_standin
 
 SPEC = """
@@ -206,10 +206,11 @@ def _run(tmp_path: Path, spec: DeliverySpec, checks: RecordedChecks | None) -> S
             adapters.machines, adapters.probe, adapters.playbooks, adapters.workspace,
             adapters.monitoring, adapters.management_networks, checks=checks,
         )  # fmt: skip
+    real = base.phase(lambda: adapters, unwired, unwired)
     phases = (
         phase1_standin(addresses_for(spec, "10.213.202.0")),
         Phase(2, "base", "Base", tuple(
-            s for s in base.phase(lambda: adapters).steps if s.key != "base.netbox_record"
+            s for s in real.steps if s.key != "base.netbox_record"
         )),  # phase 1 is a stand-in: no NetBox to write back to
         software.phase(lambda: adapters),
     )  # fmt: skip
@@ -280,7 +281,8 @@ def test_prometheus_loads_check_rules_and_probes_through_the_blackbox_exporter()
     assert not [f for f in config["rule_files"] if "pending" in f]
     probe = next(job for job in config["scrape_configs"] if job["job_name"] == "probe")
     assert probe["metrics_path"] == "/probe"
-    assert probe["file_sd_configs"][0]["files"] == ["/srv/checkout/.lab/prometheus/probes/*.json"]
+    probes = "/srv/checkout/.lab/prometheus/targets/probes/*.json"
+    assert probe["file_sd_configs"][0]["files"] == [probes]
     assert {"target_label": "__address__", "replacement": "127.0.0.1:9115"} in probe[
         "relabel_configs"
     ]

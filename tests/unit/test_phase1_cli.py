@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from orchestrator.adapters.ipam import Kind, New
 from orchestrator.cli.release import release
 from orchestrator.cli.runs import RunsWiring
-from orchestrator.testing import InMemoryIpam
+from orchestrator.testing import FixedComposition, InMemoryIpam
 
 
 def app() -> typer.Typer:
@@ -24,7 +24,7 @@ def test_release_asks_then_removes_only_the_deliverys_objects(tmp_path: Path) ->
     ipam = InMemoryIpam()
     ipam.create(Kind.TENANT, "acme-webshop", [New("acme-webshop/tenant", {"slug": "acme"})])
     ipam.create(Kind.TENANT, "other", [New("other/tenant", {"slug": "other"})])
-    wiring = RunsWiring(ipam=lambda: ipam)
+    wiring = RunsWiring(compose=FixedComposition(fixed_ipam=ipam))
     args = ["release", "acme-webshop", "--state-dir", str(tmp_path)]
     refused = CliRunner().invoke(app(), args, obj=wiring, input="n\n")
     assert refused.exit_code == 2

@@ -123,8 +123,13 @@ def test_hash_changes_with_any_value() -> None:
 def test_hash_is_sha256_of_canonical_json() -> None:
     spec = load_spec(VALID)
     assert len(spec_hash(spec)) == 64
-    assert json.loads(canonical_json(spec)) == spec.model_dump(mode="json")
+    assert json.loads(canonical_json(spec)) == spec.model_dump(mode="json", exclude={"site"})
     assert DeliverySpec.model_validate_json(canonical_json(spec)) == spec
+
+
+def test_a_spec_naming_its_site_hashes_differently() -> None:
+    spec = load_spec(VALID)
+    assert spec_hash(spec.model_copy(update={"site": "ams1"})) != spec_hash(spec)
 
 
 def test_hash_is_pinned() -> None:

@@ -1,0 +1,105 @@
+"""``FilePrometheus``: hosts and checks registered with a Prometheus through files it reads.
+
+    <targets>/<delivery>-<host>.json        node exporter targets (written by phase 2's playbook)
+    <targets>/probes/<delivery>.json        blackbox probe targets of the delivery's checks
+    <rules>/<delivery>.yml                  the delivery's alert rules (loaded)
+    <rules>/pending/<delivery>.*            go-live checks kept aside until phase 7 (not loaded)
+
+The Prometheus (any: a site's own or the lab's) must read ``<targets>/*.json`` in a node job,
+``<targets>/probes/*.json`` in a probe job through the blackbox exporter, and
+``<rules>/*.yml`` as rule files, with ``--web.enable-lifecycle`` so that a ``POST /-/reload``
+makes it read changed rules; docs/site.md shows such a configuration. Nothing here installs or
+starts anything: ``targets_dir`` is a path, and a reload that Prometheus refuses is ``Refused``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from orchestrator.adapters.monitoring import DeliveryChecks
+from orchestrator.adapters.prometheus import render
+from orchestrator.adapters.workspace import write_private
+from orchestrator.engine.errors import Refused, Unreachable
+
+log = structlog.get_logger("orchestrator.monitoring")
+RELOAD_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FilePrometheus:
+    """The ``Monitoring`` and ``CheckMonitoring`` of a Prometheus that reads our files."""
+
+    targets: Path
+    rules: Path
+    url: str  # Prometheus's base URL, for ``/-/reload``
+
+    def targets_dir(self) -> Path:
+        return self.targets
+
+    def publish_checks(self, checks: DeliveryChecks) -> bool:
+        name, active, pending = checks.delivery, checks.active(), checks.pending()
+        live, waiting = render(name, active), render(name, pending)
+        if active:
+            self._check_rules(live.rules)
+        rules = _put(self.rules / f"{name}.yml", live.rules if active else None)
+        changed = rules | _put(self.targets / "probes" / f"{name}.json",
+                               live.probes if active else None)  # fmt: skip
+        for suffix, text in ((".rules.yml", waiting.rules), (".probes.json", waiting.probes)):
+            changed |= _put(self.rules / "pending" / f"{name}{suffix}", text if pending else None)
+        if rules:
+            self.reload()
+        log.info("checks_published", delivery=name, active=[c.name for c in active],
+                 pending=[c.name for c in pending], changed=changed)  # fmt: skip
+        return changed
+
+    def reload(self) -> None:
+        """Make Prometheus read its rule files again; ``Refused`` with its reason if it won't."""
+        url = f"{self.url.rstrip('/')}/-/reload"
+        request = urllib.request.Request(url, method="POST")  # noqa: S310 - the site's Prometheus
+        try:
+            with urllib.request.urlopen(request, timeout=RELOAD_TIMEOUT):  # noqa: S310 - as above
+                return
+        except urllib.error.HTTPError as exc:
+            reason = exc.read().decode(errors="replace").strip()
+            raise Refused(f"Prometheus at {self.url} refused its configuration: {reason}") from exc
+        except OSError as exc:
+            raise Unreachable(f"Prometheus at {self.url} did not answer a reload: {exc}") from exc
+
+    def _check_rules(self, text: str) -> None:
+        """Refuse rules that ``promtool check rules`` refuses, where promtool is installed."""
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            return  # Prometheus itself checks them on reload
+        draft = self.rules / "pending" / f".draft-{os.getpid()}.yml"
+        _put(draft, text)
+        try:
+            done = subprocess.run(
+                [promtool, "check", "rules", str(draft)],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+        finally:
+            draft.unlink(missing_ok=True)
+        if done.returncode != 0:
+            raise Refused(f"the generated check rules are invalid: {done.stdout}{done.stderr}")
+
+
+def _put(path: Path, text: str | None) -> bool:
+    """Write ``text`` to ``path`` (remove it for ``None``); whether the file changed."""
+    if text is None:
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, text)
+    path.chmod(0o644)  # Prometheus runs as its own user
+    return True

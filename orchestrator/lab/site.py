@@ -1,0 +1,71 @@
+"""The lab as a site: ``lab up`` writes ``<state>/site.yaml``, a site file like any other.
+
+The demo, the tests and the benchmarks deliver through it (``--site .lab/site.yaml``); nothing
+outside the lab knows its names or addresses. The NetBox token is not in it: the file refers to
+``<state>/netbox.token`` (0600), as a site refers to wherever it keeps its own token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from orchestrator.lab import netbox, prometheus
+from orchestrator.lab.addressing import CONTROLLER, PLATFORM_PARENT
+from orchestrator.lab.files import write_atomically
+from orchestrator.lab.netbox import NetBoxInfo, write_private
+from orchestrator.lab.paths import LabPaths
+
+NAME = "lab"
+PROVIDER = "lab"
+
+
+def site_file(paths: LabPaths) -> Path:
+    """Where the lab's site file is."""
+    return paths.state / "site.yaml"
+
+
+def token_file(paths: LabPaths) -> Path:
+    """The lab NetBox's token, alone in a 0600 file (the site file refers to it)."""
+    return paths.state / "netbox.token"
+
+
+def site_data(paths: LabPaths, info: NetBoxInfo) -> dict[str, object]:
+    """The lab's site: its NetBox, root over SSH with the lab key, its Prometheus and NTP."""
+    controller = f"{CONTROLLER}/32"
+    return {
+        "name": NAME,
+        "netbox": {
+            "url": info.url,
+            "token": f"file:{token_file(paths)}",
+            "site": netbox.SITE,
+            "vlan_group": netbox.VLAN_GROUP,
+            "parent_prefix": str(PLATFORM_PARENT),
+            "clusters": {PROVIDER: netbox.CLUSTER},
+            "gateway_addresses": 1,
+        },
+        "ssh": {"user": "root", "key": str(paths.ssh_key)},
+        "host_defaults": {"ntp_servers": [str(CONTROLLER)], "timezone": "UTC"},
+        "monitoring": {
+            "targets": {"path": str(prometheus.targets_dir(paths))},
+            "rules": {"path": str(prometheus.checks_dir(paths))},
+            "prometheus_url": prometheus.URL,
+            "blackbox": prometheus.BLACKBOX_LISTEN,
+            "scraper_networks": [controller],
+        },
+        "management_networks": [controller],
+        "machines": {
+            PROVIDER: {"state": str(paths.state), "cache": str(paths.cache)},
+            "static": {},
+        },
+    }
+
+
+def write_site(paths: LabPaths, info: NetBoxInfo) -> Path:
+    """Write the lab's token file and site file; the site file's path."""
+    write_private(token_file(paths), info.token + "\n")
+    text = "# The lab's site, written by `orchestrator lab up`; see docs/site.md.\n"
+    text += yaml.safe_dump(site_data(paths, info), sort_keys=False)
+    write_atomically(site_file(paths), text)
+    return site_file(paths)

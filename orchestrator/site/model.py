@@ -1,0 +1,206 @@
+"""The site: where and how a hosting environment takes deliveries, as pydantic models.
+
+A site file holds facts, never secrets: every secret is a reference (``orchestrator.site.
+secrets``). Unknown keys are errors. Each field's description is its reference text
+(docs/site.md). One site file per environment; the lab's is written by ``orchestrator lab up``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic_core import PydanticCustomError
+
+from orchestrator.site.secrets import SecretField
+from orchestrator.spec.fields import Email, IpNetwork, Slug, Text, UnixUser
+
+type Role = Literal["delivery_manager", "lead_engineer", "engineer", "operations", "ci"]
+
+
+class SiteModel(BaseModel):
+    """Every part of a site: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetBox(SiteModel):
+    """The NetBox that is the source of truth, and where deliveries carve from in it."""
+
+    url: HttpUrl = Field(description="Base URL, e.g. `https://netbox.example.net`.")
+    token: SecretField = Field(
+        description="Reference to the API token (`env:NETBOX_TOKEN`, `file:PATH`, `command:...`)."
+    )
+    verify: bool | Path = Field(
+        default=True,
+        description="Verify the TLS certificate: `true`, `false`, or the path of a CA bundle.",
+    )
+    timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds per request.")
+    site: Slug = Field(description="Default NetBox site slug a spec's network is in.")
+    vlan_group: Slug = Field(description="Default VLAN group slug VLANs are taken from.")
+    parent_prefix: IpNetwork = Field(description="Default prefix deliveries' prefixes come from.")
+    clusters: dict[Slug, Text] = Field(
+        default_factory=dict,
+        description="NetBox cluster per machine provider, e.g. `{lab: lab-cluster}`.",
+    )
+    interface: Text = Field(default="eth0", description="Name of each VM's interface in NetBox.")
+    gateway_addresses: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Addresses at the start of each prefix kept for the gateway, never for hosts.",
+    )
+
+
+class JumpHost(SiteModel):
+    """A bastion every SSH connection to a target goes through."""
+
+    host: Text = Field(description="Address or name of the jump host.")
+    port: int = Field(default=22, ge=1, le=65535, description="SSH port.")
+    user: UnixUser = Field(description="User on the jump host.")
+    host_key: Text = Field(
+        description="The jump host's SSH host key (`ssh-ed25519 AAAA...`); never trusted unseen."
+    )
+
+
+class Ssh(SiteModel):
+    """How the controller reaches hosts."""
+
+    user: UnixUser = Field(default="root", description="User to log in as.")
+    become: bool = Field(
+        default=False, description="Become root with sudo (needed when `user` is not root)."
+    )
+    port: int = Field(default=22, ge=1, le=65535, description="SSH port of the hosts.")
+    key: Path | None = Field(
+        default=None,
+        description=(
+            "Private key file. Leave it out to use ssh-agent (encrypted keys work that way)."
+        ),
+    )
+    jump_hosts: tuple[JumpHost, ...] = Field(
+        default=(), description="Jump hosts, outermost first; used by the probe and by Ansible."
+    )
+    connect_timeout: int = Field(default=30, ge=1, le=600, description="Seconds to connect.")
+
+    @model_validator(mode="after")
+    def _root_or_become(self) -> Ssh:
+        if self.user != "root" and not self.become:
+            raise PydanticCustomError(
+                "ssh_become", "a user other than root needs `become: true` (sudo)"
+            )
+        return self
+
+
+class Upgrades(SiteModel):
+    """What phase 2 upgrades: new machines get everything, existing ones security fixes only."""
+
+    new_hosts: Literal["all", "security", "none"] = Field(
+        default="all", description="Machines a provider just made from an image."
+    )
+    existing_hosts: Literal["all", "security", "none"] = Field(
+        default="security",
+        description="Servers that already ran (`static`): never a blind dist-upgrade by default.",
+    )
+
+
+class HostDefaults(SiteModel):
+    """What every host of the site gets in phase 2."""
+
+    apt_sources: tuple[Text, ...] = Field(
+        default=(),
+        description="One-line `deb ...` sources to use; the image's own sources when left out.",
+    )
+    upgrades: Upgrades = Field(default_factory=Upgrades, description="Upgrade policy.")
+    ntp_servers: tuple[Text, ...] = Field(min_length=1, description="NTP servers.")
+    timezone: Text = Field(default="UTC", description="Time zone, e.g. `Europe/Amsterdam`.")
+
+
+class TargetsFolder(SiteModel):
+    """A folder on this controller that Prometheus reads (shared with it, e.g. over NFS)."""
+
+    path: Path = Field(description="Absolute path of the folder.")
+
+
+class Monitoring(SiteModel):
+    """Where hosts and checks are registered, and where Prometheus answers."""
+
+    targets: TargetsFolder = Field(description="File-based discovery folder of scrape targets.")
+    rules: TargetsFolder = Field(description="Folder of alert rule files Prometheus loads.")
+    prometheus_url: HttpUrl = Field(description="Prometheus's URL (API queries, `/-/reload`).")
+    blackbox: Text = Field(description="The blackbox exporter's `host:port`, for probes.")
+    scraper_networks: tuple[IpNetwork, ...] = Field(
+        min_length=1,
+        description="Networks the scrapers and probes come from; the firewall lets them in.",
+    )
+
+
+class Backups(SiteModel):
+    """Where hosts send their backups (never to themselves)."""
+
+    repository: Text = Field(
+        description=(
+            "restic repository base, e.g. `rest:http://backup.example.net:8000` or "
+            "`sftp:restic@backup.example.net:/srv/restic`; each host gets its own path below it."
+        )
+    )
+    password: SecretField | None = Field(
+        default=None,
+        description="Reference to the repository password; generated per delivery when left out.",
+    )
+
+
+class PersonEntry(SiteModel):
+    """Someone the site knows: how they log in here and what they may approve."""
+
+    name: Text = Field(description="Full name.")
+    email: Email = Field(description="Email address (matches the spec's people).")
+    roles: tuple[Role, ...] = Field(default=(), description="Roles the person holds.")
+
+
+class SharedState(SiteModel):
+    """Where generated secrets and pinned host keys are kept, so every controller sees them."""
+
+    key: SecretField | None = Field(
+        default=None,
+        description="Reference to the Fernet key that encrypts them in the run store.",
+    )
+
+
+class Site(SiteModel):
+    """A site file: everything about where and how deliveries land in one environment."""
+
+    model_config = ConfigDict(title="Site")
+
+    site_version: Literal[1] = Field(default=1, description="Version of this file format.")
+    name: Slug = Field(description="Name of the site, e.g. `ams1`.")
+    netbox: NetBox = Field(description="NetBox: the source of truth.")
+    ssh: Ssh = Field(default_factory=Ssh, description="How hosts are reached.")
+    host_defaults: HostDefaults = Field(description="What every host gets in phase 2.")
+    monitoring: Monitoring = Field(description="Where hosts and checks are registered.")
+    backups: Backups | None = Field(default=None, description="Backup target; none if left out.")
+    management_networks: tuple[IpNetwork, ...] = Field(
+        min_length=1, description="Networks allowed to SSH into the hosts."
+    )
+    machines: dict[Slug, dict[str, Text]] = Field(
+        default_factory=lambda: {"static": dict[str, str]()},
+        description=(
+            "Machine providers this site has, with their settings: `static` (servers that "
+            "exist), or a provider such as `lab` with its own keys."
+        ),
+    )
+    people: dict[UnixUser, PersonEntry] = Field(
+        default_factory=dict, description="People by login name."
+    )
+    shared_state: SharedState = Field(
+        default_factory=SharedState, description="Where shared secrets and host keys are kept."
+    )
+
+    def cluster_for(self, provider: str) -> str | None:
+        """The NetBox cluster VMs of ``provider`` are recorded in, if the site names one."""
+        return self.netbox.clusters.get(provider)
+
+    def firewall_networks(self) -> tuple[str, ...]:
+        """Management and scraper networks: what the firewall baseline lets in."""
+        nets = (*self.management_networks, *self.monitoring.scraper_networks)
+        return tuple(dict.fromkeys(str(n) for n in nets))

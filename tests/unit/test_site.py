@@ -1,0 +1,186 @@
+"""The site file: chosen by option, environment or spec; errors at file:line; secrets as refs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from orchestrator.engine.errors import BadInput
+from orchestrator.site import NoSite, SecretRef, SecretUnavailable, SiteError, load_site, site_path
+from orchestrator.site.secrets import Secret
+
+SITE = """\
+name: ams1
+netbox:
+  url: https://netbox.example.net
+  token: env:TEST_SITE_NETBOX_TOKEN
+  site: ams1
+  vlan_group: ams1-customers
+  parent_prefix: 192.0.2.0/24
+  clusters: {static: ams1-vms}
+ssh:
+  user: deploy
+  become: true
+  key: /home/deploy/.ssh/id_ed25519
+host_defaults:
+  ntp_servers: [ntp1.example.net, ntp2.example.net]
+monitoring:
+  targets: {path: /srv/prometheus/targets}
+  rules: {path: /srv/prometheus/rules}
+  prometheus_url: http://prometheus.example.net:9090
+  blackbox: prometheus.example.net:9115
+  scraper_networks: [192.0.2.10/32]
+management_networks: [198.51.100.0/24]
+"""
+
+
+def write(tmp_path: Path, text: str = SITE, name: str = "ams1.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(SiteError) as caught:
+        load_site(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_site_file_loads_with_its_defaults(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path))
+    assert site.name == "ams1"
+    assert str(site.netbox.token) == "env:TEST_SITE_NETBOX_TOKEN"
+    assert site.netbox.gateway_addresses == 1
+    assert site.netbox.interface == "eth0"
+    assert site.host_defaults.upgrades.existing_hosts == "security"
+    assert site.cluster_for("static") == "ams1-vms"
+    assert site.cluster_for("lab") is None
+    assert site.firewall_networks() == ("198.51.100.0/24", "192.0.2.10/32")
+
+
+def test_problems_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
+    text = SITE.replace("become: true", "becom: true").replace(
+        "token: env:TEST_SITE_NETBOX_TOKEN", "token: nbt_0123456789ab.secretsecret"
+    )
+    path = write(tmp_path, text)
+    found = problems(path)
+    assert f"{path}:4: netbox.token: must be a reference" in found[0]
+    assert found[1] == f"{path}:11: ssh.becom: unknown key (did you mean 'become'?)"
+    assert not any("nbt_0123456789ab" in line for line in found)
+
+
+def test_a_non_root_user_needs_sudo(tmp_path: Path) -> None:
+    path = write(tmp_path, SITE.replace("  become: true\n", ""))
+    assert problems(path) == [f"{path}:9: ssh: a user other than root needs `become: true` (sudo)"]
+
+
+def test_the_environment_overrides_the_file_and_is_named_in_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path)
+    monkeypatch.setenv("ORCHESTRATOR_SITE__NETBOX__TIMEOUT", "5")
+    monkeypatch.setenv("ORCHESTRATOR_SITE__MANAGEMENT_NETWORKS", "[10.9.0.0/16]")
+    site = load_site(path)
+    assert site.netbox.timeout == 5.0
+    assert [str(n) for n in site.management_networks] == ["10.9.0.0/16"]
+    monkeypatch.setenv("ORCHESTRATOR_SITE__NETBOX__TIMEOUT", "soon")
+    expected = "ORCHESTRATOR_SITE__NETBOX__TIMEOUT: netbox.timeout: must be a number"
+    assert problems(path) == [expected]
+
+
+def test_an_option_overrides_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_SITE__NETBOX__TIMEOUT", "5")
+    site = load_site(write(tmp_path), {"netbox.timeout": 7})
+    assert site.netbox.timeout == 7.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "the file is empty"),
+        ("- a\n- b\n", "must be a mapping of keys"),
+        ("name: [\n", "invalid YAML"),
+    ],
+)
+def test_files_that_are_not_a_site(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in problems(write(tmp_path, text))[0]
+
+
+def test_only_a_regular_file_is_read(tmp_path: Path) -> None:
+    link = tmp_path / "zero.yaml"
+    link.symlink_to("/dev/zero")
+    assert problems(link) == [f"{link}: not a regular file"]
+    assert problems(tmp_path / "missing.yaml") == [f"{tmp_path / 'missing.yaml'}: file not found"]
+
+
+def test_the_option_wins_then_the_environment_then_the_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    for name in ("ams1", "rtm2", "lab"):
+        write(sites, name=f"{name}.yaml")
+    monkeypatch.setenv("ORCHESTRATOR_SITES_DIR", str(sites))
+    monkeypatch.setenv("ORCHESTRATOR_SITE", "rtm2")
+    assert site_path("ams1", "lab") == sites / "ams1.yaml"
+    assert site_path(None, "lab") == sites / "rtm2.yaml"
+    monkeypatch.delenv("ORCHESTRATOR_SITE")
+    assert site_path(None, "lab") == sites / "lab.yaml"
+    assert site_path(str(tmp_path / "any.yaml")) == tmp_path / "any.yaml"
+    with pytest.raises(NoSite, match="no site 'nowhere'"):
+        site_path("nowhere")
+    with pytest.raises(NoSite, match="no site chosen"):
+        site_path(None)
+    assert issubclass(NoSite, BadInput)
+
+
+def test_an_env_reference_resolves_only_when_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    ref = SecretRef.parse("env:TEST_SITE_SECRET")
+    monkeypatch.delenv("TEST_SITE_SECRET", raising=False)
+    with pytest.raises(SecretUnavailable, match="TEST_SITE_SECRET is not set"):
+        ref.resolve()
+    monkeypatch.setenv("TEST_SITE_SECRET", "hunter2-xyz")
+    secret = ref.resolve()
+    assert secret.reveal() == "hunter2-xyz"
+    assert "hunter2" not in repr(secret)
+    assert "hunter2" not in str(secret)
+    assert "hunter2" not in f"{secret}"
+
+
+def test_a_file_reference_must_be_private(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("s3cr3t-value\nignored second line\n")
+    path.chmod(0o644)
+    ref = SecretRef.parse(f"file:{path}")
+    with pytest.raises(SecretUnavailable, match="mode 0644 lets others read it") as caught:
+        ref.resolve()
+    assert "s3cr3t" not in str(caught.value)
+    path.chmod(0o600)
+    assert ref.resolve() == Secret("s3cr3t-value")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(SecretUnavailable, match="not a regular file"):
+        SecretRef.parse(f"file:{fifo}").resolve()
+
+
+def test_a_command_reference_runs_without_a_shell(tmp_path: Path) -> None:
+    assert SecretRef.parse("command:printf 'from-a-command\\n'").resolve().reveal() == (
+        "from-a-command"
+    )
+    with pytest.raises(SecretUnavailable, match="exited 1"):
+        SecretRef.parse("command:false").resolve()
+    with pytest.raises(SecretUnavailable, match="No such file"):
+        SecretRef.parse(f"command:{tmp_path / 'no-such-tool'}").resolve()
+    marker = tmp_path / "marker"
+    SecretRef.parse(f"command:echo x; touch {marker}").resolve()
+    assert not marker.exists()  # `;` is an argument of echo, not a shell's
+
+
+@pytest.mark.parametrize("text", ["nbt_abc.def", "password123", "vault:x", "env:", "file:  "])
+def test_anything_but_a_reference_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="must be a reference"):
+        SecretRef.parse(text)
