@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -41,7 +42,8 @@ from orchestrator.store.records import JsonMap, TaskRecord
 
 log = structlog.get_logger("orchestrator.ansible")
 
-PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+#: The playbooks and roles, shipped inside the package: found through it, installed or checked out.
+PLAYBOOKS = Path(str(resources.files("orchestrator") / "playbooks"))
 #: ansible-playbook beside the interpreter the orchestrator runs in (it need not be on PATH).
 ANSIBLE_BIN = Path(sys.executable).parent
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -2,8 +2,8 @@
 phase 2's machines, and the spec's software, tuning, access and backups per role.
 
 Pure functions: records in, inventory out. Groups are the host roles; each host's variables say
-what the roles in ``playbooks/roles`` do on it. No secret is ever put in an inventory: secrets are
-read by the playbooks from the delivery's secrets file.
+what the roles in ``orchestrator/playbooks/roles`` do on it. No secret is ever put in an
+inventory: secrets are read by the playbooks from the delivery's secrets file.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from orchestrator.lab import lab
 from orchestrator.lab.errors import LabError
 from orchestrator.lab.hosts import list_hosts
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.smoke import run_playbook
+from orchestrator.lab.smoke import SMOKE_PLAYBOOK, run_playbook
 from orchestrator.logging import configured_logging
 
 lab_app = typer.Typer(
@@ -124,7 +124,7 @@ def smoke() -> None:
         hosts = list_hosts(paths)
         if not hosts:
             raise LabError("no lab hosts", "run `orchestrator lab up --hosts 2` first")
-        err.print(f"running playbooks/lab_smoke.yml on {', '.join(h.name for h in hosts)}")
+        err.print(f"running {SMOKE_PLAYBOOK.name} on {', '.join(h.name for h in hosts)}")
         result = run_playbook(
             paths, hosts, on_task=lambda h, t, o: err.print(f"  {h:8} {o:11} {t}")
         )

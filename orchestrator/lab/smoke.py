@@ -18,11 +18,10 @@ from typing import Any
 
 import ansible_runner
 
-from orchestrator.adapters.ansible import scrubbed
+from orchestrator.adapters.ansible import PLAYBOOKS, scrubbed
 from orchestrator.lab.hosts import LabHost
 from orchestrator.lab.paths import LabPaths
 
-PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 #: ansible-playbook of the environment the orchestrator runs in (it need not be on PATH).
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SMOKE_PLAYBOOK = PLAYBOOKS / "lab_smoke.yml"

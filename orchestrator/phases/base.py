@@ -3,7 +3,7 @@
     base.machines       each host up from its image at the address phase 1 reserved (Machines)
     base.reachability   each host answers SSH; its host key is pinned on first contact
     base.netbox_record  each host's platform (its OS) and pinned host key on its NetBox VM
-    base.configure      playbooks/phase2_base.yml on every host in one run (Ansible)
+    base.configure      orchestrator/playbooks/phase2_base.yml on every host in one run (Ansible)
 
 The steps get their adapters from an ``AdapterSource`` called when they first need one, so
 importing the phases touches nothing: the composition root (``orchestrator.wiring``) builds them

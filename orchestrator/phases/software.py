@@ -1,9 +1,10 @@
 """Phase 3, custom software & implementation.
 
-One playbook run (``playbooks/phase3_software.yml``) on every host: the customer's software per
-role (web: nginx; db: PostgreSQL with the customer's database and user; lb: haproxy on the VIP
-with the backends from phase 1), tuning (sysctl, limits), customer user access, monitoring of the
-extra software, and backups (restic: repository, schedule, first backup, verified restore).
+One playbook run (``orchestrator/playbooks/phase3_software.yml``) on every host: the customer's
+software per role (web: nginx; db: PostgreSQL with the customer's database and user; lb: haproxy
+on the VIP with the backends from phase 1), tuning (sysctl, limits), customer user access,
+monitoring of the extra software, and backups (restic: repository, schedule, first backup,
+verified restore).
 Then the spec's monitoring checks go into the monitoring system (``phases.monitoring``).
 """
 

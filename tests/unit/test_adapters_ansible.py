@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orchestrator
 from orchestrator.adapters.ansible import (
     DIFF_MARK,
+    PLAYBOOKS,
     AnsibleSettings,
     HostOutcome,
     PlaybookRun,
+    base_env,
     censor,
     fold,
     make_private,
@@ -92,6 +95,13 @@ def test_tuned_environment(tmp_path: Path) -> None:
     assert "ControlPersist=1800s" in env["ANSIBLE_SSH_ARGS"]
     assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in env["ANSIBLE_SSH_ARGS"]
     assert "StrictHostKeyChecking=yes" in env["ANSIBLE_SSH_ARGS"]
+
+
+def test_the_playbooks_and_their_roles_are_found_inside_the_package(tmp_path: Path) -> None:
+    assert PLAYBOOKS.is_relative_to(Path(orchestrator.__file__).parent)
+    assert (PLAYBOOKS / "phase2_base.yml").is_file()
+    env = base_env(AnsibleSettings(tmp_path / "key"), tmp_path / "known_hosts")
+    assert env["ANSIBLE_ROLES_PATH"] == str(PLAYBOOKS / "roles")
 
 
 def test_artifacts_are_private_and_rotated(tmp_path: Path) -> None:
