@@ -168,7 +168,7 @@ def _network(value: object) -> object:
     if not isinstance(value, str):
         return value
     if "/" not in value:
-        raise ValueError("must be an IP network with a prefix length, like 10.213.128.0/17")
+        raise ValueError("must be an IP network with a prefix length, like 192.0.2.0/24")
     try:
         return ipaddress.ip_network(value)
     except ValueError:
@@ -176,7 +176,7 @@ def _network(value: object) -> object:
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError("must be an IP network like 10.213.128.0/17") from None
+        raise ValueError("must be an IP network like 192.0.2.0/24") from None
     raise ValueError(f"has host bits set (did you mean {network}?)")
 
 

@@ -146,12 +146,12 @@ class LoadBalancer(SpecModel):
 class Network(SpecModel):
     """Where the platform's addresses and VLAN come from (phase 1, NetBox)."""
 
-    site: Slug = Field(description="NetBox site slug (`lab` in the lab).")
+    site: Slug = Field(description="NetBox site slug, e.g. `ams1`.")
     vlan_group: Slug = Field(
-        description="NetBox VLAN group slug to take a VLAN from (`lab-vlans` in the lab)."
+        description="NetBox VLAN group slug to take a VLAN from, e.g. `ams1-customers`."
     )
     parent_prefix: IpNetwork = Field(
-        description="Prefix to carve the delivery's prefix from (`10.213.128.0/17` in the lab)."
+        description="Prefix to carve the delivery's prefix from, e.g. `192.0.2.0/24`."
     )
     prefix_length: int = Field(
         ge=1,

@@ -25,7 +25,7 @@ type Schema = dict[str, Any]
 _FORMATS = {
     "date": "date (`YYYY-MM-DD`)",
     "ipvanyaddress": "IP address",
-    "ipvanynetwork": "IP network (`10.213.128.0/17`)",
+    "ipvanynetwork": "IP network (`192.0.2.0/24`)",
     "ipv4": "IPv4 address",
     "ipv6": "IPv6 address",
 }

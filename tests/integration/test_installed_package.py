@@ -10,7 +10,7 @@ Ansible's) are linked into the new environment's ``bin``, where the orchestrator
 
 Every command runs with an explicit environment (no ``PYTHONPATH``) in a working folder outside
 the checkout, through ``Installed.run``: a test of another installed command (``plan``, ``run``
-on the lab site) is one call. Nothing here needs the lab; a test that does asks for ``lab_up``.
+on the lab site) is one call. Only the delivery test needs the lab, and asks for ``lab_up``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.ansible import PLAYBOOKS, SYSTEM_PATH
+from orchestrator.lab.hosts import destroy_host
+from orchestrator.lab.lab import LabUp
+from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.prometheus import targets_dir
 from orchestrator.phases.base import tree_hash
 
 pytestmark = pytest.mark.integration
@@ -60,7 +64,11 @@ class Installed:
         return {"PATH": path, "HOME": str(Path.home()), "LANG": "C.UTF-8", **(extra or {})}
 
     def command(
-        self, program: str, *args: str, env: Mapping[str, str] | None = None
+        self,
+        program: str,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        timeout: float = COMMAND_SECONDS,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``program`` of the installed environment in the working folder; never raises."""
         return subprocess.run(
@@ -69,7 +77,7 @@ class Installed:
             env=self.env(env),
             capture_output=True,
             text=True,
-            timeout=COMMAND_SECONDS,
+            timeout=timeout,
             check=False,
         )
 
@@ -189,3 +197,46 @@ def test_the_installed_base_playbook_passes_ansible_syntax_check(installed: Inst
 
 def _files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+INSTALLED_SPEC = {
+    "id: bakkerij-site": "id: installed-pkg",
+    "name: Bakkerij de Vries\n": "name: Installed package test\n",
+    "tenant: bakkerij-de-vries": "tenant: installed-pkg",
+    "name: web-{n:02d}": "name: inst-web-{n:02d}",
+}
+
+
+def test_the_installed_orchestrator_plans_and_runs_a_delivery_on_the_lab_site(
+    installed: Installed, lab_up: LabUp, lab_paths: LabPaths
+) -> None:
+    text = (ROOT / "examples" / "small.yaml").read_text()
+    for old, new in INSTALLED_SPEC.items():
+        assert old in text
+        text = text.replace(old, new)
+    (installed.workdir / "installed.yaml").write_text(text)
+    env = {"ORCHESTRATOR_SITE": str(lab_up.site), "ORCHESTRATOR_USER": "Sanne Jansen",
+           "ORCHESTRATOR_STATE": str(installed.workdir / "state")}  # fmt: skip
+    try:
+        planned = installed.run("plan", "installed.yaml", "--through-phase", "3", env=env)
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        started = installed.run("run", "installed.yaml", "--through-phase", "3", env=env)
+        assert started.returncode == 3, started.stdout + started.stderr  # the preconditions gate
+        approved = installed.run("approve", "installed-pkg", "preconditions", "--comment", "ok",
+                                 "--by", "Sanne Jansen", env=env)  # fmt: skip
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        done = installed.command("orchestrator", "resume", "installed.yaml", env=env, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        log = installed.run("logs", _latest(installed, env), env=env).stdout
+        assert "base.configure" in log
+        assert "software.configure" in log
+    finally:
+        installed.run("release", "installed-pkg", "--yes", env=env)
+        destroy_host("inst-web-01", paths=lab_paths)
+        for target in targets_dir(lab_paths).glob("installed-pkg-*.json"):
+            target.unlink()
+
+
+def _latest(installed: Installed, env: Mapping[str, str]) -> str:
+    runs = json.loads(installed.run("runs", "installed-pkg", "--json", env=env).stdout)
+    return str(runs[0]["id"])

@@ -140,9 +140,9 @@ def test_vip_address_is_written_as_text() -> None:
     ("value", "message"),
     [
         ("10.213.128.5/17", "has host bits set (did you mean 10.213.128.0/17?)"),
-        ("10.213.128.0", "must be an IP network with a prefix length, like 10.213.128.0/17"),
-        ("lab", "must be an IP network with a prefix length, like 10.213.128.0/17"),
-        ("10.213.128.0/33", "must be an IP network like 10.213.128.0/17"),
+        ("10.213.128.0", "must be an IP network with a prefix length, like 192.0.2.0/24"),
+        ("lab", "must be an IP network with a prefix length, like 192.0.2.0/24"),
+        ("10.213.128.0/33", "must be an IP network like 192.0.2.0/24"),
     ],
 )
 def test_networks_refused(value: str, message: str) -> None:
