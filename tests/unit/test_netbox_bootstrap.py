@@ -272,7 +272,7 @@ def test_the_token_is_not_in_the_api_repr(fake: FakeNetBox) -> None:
 
 
 def test_production_code_does_not_import_the_lab() -> None:
-    modules = "orchestrator.adapters.netbox_bootstrap"
+    modules = "orchestrator.adapters.netbox_bootstrap, orchestrator.adapters.netbox_check"
     code = f"import sys, {modules}; print(sorted(m for m in sys.modules if '.lab' in m))"
 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
