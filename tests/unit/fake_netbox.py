@@ -1,9 +1,10 @@
 """A NetBox in memory behind a ``requests`` transport: ``NetBoxApi`` runs unchanged against it.
 
-It answers what ``netbox_bootstrap`` and ``netbox_check`` ask — status, authentication check,
-custom fields (list by name, create, change, delete), ``OPTIONS`` with the writes the token may
-make, list reads filtered by slug, name or prefix, and GraphQL — and refuses as NetBox 4.7 does: 403
-for a wrong token or a missing permission, 400 for a name taken or a change of a field's type.
+It answers what ``netbox_bootstrap``, ``netbox_check`` and the lab's seeding ask — status,
+authentication check, custom fields (list by name, create, change, delete), ``OPTIONS`` with the
+writes the token may make, other objects (list filtered by slug, name or prefix, create, change)
+and GraphQL — and refuses as NetBox 4.7 does: 403 for a wrong token or a missing permission, 400
+for a name taken or a change of a field's type.
 Every request is recorded in ``requests`` as ``(method, path)``.
 """
 
@@ -123,7 +124,22 @@ class FakeNetBox(HTTPAdapter):
             return self._fields(method, path.removeprefix(FIELDS_PATH).strip("/"), query, body)
         if method == "GET":
             return self._list(path, query)
-        return 405, {"detail": f"method {method} not faked"}
+        return self._write(method, path.removeprefix("/api/"), body)
+
+    def _write(self, method: str, path: str, body: dict[str, Any]) -> Answer:
+        """``POST`` to a list (``dcim/sites/``) or ``PATCH`` one object (``dcim/sites/1/``)."""
+        endpoint, _slash, ident = path.rstrip("/").rpartition("/")
+        endpoint = f"{endpoint}/" if ident.isdigit() else path
+        if not self.write_enabled or endpoint in self.no_writes:
+            return 403, {"detail": "You do not have permission to perform this action."}
+        if method == "POST" and endpoint == path:
+            self.add(path, **body)
+            return 201, self.objects[path][-1]
+        found = [row for row in self.objects.get(endpoint, []) if str(row["id"]) == ident]
+        if method == "PATCH" and found:
+            found[0].update(body)
+            return 200, found[0]
+        return 405, {"detail": f"{method} {path} not faked"}
 
     def _actions(self, path: str) -> dict[str, Any]:
         if not self.write_enabled or path.removeprefix("/api/") in self.no_writes:
