@@ -111,10 +111,9 @@ def netbox_check(
     api: NetBoxApi, expected: SiteRefs, *, fields: Sequence[CustomField] = CUSTOM_FIELDS
 ) -> list[CheckLine]:
     """Whether the NetBox behind ``api`` has what the orchestrator needs (module docstring)."""
-    lines = _reachable(api)
-    if not lines[-1].ok:
-        return lines
-    lines.append(_token(api))
+    lines = [_reachable(api)]
+    if lines[-1].ok:
+        lines.extend(_guarded("netbox token", lambda: [_token(api)]))
     if not lines[-1].ok:
         return lines
     checks: list[tuple[str, Callable[[], list[CheckLine]]]] = [
@@ -143,20 +142,20 @@ def _guarded(name: str, check: Callable[[], list[CheckLine]]) -> list[CheckLine]
         return [CheckLine(name, ok=False, detail=f"NetBox failed while checking: {exc}")]
 
 
-def _reachable(api: NetBoxApi) -> list[CheckLine]:
+def _reachable(api: NetBoxApi) -> CheckLine:
     try:
         status = api.read("status/")
     except TransientError as exc:
         fix = "check the URL and that NetBox is running and reachable from here"
-        return [CheckLine("netbox", ok=False, detail=f"cannot reach {api.url} ({exc}): {fix}")]
+        return CheckLine("netbox", ok=False, detail=f"cannot reach {api.url} ({exc}): {fix}")
     except Refused as exc:
-        return [CheckLine("netbox token", ok=False, detail=_refused_token(exc))]
+        return CheckLine("netbox token", ok=False, detail=_refused_token(exc))
     version = str(status.get("netbox-version") or "unknown")
     if _older(version):
         need = ".".join(map(str, OLDEST))
         detail = f"NetBox {version} at {api.url}: the orchestrator needs NetBox {need} or later"
-        return [CheckLine("netbox", ok=False, detail=detail)]
-    return [CheckLine("netbox", ok=True, detail=f"NetBox {version} at {api.url}")]
+        return CheckLine("netbox", ok=False, detail=detail)
+    return CheckLine("netbox", ok=True, detail=f"NetBox {version} at {api.url}")
 
 
 def _older(version: str) -> bool:

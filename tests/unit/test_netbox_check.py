@@ -187,6 +187,15 @@ def test_graphql_switched_off_is_named(fake: FakeNetBox) -> None:
     assert "GRAPHQL_ENABLED = True" in by_name(lines)["netbox graphql"].detail
 
 
+def test_netbox_failing_at_the_token_is_the_last_line(fake: FakeNetBox) -> None:
+    fake.broken = {"/api/authentication-check/"}
+
+    lines = netbox_check(fake.api(), EXPECTED)
+
+    assert [(line.name, line.ok) for line in lines] == [("netbox", True), ("netbox token", False)]
+    assert lines[-1].detail.startswith("NetBox failed while checking: NetBox connection failed")
+
+
 def test_netbox_failing_midway_is_a_failing_line(fake: FakeNetBox) -> None:
     fake.broken = {"/api/extras/custom-fields/"}
 
