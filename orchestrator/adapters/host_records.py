@@ -21,8 +21,8 @@ from orchestrator.adapters.ipam import Kind, chunks
 from orchestrator.adapters.netbox import PAGE, timed_session, translated
 from orchestrator.store.records import JsonMap
 
-#: The custom field that holds a host's pinned SSH host key (long text), and where it exists (a
-#: production NetBox needs it too; the lab seeds it).
+#: The custom field that holds a host's pinned SSH host key (long text), and where it exists
+#: (``orchestrator netbox bootstrap`` creates it, see ``netbox_bootstrap``).
 HOST_KEY_FIELD: Final = "ssh_host_key"
 HOST_KEY_OBJECT_TYPES: Final = ("dcim.device", "virtualization.virtualmachine")
 

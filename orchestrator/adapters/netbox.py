@@ -41,9 +41,9 @@ from orchestrator.engine.errors import (
 )
 from orchestrator.store.records import Json, JsonMap
 
-#: The custom fields that mark what the orchestrator made (the lab seeds them; a production
-#: NetBox needs them too: ``orchestrator_key`` must be created with ``unique: true``, on every
-#: object type the orchestrator creates, journal entries included). Objects get no tag: tags cost
+#: The custom fields that mark what the orchestrator made (``orchestrator netbox bootstrap``
+#: creates them, see ``orchestrator.adapters.netbox_bootstrap``: ``orchestrator_key`` with
+#: ``unique: true``, both on every type of ``KEYED_OBJECT_TYPES``). Objects get no tag: tags cost
 #: NetBox about a third more time per object in a bulk create, and the fields find them all.
 KEY_FIELD = "orchestrator_key"
 DELIVERY_FIELD = "orchestrator_delivery"
@@ -66,6 +66,10 @@ _KINDS: Final[dict[Kind, tuple[str, str, str]]] = {
     Kind.SERVICE: ("ipam/services", "name", "ipam.service"),
     Kind.DEVICE: ("dcim/devices", "name", "dcim.device"),
 }
+#: The object types this adapter creates keyed objects of: every kind, and journal entries.
+KEYED_OBJECT_TYPES: Final = tuple(
+    sorted({"extras.journalentry", *(object_type for _p, _v, object_type in _KINDS.values())})
+)
 #: Links a step needs to see: NetBox field -> name in ``Owned.links``.
 _LINKS: Final[dict[Kind, dict[str, str]]] = {
     Kind.IP: {"assigned_object_id": "interface"},

@@ -10,6 +10,7 @@ import typer
 
 from orchestrator.cli import spec as spec_cli
 from orchestrator.cli.lab import lab_app
+from orchestrator.cli.netbox import netbox_app
 from orchestrator.cli.release import release
 from orchestrator.cli.runs import register as register_runs
 
@@ -21,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(lab_app, name="lab")
+app.add_typer(netbox_app, name="netbox")
 app.command("validate")(spec_cli.validate)
 app.command("schema")(spec_cli.schema)
 register_runs(app)

@@ -38,8 +38,10 @@ from typing import Any
 import pynetbox
 import requests
 
-from orchestrator.adapters.host_records import HOST_KEY_FIELD, HOST_KEY_OBJECT_TYPES
-from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, timed_session
+from orchestrator.adapters.netbox import timed_session
+from orchestrator.adapters.netbox_bootstrap import Outcome, bootstrap
+from orchestrator.adapters.netbox_rest import NetBoxApi
+from orchestrator.engine.errors import OrchestratorError
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.paths import LabPaths
@@ -81,20 +83,6 @@ VLAN_RANGE = (100, 3999)
 CLUSTER_TYPE = "lab"
 CLUSTER = "lab-cluster"
 PLATFORM_PARENT_NOTE = "Customer platforms: the orchestrator takes their prefixes from here"
-#: The objects the orchestrator creates and marks with its custom fields (NetBox 4.7 names).
-CUSTOM_FIELD_OBJECT_TYPES = (
-    "dcim.device",
-    "dcim.interface",
-    "extras.journalentry",
-    "ipam.ipaddress",
-    "ipam.prefix",
-    "ipam.service",
-    "ipam.vlan",
-    "tenancy.contact",
-    "tenancy.tenant",
-    "virtualization.virtualmachine",
-    "virtualization.vminterface",
-)
 
 
 @dataclass(frozen=True)
@@ -631,8 +619,13 @@ def token_note(paths: LabPaths) -> str:
 # --- seeding ----------------------------------------------------------------------------------
 
 
-def seed(api: Any) -> None:  # noqa: ANN401 - pynetbox is untyped
-    """The objects every lab run relies on; creates what is missing, corrects what drifted."""
+def seed(api: Any, netbox: NetBoxApi) -> None:  # noqa: ANN401 - pynetbox is untyped
+    """The objects every lab run relies on; creates what is missing, corrects what drifted.
+
+    The lab's own site, VLAN group, parent prefix and cluster through ``api``; the custom fields
+    the orchestrator needs in any NetBox through ``bootstrap``, as `orchestrator netbox bootstrap`
+    makes them elsewhere (it adds what lacks and never removes anything).
+    """
     site = _ensure(api.dcim.sites, {"slug": SITE}, {"name": SITE, "status": "active"})
     on_site = {"scope_type": "dcim.site", "scope_id": site.id}
     _ensure(
@@ -653,31 +646,13 @@ def seed(api: Any) -> None:  # noqa: ANN401 - pynetbox is untyped
         {"name": CLUSTER},
         {"type": cluster_type.id, "status": "active", **on_site},
     )
-    for name, unique in ((KEY_FIELD, True), (DELIVERY_FIELD, False)):
-        _ensure(api.extras.custom_fields, {"name": name}, _custom_field(name, unique=unique))
-    _ensure(api.extras.custom_fields, {"name": HOST_KEY_FIELD}, HOST_KEY_CUSTOM_FIELD)
-
-
-#: Where phase 2 records each host's pinned SSH host key (``base.netbox_record``).
-HOST_KEY_CUSTOM_FIELD: dict[str, object] = {
-    "type": "longtext",
-    "required": False,
-    "object_types": list(HOST_KEY_OBJECT_TYPES),
-    "label": "SSH host key",
-    "description": "Set by the orchestrator: the SSH host key pinned on first contact",
-}
-
-
-def _custom_field(name: str, *, unique: bool) -> dict[str, object]:
-    purpose = "the object's key in its delivery" if unique else "the delivery that made the object"
-    return {
-        "type": "text",
-        "unique": unique,
-        "required": False,
-        "object_types": list(CUSTOM_FIELD_OBJECT_TYPES),
-        "label": name.replace("_", " ").capitalize(),
-        "description": f"Set by the orchestrator: {purpose}",
-    }
+    blocked = [str(action) for action in bootstrap(netbox, apply=True)
+               if action.outcome is Outcome.BLOCKED]  # fmt: skip
+    if blocked:
+        raise LabError(
+            f"the lab NetBox has a custom field the orchestrator cannot use: {blocked[0]}",
+            "remove that field in the lab NetBox, then run `orchestrator lab up` again",
+        )
 
 
 def _ensure(endpoint: Any, lookup: dict[str, object], fields: dict[str, object]) -> Any:  # noqa: ANN401 - pynetbox is untyped
@@ -845,8 +820,8 @@ class NetBoxLab:
     def _seed(self, info: NetBoxInfo) -> None:
         api = netbox_api(info)
         try:
-            seed(api)
-        except (pynetbox.RequestError, requests.RequestException) as exc:
+            seed(api, NetBoxApi(info.url, info.token, api.http_session))
+        except (pynetbox.RequestError, requests.RequestException, OrchestratorError) as exc:
             raise LabError(
                 f"seeding the lab NetBox failed: {exc}",
                 f"see {self._server.log}",

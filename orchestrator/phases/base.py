@@ -250,9 +250,9 @@ class ReachabilityStep:
 type RecordsSource = Callable[[], HostRecords]
 
 MISSING_FIELD = (
-    f"NetBox has no custom field {HOST_KEY_FIELD!r} on virtual machines: create it (type "
-    "'Text (long)', object types virtualization.virtualmachine and dcim.device) so phase 2 can "
-    "record each host's pinned SSH host key; `orchestrator netbox bootstrap` makes it"
+    f"NetBox has no custom field {HOST_KEY_FIELD!r} on virtual machines, where phase 2 records "
+    "each host's pinned SSH host key: run `orchestrator netbox bootstrap` to create it (type "
+    "'Text (long)', object types virtualization.virtualmachine and dcim.device)"
 )
 
 

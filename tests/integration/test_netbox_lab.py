@@ -16,11 +16,15 @@ import pynetbox
 import pytest
 import requests
 
-from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, timed_session
+from orchestrator.adapters.netbox import (
+    DELIVERY_FIELD,
+    KEY_FIELD,
+    KEYED_OBJECT_TYPES,
+    timed_session,
+)
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.netbox import (
     CLUSTER,
-    CUSTOM_FIELD_OBJECT_TYPES,
     NETBOX_VERSION,
     SITE,
     VLAN_GROUP,
@@ -101,8 +105,8 @@ def test_the_custom_fields_are_seeded(api: Any) -> None:
     delivery = api.extras.custom_fields.get(name=DELIVERY_FIELD)
 
     assert (key.type.value, key.unique, delivery.unique) == ("text", True, False)
-    assert sorted(key.object_types) == sorted(CUSTOM_FIELD_OBJECT_TYPES)
-    assert sorted(delivery.object_types) == sorted(CUSTOM_FIELD_OBJECT_TYPES)
+    assert set(key.object_types) >= set(KEYED_OBJECT_TYPES)  # a lab seeded earlier has more
+    assert set(delivery.object_types) >= set(KEYED_OBJECT_TYPES)
 
 
 def test_pynetbox_creates_and_deletes_an_address(api: Any) -> None:

@@ -1,13 +1,17 @@
-"""The lab NetBox's pure parts: its settings, its env file, its tokens and its cache names."""
+"""The lab NetBox's pure parts: its settings, its env file, its tokens, its cache names, and its
+seeding (against a NetBox faked behind a ``requests`` transport)."""
 
 from __future__ import annotations
 
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
+import pynetbox
 import pytest
 
+from orchestrator.adapters.netbox_bootstrap import CUSTOM_FIELDS, Outcome, plan_field
 from orchestrator.lab.errors import LabError
 from orchestrator.lab.netbox import (
     MANAGED_BEGIN,
@@ -22,12 +26,14 @@ from orchestrator.lab.netbox import (
     parse_secrets,
     read_netbox_env,
     render_settings,
+    seed,
     token_note,
     venv_dir,
     write_netbox_env,
     write_private,
 )
 from orchestrator.lab.paths import LabPaths
+from tests.unit.fake_netbox import FIELDS_PATH, URL, FakeNetBox
 
 SECRETS = LabSecrets(secret_key="k" * 50, pepper="p" * 64)
 TEMPLATE = "ALLOWED_HOSTS = []\nSECRET_KEY = ''\nAPI_TOKEN_PEPPERS = {}\nTIME_ZONE = 'UTC'\n"
@@ -217,3 +223,59 @@ def test_each_checkout_has_its_own_token_note(tmp_path: Path) -> None:
     assert token_note(one) == token_note(one)
     assert token_note(one) != token_note(two)
     assert len(token_note(one)) <= 200
+
+
+def seeded(fake: FakeNetBox) -> None:
+    """``seed`` as the lab runs it: pynetbox and ``NetBoxApi`` on one session (here, the fake's)."""
+    rest = fake.api()
+    api = pynetbox.api(URL, token=rest.token)
+    api.http_session = rest.session
+    seed(api, rest)
+
+
+def fields_of(fake: FakeNetBox) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in fake.fields.values()}
+
+
+def test_seeding_makes_the_lab_objects_and_bootstraps_the_custom_fields() -> None:
+    fake = FakeNetBox()
+
+    seeded(fake)
+
+    assert [row["slug"] for row in fake.objects["dcim/sites/"]] == ["lab"]
+    assert [row["slug"] for row in fake.objects["ipam/vlan-groups/"]] == ["lab-vlans"]
+    assert [row["name"] for row in fake.objects["virtualization/clusters/"]] == ["lab-cluster"]
+    found = fields_of(fake)
+    assert [plan_field(wanted, found.get(wanted.name))[0].outcome for wanted in CUSTOM_FIELDS] == [
+        Outcome.EXISTS
+    ] * len(CUSTOM_FIELDS)
+
+
+def test_seeding_again_writes_no_custom_field() -> None:
+    fake = FakeNetBox()
+    seeded(fake)
+    fake.requests.clear()
+
+    seeded(fake)
+
+    assert [write for write in fake.writes() if write[1].startswith(FIELDS_PATH)] == []
+
+
+def test_seeding_keeps_the_object_types_an_older_lab_gave_a_field() -> None:
+    fake = FakeNetBox()
+    key = CUSTOM_FIELDS[0]
+    fake.add_field(**{**key.body(), "object_types": ["dcim.interface", "ipam.prefix"]})
+
+    seeded(fake)
+
+    assert set(fields_of(fake)[key.name]["object_types"]) == {"dcim.interface", *key.object_types}
+
+
+def test_a_custom_field_the_orchestrator_cannot_use_stops_the_seeding() -> None:
+    fake = FakeNetBox()
+    fake.add_field(name="ssh_host_key", type="text", object_types=["dcim.device"])
+
+    with pytest.raises(LabError, match="cannot use: blocked custom field ssh_host_key") as caught:
+        seeded(fake)
+
+    assert "remove that field" in caught.value.hint

@@ -1,0 +1,107 @@
+"""``orchestrator netbox``: set up the NetBox the orchestrator works in.
+
+``netbox bootstrap [--plan]`` creates what the orchestrator needs in a NetBox (its custom fields,
+see ``orchestrator.adapters.netbox_bootstrap``), one line per field. Which NetBox comes from
+``NetBoxWiring.api``, passed as the Typer context object (tests pass ``obj=NetBoxWiring(...)``);
+by default ``NETBOX_URL`` and ``NETBOX_TOKEN``. Exit codes (docs/cli.md): 0 done, 1 NetBox said
+no or a field needs a person, 2 bad input, 5 NetBox could not be reached (or Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from orchestrator.adapters.netbox_bootstrap import Outcome, bootstrap
+from orchestrator.adapters.netbox_rest import NetBoxApi
+from orchestrator.engine import BadInput, ExitCode
+from orchestrator.engine.errors import PermanentError, TransientError
+from orchestrator.logging import redact_text
+
+URL_ENV: Final = "NETBOX_URL"
+TOKEN_ENV: Final = "NETBOX_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+netbox_app = typer.Typer(
+    help="Set up the NetBox the orchestrator works in.",
+    no_args_is_help=True,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def api_from_env() -> NetBoxApi:
+    """The NetBox named by ``NETBOX_URL`` and ``NETBOX_TOKEN``."""
+    url, token = os.environ.get(URL_ENV, ""), os.environ.get(TOKEN_ENV, "")
+    if not url or not token:
+        raise BadInput(f"set {URL_ENV} and {TOKEN_ENV} to the NetBox's URL and an API token")
+    if not url.startswith(("http://", "https://")):
+        raise BadInput(f"{URL_ENV} must be an http:// or https:// URL, not {url!r}")
+    return NetBoxApi(url, token)
+
+
+@dataclass(frozen=True, slots=True)
+class NetBoxWiring:
+    """Where the ``netbox`` commands find their NetBox; the default reads the environment."""
+
+    api: Callable[[], NetBoxApi] = api_from_env
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Expected failures become one line on stderr and their exit code; never a traceback."""
+    try:
+        yield
+    except BadInput as exc:
+        _error("error", str(exc))
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
+    except TransientError as exc:
+        _error("unreachable", f"{exc}; check the URL and that NetBox is running, then try again")
+        raise typer.Exit(ExitCode.CRASHED) from None
+    except PermanentError as exc:
+        _error("failed", str(exc))
+        raise typer.Exit(ExitCode.FAILED) from None
+    except KeyboardInterrupt:
+        _error("interrupted", "nothing is half-made: run the same command again")
+        raise typer.Exit(ExitCode.CRASHED) from None
+
+
+def _error(label: str, text: str) -> None:
+    err.print(f"[bold red]{label}:[/bold red] {escape(redact_text(text))}")
+
+
+@netbox_app.command("bootstrap")
+def bootstrap_command(
+    ctx: typer.Context,
+    *,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Only say what would be done; write nothing.")
+    ] = False,
+) -> None:
+    """Create in NetBox what the orchestrator needs: its custom fields on the right object types.
+
+    Adds what is missing (a field, object types of a field, a setting it relies on); never
+    deletes or touches anything else. Safe to run again: then every field `exists`.
+    """
+    wiring = ctx.find_object(NetBoxWiring) or NetBoxWiring()
+    with _exit_codes():
+        api = wiring.api()
+        try:
+            actions = bootstrap(api, apply=not plan)
+        finally:
+            api.close()
+    for action in actions:
+        out.print(str(action), markup=False)
+    changed = sum(action.changes for action in actions)
+    blocked = [action for action in actions if action.outcome is Outcome.BLOCKED]
+    verb = "would change" if plan else "changed"
+    out.print(f"{'plan' if plan else 'done'}: {verb} {changed} of {len(actions)} custom fields")
+    if blocked:
+        _error("failed", f"{len(blocked)} field(s) need a person first, see above")
+        raise typer.Exit(ExitCode.FAILED)
