@@ -24,6 +24,7 @@ from orchestrator.adapters.host_records import HostRecords, NetBoxHostRecords
 from orchestrator.adapters.ipam import Ipam
 from orchestrator.adapters.machines import Machines, ProviderMachines, StaticMachines
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
+from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.workspace import Workspace
@@ -33,24 +34,33 @@ from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.site import Site
+from orchestrator.store.location import DEFAULT_STATE
 
 
 class Wiring:
     """The adapters of one site, made on first use and then shared by every step of a run."""
 
-    def __init__(self, site: Site, state_dir: Path) -> None:
+    def __init__(self, site: Site, state_dir: Path = DEFAULT_STATE) -> None:
         self.site = site
         self.state_dir = state_dir
 
     @functools.cached_property
     def ipam(self) -> Ipam:
         nb = self.site.netbox
-        return NetBoxIpam(str(nb.url), nb.token.resolve().reveal(), self._session())
+        return NetBoxIpam(self._url(), nb.token.resolve().reveal(), self._session())
 
     @functools.cached_property
     def records(self) -> HostRecords:
         nb = self.site.netbox
-        return NetBoxHostRecords(str(nb.url), nb.token.resolve().reveal(), self._session())
+        return NetBoxHostRecords(self._url(), nb.token.resolve().reveal(), self._session())
+
+    def netbox_api(self) -> NetBoxApi:
+        """The site's NetBox for bootstrap and checks (plain REST and GraphQL)."""
+        nb = self.site.netbox
+        return NetBoxApi(self._url(), nb.token.resolve().reveal(), self._session())
+
+    def _url(self) -> str:
+        return str(self.site.netbox.url).rstrip("/")
 
     def _session(self) -> requests.Session:
         session = timed_session(self.site.netbox.timeout)

@@ -162,8 +162,10 @@ class ParamikoProbe:
 class _transport:  # noqa: N801 - used as a context manager, reads like a function
     """A started paramiko client transport to ``address:22``, closed on exit."""
 
-    def __init__(self, address: str, timeout: float, expected: str | None) -> None:
-        self.sock = socket.create_connection((address, SSH_PORT), timeout=timeout)
+    def __init__(
+        self, address: str, timeout: float, expected: str | None, port: int = SSH_PORT
+    ) -> None:
+        self.sock = socket.create_connection((address, port), timeout=timeout)
         self.transport = paramiko.Transport(self.sock)
         self.transport.banner_timeout = timeout
         self.transport.handshake_timeout = timeout
@@ -181,6 +183,16 @@ class _transport:  # noqa: N801 - used as a context manager, reads like a functi
     def __exit__(self, *_exc: object) -> None:
         self.transport.close()
         self.sock.close()
+
+
+def shown_host_key(address: str, port: int = SSH_PORT, timeout: float = 10.0) -> str:
+    """The host key ``address`` shows (``ssh-ed25519 AAAA...``), read before any login;
+    ``Unreachable`` when it does not answer SSH."""
+    try:
+        with _transport(address, timeout, None, port) as transport:
+            return _key_line(transport.get_remote_server_key())
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        raise Unreachable(f"{address}:{port} did not answer SSH: {exc}") from exc
 
 
 def _key_line(key: paramiko.PKey) -> str:

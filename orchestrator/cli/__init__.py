@@ -13,6 +13,7 @@ from orchestrator.cli.lab import lab_app
 from orchestrator.cli.netbox import netbox_app
 from orchestrator.cli.release import release
 from orchestrator.cli.runs import register as register_runs
+from orchestrator.cli.site import site_app
 
 app = typer.Typer(
     name="orchestrator",
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab")
 app.add_typer(netbox_app, name="netbox")
+app.add_typer(site_app, name="site")
 app.command("validate")(spec_cli.validate)
 app.command("schema")(spec_cli.schema)
 register_runs(app)

@@ -1,19 +1,19 @@
 """``orchestrator netbox``: set up the NetBox the orchestrator works in.
 
-``netbox bootstrap [--plan]`` creates what the orchestrator needs in a NetBox (its custom fields,
-see ``orchestrator.adapters.netbox_bootstrap``), one line per field. Which NetBox comes from
-``NetBoxWiring.api``, passed as the Typer context object (tests pass ``obj=NetBoxWiring(...)``);
-by default ``NETBOX_URL`` and ``NETBOX_TOKEN``. Exit codes (docs/cli.md): 0 done, 1 NetBox said
-no or a field needs a person, 2 bad input, 5 NetBox could not be reached (or Ctrl-C).
+``netbox bootstrap [--site] [--plan]`` creates what the orchestrator needs in a NetBox (its custom
+fields, see ``orchestrator.adapters.netbox_bootstrap``), one line per field. Which NetBox comes
+from ``NetBoxWiring.api``, passed as the Typer context object (tests pass
+``obj=NetBoxWiring(...)``); by default the site's (``--site``, ``ORCHESTRATOR_SITE``). Exit codes
+(docs/cli.md): 0 done, 1 NetBox said no or a field needs a person, 2 bad input, 5 NetBox could not
+be reached (or Ctrl-C).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,12 +21,11 @@ from rich.markup import escape
 
 from orchestrator.adapters.netbox_bootstrap import Outcome, bootstrap
 from orchestrator.adapters.netbox_rest import NetBoxApi
+from orchestrator.cli.runs import SiteOption
 from orchestrator.engine import BadInput, ExitCode
 from orchestrator.engine.errors import PermanentError, TransientError
 from orchestrator.logging import redact_text
-
-URL_ENV: Final = "NETBOX_URL"
-TOKEN_ENV: Final = "NETBOX_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+from orchestrator.site import SiteError, load_site, site_path
 
 netbox_app = typer.Typer(
     help="Set up the NetBox the orchestrator works in.",
@@ -36,21 +35,21 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def api_from_env() -> NetBoxApi:
-    """The NetBox named by ``NETBOX_URL`` and ``NETBOX_TOKEN``."""
-    url, token = os.environ.get(URL_ENV, ""), os.environ.get(TOKEN_ENV, "")
-    if not url or not token:
-        raise BadInput(f"set {URL_ENV} and {TOKEN_ENV} to the NetBox's URL and an API token")
-    if not url.startswith(("http://", "https://")):
-        raise BadInput(f"{URL_ENV} must be an http:// or https:// URL, not {url!r}")
-    return NetBoxApi(url, token)
+def api_from_site(chosen: str | None) -> NetBoxApi:
+    """The NetBox of the chosen site (option, else ``ORCHESTRATOR_SITE``)."""
+    from orchestrator.wiring import Wiring  # noqa: PLC0415 - adapters load only when used
+
+    try:
+        return Wiring(load_site(site_path(chosen))).netbox_api()
+    except SiteError as exc:
+        raise BadInput(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
 class NetBoxWiring:
-    """Where the ``netbox`` commands find their NetBox; the default reads the environment."""
+    """Where the ``netbox`` commands find their NetBox; the default is the chosen site's."""
 
-    api: Callable[[], NetBoxApi] = api_from_env
+    api: Callable[[str | None], NetBoxApi] = api_from_site
 
 
 @contextmanager
@@ -58,8 +57,8 @@ def _exit_codes() -> Iterator[None]:
     """Expected failures become one line on stderr and their exit code; never a traceback."""
     try:
         yield
-    except BadInput as exc:
-        _error("error", str(exc))
+    except BadInput as exc:  # our own words (a site's problems never echo a value)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     except TransientError as exc:
         _error("unreachable", f"{exc}; check the URL and that NetBox is running, then try again")
@@ -80,6 +79,7 @@ def _error(label: str, text: str) -> None:
 def bootstrap_command(
     ctx: typer.Context,
     *,
+    site: SiteOption = None,
     plan: Annotated[
         bool, typer.Option("--plan", help="Only say what would be done; write nothing.")
     ] = False,
@@ -91,7 +91,7 @@ def bootstrap_command(
     """
     wiring = ctx.find_object(NetBoxWiring) or NetBoxWiring()
     with _exit_codes():
-        api = wiring.api()
+        api = wiring.api(site)
         try:
             actions = bootstrap(api, apply=not plan)
         finally:

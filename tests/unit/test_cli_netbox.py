@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner, Result
 
 from orchestrator.cli import app
-from orchestrator.cli.netbox import NetBoxWiring, api_from_env
+from orchestrator.cli.netbox import NetBoxWiring, api_from_site
 from tests.unit.fake_netbox import TOKEN, URL, FakeNetBox
+from tests.unit.test_site import SITE, write
 
 
 @pytest.fixture
@@ -16,7 +19,8 @@ def fake() -> FakeNetBox:
 
 
 def invoke(fake: FakeNetBox, *args: str) -> Result:
-    return CliRunner().invoke(app, ["netbox", "bootstrap", *args], obj=NetBoxWiring(fake.api))
+    wiring = NetBoxWiring(lambda _site: fake.api())
+    return CliRunner().invoke(app, ["netbox", "bootstrap", *args], obj=wiring)
 
 
 def test_plan_lists_what_it_would_create_and_writes_nothing(fake: FakeNetBox) -> None:
@@ -82,34 +86,32 @@ def test_the_token_is_never_printed(fake: FakeNetBox) -> None:
     assert TOKEN not in result.output
 
 
-def test_without_url_or_token_it_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NETBOX_URL", raising=False)
-    monkeypatch.setenv("NETBOX_TOKEN", TOKEN)
+def test_without_a_site_it_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ORCHESTRATOR_SITE", raising=False)
 
     result = CliRunner().invoke(app, ["netbox", "bootstrap"])
 
     assert result.exit_code == 2
-    assert "error: set NETBOX_URL and NETBOX_TOKEN" in result.output
-    assert TOKEN not in result.output
+    assert "error: no site chosen" in result.output
 
 
-def test_a_url_that_is_not_http_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NETBOX_URL", "netbox.example")
-    monkeypatch.setenv("NETBOX_TOKEN", TOKEN)
+def test_the_site_names_the_netbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = SITE.replace("https://netbox.example.net", URL)
+    monkeypatch.setenv("TEST_SITE_NETBOX_TOKEN", TOKEN)
 
-    result = CliRunner().invoke(app, ["netbox", "bootstrap", "--plan"])
-
-    assert result.exit_code == 2
-    assert "NETBOX_URL must be an http:// or https:// URL" in result.output
-
-
-def test_the_environment_names_the_netbox(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NETBOX_URL", URL)
-    monkeypatch.setenv("NETBOX_TOKEN", TOKEN)
-
-    api = api_from_env()
+    api = api_from_site(str(write(tmp_path, text)))
 
     assert (api.url, api.token) == (URL, TOKEN)
+
+
+def test_a_site_with_a_pasted_token_is_bad_input(tmp_path: Path) -> None:
+    text = SITE.replace("env:TEST_SITE_NETBOX_TOKEN", TOKEN)
+
+    result = CliRunner().invoke(app, ["netbox", "bootstrap", "--site", str(write(tmp_path, text))])
+
+    assert result.exit_code == 2
+    assert "netbox.token: must be a reference" in result.output
+    assert TOKEN not in result.output
 
 
 def test_help_names_the_command() -> None:

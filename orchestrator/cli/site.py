@@ -1,0 +1,154 @@
+"""``orchestrator site check [--site]``: whether a site file is ready to deliver onto.
+
+One line per thing checked, ``ok`` or ``FAIL`` with what to fix; exit 0 when all pass, 1 when
+any fails, 2 when the site file itself is wrong. Secrets are resolved to see that they can be,
+and never printed. It reads only: NetBox (token, permissions, custom fields, the site's
+references), the jump hosts (their host keys, before any login), and the monitoring endpoints.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from orchestrator.adapters.netbox_check import CheckLine, SiteRefs, netbox_check
+from orchestrator.adapters.ssh import shown_host_key
+from orchestrator.cli.runs import SiteOption, _exit_codes
+from orchestrator.engine import BadInput, ExitCode, OrchestratorError
+from orchestrator.site import Site, SiteError, load_site, site_path
+from orchestrator.site.secrets import SecretRef
+from orchestrator.store.location import DEFAULT_STATE
+from orchestrator.wiring import Wiring
+
+site_app = typer.Typer(help="Site files: where and how deliveries land.", no_args_is_help=True)
+out = Console(highlight=False, soft_wrap=True)
+READY_TIMEOUT = 5.0
+
+
+def secret_lines(site: Site) -> Iterator[CheckLine]:
+    """Each secret reference of the site resolves (its value is never shown)."""
+    refs: dict[str, SecretRef | None] = {
+        "netbox.token": site.netbox.token,
+        "backups.password": site.backups.password if site.backups else None,
+        "shared_state.key": site.shared_state.key,
+    }
+    for name, ref in refs.items():
+        if ref is None:
+            continue
+        try:
+            ref.resolve()
+        except OrchestratorError as exc:
+            yield CheckLine(f"secret {name}", ok=False, detail=str(exc))
+        else:
+            yield CheckLine(f"secret {name}", ok=True, detail=f"{ref} resolves")
+
+
+def jump_lines(site: Site) -> Iterator[CheckLine]:
+    """Each jump host answers SSH with the host key the site names for it."""
+    for jump in site.ssh.jump_hosts:
+        name = f"jump host {jump.host}:{jump.port}"
+        try:
+            shown = shown_host_key(jump.host, jump.port, float(site.ssh.connect_timeout))
+        except OrchestratorError as exc:
+            yield CheckLine(name, ok=False, detail=str(exc))
+            continue
+        same = shown.split()[:2] == jump.host_key.split()[:2]
+        detail = "shows the expected host key" if same else (
+            "shows another host key than the site names: check the bastion before anything else"
+        )
+        yield CheckLine(name, ok=same, detail=detail)
+
+
+def monitoring_lines(site: Site) -> Iterator[CheckLine]:
+    """The monitoring folders can be written and Prometheus answers ready."""
+    for name, folder in (("targets", site.monitoring.targets.path),
+                         ("rules", site.monitoring.rules.path)):  # fmt: skip
+        yield _folder_line(f"monitoring {name}", folder)
+    url = f"{str(site.monitoring.prometheus_url).rstrip('/')}/-/ready"
+    yield _answers("prometheus", url)
+
+
+def _folder_line(name: str, folder: Path) -> CheckLine:
+    if not folder.is_dir():
+        return CheckLine(name, ok=False, detail=f"{folder} is not a folder: create it")
+    probe = folder / ".orchestrator-site-check"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        return CheckLine(name, ok=False, detail=f"{folder} cannot be written: {exc.strerror}")
+    return CheckLine(name, ok=True, detail=f"{folder} can be written")
+
+
+def _answers(name: str, url: str) -> CheckLine:
+    try:
+        with urllib.request.urlopen(url, timeout=READY_TIMEOUT) as answer:  # noqa: S310 - the site's own
+            ok = answer.status == 200
+    except OSError as exc:
+        return CheckLine(name, ok=False, detail=f"{url} did not answer: {exc}")
+    return CheckLine(name, ok=ok, detail=f"{url} answers" if ok else f"{url} is not ready")
+
+
+def machine_lines(wiring: Wiring) -> Iterator[CheckLine]:
+    """The machine providers the site names exist here."""
+    try:
+        wiring.machines()
+    except BadInput as exc:
+        yield CheckLine("machines", ok=False, detail=str(exc))
+    else:
+        yield CheckLine("machines", ok=True, detail=", ".join(sorted(wiring.site.machines)))
+
+
+def netbox_lines(wiring: Wiring) -> list[CheckLine]:
+    """``netbox_check`` on the site's NetBox and the references it names."""
+    nb = wiring.site.netbox
+    refs = SiteRefs(nb.site, nb.vlan_group, str(nb.parent_prefix), tuple(nb.clusters.values()))
+    try:
+        api = wiring.netbox_api()
+    except OrchestratorError as exc:
+        return [CheckLine("netbox", ok=False, detail=str(exc))]
+    try:
+        return netbox_check(api, refs)
+    finally:
+        api.close()
+
+
+def all_lines(site: Site) -> Iterator[CheckLine]:
+    """Every check of ``site``, in the order a person would fix them."""
+    wiring = Wiring(site, DEFAULT_STATE)
+    sections: tuple[Callable[[], Iterator[CheckLine] | list[CheckLine]], ...] = (
+        lambda: secret_lines(site),
+        lambda: netbox_lines(wiring),
+        lambda: machine_lines(wiring),
+        lambda: jump_lines(site),
+        lambda: monitoring_lines(site),
+    )
+    for section in sections:
+        yield from section()
+
+
+@site_app.command("check")
+def check(site: SiteOption = None) -> None:
+    """Check a site: secrets resolve, NetBox is ready, jump hosts and monitoring answer.
+
+    One line per check; exit 1 with what to fix when any fails. Nothing is changed.
+    """
+    with _exit_codes():
+        path = site_path(site)
+        try:
+            loaded = load_site(path)
+        except SiteError as exc:
+            raise BadInput(str(exc)) from None
+        out.print(f"site {loaded.name}: {path}", markup=False)
+        failed = 0
+        for line in all_lines(loaded):
+            out.print(str(line), markup=False)
+            failed += not line.ok
+    if failed:
+        out.print(f"{failed} check(s) failed", markup=False)
+        raise typer.Exit(ExitCode.FAILED)
+    out.print("all checks passed", markup=False)
