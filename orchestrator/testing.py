@@ -22,15 +22,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from orchestrator.adapters.ipam import KeyTaken, Kind, New, Note, Owned, Ref
 from orchestrator.engine.delivery import Delivery, Person
 from orchestrator.engine.engine import Engine
-from orchestrator.engine.errors import Exhausted, Refused
+from orchestrator.engine.errors import Exhausted, KeyTaken, Refused
 from orchestrator.engine.execution import Runtime
 from orchestrator.engine.gates import GATES, Gate, GateState, People, check_approver
 from orchestrator.engine.lock import LockOwner
 from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
+from orchestrator.engine.ports.ipam import Kind, New, Note, Owned, Ref
 from orchestrator.engine.retry import NO_RETRY, RetryPolicy
 from orchestrator.engine.runners import HostRunner, SerialRunner
 from orchestrator.engine.status import Mode

@@ -17,8 +17,8 @@ from typing import Final, Protocol
 import requests
 from pynetbox.core.query import Request
 
-from orchestrator.adapters.ipam import Kind, chunks
-from orchestrator.adapters.netbox import PAGE, timed_session, translated
+from orchestrator.adapters.netbox import PAGE, chunks, timed_session, translated
+from orchestrator.engine.ports.ipam import Kind
 from orchestrator.store.records import JsonMap
 
 #: The custom field that holds a host's pinned SSH host key (long text), and where it exists (a

@@ -26,7 +26,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.adapters.ipam import Ipam
 from orchestrator.engine import (
     BadInput,
     Delivery,
@@ -56,6 +55,7 @@ from orchestrator.engine import (
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.delivery import people_of
 from orchestrator.engine.gates import GATES, People, gate_state
+from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
 from orchestrator.phases import default_phases
 from orchestrator.phases.network import default_ipam

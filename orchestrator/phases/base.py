@@ -35,7 +35,6 @@ from orchestrator.adapters.ansible import (
 )
 from orchestrator.adapters.host_records import HOST_KEY_FIELD, HostRecords, NetBoxHostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
-from orchestrator.adapters.ipam import Ipam, Kind, Ref
 from orchestrator.adapters.machines import MachineRequest, Machines, lab_and_static
 from orchestrator.adapters.monitoring import CheckMonitoring
 from orchestrator.adapters.ssh import (
@@ -49,6 +48,7 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.lab.addressing import CONTROLLER

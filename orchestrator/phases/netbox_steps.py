@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from orchestrator.adapters.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.errors import Exhausted, Refused
+from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.lab.netbox import CLUSTER
 from orchestrator.phases.reservations import (

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import os
 
-from orchestrator.adapters.ipam import Ipam
 from orchestrator.adapters.netbox import NetBoxIpam
 from orchestrator.engine.gates import HARDWARE_DELIVERED, PRECONDITIONS
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from orchestrator.phases.netbox_machines import (

@@ -1,0 +1,10 @@
+"""Ports: what the steps need from the world, as Protocols and their value types, one module each.
+
+    ipam            Ipam                keyed, bulk reservations in NetBox
+                                        (orchestrator.adapters.netbox.NetBoxIpam)
+
+Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
+imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
+port imports no adapter. Errors are drawn in ``orchestrator.engine.errors``. This package imports
+none of its modules: import the port you need.
+"""
