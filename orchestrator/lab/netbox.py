@@ -38,8 +38,8 @@ from typing import Any
 import pynetbox
 import requests
 
-from orchestrator.adapters.host_records import HOST_KEY_FIELD, HOST_KEY_OBJECT_TYPES
 from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, timed_session
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HOST_KEY_OBJECT_TYPES
 from orchestrator.lab.addressing import PLATFORM_PARENT
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.paths import LabPaths

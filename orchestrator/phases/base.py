@@ -33,7 +33,7 @@ from orchestrator.adapters.ansible import (
     PlaybookRun,
     PlaybookRunner,
 )
-from orchestrator.adapters.host_records import HOST_KEY_FIELD, HostRecords, NetBoxHostRecords
+from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
 from orchestrator.adapters.machines import MachineRequest, Machines, lab_and_static
 from orchestrator.adapters.monitoring import CheckMonitoring
@@ -48,6 +48,7 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
 from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext

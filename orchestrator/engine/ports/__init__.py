@@ -2,6 +2,8 @@
 
     ipam            Ipam                keyed, bulk reservations in NetBox
                                         (orchestrator.adapters.netbox.NetBoxIpam)
+    host_records    HostRecords         fields of a delivery's machine records, read by id
+                                        (orchestrator.adapters.host_records.NetBoxHostRecords)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
