@@ -684,9 +684,9 @@ from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from orchestrator.adapters.ansible import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
-from orchestrator.adapters.machines import Machine, MachineRequest  # noqa: E402
 from orchestrator.adapters.ssh import HostKeyChanged, Reached, SshTarget  # noqa: E402
 from orchestrator.adapters.workspace import Workspace  # noqa: E402
+from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402

@@ -1,4 +1,4 @@
-"""The ``Machines`` port: a host up from its standard image, at the address phase 1 reserved.
+"""Machine providers: each implements ``orchestrator.engine.ports.machines.Machines``.
 
     Machines.ensure(MachineRequest) -> Machine     idempotent: an existing machine is returned
     ├── LabMachines        the lab's nspawn hosts (``orchestrator.lab.hosts``)
@@ -14,54 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from orchestrator.engine.errors import Refused, TimedOut
+from orchestrator.engine.ports.machines import Machine, MachineRequest, Machines
 from orchestrator.lab.addressing import lab_address, netns_name
 from orchestrator.lab.errors import LabError, UnsafeTarget
 from orchestrator.lab.hosts import LabHost, create_host, host_status, list_hosts
 from orchestrator.lab.network import HOST_IFACE
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
-
-
-@dataclass(frozen=True, slots=True)
-class MachineRequest:
-    """A machine a delivery needs."""
-
-    name: str
-    role: str
-    address: str  # without the prefix length
-    image: str
-    provider: str
-    extra_addresses: tuple[str, ...] = ()  # e.g. the load balancer's VIP
-
-
-@dataclass(frozen=True, slots=True)
-class Machine:
-    """A machine that is up.
-
-    ``host_key`` is the SSH host key when the provider knows it (the lab made it): the first
-    contact must then present exactly that key. ``owns_kernel`` says whether the host may apply
-    kernel settings and keep its own clock (containers share the lab's kernel; each still has
-    its own network namespace, where it loads its firewall).
-    """
-
-    name: str
-    address: str
-    provider: str
-    created: bool = False
-    host_key: str | None = None
-    owns_kernel: bool = True
-
-
-class Machines(Protocol):
-    """Brings machines up from their standard images."""
-
-    def ensure(self, request: MachineRequest) -> Machine:
-        """The machine for ``request``, created if it does not exist yet."""
-        ...
-
 
 type CreateLabHost = Callable[[str, str], LabHost]
 
@@ -145,9 +106,6 @@ def lab_and_static(paths: LabPaths | None = None) -> ProviderMachines:
 
 __all__ = [
     "LabMachines",
-    "Machine",
-    "MachineRequest",
-    "Machines",
     "ProviderMachines",
     "StaticMachines",
     "lab_and_static",

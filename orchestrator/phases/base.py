@@ -35,7 +35,7 @@ from orchestrator.adapters.ansible import (
 )
 from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
-from orchestrator.adapters.machines import MachineRequest, Machines, lab_and_static
+from orchestrator.adapters.machines import lab_and_static
 from orchestrator.adapters.monitoring import CheckMonitoring
 from orchestrator.adapters.ssh import (
     HostKeyChanged,
@@ -50,6 +50,7 @@ from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
 from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
+from orchestrator.engine.ports.machines import MachineRequest, Machines
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.lab.addressing import CONTROLLER

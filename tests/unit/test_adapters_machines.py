@@ -6,13 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.machines import (
-    LabMachines,
-    MachineRequest,
-    ProviderMachines,
-    StaticMachines,
-)
+from orchestrator.adapters.machines import LabMachines, ProviderMachines, StaticMachines
 from orchestrator.engine import Refused, TimedOut
+from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.lab.errors import LabError, UnsafeTarget
 from orchestrator.lab.hosts import LabHost
 from orchestrator.lab.paths import LabPaths

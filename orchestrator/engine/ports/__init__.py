@@ -4,6 +4,8 @@
                                         (orchestrator.adapters.netbox.NetBoxIpam)
     host_records    HostRecords         fields of a delivery's machine records, read by id
                                         (orchestrator.adapters.host_records.NetBoxHostRecords)
+    machines        Machines            a host up from its image at its reserved address
+                                        (orchestrator.adapters.machines: lab, static, by provider)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
