@@ -677,16 +677,17 @@ class InMemoryIpam:
         self._committed()
 
 
-# --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.adapters) -------------
+# --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.engine.ports) --------
 
 # Imported here, not at the top, so that this section is one self-contained addition.
 from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from orchestrator.adapters.ansible import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
-from orchestrator.adapters.ssh import HostKeyChanged, Reached, SshTarget  # noqa: E402
 from orchestrator.adapters.workspace import Workspace  # noqa: E402
+from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
 from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
+from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402
@@ -731,7 +732,8 @@ class ScriptedProbe:
         shown = self.keys.get(target.name) or target.expected_key or f"ssh-ed25519 {target.name}"
         pinned = self.pins.get(target.address)
         if pinned is not None and pinned != shown:
-            raise HostKeyChanged(target.name, target.address, pinned, shown)
+            keys = fingerprint(pinned), fingerprint(shown)
+            raise HostKeyChanged(target.name, target.address, *keys)
         self.pins.setdefault(target.address, shown)
         return Reached(shown, pinned is None, "Debian GNU/Linux 12 (bookworm)", 0.0)
 

@@ -17,6 +17,8 @@ in the adapter, with ``raise ... from exc``.
     │   ├── Refused           the request was rejected (HTTP 4xx, a conflict, a failed playbook)
     │   │   ├── KeyTaken      an object with one of the keys exists already (``Ipam``: look up
     │   │   │                 and adopt it)
+    │   │   ├── HostKeyChanged  a host shows another SSH host key than the one pinned for its
+    │   │   │                 address (``ReachabilityProbe``: that host fails)
     │   │   └── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
     │   ├── Exhausted         a pool (VLANs, prefixes, addresses) has nothing left
     │   └── NotImplementedYet the step is not written yet: the run stops (fail closed)
@@ -80,6 +82,22 @@ class Refused(PermanentError):
 
 class KeyTaken(Refused):
     """NetBox refused a create because an object with one of the keys exists already."""
+
+
+class HostKeyChanged(Refused):
+    """The host shows a different SSH host key than the one pinned for its address.
+
+    ``pinned`` and ``shown`` are the two keys' fingerprints
+    (``orchestrator.engine.ports.reachability.fingerprint``), as the message names them.
+    """
+
+    def __init__(self, name: str, address: str, pinned: str, shown: str) -> None:
+        super().__init__(
+            f"host key of {name} ({address}) changed: pinned {pinned}, shown {shown}; if the "
+            "machine was rebuilt on purpose, remove its line from the delivery's known_hosts "
+            "and run again"
+        )
+        self.name, self.address = name, address
 
 
 class Exhausted(PermanentError):

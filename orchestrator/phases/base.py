@@ -37,13 +37,7 @@ from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
 from orchestrator.adapters.machines import lab_and_static
 from orchestrator.adapters.monitoring import CheckMonitoring
-from orchestrator.adapters.ssh import (
-    HostKeyChanged,
-    ParamikoProbe,
-    ReachabilityProbe,
-    SshTarget,
-    fingerprint,
-)
+from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
@@ -51,6 +45,7 @@ from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
 from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.ports.machines import MachineRequest, Machines
+from orchestrator.engine.ports.reachability import ReachabilityProbe, SshTarget, fingerprint
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.lab.addressing import CONTROLLER
@@ -605,7 +600,6 @@ __all__ = [
     "PHASE",
     "AdapterSource",
     "Adapters",
-    "HostKeyChanged",
     "NetBoxRecordStep",
     "PlaybookStep",
     "RecordsSource",

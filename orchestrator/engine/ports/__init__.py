@@ -6,6 +6,8 @@
                                         (orchestrator.adapters.host_records.NetBoxHostRecords)
     machines        Machines            a host up from its image at its reserved address
                                         (orchestrator.adapters.machines: lab, static, by provider)
+    reachability    ReachabilityProbe   a host answers SSH with its pinned key
+                                        (orchestrator.adapters.ssh.ParamikoProbe)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
