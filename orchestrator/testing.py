@@ -683,10 +683,10 @@ class InMemoryIpam:
 from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from orchestrator.adapters.ansible import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
 from orchestrator.adapters.workspace import Workspace  # noqa: E402
 from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
 from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
+from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
 from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402

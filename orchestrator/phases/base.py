@@ -23,16 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from orchestrator.adapters.ansible import (
-    DIFF_MARK,
-    PLAYBOOKS,
-    AnsibleRunnerPlaybooks,
-    AnsibleSettings,
-    HostOutcome,
-    PlaybookOutcome,
-    PlaybookRun,
-    PlaybookRunner,
-)
+from orchestrator.adapters.ansible import PLAYBOOKS, AnsibleRunnerPlaybooks, AnsibleSettings
 from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
 from orchestrator.adapters.machines import lab_and_static
@@ -45,6 +36,13 @@ from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
 from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.ports.machines import MachineRequest, Machines
+from orchestrator.engine.ports.playbooks import (
+    DIFF_MARK,
+    HostOutcome,
+    PlaybookOutcome,
+    PlaybookRun,
+    PlaybookRunner,
+)
 from orchestrator.engine.ports.reachability import ReachabilityProbe, SshTarget, fingerprint
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext

@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.adapters.ansible import (
-    DIFF_MARK,
     AnsibleSettings,
-    HostOutcome,
-    PlaybookRun,
     censor,
     fold,
     make_private,
@@ -17,6 +14,7 @@ from orchestrator.adapters.ansible import (
     task_event,
     tuned_env,
 )
+from orchestrator.engine.ports.playbooks import DIFF_MARK, HostOutcome, PlaybookRun
 from orchestrator.phases.base import would_change
 
 

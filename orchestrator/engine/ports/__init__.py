@@ -8,6 +8,8 @@
                                         (orchestrator.adapters.machines: lab, static, by provider)
     reachability    ReachabilityProbe   a host answers SSH with its pinned key
                                         (orchestrator.adapters.ssh.ParamikoProbe)
+    playbooks       PlaybookRunner      a playbook on some hosts, an outcome per host and task
+                                        (orchestrator.adapters.ansible.AnsibleRunnerPlaybooks)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
