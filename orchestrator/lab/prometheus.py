@@ -13,7 +13,8 @@ spec's ping/tcp/http checks. Phase 3 publishes a delivery's checks (see
     stop_prometheus(paths)     both stopped; nothing to do if they are not running
     query(expr)                an instant query, for checks and tests
     api(path)                  the ``data`` of a GET on Prometheus' HTTP API (rules, targets)
-    LabPrometheus(paths)       the ``Monitoring`` and ``CheckMonitoring`` of the phases
+    LabPrometheus(paths)       implements the ports ``Monitoring`` and ``CheckMonitoring``
+                               (``orchestrator.engine.ports``)
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from typing import Any
 
 import structlog
 
-from orchestrator.adapters.monitoring import DeliveryChecks
 from orchestrator.adapters.prometheus import BLACKBOX_MODULES, NODE_JOB, PROBE_JOB, render
+from orchestrator.engine.ports.check_monitoring import DeliveryChecks
 from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
 from orchestrator.lab.files import write_atomically
 from orchestrator.lab.paths import LabPaths

@@ -21,21 +21,21 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from orchestrator.adapters.ansible import PLAYBOOKS, AnsibleRunnerPlaybooks, AnsibleSettings
 from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
 from orchestrator.adapters.machines import lab_and_static
-from orchestrator.adapters.monitoring import CheckMonitoring
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.check_monitoring import CheckMonitoring
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
 from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.ports.machines import MachineRequest, Machines
+from orchestrator.engine.ports.monitoring import Monitoring
 from orchestrator.engine.ports.playbooks import (
     DIFF_MARK,
     HostOutcome,
@@ -60,14 +60,6 @@ ADDRESSES = "network.addresses"
 MACHINES = "base.machines"
 REACHABILITY = "base.reachability"
 VMS = "network.machines"
-
-
-class Monitoring(Protocol):
-    """The monitoring system hosts are registered with (Prometheus file-based discovery)."""
-
-    def targets_dir(self) -> Path:
-        """The folder whose ``*.json`` files list the scrape targets; the system is running."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

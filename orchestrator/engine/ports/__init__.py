@@ -10,6 +10,10 @@
                                         (orchestrator.adapters.ssh.ParamikoProbe)
     playbooks       PlaybookRunner      a playbook on some hosts, an outcome per host and task
                                         (orchestrator.adapters.ansible.AnsibleRunnerPlaybooks)
+    monitoring      Monitoring          the folder a host is registered in for scraping
+                                        (orchestrator.lab.prometheus.LabPrometheus)
+    check_monitoring  CheckMonitoring   the spec's monitoring checks, resolved to hosts, installed
+                                        (orchestrator.lab.prometheus.LabPrometheus)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
