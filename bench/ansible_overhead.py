@@ -45,7 +45,6 @@ from orchestrator.adapters.ansible import (
     PLAYBOOKS,
     AnsibleRunnerPlaybooks,
     AnsibleSettings,
-    PlaybookRun,
     base_env,
     tuned_env,
 )
@@ -53,6 +52,7 @@ from orchestrator.engine import Engine, RetryPolicy, RunRequest, ThreadedRunner
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.observers import LoggingObserver, RunObserver
 from orchestrator.engine.phase import Phase, PhaseRange
+from orchestrator.engine.ports.playbooks import PlaybookRun
 from orchestrator.lab.hosts import destroy_host, list_hosts
 from orchestrator.lab.paths import LabPaths
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging

@@ -22,15 +22,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Never
 
-from orchestrator.adapters.ipam import Ipam, KeyTaken, Kind, New, Note, Owned, Ref
 from orchestrator.engine.delivery import Delivery, Person
 from orchestrator.engine.engine import Engine
-from orchestrator.engine.errors import Exhausted, Refused
+from orchestrator.engine.errors import Exhausted, KeyTaken, Refused
 from orchestrator.engine.execution import Runtime
 from orchestrator.engine.gates import GATES, Gate, GateState, People, check_approver
 from orchestrator.engine.lock import LockOwner
 from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
+from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.retry import NO_RETRY, RetryPolicy
 from orchestrator.engine.runners import HostRunner, SerialRunner
 from orchestrator.engine.status import Mode
@@ -707,16 +707,17 @@ class InMemoryIpam:
         self._committed()
 
 
-# --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.adapters) -------------
+# --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.engine.ports) --------
 
 # Imported here, not at the top, so that this section is one self-contained addition.
 from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from orchestrator.adapters.ansible import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
-from orchestrator.adapters.machines import Machine, MachineRequest  # noqa: E402
-from orchestrator.adapters.ssh import HostKeyChanged, Reached, SshTarget  # noqa: E402
 from orchestrator.adapters.workspace import Workspace  # noqa: E402
+from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
+from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
+from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
+from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402
@@ -761,7 +762,8 @@ class ScriptedProbe:
         shown = self.keys.get(target.name) or target.expected_key or f"ssh-ed25519 {target.name}"
         pinned = self.pins.get(target.address)
         if pinned is not None and pinned != shown:
-            raise HostKeyChanged(target.name, target.address, pinned, shown)
+            keys = fingerprint(pinned), fingerprint(shown)
+            raise HostKeyChanged(target.name, target.address, *keys)
         self.pins.setdefault(target.address, shown)
         return Reached(shown, pinned is None, "Debian GNU/Linux 12 (bookworm)", 0.0)
 

@@ -20,9 +20,8 @@ from pathlib import Path
 import requests
 
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
-from orchestrator.adapters.host_records import HostRecords, NetBoxHostRecords
-from orchestrator.adapters.ipam import Ipam
-from orchestrator.adapters.machines import Machines, ProviderMachines, StaticMachines
+from orchestrator.adapters.host_records import NetBoxHostRecords
+from orchestrator.adapters.machines import ProviderMachines, StaticMachines
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_files import FilePrometheus
@@ -30,6 +29,9 @@ from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.host_records import HostRecords
+from orchestrator.engine.ports.ipam import Ipam
+from orchestrator.engine.ports.machines import Machines
 from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.netbox_steps import Placement

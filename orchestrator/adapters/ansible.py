@@ -1,4 +1,4 @@
-"""The ``PlaybookRunner`` port: run a playbook on some hosts, get one outcome per host and task.
+"""``AnsibleRunnerPlaybooks``: implements ``orchestrator.engine.ports.playbooks.PlaybookRunner``.
 
     PlaybookRunner.run(PlaybookRun) -> PlaybookOutcome
     └── AnsibleRunnerPlaybooks    ansible-runner + ansible-playbook over SSH
@@ -27,18 +27,25 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import ansible_runner
 import structlog
 
 from orchestrator.adapters.workspace import private_dir, write_private
+from orchestrator.engine.ports.playbooks import (
+    DIFF_MARK,
+    HostOutcome,
+    PlaybookOutcome,
+    PlaybookRun,
+    TaskEvent,
+)
 from orchestrator.engine.status import Status
 from orchestrator.logging import REDACTED, redact_text
-from orchestrator.store.records import JsonMap, TaskRecord
+from orchestrator.store.records import TaskRecord
 
 log = structlog.get_logger("orchestrator.ansible")
 
@@ -50,75 +57,8 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KEY_MISMATCH = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
 SSH_DIED = -13
 MESSAGE_LIMIT = 500
-#: A changed task's detail in check mode starts with this mark, then its diff (at most this long).
-DIFF_MARK = "diff:\n"
+#: A changed task's diff (after ``DIFF_MARK``) is cut to this length.
 DIFF_LIMIT = 4000
-
-type HostState = Literal["ok", "failed", "unreachable"]
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybookRun:
-    """One playbook run: what, on which hosts, with which inventory and pins."""
-
-    playbook: str  # file name under the playbooks folder
-    inventory: JsonMap  # an Ansible YAML/JSON inventory: groups, hosts, host vars
-    hosts: tuple[str, ...]  # the hosts to run on (``--limit``)
-    known_hosts: Path  # the delivery's pinned host keys
-    artifacts: Path  # the delivery's artifact folder; each run gets a folder inside
-    facts: Path  # the delivery's fact cache
-    label: str  # names the run's artifact folder, e.g. ``<run id>-base.configure``
-    extravars: JsonMap = field(default_factory=dict)  # never secrets: they go in files
-    check: bool = False  # check mode with diff: change nothing, say what would change
-    censor: tuple[str, ...] = ()  # secret values to cut out of every message
-
-
-@dataclass(frozen=True, slots=True)
-class TaskEvent:
-    """One task finished on one host."""
-
-    host: str
-    task: str
-    status: Literal["ok", "changed", "failed", "unreachable", "skipped"]
-    duration: float
-    message: str = ""
-
-
-@dataclass
-class HostOutcome:
-    """What one host did in one playbook run."""
-
-    state: HostState = "ok"
-    changed: int = 0
-    tasks: list[TaskRecord] = field(default_factory=list)
-    error: str | None = None
-    retryable: bool = False
-    key_changed: bool = False
-
-    @property
-    def succeeded(self) -> bool:
-        return self.state == "ok"
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybookOutcome:
-    """The outcome of a playbook run."""
-
-    status: str  # ansible-runner's: successful, failed, timeout, canceled
-    rc: int
-    hosts: Mapping[str, HostOutcome]
-    artifacts: Path
-    seconds: float
-    tail: str = ""  # the last lines of output when something went wrong
-
-
-class PlaybookRunner(Protocol):
-    """Runs playbooks on hosts."""
-
-    def run(self, request: PlaybookRun) -> PlaybookOutcome:
-        """Run ``request``; failures of hosts are values in the outcome, not exceptions."""
-        ...
-
 
 # --- configuration ---------------------------------------------------------------------------
 

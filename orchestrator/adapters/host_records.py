@@ -1,44 +1,27 @@
-"""The ``HostRecords`` port: what the source of truth holds on a delivery's machines, read by id.
+"""``NetBoxHostRecords``: implements ``orchestrator.engine.ports.host_records.HostRecords`` on
+NetBox's REST API (``fields=``, so only the named fields travel).
 
-Phase 2 writes what it learnt about each host (platform, pinned SSH host key) onto the host's
-NetBox record, and first reads what is there so that a re-run sends nothing. Writes go through the
-``Ipam`` port (``Ipam.update``); this port only reads.
-
-Adapters: ``NetBoxHostRecords`` (REST, ``fields=`` so only the named fields travel) and, in
-tests, any object with the same method. Errors are translated as in ``orchestrator.adapters.netbox``
-(``translated``): ``Refused`` for a 4xx, ``TransientError`` subclasses when NetBox could not answer.
+Errors are translated as in ``orchestrator.adapters.netbox`` (``translated``): ``Refused`` for a
+4xx, ``TransientError`` subclasses when NetBox could not answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Final
 
 import requests
 from pynetbox.core.query import Request
 
-from orchestrator.adapters.ipam import Kind, chunks
-from orchestrator.adapters.netbox import PAGE, timed_session, translated
+from orchestrator.adapters.netbox import PAGE, chunks, timed_session, translated
+from orchestrator.engine.ports.ipam import Kind
 from orchestrator.store.records import JsonMap
-
-#: The custom field that holds a host's pinned SSH host key (long text), and where it exists
-#: (``orchestrator netbox bootstrap`` creates it, see ``netbox_bootstrap``).
-HOST_KEY_FIELD: Final = "ssh_host_key"
-HOST_KEY_OBJECT_TYPES: Final = ("dcim.device", "virtualization.virtualmachine")
 
 #: The kinds whose records hold what phase 2 learns about a host.
 _PATHS: Final[dict[Kind, str]] = {
     Kind.VM: "virtualization/virtual-machines",
     Kind.DEVICE: "dcim/devices",
 }
-
-
-class HostRecords(Protocol):
-    """Reads fields of machine records (virtual machines, devices) by id."""
-
-    def fields(self, kind: Kind, ids: Sequence[int], names: Sequence[str]) -> dict[int, JsonMap]:
-        """The fields ``names`` of each object of ``ids`` that exists, by id (NetBox's JSON)."""
-        ...
 
 
 class NetBoxHostRecords:

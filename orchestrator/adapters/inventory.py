@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.adapters.monitoring import systemd_unit
+from orchestrator.engine.ports.check_monitoring import systemd_unit
 from orchestrator.spec.model import DeliverySpec, ExpandedHost, User
 from orchestrator.store.records import Json, JsonMap
 

@@ -1,4 +1,4 @@
-"""The ``Machines`` port: a host up from its standard image, at the address phase 1 reserved.
+"""Machine providers: each implements ``orchestrator.engine.ports.machines.Machines``.
 
     Machines.ensure(MachineRequest) -> Machine     idempotent: an existing machine is returned
     ├── StaticMachines     servers that already exist: nothing to create
@@ -14,47 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from orchestrator.engine.errors import Refused
-
-
-@dataclass(frozen=True, slots=True)
-class MachineRequest:
-    """A machine a delivery needs."""
-
-    name: str
-    role: str
-    address: str  # without the prefix length
-    image: str
-    provider: str
-    extra_addresses: tuple[str, ...] = ()  # e.g. the load balancer's VIP
-
-
-@dataclass(frozen=True, slots=True)
-class Machine:
-    """A machine that is up.
-
-    ``host_key`` is the SSH host key when the provider knows it (the lab made it): the first
-    contact must then present exactly that key. ``owns_kernel`` says whether the host may apply
-    kernel settings and keep its own clock (containers share the lab's kernel; each still has
-    its own network namespace, where it loads its firewall).
-    """
-
-    name: str
-    address: str
-    provider: str
-    created: bool = False
-    host_key: str | None = None
-    owns_kernel: bool = True
-
-
-class Machines(Protocol):
-    """Brings machines up from their standard images."""
-
-    def ensure(self, request: MachineRequest) -> Machine:
-        """The machine for ``request``, created if it does not exist yet."""
-        ...
+from orchestrator.engine.ports.machines import Machine, MachineRequest, Machines
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +42,6 @@ class ProviderMachines:
 
 
 __all__ = [
-    "Machine",
-    "MachineRequest",
-    "Machines",
     "ProviderMachines",
     "StaticMachines",
 ]

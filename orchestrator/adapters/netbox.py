@@ -1,4 +1,5 @@
-"""``NetBoxIpam``: the ``Ipam`` port on NetBox's REST API, through pynetbox's request layer.
+"""``NetBoxIpam``: implements ``orchestrator.engine.ports.ipam.Ipam`` on NetBox's REST API,
+through pynetbox's request layer.
 
 Every request has a timeout (pynetbox has none by default), writes go out in chunks of at most
 ``CHUNK`` objects, reads ask only for the fields they use (``fields=``) and fetch a delivery's
@@ -30,15 +31,16 @@ import requests
 from pynetbox.core.query import AllocationError, ContentError, Request, RequestError
 from requests.adapters import HTTPAdapter
 
-from orchestrator.adapters.ipam import KeyTaken, Kind, New, Note, Owned, Ref, chunks, contact_role
 from orchestrator.engine.errors import (
     Exhausted,
+    KeyTaken,
     Refused,
     ServerError,
     Throttled,
     TimedOut,
     Unreachable,
 )
+from orchestrator.engine.ports.ipam import Kind, New, Note, Owned, Ref
 from orchestrator.store.records import Json, JsonMap
 
 #: The custom fields that mark what the orchestrator made (``orchestrator netbox bootstrap``
@@ -51,6 +53,10 @@ DELIVERY_FIELD = "orchestrator_delivery"
 #: Seconds to wait for an answer; a bulk allocation of 100 objects takes NetBox ~5 s.
 DEFAULT_TIMEOUT: Final = 30.0
 PAGE: Final = 1000
+#: Largest number of objects sent in one request.
+CHUNK: Final = 100
+#: Names of the contact roles phase 1 makes when NetBox lacks them.
+CONTACT_ROLES: Final = {"delivery-manager": "Delivery manager", "lead-engineer": "Lead engineer"}
 
 type Row = dict[str, Any]
 
@@ -185,6 +191,16 @@ def _http_error(exc: RequestError) -> Exception:
     if status == 400 and KEY_FIELD in str(exc.error) and "unique" in str(exc.error):
         return KeyTaken(text)
     return Refused(text)
+
+
+def chunks[T](items: Sequence[T], size: int = CHUNK) -> list[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def contact_role(slug: str) -> JsonMap:
+    """The fields of a contact role to create for ``slug``."""
+    return {"name": CONTACT_ROLES.get(slug, slug.replace("-", " ").capitalize())}
 
 
 def _value(row: Row, field: str) -> str:

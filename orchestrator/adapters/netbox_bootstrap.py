@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from orchestrator.adapters.host_records import HOST_KEY_FIELD, HOST_KEY_OBJECT_TYPES
 from orchestrator.adapters.netbox import DELIVERY_FIELD, KEY_FIELD, KEYED_OBJECT_TYPES, Row
 from orchestrator.adapters.netbox_rest import NetBoxApi
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HOST_KEY_OBJECT_TYPES
 from orchestrator.store.records import Json
 
 PATH: Final = "extras/custom-fields/"

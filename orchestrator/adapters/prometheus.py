@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.adapters.monitoring import ResolvedCheck, systemd_unit
+from orchestrator.engine.ports.check_monitoring import ResolvedCheck, systemd_unit
 from orchestrator.spec.model import MonitoringCheck
 from orchestrator.store.records import Json
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import structlog
 
-from orchestrator.adapters.monitoring import DeliveryChecks
 from orchestrator.adapters.prometheus import render
 from orchestrator.adapters.workspace import write_private
 from orchestrator.engine.errors import Refused, Unreachable
+from orchestrator.engine.ports.check_monitoring import DeliveryChecks
 
 log = structlog.get_logger("orchestrator.monitoring")
 RELOAD_TIMEOUT = 30.0

@@ -1,4 +1,4 @@
-"""The ``ReachabilityProbe`` port: wait until a host answers SSH, and pin its host key.
+"""``ParamikoProbe``: implements ``orchestrator.engine.ports.reachability.ReachabilityProbe``.
 
     ReachabilityProbe.reach(SshTarget) -> Reached
     └── ParamikoProbe     paramiko: waits with backoff under a deadline, pins on first contact
@@ -7,7 +7,7 @@ The key a host shows is compared before we authenticate, so nothing is sent to a
 host with no pin yet is pinned on first contact (or must show the key its provider reported);
 a host whose key differs from its pin raises ``HostKeyChanged`` — that host fails, never retried.
 
-Errors, translated here:
+Errors (``orchestrator.engine.errors``), translated here:
     Unreachable       no SSH answer before the deadline (connection refused, no route, timeout)
     HostKeyChanged    the host shows another key than the one pinned (a ``Refused``)
     Refused           the host refuses our key
@@ -15,19 +15,18 @@ Errors, translated here:
 
 from __future__ import annotations
 
-import base64
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import paramiko
 
 from orchestrator.adapters.workspace import write_private
-from orchestrator.engine.errors import Refused, Unreachable
+from orchestrator.engine.errors import HostKeyChanged, Refused, Unreachable
+from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint
 from orchestrator.engine.retry import RetryPolicy
 
 SSH_PORT = 22
@@ -36,60 +35,6 @@ BOOT_WAIT = RetryPolicy(
     transient=(Unreachable,), attempts=10_000, initial_backoff=0.25, max_backoff=5.0, deadline=120.0
 )
 _PINS_LOCK = threading.Lock()
-
-
-class HostKeyChanged(Refused):
-    """The host shows a different SSH host key than the one pinned for its address."""
-
-    def __init__(self, name: str, address: str, pinned: str, shown: str) -> None:
-        super().__init__(
-            f"host key of {name} ({address}) changed: pinned {fingerprint(pinned)}, "
-            f"shown {fingerprint(shown)}; if the machine was rebuilt on purpose, remove its line "
-            "from the delivery's known_hosts and run again"
-        )
-        self.name, self.address = name, address
-
-
-@dataclass(frozen=True, slots=True)
-class SshTarget:
-    """A host to reach: its address, the delivery's pin file, and the key its provider knows."""
-
-    name: str
-    address: str
-    known_hosts: Path
-    expected_key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reached:
-    """A host that answered: its key (``ssh-ed25519 AAAA...``), whether it was pinned just now,
-    and the operating system it reported (``PRETTY_NAME`` of /etc/os-release)."""
-
-    host_key: str
-    pinned_now: bool
-    os: str
-    seconds: float
-
-
-class ReachabilityProbe(Protocol):
-    """Reaches hosts over SSH."""
-
-    def reach(self, target: SshTarget) -> Reached:
-        """Wait until ``target`` answers with the right key; pin it on first contact."""
-        ...
-
-
-def fingerprint(key: str) -> str:
-    """``ssh-ed25519 SHA256:...`` of a public key line, for messages."""
-    kind, blob = [*key.split(), "?"][:2]
-    try:
-        return f"{kind} {paramiko.PKey.from_type_string(kind, _b64decode(blob)).fingerprint}"
-    except (ValueError, TypeError, paramiko.SSHException):
-        return f"{kind} {blob[:16]}..."  # not a key paramiko reads: show its start
-
-
-def _b64decode(blob: str) -> bytes:
-    return base64.b64decode(blob)
 
 
 # --- pins -------------------------------------------------------------------------------------
@@ -143,7 +88,8 @@ class ParamikoProbe:
             with _transport(target.address, self.connect_timeout, expected) as transport:
                 shown = _key_line(transport.get_remote_server_key())
                 if expected is not None and shown.split()[:2] != expected.split()[:2]:
-                    raise HostKeyChanged(target.name, target.address, expected, shown)
+                    pinned, now = fingerprint(expected), fingerprint(shown)
+                    raise HostKeyChanged(target.name, target.address, pinned, now)
                 self._authenticate(transport, target)
                 return shown, _os_name(transport, self.connect_timeout)
         except (OSError, EOFError, paramiko.SSHException) as exc:
@@ -211,14 +157,4 @@ def _os_name(transport: paramiko.Transport, timeout: float) -> str:
     return output or "unknown"
 
 
-__all__ = [
-    "BOOT_WAIT",
-    "HostKeyChanged",
-    "ParamikoProbe",
-    "ReachabilityProbe",
-    "Reached",
-    "SshTarget",
-    "fingerprint",
-    "pin",
-    "pinned_key",
-]
+__all__ = ["BOOT_WAIT", "ParamikoProbe", "pin", "pinned_key"]

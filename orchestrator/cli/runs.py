@@ -29,7 +29,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.adapters.ipam import Ipam
 from orchestrator.engine import (
     BadInput,
     Delivery,
@@ -59,6 +58,7 @@ from orchestrator.engine import (
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.delivery import people_of
 from orchestrator.engine.gates import GATES, People, gate_state
+from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
 from orchestrator.phases.release import release_after_failure
 from orchestrator.site import SITE_ENV, SiteError, load_site, site_path

@@ -7,7 +7,11 @@
     approve(store, delivery_id, gate, by, comment) -> GateDecision
 
 Steps implement ``Step`` (``inputs``, ``hosts``, ``plan``, ``apply``) and return ``Result`` values;
-errors are drawn in ``orchestrator.engine.errors``; retries are a ``RetryPolicy``.
+errors are drawn in ``orchestrator.engine.errors``; retries are a ``RetryPolicy``. What steps need
+from the world are the ports in ``orchestrator.engine.ports`` (Protocols and their value types, no
+vendor library); the adapters in ``orchestrator.adapters`` implement them. The engine imports no
+adapter, phase, CLI or lab module; it imports the store (``orchestrator.store``: records, the
+``RunStore`` port, ``Status`` and ``Mode``), which imports no engine module.
 """
 
 from orchestrator.engine.approvals import approve

@@ -11,9 +11,15 @@ in the adapter, with ``raise ... from exc``.
     │   ├── TimedOut          no answer in time (the request may still take effect: steps are
     │   │                     idempotent, so trying again is safe)
     │   ├── ServerError       HTTP 5xx
-    │   └── Throttled         HTTP 429
+    │   ├── Throttled         HTTP 429
+    │   └── StillCommitting*  NetBox refused keys a lookup does not show yet (phase 1)
     ├── PermanentError        the target said no: never retried; the step is ``failed``
     │   ├── Refused           the request was rejected (HTTP 4xx, a conflict, a failed playbook)
+    │   │   ├── KeyTaken      an object with one of the keys exists already (``Ipam``: look up
+    │   │   │                 and adopt it)
+    │   │   ├── HostKeyChanged  a host shows another SSH host key than the one pinned for its
+    │   │   │                 address (``ReachabilityProbe``: that host fails)
+    │   │   └── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
     │   ├── Exhausted         a pool (VLANs, prefixes, addresses) has nothing left
     │   └── NotImplementedYet the step is not written yet: the run stops (fail closed)
     └── UsageError            raised to the command line, never by a step
@@ -21,7 +27,17 @@ in the adapter, with ``raise ... from exc``.
         ├── GateRefused       an approval that the gate's rule forbids (exit code 2)
         └── RunLocked         another run holds the delivery's lock (exit code 4)
 
-Any other exception from a step is a bug on our side: the step is ``crashed``.
+    * defined where it is raised: ``StillCommitting`` in ``orchestrator.phases.reservations``,
+      ``TenantNameTaken`` in ``orchestrator.phases.netbox_steps``; every other class is here.
+
+Outside this tree on purpose: ``RunInterrupted`` (``orchestrator.engine.interrupts``) is a
+``BaseException``, so that step code catching ``Exception`` does not swallow a stop signal;
+``SpecError`` (``orchestrator.spec``) lists a spec's problems and becomes ``BadInput`` when a
+delivery is loaded.
+
+Any other exception from a step is a bug on our side: the step is ``crashed``. Adapters raise
+these classes only (vendor errors are translated at the edge); the ports in
+``orchestrator.engine.ports`` say which ones each call may raise.
 """
 
 from __future__ import annotations
@@ -62,6 +78,26 @@ class PermanentError(OrchestratorError):
 
 class Refused(PermanentError):
     """The target rejected the request."""
+
+
+class KeyTaken(Refused):
+    """NetBox refused a create because an object with one of the keys exists already."""
+
+
+class HostKeyChanged(Refused):
+    """The host shows a different SSH host key than the one pinned for its address.
+
+    ``pinned`` and ``shown`` are the two keys' fingerprints
+    (``orchestrator.engine.ports.reachability.fingerprint``), as the message names them.
+    """
+
+    def __init__(self, name: str, address: str, pinned: str, shown: str) -> None:
+        super().__init__(
+            f"host key of {name} ({address}) changed: pinned {pinned}, shown {shown}; if the "
+            "machine was rebuilt on purpose, remove its line from the delivery's known_hosts "
+            "and run again"
+        )
+        self.name, self.address = name, address
 
 
 class Exhausted(PermanentError):

@@ -1,37 +1,14 @@
-"""The words runs, phases, steps and hosts are described with, and the exit codes."""
+"""The words runs, phases, steps and hosts are described with, and the exit codes.
+
+``Status`` and ``Mode`` are defined with the records (``orchestrator.store.status``), which the
+engine may import and the store may not import back; they are re-exported here.
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 
-
-class Status(StrEnum):
-    """Where a run, phase, step or host is.
-
-    ``failed`` means the target said no (a playbook failed, a pool is exhausted); ``crashed`` means
-    our side broke (a target unreachable after the retries, a bug, an interruption); ``waiting``
-    means a gate needs a person; ``skipped`` means already done with the same inputs.
-    """
-
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CRASHED = "crashed"
-    SKIPPED = "skipped"
-    WAITING = "waiting"
-
-    @property
-    def done(self) -> bool:
-        """Whether the work is done (and later work may go on)."""
-        return self in {Status.SUCCEEDED, Status.SKIPPED}
-
-
-class Mode(StrEnum):
-    """Whether a run only planned (no side effects) or applied."""
-
-    PLAN = "plan"
-    APPLY = "apply"
+from orchestrator.store.status import Mode, Status
 
 
 class ExitCode(IntEnum):
@@ -57,3 +34,5 @@ _BY_STATUS = {
     Status.WAITING: ExitCode.WAITING,
     Status.CRASHED: ExitCode.CRASHED,
 }
+
+__all__ = ["ExitCode", "Mode", "Status"]

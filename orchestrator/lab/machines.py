@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.adapters.machines import Machine, MachineRequest
 from orchestrator.engine.errors import BadInput, Refused, TimedOut
+from orchestrator.engine.ports.machines import Machine, MachineRequest
 from orchestrator.lab.addressing import lab_address, netns_name
 from orchestrator.lab.errors import HostBootTimeout, LabError, UnsafeTarget
 from orchestrator.lab.hosts import LabHost, create_host, host_status, list_hosts

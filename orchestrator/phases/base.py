@@ -20,50 +20,36 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from orchestrator.adapters.ansible import (
+from orchestrator.adapters.ansible import PLAYBOOKS
+from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
+from orchestrator.adapters.workspace import Workspace
+from orchestrator.engine.batch import HostOutcomes
+from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
+from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.check_monitoring import CheckMonitoring
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
+from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
+from orchestrator.engine.ports.machines import MachineRequest, Machines
+from orchestrator.engine.ports.monitoring import Monitoring
+from orchestrator.engine.ports.playbooks import (
     DIFF_MARK,
-    PLAYBOOKS,
     HostOutcome,
     PlaybookOutcome,
     PlaybookRun,
     PlaybookRunner,
 )
-from orchestrator.adapters.host_records import HOST_KEY_FIELD, HostRecords
-from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
-from orchestrator.adapters.ipam import Ipam, Kind, Ref
-from orchestrator.adapters.machines import MachineRequest, Machines
-from orchestrator.adapters.monitoring import CheckMonitoring
-from orchestrator.adapters.ssh import (
-    HostKeyChanged,
-    ReachabilityProbe,
-    SshTarget,
-    fingerprint,
-)
-from orchestrator.adapters.workspace import Workspace
-from orchestrator.engine.batch import HostOutcomes
-from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
-from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.reachability import ReachabilityProbe, SshTarget, fingerprint
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases.netbox_steps import IpamSource
 from orchestrator.spec.model import ExpandedHost
 from orchestrator.store.records import Json, JsonMap, TaskRecord
 
-SSH_KEY_ENV = "ORCHESTRATOR_SSH_KEY"
 ADDRESSES = "network.addresses"
 MACHINES = "base.machines"
 REACHABILITY = "base.reachability"
 VMS = "network.machines"
-
-
-class Monitoring(Protocol):
-    """The monitoring system hosts are registered with (Prometheus file-based discovery)."""
-
-    def targets_dir(self) -> Path:
-        """The folder whose ``*.json`` files list the scrape targets; the system is running."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,7 +569,6 @@ __all__ = [
     "HOST_KEY_FIELD",
     "AdapterSource",
     "Adapters",
-    "HostKeyChanged",
     "HostSettings",
     "NetBoxRecordStep",
     "PlaybookStep",

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.adapters.monitoring import CheckHost, DeliveryChecks, resolve
 from orchestrator.engine.errors import Refused
+from orchestrator.engine.ports.check_monitoring import CheckHost, DeliveryChecks, resolve
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases.base import REACHABILITY, AdapterSource, expanded, outputs_of, per_host
 from orchestrator.store.records import JsonMap

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from orchestrator.adapters.ipam import Ipam, Kind, New, Owned, Ref
+from orchestrator.engine.ports.ipam import Ipam, Kind, New, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases.netbox_steps import NetBoxStep, _id, _journal, _spec_part, hardware_refs
 from orchestrator.phases.reservations import Make, Reservation, changes_for, key_of

@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from orchestrator.adapters.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.errors import Exhausted, Refused
+from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases.reservations import (
     JOURNAL,

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from orchestrator.adapters.ipam import RELEASE_ORDER, Ipam, Kind, Owned
 from orchestrator.engine.errors import Refused
+from orchestrator.engine.ports.ipam import RELEASE_ORDER, Ipam, Kind, Owned
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.status import Status
 from orchestrator.phases.reservations import RELEASED, has_intents

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from orchestrator.adapters.ipam import Ipam, KeyTaken, Kind, New, Owned
-from orchestrator.engine.errors import OrchestratorError, TransientError
+from orchestrator.engine.errors import KeyTaken, OrchestratorError, TransientError
+from orchestrator.engine.ports.ipam import Ipam, Kind, New, Owned
 from orchestrator.engine.step import Change, StepContext
 from orchestrator.store.records import AuditEntry, Json
 

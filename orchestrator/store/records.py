@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from orchestrator.engine.status import Mode, Status
+from orchestrator.store.status import Mode, Status
 
 type Json = bool | int | float | str | Sequence[Json] | Mapping[str, Json] | None
 type JsonMap = Mapping[str, Json]

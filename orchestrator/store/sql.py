@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Executable, Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.engine.status import Mode, Status
 from orchestrator.store import schema as t
 from orchestrator.store.migrate import connect, migrate
 from orchestrator.store.records import (
@@ -26,6 +25,7 @@ from orchestrator.store.records import (
     StepRecord,
     TaskRecord,
 )
+from orchestrator.store.status import Mode, Status
 
 type Values = dict[str, Any]
 

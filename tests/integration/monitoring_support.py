@@ -6,10 +6,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.adapters.monitoring import DeliveryChecks
 from orchestrator.engine import Engine, RetryPolicy, RunOutcome, RunRequest, ThreadedRunner
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import Phase, PhaseRange
+from orchestrator.engine.ports.check_monitoring import DeliveryChecks
 from orchestrator.lab.hosts import destroy_host
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.prometheus import targets_dir

@@ -19,11 +19,11 @@ import pytest
 import requests
 import yaml
 
-from orchestrator.adapters.ipam import RELEASE_ORDER, Kind, New
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.engine import RetryPolicy, RunRequest, Status
 from orchestrator.engine.delivery import Delivery, load_delivery
 from orchestrator.engine.phase import PhaseRange
+from orchestrator.engine.ports.ipam import RELEASE_ORDER, Kind, New
 from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.site import site_file

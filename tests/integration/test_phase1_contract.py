@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from orchestrator.adapters.ipam import Ipam
 from orchestrator.adapters.netbox import NetBoxIpam
+from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from tests.unit.test_phase1_contract import CHECKS, cleanup, fresh_delivery

@@ -27,7 +27,6 @@ from typing import Any, Self
 import psycopg
 import pytest
 
-from orchestrator.adapters.host_records import HOST_KEY_FIELD
 from orchestrator.adapters.inventory import bare
 from orchestrator.adapters.netbox import DELIVERY_FIELD, NetBoxIpam
 from orchestrator.adapters.ssh import pinned_key
@@ -43,6 +42,7 @@ from orchestrator.engine import (
 )
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import PhaseRange
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
 from orchestrator.engine.status import Mode, Status
 from orchestrator.lab import lab
 from orchestrator.lab.addressing import netns_name

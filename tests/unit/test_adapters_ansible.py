@@ -6,11 +6,8 @@ from pathlib import Path
 
 import orchestrator
 from orchestrator.adapters.ansible import (
-    DIFF_MARK,
     PLAYBOOKS,
     AnsibleSettings,
-    HostOutcome,
-    PlaybookRun,
     base_env,
     censor,
     fold,
@@ -20,6 +17,7 @@ from orchestrator.adapters.ansible import (
     task_event,
     tuned_env,
 )
+from orchestrator.engine.ports.playbooks import DIFF_MARK, HostOutcome, PlaybookRun
 from orchestrator.phases.base import would_change
 
 

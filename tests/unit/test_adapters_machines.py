@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.machines import MachineRequest, ProviderMachines, StaticMachines
+from orchestrator.adapters.machines import ProviderMachines, StaticMachines
 from orchestrator.engine import Refused, TimedOut
+from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.lab.errors import HostBootTimeout, LabError, UnsafeTarget
 from orchestrator.lab.hosts import LabHost
 from orchestrator.lab.machines import LabMachines

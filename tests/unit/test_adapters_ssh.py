@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
-from orchestrator.adapters.ssh import HostKeyChanged, fingerprint, pin, pinned_key
+import paramiko
+
+from orchestrator.adapters.ssh import pin, pinned_key
 from orchestrator.adapters.workspace import Workspace
+from orchestrator.engine.errors import HostKeyChanged
+from orchestrator.engine.ports.reachability import fingerprint
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T"
 OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM7ivAnno65GdkRODERguDepSw/tem4Jg73zA7b+0xlR"
@@ -22,10 +27,22 @@ def test_a_key_is_pinned_on_first_contact_and_kept(tmp_path: Path) -> None:
 
 
 def test_a_changed_key_names_both_fingerprints() -> None:
-    error = HostKeyChanged("web-01", "10.213.200.11", KEY, OTHER)
+    error = HostKeyChanged("web-01", "10.213.200.11", fingerprint(KEY), fingerprint(OTHER))
     assert fingerprint(KEY) in str(error)
     assert fingerprint(OTHER) in str(error)
+    assert "known_hosts" in str(error)
+
+
+def test_a_fingerprint_is_the_one_openssh_and_paramiko_show() -> None:
+    kind, blob = KEY.split()
+    key = paramiko.PKey.from_type_string(kind, base64.b64decode(blob))
+    assert fingerprint(KEY) == f"ssh-ed25519 {key.fingerprint}"
     assert fingerprint(KEY).startswith("ssh-ed25519 SHA256:")
+
+
+def test_what_is_not_a_key_is_shown_by_its_start() -> None:
+    assert fingerprint("ssh-ed25519 KEY-web-01") == "ssh-ed25519 KEY-web-01..."
+    assert fingerprint("ssh-ed25519") == "ssh-ed25519 ?..."
 
 
 def test_secrets_are_generated_once_and_kept_private(tmp_path: Path) -> None:

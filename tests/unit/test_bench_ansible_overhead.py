@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.ansible_overhead import event_walls, json_walls, with_control_dir, without_netbox
-from orchestrator.adapters.ansible import AnsibleSettings, PlaybookRun, tuned_env
+from orchestrator.adapters.ansible import AnsibleSettings, tuned_env
+from orchestrator.engine.ports.playbooks import PlaybookRun
 from orchestrator.phases import base
 from orchestrator.testing import unwired
 

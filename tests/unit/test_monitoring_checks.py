@@ -11,12 +11,17 @@ from typing import Any
 import pytest
 
 from orchestrator.adapters.inventory import HostRecord, Topology, inventory
-from orchestrator.adapters.monitoring import CheckHost, DeliveryChecks, resolve, systemd_unit
 from orchestrator.adapters.prometheus import BLACKBOX_MODULES, render, selector
 from orchestrator.engine import Engine, RunRequest
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.phase import Phase, PhaseRange
+from orchestrator.engine.ports.check_monitoring import (
+    CheckHost,
+    DeliveryChecks,
+    resolve,
+    systemd_unit,
+)
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import StepContext

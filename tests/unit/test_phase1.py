@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator.adapters.ipam import Kind, New, Note
 from orchestrator.engine import Delivery, Engine, RetryPolicy, RunRequest, Status, TimedOut
 from orchestrator.engine.delivery import delivery_from_spec, load_delivery
 from orchestrator.engine.phase import PhaseRange
+from orchestrator.engine.ports.ipam import Kind, New, Note
 from orchestrator.phases.netbox_steps import unwritten
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release, release_after_failure

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from orchestrator.adapters.ipam import Kind, New
 from orchestrator.cli.release import release
 from orchestrator.cli.runs import RunsWiring
+from orchestrator.engine.ports.ipam import Kind, New
 from orchestrator.testing import FixedComposition, InMemoryIpam
 
 

@@ -7,8 +7,9 @@ import secrets
 
 import pytest
 
-from orchestrator.adapters.ipam import Ipam, KeyTaken, Kind, New, Ref
 from orchestrator.engine import Exhausted, Refused
+from orchestrator.engine.errors import KeyTaken
+from orchestrator.engine.ports.ipam import Ipam, Kind, New, Ref
 from orchestrator.testing import InMemoryIpam
 
 PARENT = "10.213.128.0/17"

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.ansible import HostOutcome, PlaybookRun
-from orchestrator.adapters.host_records import HOST_KEY_FIELD
-from orchestrator.adapters.ipam import Kind, New, Ref
 from orchestrator.engine import Engine, RunRequest, StepContext, ThreadedRunner, Unreachable
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import Phase, PhaseRange
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
+from orchestrator.engine.ports.ipam import Kind, New, Ref
+from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookRun
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.status import Status
 from orchestrator.phases import base, software

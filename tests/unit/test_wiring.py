@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.machines import MachineRequest
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.engine.errors import BadInput, Refused
+from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.site import SecretUnavailable, load_site
 from orchestrator.wiring import Wiring
 from tests.unit.test_site import SITE, write

@@ -6,7 +6,8 @@ Every object the orchestrator creates carries two custom fields, set in the crea
 an earlier, interrupted attempt created instead of allocating again; ``release`` removes them.
 
 Adapters: ``NetBoxIpam`` (``orchestrator.adapters.netbox``) and ``InMemoryIpam``
-(``orchestrator.testing``); one contract test holds both to the same behaviour.
+(``orchestrator.testing``); one contract test holds both to the same behaviour. This module imports
+no vendor library.
 
 Errors (``orchestrator.engine.errors``): ``Exhausted`` when a pool has no room (HTTP 409),
 ``KeyTaken`` when a key exists already (NetBox refuses the whole request; look up and adopt),
@@ -21,11 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from orchestrator.engine.errors import Refused
 from orchestrator.store.records import JsonMap
-
-#: Largest number of objects sent in one request.
-CHUNK = 100
 
 
 class Kind(StrEnum):
@@ -59,10 +56,6 @@ class Ref(StrEnum):
     DEVICE_TYPE = "device_type"
     DEVICE_ROLE = "device_role"
     PLATFORM = "platform"
-
-
-class KeyTaken(Refused):
-    """NetBox refused a create because an object with one of the keys exists already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +146,3 @@ class Ipam(Protocol):
     def note(self, entries: Sequence[Note]) -> None:
         """Write journal entries, skipping keyed ones that exist already."""
         ...
-
-
-def chunks[T](items: Sequence[T], size: int = CHUNK) -> list[Sequence[T]]:
-    """``items`` in slices of at most ``size``."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
-#: Names of the contact roles phase 1 makes when NetBox lacks them.
-CONTACT_ROLES = {"delivery-manager": "Delivery manager", "lead-engineer": "Lead engineer"}
-
-
-def contact_role(slug: str) -> JsonMap:
-    """The fields of a contact role to create for ``slug``."""
-    return {"name": CONTACT_ROLES.get(slug, slug.replace("-", " ").capitalize())}

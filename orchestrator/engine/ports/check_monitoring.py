@@ -1,11 +1,13 @@
-"""The spec's monitoring checks, resolved to hosts, and the port that installs them.
+"""The ``CheckMonitoring`` port: the spec's monitoring checks, resolved to hosts, installed.
+
+    CheckMonitoring.publish_checks(DeliveryChecks) -> bool     whether anything changed
 
 Phase 3 resolves ``monitoring.checks`` to the delivery's hosts (names, roles, addresses from the
 records) and hands them to a ``CheckMonitoring``, which turns them into whatever its monitoring
-system runs (the lab: Prometheus alert rules and blackbox probes, see
-``orchestrator.adapters.prometheus``). Checks with ``activate: build`` alert from phase 3 on;
-checks with ``activate: go_live`` are recorded but stay silent until phase 7 publishes the same
-checks with ``live=True``.
+system runs (Prometheus alert rules and blackbox probes: ``orchestrator.adapters.prometheus``
+renders them, ``LabPrometheus`` in ``orchestrator.lab.prometheus`` implements the port). Checks
+with ``activate: build`` alert from phase 3 on; checks with ``activate: go_live`` are recorded but
+stay silent until phase 7 publishes the same checks with ``live=True``.
 """
 
 from __future__ import annotations

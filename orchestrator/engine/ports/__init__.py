@@ -1,0 +1,22 @@
+"""Ports: what the steps need from the world, as Protocols and their value types, one module each.
+
+    ipam            Ipam                keyed, bulk reservations in NetBox
+                                        (orchestrator.adapters.netbox.NetBoxIpam)
+    host_records    HostRecords         fields of a delivery's machine records, read by id
+                                        (orchestrator.adapters.host_records.NetBoxHostRecords)
+    machines        Machines            a host up from its image at its reserved address
+                                        (orchestrator.adapters.machines: lab, static, by provider)
+    reachability    ReachabilityProbe   a host answers SSH with its pinned key
+                                        (orchestrator.adapters.ssh.ParamikoProbe)
+    playbooks       PlaybookRunner      a playbook on some hosts, an outcome per host and task
+                                        (orchestrator.adapters.ansible.AnsibleRunnerPlaybooks)
+    monitoring      Monitoring          the folder a host is registered in for scraping
+                                        (orchestrator.lab.prometheus.LabPrometheus)
+    check_monitoring  CheckMonitoring   the spec's monitoring checks, resolved to hosts, installed
+                                        (orchestrator.lab.prometheus.LabPrometheus)
+
+Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
+imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
+port imports no adapter. Errors are drawn in ``orchestrator.engine.errors``. This package imports
+none of its modules: import the port you need.
+"""
