@@ -46,7 +46,7 @@ def site_data(paths: LabPaths, info: NetBoxInfo) -> dict[str, object]:
             "gateway_addresses": 1,
         },
         "ssh": {"user": "root", "key": str(paths.ssh_key)},
-        "host_defaults": {"ntp_servers": [str(CONTROLLER)], "timezone": "UTC"},
+        "host_defaults": {"ntp_servers": [str(CONTROLLER)], "timezone": "Etc/UTC"},
         "monitoring": {
             "targets": {"path": str(prometheus.targets_dir(paths))},
             "rules": {"path": str(prometheus.checks_dir(paths))},

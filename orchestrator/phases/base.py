@@ -58,7 +58,7 @@ class HostSettings:
     and the networks the monitoring system comes from."""
 
     ntp_servers: tuple[str, ...] = ()
-    timezone: str = "UTC"
+    timezone: str = "Etc/UTC"
     apt_sources: tuple[str, ...] = ()  # one-line ``deb`` sources; the image's own when empty
     upgrade_new: str = "all"  # all | security | none, for machines a provider just made
     upgrade_existing: str = "security"  # the same, for servers that already ran (``static``)

@@ -113,7 +113,7 @@ class HostDefaults(SiteModel):
     )
     upgrades: Upgrades = Field(default_factory=Upgrades, description="Upgrade policy.")
     ntp_servers: tuple[Text, ...] = Field(min_length=1, description="NTP servers.")
-    timezone: Text = Field(default="UTC", description="Time zone, e.g. `Europe/Amsterdam`.")
+    timezone: Text = Field(default="Etc/UTC", description="Time zone, e.g. `Europe/Amsterdam`.")
 
 
 class TargetsFolder(SiteModel):
