@@ -4,6 +4,8 @@ Every object is created with the delivery's key (see ``orchestrator.phases.reser
 re-run adopts instead of allocating again and ``orchestrator release`` removes exactly what the
 delivery made. ``network_phase(ipam)`` builds the phase on any ``Ipam`` (tests pass
 ``InMemoryIpam``); ``PHASE`` uses the NetBox named by ``NETBOX_URL``/``NETBOX_TOKEN`` or the lab's.
+``gateway_addresses`` is the site's number of addresses kept for the gateway at the start of each
+prefix (see ``orchestrator.phases.gateway``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from orchestrator.engine.gates import HARDWARE_DELIVERED, PRECONDITIONS
 from orchestrator.engine.phase import Phase
 from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
+from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.netbox_machines import (
     AccessStep,
     HardwareStep,
@@ -46,8 +49,11 @@ def default_ipam() -> Ipam:
     return NetBoxIpam(info.url, info.token)
 
 
-def network_phase(ipam: IpamSource = default_ipam) -> Phase:
-    """Phase 1 on ``ipam`` (called only when a step runs)."""
+def network_phase(
+    ipam: IpamSource = default_ipam, *, gateway_addresses: int = GATEWAY_ADDRESSES
+) -> Phase:
+    """Phase 1 on ``ipam`` (called only when a step runs), keeping ``gateway_addresses`` at the
+    start of the delivery's prefix for the gateway."""
     return Phase(
         number=1,
         name="network",
@@ -59,7 +65,12 @@ def network_phase(ipam: IpamSource = default_ipam) -> Phase:
             ),
             VlanStep("network.vlan", "Reserve a VLAN from the VLAN group", ipam),
             PrefixStep("network.prefix", "Reserve a prefix from the parent prefix", ipam),
-            AddressesStep("network.addresses", "Reserve an IP address per host", ipam),
+            AddressesStep(
+                "network.addresses",
+                "Record the gateway, reserve an IP address per host",
+                ipam,
+                gateway_addresses,
+            ),
             MachinesStep(
                 "network.machines", "Record planned VMs with interface and primary IP", ipam
             ),

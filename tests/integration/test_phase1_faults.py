@@ -55,7 +55,7 @@ EXPECTED = {
     "tenancy/contacts": CONTACTS,
     "ipam/vlans": 1,
     "ipam/prefixes": 1,
-    "ipam/ip-addresses": HOSTS + 1,  # one per host and the VIP
+    "ipam/ip-addresses": HOSTS + 2,  # the gateway, one per host and the VIP
     "virtualization/virtual-machines": HOSTS,
     "virtualization/interfaces": HOSTS,
     "ipam/services": HOSTS,  # one backend service per web host, port 80
@@ -240,7 +240,7 @@ def assert_exactly_expected(info: NetBoxInfo, delivery: str) -> None:
     tenant = owned["tenancy/tenants"][0]["id"]
     prefix = owned["ipam/prefixes"][0]["prefix"]
     in_prefix = rest.rows("ipam/ip-addresses", parent=prefix)
-    assert len(in_prefix) == HOSTS + 1, (
+    assert len(in_prefix) == HOSTS + 2, (
         f"addresses in {prefix}: {[a['address'] for a in in_prefix]}"
     )
     for endpoint in ("ipam/vlans", "ipam/prefixes", "virtualization/virtual-machines"):
