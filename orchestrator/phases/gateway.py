@@ -30,6 +30,7 @@ from orchestrator.adapters.ipam import Ipam, KeyTaken, Kind, New, Owned
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.step import StepContext
 from orchestrator.phases.reservations import Make, key_of, record
+from orchestrator.spec import DeliverySpec
 from orchestrator.store.records import Json
 
 log = structlog.get_logger("orchestrator.phases.network")
@@ -39,6 +40,17 @@ GATEWAY_ADDRESSES: Final = 1
 GATEWAY_STATUS: Final = "reserved"
 #: Audit action: gateway addresses found held (``{"held": {address: holder}}``).
 HELD: Final = "netbox_gateway_held"
+
+
+def usable(prefix_length: int, version: int) -> int:
+    """How many addresses NetBox hands out from a prefix (not a pool) of this length: all of an
+    IPv4 /31-/32 or IPv6 /127-/128, else all but IPv4's network and broadcast addresses or IPv6's
+    subnet-router anycast address (NetBox's ``Prefix.usable_ip_bounds``)."""
+    bits = 32 if version == 4 else 128
+    size = 1 << (bits - prefix_length)
+    if prefix_length >= bits - 1:
+        return size
+    return size - (2 if version == 4 else 1)
 
 
 def gateway_addresses(prefix: str, count: int) -> list[str]:
@@ -66,6 +78,32 @@ def wanted_gateway(delivery: str, prefix: str, count: int, tenant: int) -> list[
 def host_of(address: str) -> str:
     """``10.213.128.1`` from ``10.213.128.1/28``."""
     return address.split("/", 1)[0]
+
+
+def room_problem(spec: DeliverySpec, gateway: int) -> str | None:
+    """Why a prefix of the spec's length cannot hold the gateway address(es), the hosts given no
+    address and the VIP; ``None`` if it can. The spec's own check counts no gateway: the number is
+    the site's. ``prefix /29 holds 6 usable addresses: 1 gateway + 5 hosts + 1 VIP do not fit``."""
+    net = spec.network
+    hosts = sum(1 for host in spec.expanded_hosts() if host.address is None)
+    vip = int(net.load_balancer is not None and net.load_balancer.vip is True)
+    needed, version = gateway + hosts + vip, net.parent_prefix.version
+    room = usable(net.prefix_length, version)
+    if needed <= room:
+        return None
+    parts = [
+        f"{gateway} gateway" + (" addresses" if gateway > 1 else "") if gateway else "",
+        f"{hosts} host" + ("s" if hosts != 1 else "") if hosts else "",
+        f"{vip} VIP" if vip else "",
+    ]
+    message = (
+        f"prefix /{net.prefix_length} holds {room} usable addresses: "
+        f"{' + '.join(part for part in parts if part)} do not fit"
+    )
+    for length in range(net.prefix_length - 1, net.parent_prefix.prefixlen, -1):
+        if (bigger := usable(length, version)) >= needed:
+            return f"{message}; network.prefix_length {length} would hold {bigger}"
+    return message
 
 
 @dataclass(frozen=True, slots=True)

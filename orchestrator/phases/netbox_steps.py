@@ -31,6 +31,7 @@ from orchestrator.phases.gateway import (
     holder_of,
     host_of,
     report_held,
+    room_problem,
     wanted_gateway,
 )
 from orchestrator.phases.reservations import (
@@ -268,8 +269,16 @@ class GatewayKeepingStep(NetBoxStep):
             raise ValueError(f"gateway_addresses must be 0 or more, not {self.gateway_addresses}")
 
 
-class PrefixStep(NetBoxStep):
-    """A prefix of the spec's length from the parent prefix, bound to VLAN, tenant and site."""
+def _check_room(spec: DeliverySpec, gateway: int) -> None:
+    """Refuse a new prefix too small for the gateway address(es), the hosts and the VIP."""
+    problem = room_problem(spec, gateway)
+    if problem is not None:
+        raise Refused(problem)
+
+
+class PrefixStep(GatewayKeepingStep):
+    """A prefix of the spec's length from the parent prefix, bound to VLAN, tenant and site; one
+    that would not hold the gateway address(es), hosts and VIP is refused before it is made."""
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
         ipam, net = self.ready(ctx), ctx.spec.network
@@ -277,6 +286,7 @@ class PrefixStep(NetBoxStep):
         found = ipam.owned(Kind.PREFIX, ctx.delivery.id)
         free = []
         if key not in found:
+            _check_room(ctx.spec, self.gateway_addresses)
             parent = ipam.reference(Ref.PREFIX, str(net.parent_prefix))
             free = ipam.free(Kind.PREFIX, parent, 1, net.prefix_length)
         return changes_for(Kind.PREFIX, [New(key)], found, free)
@@ -303,9 +313,10 @@ class PrefixStep(NetBoxStep):
             "status": "active",
             "description": f"delivery {delivery}",
         }
-        reserved = Reservation(ipam, ctx, Kind.PREFIX, allocate)(
-            [New(key_of(delivery, "prefix"), fields)]
-        )
+        key, found = key_of(delivery, "prefix"), ipam.owned(Kind.PREFIX, delivery)
+        if key not in found:
+            _check_room(ctx.spec, self.gateway_addresses)
+        reserved = Reservation(ipam, ctx, Kind.PREFIX, allocate, found)([New(key, fields)])
         prefix = next(iter(reserved.objects.values()))
         if reserved.created:
             _journal(ipam, ctx, (Kind.PREFIX, prefix.id), f"prefix {prefix.value} reserved")

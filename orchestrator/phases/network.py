@@ -64,7 +64,9 @@ def network_phase(
                 "network.tenant", "Record the customer as a NetBox tenant, with contacts", ipam
             ),
             VlanStep("network.vlan", "Reserve a VLAN from the VLAN group", ipam),
-            PrefixStep("network.prefix", "Reserve a prefix from the parent prefix", ipam),
+            PrefixStep(
+                "network.prefix", "Reserve a prefix from the parent prefix", ipam, gateway_addresses
+            ),
             AddressesStep(
                 "network.addresses",
                 "Record the gateway, reserve an IP address per host",

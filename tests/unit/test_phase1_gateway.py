@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from structlog.testing import capture_logs
 
 from orchestrator.adapters.ipam import KeyTaken, Kind, New, Owned, Ref
@@ -18,8 +19,8 @@ from orchestrator.engine import Refused, RetryPolicy, RunRequest, Status, TimedO
 from orchestrator.engine.delivery import Delivery, load_delivery
 from orchestrator.engine.phase import PhaseRange
 from orchestrator.engine.step import StepContext
-from orchestrator.phases.gateway import HELD, gateway_maker
-from orchestrator.phases.netbox_steps import AddressesStep
+from orchestrator.phases.gateway import HELD, gateway_maker, room_problem, usable
+from orchestrator.phases.netbox_steps import AddressesStep, PrefixStep
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release
 from orchestrator.store.records import Json, JsonMap
@@ -312,8 +313,83 @@ def test_release_removes_the_gateway_with_the_rest() -> None:
     assert ipam.rows[Kind.IP] == {}
 
 
+# room in the prefix
+
+
+def spec_file(tmp_path: Path, web: int, length: int) -> Delivery:
+    """``examples/small.yaml`` with ``web`` web hosts behind a VIP in a /``length`` (the spec's
+    own check, which counts no gateway, lets it through)."""
+    spec = yaml.safe_load((EXAMPLES / "small.yaml").read_text())
+    spec["hosts"][0]["count"] = web
+    spec["network"]["prefix_length"] = length
+    spec["network"]["load_balancer"] = {"vip": True, "backend_role": "web", "ports": [{"port": 80}]}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return load_delivery(path)
+
+
+SMALLEST = (
+    "prefix /30 holds 2 usable addresses: 2 gateway addresses + 1 host + 1 VIP do not fit; "
+    "network.prefix_length 29 would hold 6"
+)
+TOO_SMALL = (
+    "prefix /29 holds 6 usable addresses: 1 gateway + 5 hosts + 1 VIP do not fit; "
+    "network.prefix_length 28 would hold 14"
+)
+
+
+def test_a_prefix_without_room_for_the_gateway_is_refused_in_plan_and_run(tmp_path: Path) -> None:
+    delivery = spec_file(tmp_path, web=5, length=29)
+    bench, ipam = EngineBench(), InMemoryIpam()
+    approve_gates(bench.store, delivery, "preconditions")
+    engine = bench.engine((network_phase(lambda: ipam),), retry=RetryPolicy(attempts=1))
+    request = RunRequest(delivery, "t", phases=PhaseRange(1, 1))
+    plan = engine.plan(request)
+    prefix = next(step for step in plan.steps if step.key == "network.prefix")
+    assert (prefix.status, prefix.error) == (Status.FAILED, TOO_SMALL)
+    outcome = engine.run(request)
+    assert outcome.run.status is Status.FAILED
+    failed = bench.store.latest_step(delivery.id, "network.prefix")
+    assert failed is not None
+    assert failed.error == TOO_SMALL
+    assert ipam.rows[Kind.PREFIX] == {}
+    assert not [c for c in ipam.calls if c == "allocate prefix"]
+
+
+def test_the_same_prefix_fits_when_the_site_keeps_no_gateway(tmp_path: Path) -> None:
+    delivery = spec_file(tmp_path, web=5, length=29)
+    bench, ipam = EngineBench(), InMemoryIpam()
+    approve_gates(bench.store, delivery, "preconditions")
+    engine = bench.engine((network_phase(lambda: ipam, gateway_addresses=0),))
+    outcome = engine.run(RunRequest(delivery, "t", phases=PhaseRange(1, 1)))
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+
+
+@pytest.mark.parametrize(
+    ("web", "length", "gateway", "problem"),
+    [
+        (4, 29, 1, None),  # 1 + 4 + 1 = 6: just fits
+        (5, 29, 1, TOO_SMALL),
+        (5, 29, 0, None),
+        (1, 30, 2, SMALLEST),
+    ],
+)
+def test_room_problem(tmp_path: Path, web: int, length: int, gateway: int, problem: str) -> None:
+    spec = spec_file(tmp_path, web, length).spec
+    assert spec is not None
+    assert room_problem(spec, gateway) == problem
+
+
+@pytest.mark.parametrize(
+    ("length", "version", "count"),
+    [(28, 4, 14), (30, 4, 2), (31, 4, 2), (32, 4, 1), (64, 6, 2**64 - 1), (127, 6, 2), (128, 6, 1)],
+)
+def test_usable_counts_like_netbox(length: int, version: int, count: int) -> None:
+    assert usable(length, version) == count
+
+
 def test_a_negative_gateway_count_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="gateway_addresses must be 0 or more, not -1"):
         network_phase(InMemoryIpam, gateway_addresses=-1)
     with pytest.raises(ValueError, match="must be 0 or more"):
-        AddressesStep("network.addresses", "addresses", InMemoryIpam, -2)
+        PrefixStep("network.prefix", "prefix", InMemoryIpam, -2)
