@@ -4,6 +4,7 @@ release removes exactly what was created."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import secrets
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -24,11 +26,13 @@ from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.engine import RetryPolicy, RunRequest, Status
 from orchestrator.engine.delivery import Delivery, load_delivery
 from orchestrator.engine.phase import PhaseRange
-from orchestrator.lab.netbox import read_netbox_env
+from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
 from orchestrator.lab.paths import LabPaths
+from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release, release_after_failure
 from orchestrator.testing import EngineBench, InMemoryRunStore, approve_gates
+from tests.integration.test_phase1_faults import NetBoxRest
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "small.yaml"
@@ -80,10 +84,16 @@ def expected_counts(hosts: int = HOSTS) -> dict[Kind, int]:
     }  # fmt: skip
 
 
-def run_phase1(netbox: NetBoxIpam, delivery: Delivery, bench: EngineBench | None = None) -> Status:
+def run_phase1(
+    netbox: NetBoxIpam,
+    delivery: Delivery,
+    bench: EngineBench | None = None,
+    gateway: int = GATEWAY_ADDRESSES,
+) -> Status:
     bench = bench or EngineBench()
     approve_gates(bench.store, delivery, "preconditions")
-    engine = bench.engine((network_phase(lambda: netbox),), retry=RetryPolicy(attempts=3))
+    phase = network_phase(lambda: netbox, gateway_addresses=gateway)
+    engine = bench.engine((phase,), retry=RetryPolicy(attempts=3))
     return engine.run(RunRequest(delivery, "test", phases=PhaseRange(1, 1))).run.status
 
 
@@ -200,11 +210,66 @@ def test_release_removes_exactly_what_was_created(netbox: Fresh, delivery: Deliv
     assert done.kept == {}
     assert all(not items for items in snapshot(netbox(), delivery.id).values())
     removed_ids = {item.id for items in done.removed.values() for item in items}
-    # addresses on VM interfaces go with their interface; every other object was removed by id
+    # addresses on VM interfaces go with their interface; every other object was removed by id,
+    # the gateway (on no interface) among them
     assert {
         i for kind, items in made.items() if kind is not Kind.IP for i, _v in items.values()
     } <= removed_ids
+    assert made[Kind.IP][f"{delivery.id}/ip/gateway"][0] in removed_ids
     assert netbox().find(Kind.TENANT, delivery.id) is None
+
+
+def addresses_in(info: NetBoxInfo, prefix: str) -> list[dict[str, Any]]:
+    """Every IP address NetBox holds inside ``prefix``, whoever owns it, read over REST."""
+    return NetBoxRest(info).rows("ipam/ip-addresses", parent=prefix)
+
+
+def test_the_first_address_of_the_prefix_is_the_gateway_and_no_host_holds_it(
+    netbox: Fresh, delivery: Delivery
+) -> None:
+    bench = EngineBench()
+    assert run_phase1(netbox(), delivery, bench) is Status.SUCCEEDED
+    info = read_netbox_env(LabPaths.from_env())
+    tenant = netbox().owned(Kind.TENANT, delivery.id)[f"{delivery.id}/tenant"].id
+    prefix = netbox().owned(Kind.PREFIX, delivery.id)[f"{delivery.id}/prefix"].value
+    first = f"{next(ipaddress.ip_network(prefix).hosts())}/{prefix.split('/')[1]}"
+    rows = addresses_in(info, prefix)
+    gateway = [row for row in rows if row["address"] == first]
+    assert len(gateway) == 1, [row["address"] for row in rows]
+    assert gateway[0]["custom_fields"]["orchestrator_key"] == f"{delivery.id}/ip/gateway"
+    assert gateway[0]["custom_fields"]["orchestrator_delivery"] == delivery.id
+    assert (gateway[0]["status"]["value"], gateway[0]["role"]) == ("reserved", None)
+    assert gateway[0]["tenant"]["id"] == tenant
+    assert gateway[0]["description"] == f"gateway of {delivery.id}"
+    assert gateway[0]["assigned_object_id"] is None
+    hosts = {row["address"] for row in rows if row["assigned_object_id"] is not None}
+    assert len(hosts) == HOSTS
+    assert first not in hosts
+    assert len(rows) == HOSTS + 2  # the gateway, the hosts and the VIP: nothing else
+    step = bench.store.latest_step(delivery.id, "network.addresses")
+    assert step is not None
+    assert step.outputs["gateway"] == [first]
+
+
+def test_an_older_delivery_keeps_its_host_on_the_gateway_address(
+    netbox: Fresh, delivery: Delivery
+) -> None:
+    """Reserved before gateway addresses were kept (its first host holds the first address), then
+    run with the default: nothing moves, nothing is refused, the held address is reported."""
+    bench = EngineBench()
+    assert run_phase1(netbox(), delivery, bench, gateway=0) is Status.SUCCEEDED
+    before = snapshot(netbox(), delivery.id)
+    assert run_phase1(netbox(), delivery, bench) is Status.SUCCEEDED
+    assert snapshot(netbox(), delivery.id) == before
+    step = bench.store.latest_step(delivery.id, "network.addresses")
+    assert step is not None
+    hosts = step.outputs["hosts"]
+    assert isinstance(hosts, dict)
+    first_host = next(iter(hosts.values()))
+    assert isinstance(first_host, dict)
+    assert step.outputs["gateway"] == []
+    held = step.outputs["gateway_held"]
+    assert held == {str(first_host["address"]): f"{delivery.id}/ip/{next(iter(hosts))}"}
 
 
 def cli(*args: str, state: Path) -> subprocess.Popen[bytes]:
