@@ -469,6 +469,8 @@ _LINK_FIELDS = {
     "primary_ip6": "primary_ip",
     "virtual_machine": "vm",
 }
+#: IP address roles NetBox exempts from its duplicate-address check.
+_SHARED_ROLES = {"anycast", "vip", "vrrp", "hsrp", "glbp", "carp"}
 _VALUE_FIELDS = {"tenant": "slug", "contact": "email", "vm": "name", "vminterface": "name"}
 
 
@@ -542,9 +544,11 @@ class InMemoryIpam:
         return Owned(kind, row.key, ident, row.value, dict(row.links))
 
     def find(self, kind: Kind, value: str) -> Owned | None:
+        """By value; an IP address given without a length matches whatever length it has (as
+        NetBox's ``address`` filter does)."""
         self._call(f"find {kind}")
         for ident, row in self.rows[kind].items():
-            if row.value == value:
+            if row.value == value or (kind is Kind.IP and row.value.split("/")[0] == value):
                 return self._owned(kind, ident, row)
         return None
 
@@ -610,6 +614,8 @@ class InMemoryIpam:
         self._check_keys(kind, items)
         if kind is Kind.TENANT:
             self._check_names(items)
+        if kind is Kind.IP:
+            self._check_addresses(items)
         field_name = _VALUE_FIELDS.get(kind.value, "name")
         made = [
             self._add(
@@ -640,6 +646,19 @@ class InMemoryIpam:
         taken = [name for name in names if self._named(name) is not None]
         if taken or len(set(names)) < len(names):
             raise Refused(f"NetBox said 400: Tenant name must be unique per group: {taken}")
+
+    def _check_addresses(self, items: Sequence[New]) -> None:
+        """Refuse like NetBox (``ENFORCE_GLOBAL_UNIQUE``, its default): an address whose host
+        another address holds, unless both have a role NetBox lets share one (VIP, anycast, ...)."""
+        held = {
+            row.value.split("/")[0]: row.fields.get("role") for row in self.rows[Kind.IP].values()
+        }
+        for item in items:
+            host = str(item.fields.get("address", "")).split("/")[0]
+            shared = {item.fields.get("role"), held.get(host)} <= _SHARED_ROLES
+            if host in held and not shared:
+                what = f"Duplicate IP address found in global table: {host}"
+                raise Refused(f"NetBox said 400: {what}")
 
     def _add(self, kind: Kind, delivery: str, item: New, value: str) -> Owned:
         ident = self._id()

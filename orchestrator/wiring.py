@@ -117,6 +117,7 @@ class Wiring:
             lambda: self.adapters,
             lambda: self.records,
             Placement(nb.clusters, nb.interface),
+            nb.gateway_addresses,
         )
 
 

@@ -9,6 +9,7 @@ Steps not written yet are ``Placeholder`` steps: they report ``not implemented``
 from orchestrator.engine.phase import Phase
 from orchestrator.phases import base, buddycheck, golive, handover, migration, network, software
 from orchestrator.phases.base import AdapterSource, RecordsSource
+from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.netbox_steps import IpamSource, Placement
 
 
@@ -17,10 +18,11 @@ def all_phases(
     adapters: AdapterSource,
     records: RecordsSource,
     placement: Placement | None = None,
+    gateway_addresses: int = GATEWAY_ADDRESSES,
 ) -> tuple[Phase, ...]:
     """Phases 1-7, their steps working through the given adapter sources (called on first use)."""
     return (
-        network.network_phase(ipam, placement),
+        network.network_phase(ipam, placement, gateway_addresses=gateway_addresses),
         base.phase(adapters, ipam, records),
         software.phase(adapters),
         buddycheck.phase(),

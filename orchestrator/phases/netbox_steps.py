@@ -19,6 +19,20 @@ from dataclasses import dataclass, field
 from orchestrator.engine.errors import Exhausted, Refused
 from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
+from orchestrator.phases.gateway import (
+    GATEWAY_ADDRESSES,
+    Held,
+    gateway_key,
+    gateway_maker,
+    held_by_delivery,
+    held_elsewhere,
+    held_reports,
+    holder_of,
+    host_of,
+    report_held,
+    room_problem,
+    wanted_gateway,
+)
 from orchestrator.phases.reservations import (
     JOURNAL,
     JOURNALED,
@@ -256,8 +270,28 @@ class VlanStep(NetBoxStep):
         return Result(changed=bool(reserved.created), outputs=outputs)
 
 
-class PrefixStep(NetBoxStep):
-    """A prefix of the spec's length from the parent prefix, bound to VLAN, tenant and site."""
+@dataclass(frozen=True, slots=True)
+class GatewayKeepingStep(NetBoxStep):
+    """A step that keeps the first ``gateway_addresses`` usable addresses of the delivery's prefix
+    for the gateway (the site's setting; 0 keeps none)."""
+
+    gateway_addresses: int = GATEWAY_ADDRESSES
+
+    def __post_init__(self) -> None:
+        if self.gateway_addresses < 0:
+            raise ValueError(f"gateway_addresses must be 0 or more, not {self.gateway_addresses}")
+
+
+def _check_room(spec: DeliverySpec, gateway: int) -> None:
+    """Refuse a new prefix too small for the gateway address(es), the hosts and the VIP."""
+    problem = room_problem(spec, gateway)
+    if problem is not None:
+        raise Refused(problem)
+
+
+class PrefixStep(GatewayKeepingStep):
+    """A prefix of the spec's length from the parent prefix, bound to VLAN, tenant and site; one
+    that would not hold the gateway address(es), hosts and VIP is refused before it is made."""
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
         ipam, net = self.ready(ctx), ctx.spec.network
@@ -265,6 +299,7 @@ class PrefixStep(NetBoxStep):
         found = ipam.owned(Kind.PREFIX, ctx.delivery.id)
         free = []
         if key not in found:
+            _check_room(ctx.spec, self.gateway_addresses)
             parent = ipam.reference(Ref.PREFIX, str(net.parent_prefix))
             free = ipam.free(Kind.PREFIX, parent, 1, net.prefix_length)
         return changes_for(Kind.PREFIX, [New(key)], found, free)
@@ -291,9 +326,10 @@ class PrefixStep(NetBoxStep):
             "status": "active",
             "description": f"delivery {delivery}",
         }
-        reserved = Reservation(ipam, ctx, Kind.PREFIX, allocate)(
-            [New(key_of(delivery, "prefix"), fields)]
-        )
+        key, found = key_of(delivery, "prefix"), ipam.owned(Kind.PREFIX, delivery)
+        if key not in found:
+            _check_room(ctx.spec, self.gateway_addresses)
+        reserved = Reservation(ipam, ctx, Kind.PREFIX, allocate, found)([New(key, fields)])
         prefix = next(iter(reserved.objects.values()))
         if reserved.created:
             _journal(ipam, ctx, (Kind.PREFIX, prefix.id), f"prefix {prefix.value} reserved")
@@ -338,39 +374,99 @@ def _wanted_addresses(spec: DeliverySpec, delivery: str, tenant: int) -> Wanted:
     return wanted
 
 
-class AddressesStep(NetBoxStep):
-    """An address per host and for the VIP, from the prefix, in one bulk ``available-ips`` call."""
+def _prefix(ctx: StepContext) -> tuple[int, str] | None:
+    """The delivery's prefix (id, ``10.213.128.0/28``) from the prefix step, once it ran."""
+    prefix = ctx.outputs.get("network.prefix", {}).get("prefix")
+    if not isinstance(prefix, dict):
+        return None
+    ident, value = prefix.get("id"), prefix.get("prefix")
+    return (ident, value) if isinstance(ident, int) and isinstance(value, str) else None
+
+
+class AddressesStep(GatewayKeepingStep):
+    """The gateway address(es) at the start of the prefix, recorded first so that NetBox never
+    hands them out; then an address per host and for the VIP in one bulk ``available-ips`` call."""
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
         return _spec_part(spec, "network", "hosts")
 
+    def inputs(self, ctx: StepContext) -> JsonMap:
+        gateway = {"gateway_addresses": self.gateway_addresses, "held": held_reports(ctx)}
+        return {**super().inputs(ctx), "gateway": gateway}
+
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        ipam, delivery = self.ready(ctx), ctx.delivery.id
+        ipam, delivery, prefix = self.ready(ctx), ctx.delivery.id, _prefix(ctx)
         wanted = _wanted_addresses(ctx.spec, delivery, 0)
         found = ipam.owned(Kind.IP, delivery)
+        lines, taking = self._plan_gateway(ipam, ctx, found, prefix)
         missing = [item for item in wanted.allocated if item.key not in found]
-        prefix = ctx.outputs.get("network.prefix", {}).get("prefix")
         free: list[str] = []
-        if missing and isinstance(prefix, dict) and isinstance(prefix.get("id"), int):
-            free = ipam.free(Kind.IP, prefix["id"], len(missing))
-        lines = changes_for(Kind.IP, wanted.allocated, found, free)
+        if missing and prefix is not None:
+            free = ipam.free(Kind.IP, prefix[0], len(missing) + len(taking))
+            free = [address for address in free if host_of(address) not in taking]
+        lines += changes_for(Kind.IP, wanted.allocated, found, free)
         return lines + changes_for(Kind.IP, [new for new, _a in wanted.existing], found)
+
+    def _plan_gateway(
+        self, ipam: Ipam, ctx: StepContext, found: dict[str, Owned], prefix: tuple[int, str] | None
+    ) -> tuple[list[Change], set[str]]:
+        """The plan's gateway lines, and the hosts of the gateway addresses it would record."""
+        delivery, count = ctx.delivery.id, self.gateway_addresses
+        if prefix is None:
+            where = "gateway: usable address {} of the prefix"
+            keys = [gateway_key(delivery, n) for n in range(1, count + 1)]
+            return [Change("create", f"{Kind.IP} {key}", where.format(n))
+                    for n, key in enumerate(keys, start=1)], set()  # fmt: skip
+        wanted = wanted_gateway(delivery, prefix[1], count, 0)
+        held = held_by_delivery(wanted, found)
+        seen = {one.key for one in held} | set(found)
+        held += held_elsewhere(ipam, [item for item in wanted if item.key not in seen])
+        skipped = {one.key for one in held}
+        todo = [item for item in wanted if item.key not in found and item.key not in skipped]
+        lines = changes_for(Kind.IP, [item for item in wanted if item.key in found], found)
+        lines += [Change("skip", f"{Kind.IP} {one.key}", str(one)) for one in held]
+        lines += [
+            Change("create", f"{Kind.IP} {item.key}", f"gateway {item.fields['address']}")
+            for item in todo
+        ]
+        return lines, {host_of(str(item.fields["address"])) for item in todo}
 
     def apply(self, ctx: StepContext) -> Result:
         ipam, delivery = self.ready(ctx), ctx.delivery.id
         wanted = _wanted_addresses(ctx.spec, delivery, _id(ctx, "network.tenant", "tenant"))
         prefix = _id(ctx, "network.prefix", "prefix")
         found = ipam.owned(Kind.IP, delivery)
+        gateway, held = self._gateway(ipam, ctx, found)
+        found = {**found, **gateway.objects}
         allocated = Reservation(ipam, ctx, Kind.IP, self._allocator(ipam, ctx, prefix), found)(
             wanted.allocated
         )
         recorded = self._existing(ipam, ctx, wanted.existing, found)
         objects = {**allocated.objects, **recorded.objects}
         created = allocated.created + recorded.created
-        if created:
-            what = f"{len(created)} addresses reserved"
-            _journal(ipam, ctx, (Kind.PREFIX, prefix), what)
-        return Result(changed=bool(created), outputs=self._outputs(ctx, wanted, objects))
+        if created or gateway.created:
+            shown = ", ".join(gateway.objects[key].value for key in gateway.created)
+            what = [f"{len(created)} addresses reserved" if created else ""]
+            what += [f"gateway {shown} recorded" if shown else ""]
+            _journal(ipam, ctx, (Kind.PREFIX, prefix), ", ".join(part for part in what if part))
+        outputs = self._outputs(ctx, wanted, objects, gateway, held)
+        return Result(changed=bool(created or gateway.created), outputs=outputs)
+
+    def _gateway(
+        self, ipam: Ipam, ctx: StepContext, found: dict[str, Owned]
+    ) -> tuple[Reserved, list[Held]]:
+        """Record the gateway address(es) of the prefix, keeping (and reporting) held ones."""
+        delivery, prefix = ctx.delivery.id, _prefix(ctx)
+        if prefix is None:
+            raise TypeError("step network.prefix gave no prefix")
+        tenant = _id(ctx, "network.tenant", "tenant")
+        wanted = wanted_gateway(delivery, prefix[1], self.gateway_addresses, tenant)
+        held = held_by_delivery(wanted, found)
+        skipped = {one.key for one in held}
+        make = Reservation(ipam, ctx, Kind.IP, gateway_maker(ipam, delivery, held), found)
+        reserved = make([item for item in wanted if item.key not in skipped])
+        report_held(ctx, held, prefix[1])
+        return reserved, held
 
     def _allocator(
         self, ipam: Ipam, ctx: StepContext, prefix: int
@@ -402,19 +498,29 @@ class AddressesStep(NetBoxStep):
         make.found = {**found, **adopted}
         return make(todo)
 
-    def _outputs(self, ctx: StepContext, wanted: Wanted, objects: dict[str, Owned]) -> JsonMap:
+    def _outputs(
+        self,
+        ctx: StepContext,
+        wanted: Wanted,
+        objects: dict[str, Owned],
+        gateway: Reserved,
+        held: list[Held],
+    ) -> JsonMap:
         delivery = ctx.delivery.id
         hosts: dict[str, Json] = {}
         for host, role in wanted.roles.items():
             item = objects[key_of(delivery, "ip", host)]
             hosts[host] = {"address": item.value, "netbox_id": item.id, "role": role}
         vip = objects.get(key_of(delivery, "ip", "vip"))
-        prefix = ctx.outputs["network.prefix"]["prefix"]
+        prefix = _prefix(ctx)
+        values = (item.value for item in gateway.objects.values())
+        gateways = sorted(values, key=lambda value: ipaddress.ip_interface(value).ip)
         return {
             "hosts": hosts,
             "vip": {"address": vip.value, "netbox_id": vip.id} if vip else None,
-            "prefix": prefix.get("prefix") if isinstance(prefix, dict) else None,
-            "gateway": None,
+            "prefix": prefix[1] if prefix else None,
+            "gateway": list(gateways),
+            "gateway_held": {one.address: holder_of(one) for one in held},
         }
 
 

@@ -4,12 +4,15 @@ Every object is created with the delivery's key (see ``orchestrator.phases.reser
 re-run adopts instead of allocating again and ``orchestrator release`` removes exactly what the
 delivery made. ``network_phase(ipam, placement)`` builds the phase on any ``Ipam`` (tests pass
 ``InMemoryIpam``; the composition root, ``orchestrator.wiring``, the site's NetBox).
+``gateway_addresses`` is the site's number of addresses kept for the gateway at the start of each
+prefix (see ``orchestrator.phases.gateway``).
 """
 
 from __future__ import annotations
 
 from orchestrator.engine.gates import HARDWARE_DELIVERED, PRECONDITIONS
 from orchestrator.engine.phase import Phase
+from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.netbox_machines import (
     AccessStep,
     HardwareStep,
@@ -27,8 +30,14 @@ from orchestrator.phases.netbox_steps import (
 )
 
 
-def network_phase(ipam: IpamSource, placement: Placement | None = None) -> Phase:
-    """Phase 1 on ``ipam`` (called only when a step runs), placing VMs as ``placement`` says."""
+def network_phase(
+    ipam: IpamSource,
+    placement: Placement | None = None,
+    *,
+    gateway_addresses: int = GATEWAY_ADDRESSES,
+) -> Phase:
+    """Phase 1 on ``ipam`` (called only when a step runs), placing VMs as ``placement`` says and
+    keeping ``gateway_addresses`` at the start of the delivery's prefix for the gateway."""
     where = placement or Placement()
     return Phase(
         number=1,
@@ -43,8 +52,14 @@ def network_phase(ipam: IpamSource, placement: Placement | None = None) -> Phase
                 where,
             ),
             VlanStep("network.vlan", "Reserve a VLAN from the VLAN group", ipam, where),
-            PrefixStep("network.prefix", "Reserve a prefix from the parent prefix", ipam, where),
-            AddressesStep("network.addresses", "Reserve an IP address per host", ipam, where),
+            PrefixStep(
+                "network.prefix", "Reserve a prefix from the parent prefix", ipam, where,
+                gateway_addresses=gateway_addresses,
+            ),
+            AddressesStep(
+                "network.addresses", "Record the gateway, reserve an IP address per host", ipam,
+                where, gateway_addresses=gateway_addresses,
+            ),
             MachinesStep(
                 "network.machines", "Record planned VMs with interface and primary IP", ipam, where
             ),

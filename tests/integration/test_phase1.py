@@ -4,6 +4,7 @@ release removes exactly what was created."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import secrets
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -24,12 +26,14 @@ from orchestrator.engine import RetryPolicy, RunRequest, Status
 from orchestrator.engine.delivery import Delivery, load_delivery
 from orchestrator.engine.phase import PhaseRange
 from orchestrator.engine.ports.ipam import RELEASE_ORDER, Kind, New
-from orchestrator.lab.netbox import read_netbox_env
+from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.site import site_file
+from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release, release_after_failure
 from orchestrator.testing import EngineBench, InMemoryRunStore, approve_gates
+from tests.integration.test_phase1_faults import NetBoxRest
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "small.yaml"
@@ -77,14 +81,20 @@ def snapshot(netbox: NetBoxIpam, delivery: str) -> dict[Kind, dict[str, tuple[in
 def expected_counts(hosts: int = HOSTS) -> dict[Kind, int]:
     return {
         Kind.DEVICE: 0, Kind.SERVICE: hosts, Kind.VM_INTERFACE: hosts, Kind.VM: hosts,
-        Kind.IP: hosts + 1, Kind.PREFIX: 1, Kind.VLAN: 1, Kind.CONTACT: 3, Kind.TENANT: 1,
+        Kind.IP: hosts + 2, Kind.PREFIX: 1, Kind.VLAN: 1, Kind.CONTACT: 3, Kind.TENANT: 1,
     }  # fmt: skip
 
 
-def run_phase1(netbox: NetBoxIpam, delivery: Delivery, bench: EngineBench | None = None) -> Status:
+def run_phase1(
+    netbox: NetBoxIpam,
+    delivery: Delivery,
+    bench: EngineBench | None = None,
+    gateway: int = GATEWAY_ADDRESSES,
+) -> Status:
     bench = bench or EngineBench()
     approve_gates(bench.store, delivery, "preconditions")
-    engine = bench.engine((network_phase(lambda: netbox),), retry=RetryPolicy(attempts=3))
+    phase = network_phase(lambda: netbox, gateway_addresses=gateway)
+    engine = bench.engine((phase,), retry=RetryPolicy(attempts=3))
     return engine.run(RunRequest(delivery, "test", phases=PhaseRange(1, 1))).run.status
 
 
@@ -111,15 +121,16 @@ class Counted:
 
 
 def test_phase1_requests_do_not_grow_with_the_hosts(netbox: Fresh, tmp_path: Path) -> None:
-    """The first run makes at most 15 requests whatever the host count; a re-run with a fresh
-    run store (nothing checkpointed, everything adopted) at most 10."""
+    """The first run makes at most 16 requests whatever the host count (15 up to 99 hosts, one of
+    them the gateway's ``POST ipam/ip-addresses/``); a re-run with a fresh run store (nothing
+    checkpointed, everything adopted, the gateway too) at most 10."""
     for hosts in (3, 30):
         delivery = load_delivery(write_spec(tmp_path, hosts=hosts, length=26))
         try:
             first, again = Counted(), Counted()
             assert run_phase1(first.ipam, delivery) is Status.SUCCEEDED
             assert run_phase1(again.ipam, delivery) is Status.SUCCEEDED
-            assert first.requests <= 15, f"{hosts} hosts: {first.requests} requests"
+            assert first.requests <= 16, f"{hosts} hosts: {first.requests} requests"
             assert again.requests <= 10, f"{hosts} hosts, re-run: {again.requests} requests"
         finally:
             release(netbox(), InMemoryRunStore(), delivery.id, "test")
@@ -200,11 +211,66 @@ def test_release_removes_exactly_what_was_created(netbox: Fresh, delivery: Deliv
     assert done.kept == {}
     assert all(not items for items in snapshot(netbox(), delivery.id).values())
     removed_ids = {item.id for items in done.removed.values() for item in items}
-    # addresses on VM interfaces go with their interface; every other object was removed by id
+    # addresses on VM interfaces go with their interface; every other object was removed by id,
+    # the gateway (on no interface) among them
     assert {
         i for kind, items in made.items() if kind is not Kind.IP for i, _v in items.values()
     } <= removed_ids
+    assert made[Kind.IP][f"{delivery.id}/ip/gateway"][0] in removed_ids
     assert netbox().find(Kind.TENANT, delivery.id) is None
+
+
+def addresses_in(info: NetBoxInfo, prefix: str) -> list[dict[str, Any]]:
+    """Every IP address NetBox holds inside ``prefix``, whoever owns it, read over REST."""
+    return NetBoxRest(info).rows("ipam/ip-addresses", parent=prefix)
+
+
+def test_the_first_address_of_the_prefix_is_the_gateway_and_no_host_holds_it(
+    netbox: Fresh, delivery: Delivery
+) -> None:
+    bench = EngineBench()
+    assert run_phase1(netbox(), delivery, bench) is Status.SUCCEEDED
+    info = read_netbox_env(LabPaths.from_env())
+    tenant = netbox().owned(Kind.TENANT, delivery.id)[f"{delivery.id}/tenant"].id
+    prefix = netbox().owned(Kind.PREFIX, delivery.id)[f"{delivery.id}/prefix"].value
+    first = f"{next(ipaddress.ip_network(prefix).hosts())}/{prefix.split('/')[1]}"
+    rows = addresses_in(info, prefix)
+    gateway = [row for row in rows if row["address"] == first]
+    assert len(gateway) == 1, [row["address"] for row in rows]
+    assert gateway[0]["custom_fields"]["orchestrator_key"] == f"{delivery.id}/ip/gateway"
+    assert gateway[0]["custom_fields"]["orchestrator_delivery"] == delivery.id
+    assert (gateway[0]["status"]["value"], gateway[0]["role"]) == ("reserved", None)
+    assert gateway[0]["tenant"]["id"] == tenant
+    assert gateway[0]["description"] == f"gateway of {delivery.id}"
+    assert gateway[0]["assigned_object_id"] is None
+    hosts = {row["address"] for row in rows if row["assigned_object_id"] is not None}
+    assert len(hosts) == HOSTS
+    assert first not in hosts
+    assert len(rows) == HOSTS + 2  # the gateway, the hosts and the VIP: nothing else
+    step = bench.store.latest_step(delivery.id, "network.addresses")
+    assert step is not None
+    assert step.outputs["gateway"] == [first]
+
+
+def test_an_older_delivery_keeps_its_host_on_the_gateway_address(
+    netbox: Fresh, delivery: Delivery
+) -> None:
+    """Reserved before gateway addresses were kept (its first host holds the first address), then
+    run with the default: nothing moves, nothing is refused, the held address is reported."""
+    bench = EngineBench()
+    assert run_phase1(netbox(), delivery, bench, gateway=0) is Status.SUCCEEDED
+    before = snapshot(netbox(), delivery.id)
+    assert run_phase1(netbox(), delivery, bench) is Status.SUCCEEDED
+    assert snapshot(netbox(), delivery.id) == before
+    step = bench.store.latest_step(delivery.id, "network.addresses")
+    assert step is not None
+    hosts = step.outputs["hosts"]
+    assert isinstance(hosts, dict)
+    first_host = next(iter(hosts.values()))
+    assert isinstance(first_host, dict)
+    assert step.outputs["gateway"] == []
+    held = step.outputs["gateway_held"]
+    assert held == {str(first_host["address"]): f"{delivery.id}/ip/{next(iter(hosts))}"}
 
 
 def cli(*args: str, state: Path) -> subprocess.Popen[bytes]:

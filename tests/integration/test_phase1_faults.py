@@ -46,6 +46,7 @@ POLICY = RetryPolicy(attempts=6, initial_backoff=0.2, max_backoff=2.0, deadline=
 MARGIN = 120.0
 
 AVAILABLE_IPS = r"/ipam/prefixes/\d+/available-ips/$"
+GATEWAY = r"/ipam/ip-addresses/$"  # phase 1 POSTs there only to record the gateway
 VMS = r"/virtualization/virtual-machines/$"
 JOURNAL = r"/extras/journal-entries/$"
 
@@ -55,7 +56,7 @@ EXPECTED = {
     "tenancy/contacts": CONTACTS,
     "ipam/vlans": 1,
     "ipam/prefixes": 1,
-    "ipam/ip-addresses": HOSTS + 1,  # one per host and the VIP
+    "ipam/ip-addresses": HOSTS + 2,  # the gateway, one per host and the VIP
     "virtualization/virtual-machines": HOSTS,
     "virtualization/interfaces": HOSTS,
     "ipam/services": HOSTS,  # one backend service per web host, port 80
@@ -240,7 +241,7 @@ def assert_exactly_expected(info: NetBoxInfo, delivery: str) -> None:
     tenant = owned["tenancy/tenants"][0]["id"]
     prefix = owned["ipam/prefixes"][0]["prefix"]
     in_prefix = rest.rows("ipam/ip-addresses", parent=prefix)
-    assert len(in_prefix) == HOSTS + 1, (
+    assert len(in_prefix) == HOSTS + 2, (
         f"addresses in {prefix}: {[a['address'] for a in in_prefix]}"
     )
     for endpoint in ("ipam/vlans", "ipam/prefixes", "virtualization/virtual-machines"):
@@ -328,6 +329,8 @@ def test_gateway_errors_past_the_deadline_crash_and_resume_finishes(
         ("POST", AVAILABLE_IPS, Drop(late=CLIENT_TIMEOUT + 2.0)),  # committed after it gave up
         ("PATCH", VMS, Drop(hold=False)),  # primary IPs set, the client never hears
         ("POST", JOURNAL, Drop(hold=False)),  # journal entries written, the client never hears
+        ("POST", GATEWAY, Drop(hold=False)),  # the gateway recorded, the client never hears
+        ("POST", GATEWAY, Drop(late=CLIENT_TIMEOUT + 2.0)),  # recorded after it gave up
     ],
     ids=[
         "ips-timeout",
@@ -337,6 +340,8 @@ def test_gateway_errors_past_the_deadline_crash_and_resume_finishes(
         "ips-late-commit",
         "vms-patch-closed",
         "journal-closed",
+        "gateway-closed",
+        "gateway-late-commit",
     ],
 )
 def test_a_dropped_answer_is_adopted_never_duplicated(
@@ -373,8 +378,8 @@ def test_every_write_answer_dropped_crashes_then_resume_finishes(
 
 @pytest.mark.parametrize(
     "path",
-    [r"/tenancy/tenants/$", AVAILABLE_IPS, VMS, r"/virtualization/interfaces/$"],
-    ids=["tenant", "ips", "vms", "interfaces"],
+    [r"/tenancy/tenants/$", GATEWAY, AVAILABLE_IPS, VMS, r"/virtualization/interfaces/$"],
+    ids=["tenant", "gateway", "ips", "vms", "interfaces"],
 )
 def test_a_connection_reset_is_retried(
     delivery: Delivery, proxy: FaultProxy, info: NetBoxInfo, path: str

@@ -81,8 +81,9 @@ class Platform:
         nb = wiring.site.netbox
         placement = Placement(nb.clusters, nb.interface)
         phases = all_phases(
-            lambda: wiring.ipam, lambda: self.adapters, lambda: wiring.records, placement
-        )[:3]
+            lambda: wiring.ipam, lambda: self.adapters, lambda: wiring.records, placement,
+            nb.gateway_addresses,
+        )[:3]  # fmt: skip
         retry = RetryPolicy(attempts=2, initial_backoff=1.0, deadline=120.0)
         observers: list[RunObserver] = [LoggingObserver(), RunLogShipper(store, run_log)]
         return Engine(store, phases, observers=observers, retry=retry, runner=ThreadedRunner())

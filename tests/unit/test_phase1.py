@@ -55,7 +55,7 @@ EXPECTED_FULL = {
     Kind.CONTACT: 5,
     Kind.VLAN: 1,
     Kind.PREFIX: 1,
-    Kind.IP: 4,
+    Kind.IP: 5,  # the gateway, three hosts and the VIP
     Kind.VM: 3,
     Kind.VM_INTERFACE: 3,
     Kind.SERVICE: 4,
@@ -74,13 +74,14 @@ def test_phase1_reserves_everything_keyed_and_returns_the_agreed_shapes() -> Non
     assert set(hosts) == {"web-01", "web-02", "db-01"}
     web = hosts["web-01"]
     assert isinstance(web, dict)
-    assert (web["address"], web["role"]) == ("10.213.128.1/28", "web")
+    assert (web["address"], web["role"]) == ("10.213.128.2/28", "web")
     assert ipam.rows[Kind.IP][int(str(web["netbox_id"]))].key == "acme-webshop/ip/web-01"
     assert addresses.outputs["prefix"] == "10.213.128.0/28"
-    assert addresses.outputs["gateway"] is None
+    assert addresses.outputs["gateway"] == ["10.213.128.1/28"]
+    assert addresses.outputs["gateway_held"] == {}
     vip = addresses.outputs["vip"]
     assert isinstance(vip, dict)
-    assert vip["address"] == "10.213.128.4/28"
+    assert vip["address"] == "10.213.128.5/28"
     machines = bench.store.latest_step(FULL.id, "network.machines")
     assert machines is not None
     vms = machines.outputs["vms"]
@@ -156,22 +157,29 @@ def test_a_transient_fault_anywhere_ends_with_exactly_the_expected_objects(posit
     assert counts(ipam) == EXPECTED_FULL
 
 
+def someone_elses(ipam: InMemoryIpam, *addresses: str) -> list[int]:
+    """Addresses somebody else recorded in NetBox (no key of ours)."""
+    items = [New("", {"address": address, "status": "active"}) for address in addresses]
+    made = ipam.create(Kind.IP, "", items)
+    ipam.calls.clear()
+    return [item.id for item in made]
+
+
 def test_pool_exhaustion_fails_with_asked_and_free_and_is_released() -> None:
     bench, ipam = EngineBench(), InMemoryIpam()
-    tiny = changed(FULL, prefix_length=30)  # 2 usable addresses for 3 hosts and a VIP
-    status = run(bench, ipam, tiny)
+    small = changed(FULL, prefix_length=29)  # 6 usable: the gateway, 3 hosts and a VIP fit ...
+    someone_elses(ipam, *(f"10.213.128.{n}/29" for n in range(3, 7)))  # ... but 4 are taken
+    status = run(bench, ipam, small)
     assert status is Status.FAILED
-    step = bench.store.latest_step(tiny.id, "network.addresses")
+    step = bench.store.latest_step(small.id, "network.addresses")
     assert step is not None
-    assert (
-        step.error
-        == "asked for 4 addresses from 10.213.128.0/30; 2 free (10.213.128.1/30, 10.213.128.2/30)"
-    )
-    runs = bench.store.list_runs(tiny.id)
+    assert step.error == "asked for 4 addresses from 10.213.128.0/29; 1 free (10.213.128.2/29)"
+    runs = bench.store.list_runs(small.id)
     with capture_logs() as logs:
         released = release_after_failure(lambda: ipam, bench.store, runs[0])
     assert released is not None
-    assert counts(ipam) == {}
+    assert all(row.key == "" for row in ipam.rows[Kind.IP].values())  # the gateway went too
+    assert counts(ipam) == {Kind.IP: 4}
     assert any(e["event"] == "reservations_released" for e in logs)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 
 import pytest
@@ -103,6 +104,39 @@ def check_a_tenant_is_found_by_name_and_its_name_is_not_given_twice(
     assert set(ipam.owned(Kind.TENANT, delivery)) == {f"{delivery}/tenant"}
 
 
+def check_a_gateway_recorded_first_is_never_allocated(ipam: Ipam, delivery: str) -> None:
+    prefix = a_prefix(ipam, delivery)  # a /29: six usable addresses
+    value = ipam.owned(Kind.PREFIX, delivery)[f"{delivery}/prefix"].value
+    network = ipaddress.ip_network(value)
+    host = str(next(network.hosts()))
+    first = f"{host}/{network.prefixlen}"
+    fields = {"address": first, "status": "reserved", "description": "gateway"}
+    gateway = ipam.create(Kind.IP, delivery, [New(f"{delivery}/ip/gateway", fields)])[0]
+    assert gateway.value == first
+    assert first not in ipam.free(Kind.IP, prefix, 6)
+    hosts = ipam.allocate(Kind.IP, prefix, delivery, [New(f"{delivery}/ip/h{n}") for n in range(5)])
+    assert first not in {host.value for host in hosts}
+    assert ipam.free(Kind.IP, prefix, 1) == []
+    found = ipam.find(Kind.IP, host)  # by host, whatever the length
+    assert found is not None
+    assert (found.key, found.id) == (f"{delivery}/ip/gateway", gateway.id)
+    assert ipam.owned(Kind.IP, delivery)[f"{delivery}/ip/gateway"].value == first
+
+
+def check_an_address_held_is_refused_not_key_taken(ipam: Ipam, delivery: str) -> None:
+    prefix = a_prefix(ipam, delivery)
+    held = ipam.allocate(Kind.IP, prefix, delivery, [New(f"{delivery}/ip/host")])[0]
+    host = held.value.split("/")[0]
+    again = New(f"{delivery}/ip/gateway", {"address": f"{host}/24", "status": "reserved"})
+    with pytest.raises(Refused) as refused:
+        ipam.create(Kind.IP, delivery, [again])
+    assert not isinstance(refused.value, KeyTaken)
+    assert set(ipam.owned(Kind.IP, delivery)) == {f"{delivery}/ip/host"}
+    found = ipam.find(Kind.IP, host)
+    assert found is not None
+    assert found.id == held.id
+
+
 CHECKS = [
     check_prepared_reads_follow_the_writes,
     check_bulk_allocation_is_keyed_and_found_again,
@@ -111,6 +145,8 @@ CHECKS = [
     check_delete_removes_by_id,
     check_unknown_reference_is_refused,
     check_a_tenant_is_found_by_name_and_its_name_is_not_given_twice,
+    check_a_gateway_recorded_first_is_never_allocated,
+    check_an_address_held_is_refused_not_key_taken,
 ]
 
 

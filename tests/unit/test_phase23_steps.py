@@ -38,10 +38,11 @@ SPEC = make_spec("unit-23", "u-")
 DELIVERY = delivery_from_spec(SPEC)
 HOSTS = ["u-lb-01", "u-web-01", "u-web-02", "u-db-01"]
 RETRY = RetryPolicy(attempts=3, initial_backoff=0.0)
-#: What phase 1 reserves for ``SPEC`` in a fresh ``InMemoryIpam``: a /28, hosts first, VIP last.
-ADDRESSES = {"u-lb-01": "10.213.128.1", "u-web-01": "10.213.128.2", "u-web-02": "10.213.128.3",
-             "u-db-01": "10.213.128.4"}  # fmt: skip
-VIP = "10.213.128.5"
+#: What phase 1 reserves for ``SPEC`` in a fresh ``InMemoryIpam``: a /28, the gateway at .1, then
+#: the hosts, VIP last.
+ADDRESSES = {"u-lb-01": "10.213.128.2", "u-web-01": "10.213.128.3", "u-web-02": "10.213.128.4",
+             "u-db-01": "10.213.128.5"}  # fmt: skip
+VIP = "10.213.128.6"
 
 
 class RecordingIpam(InMemoryIpam):
