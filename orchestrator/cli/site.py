@@ -70,6 +70,7 @@ def monitoring_lines(site: Site) -> Iterator[CheckLine]:
         yield _folder_line(f"monitoring {name}", folder)
     url = f"{str(site.monitoring.prometheus_url).rstrip('/')}/-/ready"
     yield _answers("prometheus", url)
+    yield _answers("blackbox exporter", f"http://{site.monitoring.blackbox}/-/healthy")
 
 
 def _folder_line(name: str, folder: Path) -> CheckLine:

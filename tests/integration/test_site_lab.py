@@ -49,7 +49,7 @@ def test_site_check_passes_on_the_lab(lab_up: LabUp) -> None:
     assert lines[-1] == "all checks passed"
     assert not [line for line in lines if line.startswith("FAIL")]
     for name in ("secret netbox.token", "netbox token", "custom field ssh_host_key",
-                 "site lab", "cluster lab-cluster", "prometheus"):  # fmt: skip
+                 "site lab", "cluster lab-cluster", "prometheus", "blackbox exporter"):  # fmt: skip
         assert any(line.startswith(f"ok   {name}") for line in lines), name
     assert lab_up.netbox.token not in checked.stdout + checked.stderr
 
