@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,7 @@ from orchestrator.store.records import (
     LockRecord,
     PhaseRecord,
     RunRecord,
+    StateKind,
     StepRecord,
 )
 
@@ -73,6 +75,8 @@ class InMemoryRunStore:
         self.audit: list[AuditEntry] = []
         self.logs: dict[str, list[str]] = {}
         self.locks: dict[str, LockRecord] = {}
+        self.state: dict[tuple[str, StateKind, str], str] = {}
+        self._state_lock = threading.Lock()  # threaded runners share one store
 
     def close(self) -> None:
         """Nothing to close."""
@@ -178,6 +182,22 @@ class InMemoryRunStore:
     def _unlock(self, delivery_id: str) -> bool:
         del self.locks[delivery_id]
         return True
+
+    def claim_state(self, delivery_id: str, kind: StateKind, name: str, value: str) -> str:
+        with self._state_lock:
+            return self.state.setdefault((delivery_id, kind, name), value)
+
+    def list_state(self, delivery_id: str, kind: StateKind) -> dict[str, str]:
+        with self._state_lock:
+            held = [(n, v) for (d, k, n), v in self.state.items() if (d, k) == (delivery_id, kind)]
+        return dict(sorted(held))
+
+    def forget_state(self, delivery_id: str) -> int:
+        with self._state_lock:
+            gone = [key for key in self.state if key[0] == delivery_id]
+            for key in gone:
+                del self.state[key]
+        return len(gone)
 
 
 def _number(phase: PhaseRecord) -> int:
