@@ -733,11 +733,17 @@ class InMemoryIpam:
 from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from orchestrator.adapters.workspace import Workspace  # noqa: E402
+from orchestrator.adapters.workspace import (  # noqa: E402
+    Workspace,
+    known_hosts_text,
+    read_pins,
+    write_private,
+)
 from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
 from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
 from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
 from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint  # noqa: E402
+from orchestrator.engine.ports.vault import DeliveryVault  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402
@@ -774,18 +780,31 @@ class ScriptedProbe:
         self.errors = {host: list(errs) for host, errs in (errors or {}).items()}
         self.pins: dict[str, str] = {}
         self.calls: list[str] = []
+        self._lock = threading.Lock()
 
     def reach(self, target: SshTarget) -> Reached:
         self.calls.append(target.name)
         if self.errors.get(target.name):
             raise self.errors[target.name].pop(0)
         shown = self.keys.get(target.name) or target.expected_key or f"ssh-ed25519 {target.name}"
-        pinned = self.pins.get(target.address)
-        if pinned is not None and pinned != shown:
-            keys = fingerprint(pinned), fingerprint(shown)
-            raise HostKeyChanged(target.name, target.address, *keys)
-        self.pins.setdefault(target.address, shown)
+        with self._lock:
+            pinned = self.pins.get(target.address) or self._file_pin(target)
+            if pinned is not None and pinned != shown:
+                keys = fingerprint(pinned), fingerprint(shown)
+                raise HostKeyChanged(target.name, target.address, *keys)
+            self.pins.setdefault(target.address, shown)
+            self._file_pin(target, shown)
         return Reached(shown, pinned is None, "Debian GNU/Linux 12 (bookworm)", 0.0)
+
+    @staticmethod
+    def _file_pin(target: SshTarget, key: str | None = None) -> str | None:
+        """The pin in the target's known_hosts (``key`` added first if there is none), as
+        ``ParamikoProbe`` reads and writes it."""
+        pins = read_pins(target.known_hosts)
+        if key is not None and target.address not in pins:
+            pins[target.address] = key
+            write_private(target.known_hosts, known_hosts_text(pins))
+        return pins.get(target.address)
 
 
 type HostScript = Callable[[PlaybookRun, str], HostOutcome]
@@ -837,13 +856,15 @@ def fake_adapters(
     machines: InMemoryMachines | None = None,
     probe: ScriptedProbe | None = None,
     playbooks: ScriptedPlaybooks | None = None,
+    vault: DeliveryVault | None = None,
 ) -> Adapters:
-    """Phase 2-3 adapters with fakes, files under ``root``."""
+    """Phase 2-3 adapters with fakes, files under ``root``; pins and secrets in ``vault`` (as
+    when the site shares its state) or only in the files."""
     return Adapters(
         machines=machines or InMemoryMachines(),
         probe=probe or ScriptedProbe(),
         playbooks=playbooks or ScriptedPlaybooks(),
-        workspace=Workspace(root / "deliveries"),
+        workspace=Workspace(root / "deliveries", vault),
         monitoring=FolderMonitoring(root / "targets"),
         management_networks=("10.213.0.1/32",),
     )
