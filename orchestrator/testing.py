@@ -378,6 +378,7 @@ class FixedComposition:
 
     fixed_phases: Sequence[Phase] = field(default_factory=catalogue)
     fixed_ipam: Ipam | None = None
+    fixed_workspace: Workspace | None = None
 
     @property
     def ipam(self) -> Ipam:
@@ -385,8 +386,18 @@ class FixedComposition:
             unwired()
         return self.fixed_ipam
 
+    @property
+    def workspace(self) -> Workspace:
+        if self.fixed_workspace is None:
+            unwired()
+        return self.fixed_workspace
+
     def phases(self) -> Sequence[Phase]:
         return self.fixed_phases
+
+    def using(self, _store: RunStore) -> FixedComposition:
+        """The same: what it holds was given, whatever the store."""
+        return self
 
     def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> FixedComposition:
         return self
