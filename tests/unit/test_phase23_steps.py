@@ -452,3 +452,19 @@ def test_when_two_controllers_pin_a_host_at_once_the_first_pin_wins(tmp_path: Pa
         base.ReachabilityStep(lambda: racing).apply(_reach_context("u-web-01"))
     pinned = mine.workspace.known_hosts(DELIVERY.id).read_text()
     assert pinned == f"{ADDRESSES['u-web-01']} ssh-ed25519 THEIRS\n"  # the file follows the vault
+
+
+def test_a_controller_with_another_key_crashes_naming_the_site_field(tmp_path: Path) -> None:
+    store, ipam = InMemoryRunStore(), InMemoryIpam()
+    failing = ScriptedPlaybooks(scripts={"u-db-01": [all_ok, _failed]})
+    first = _controller(tmp_path / "first", store, playbooks=failing)
+    assert _engine(store, first, ipam).run(_request()).run.status is Status.FAILED
+    wrong_key = Fernet.generate_key().decode()
+    second = fake_adapters(tmp_path / "second", vault=FernetVault(store, wrong_key))
+    resumed = _engine(store, second, ipam).resume(_request())
+    assert resumed.run.status is Status.CRASHED
+    (step,) = [s for s in store.list_steps(resumed.run.id) if s.key == "software.configure"]
+    assert "SharedStateError" in str(step.error)
+    assert "shared_state.key" in str(step.error)
+    assert wrong_key not in str(step.error)
+    assert STATE_KEY not in str(step.error)
