@@ -233,7 +233,7 @@ def _composed(
 def _engine(
     ctx: typer.Context, store: RunStore, shipper: RunLogShipper, composed: Composition
 ) -> Engine:
-    """An engine on ``store``, its phases composed with ``store`` (``Composition.using``)."""
+    """An engine on ``store``; ``composed`` is bound to it already (``Composition.using``)."""
     wiring = _wiring(ctx)
     return Engine(
         store,
