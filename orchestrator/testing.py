@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,7 @@ from orchestrator.store.records import (
     LockRecord,
     PhaseRecord,
     RunRecord,
+    StateKind,
     StepRecord,
 )
 
@@ -73,6 +75,8 @@ class InMemoryRunStore:
         self.audit: list[AuditEntry] = []
         self.logs: dict[str, list[str]] = {}
         self.locks: dict[str, LockRecord] = {}
+        self.state: dict[tuple[str, StateKind, str], str] = {}
+        self._state_lock = threading.Lock()  # threaded runners share one store
 
     def close(self) -> None:
         """Nothing to close."""
@@ -178,6 +182,22 @@ class InMemoryRunStore:
     def _unlock(self, delivery_id: str) -> bool:
         del self.locks[delivery_id]
         return True
+
+    def claim_state(self, delivery_id: str, kind: StateKind, name: str, value: str) -> str:
+        with self._state_lock:
+            return self.state.setdefault((delivery_id, kind, name), value)
+
+    def list_state(self, delivery_id: str, kind: StateKind) -> dict[str, str]:
+        with self._state_lock:
+            held = [(n, v) for (d, k, n), v in self.state.items() if (d, k) == (delivery_id, kind)]
+        return dict(sorted(held))
+
+    def forget_state(self, delivery_id: str) -> int:
+        with self._state_lock:
+            gone = [key for key in self.state if key[0] == delivery_id]
+            for key in gone:
+                del self.state[key]
+        return len(gone)
 
 
 def _number(phase: PhaseRecord) -> int:
@@ -358,6 +378,7 @@ class FixedComposition:
 
     fixed_phases: Sequence[Phase] = field(default_factory=catalogue)
     fixed_ipam: Ipam | None = None
+    fixed_workspace: Workspace | None = None
 
     @property
     def ipam(self) -> Ipam:
@@ -365,8 +386,18 @@ class FixedComposition:
             unwired()
         return self.fixed_ipam
 
+    @property
+    def workspace(self) -> Workspace:
+        if self.fixed_workspace is None:
+            unwired()
+        return self.fixed_workspace
+
     def phases(self) -> Sequence[Phase]:
         return self.fixed_phases
+
+    def using(self, _store: RunStore) -> FixedComposition:
+        """The same: what it holds was given, whatever the store."""
+        return self
 
     def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> FixedComposition:
         return self
@@ -732,11 +763,17 @@ class InMemoryIpam:
 from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from orchestrator.adapters.workspace import Workspace  # noqa: E402
+from orchestrator.adapters.workspace import (  # noqa: E402
+    Workspace,
+    known_hosts_text,
+    read_pins,
+    write_private,
+)
 from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
 from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
 from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
 from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint  # noqa: E402
+from orchestrator.engine.ports.vault import DeliveryVault  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402
@@ -773,18 +810,31 @@ class ScriptedProbe:
         self.errors = {host: list(errs) for host, errs in (errors or {}).items()}
         self.pins: dict[str, str] = {}
         self.calls: list[str] = []
+        self._lock = threading.Lock()
 
     def reach(self, target: SshTarget) -> Reached:
         self.calls.append(target.name)
         if self.errors.get(target.name):
             raise self.errors[target.name].pop(0)
         shown = self.keys.get(target.name) or target.expected_key or f"ssh-ed25519 {target.name}"
-        pinned = self.pins.get(target.address)
-        if pinned is not None and pinned != shown:
-            keys = fingerprint(pinned), fingerprint(shown)
-            raise HostKeyChanged(target.name, target.address, *keys)
-        self.pins.setdefault(target.address, shown)
+        with self._lock:
+            pinned = self.pins.get(target.address) or self._file_pin(target)
+            if pinned is not None and pinned != shown:
+                keys = fingerprint(pinned), fingerprint(shown)
+                raise HostKeyChanged(target.name, target.address, *keys)
+            self.pins.setdefault(target.address, shown)
+            self._file_pin(target, shown)
         return Reached(shown, pinned is None, "Debian GNU/Linux 12 (bookworm)", 0.0)
+
+    @staticmethod
+    def _file_pin(target: SshTarget, key: str | None = None) -> str | None:
+        """The pin in the target's known_hosts (``key`` added first if there is none), as
+        ``ParamikoProbe`` reads and writes it."""
+        pins = read_pins(target.known_hosts)
+        if key is not None and target.address not in pins:
+            pins[target.address] = key
+            write_private(target.known_hosts, known_hosts_text(pins))
+        return pins.get(target.address)
 
 
 type HostScript = Callable[[PlaybookRun, str], HostOutcome]
@@ -836,13 +886,15 @@ def fake_adapters(
     machines: InMemoryMachines | None = None,
     probe: ScriptedProbe | None = None,
     playbooks: ScriptedPlaybooks | None = None,
+    vault: DeliveryVault | None = None,
 ) -> Adapters:
-    """Phase 2-3 adapters with fakes, files under ``root``."""
+    """Phase 2-3 adapters with fakes, files under ``root``; pins and secrets in ``vault`` (as
+    when the site shares its state) or only in the files."""
     return Adapters(
         machines=machines or InMemoryMachines(),
         probe=probe or ScriptedProbe(),
         playbooks=playbooks or ScriptedPlaybooks(),
-        workspace=Workspace(root / "deliveries"),
+        workspace=Workspace(root / "deliveries", vault),
         monitoring=FolderMonitoring(root / "targets"),
         management_networks=("10.213.0.1/32",),
     )

@@ -1,9 +1,17 @@
 """The composition root: every adapter of a run, built in one place from the site.
 
     Wiring(site, state_dir)
+        .using(store)           the same, keeping shared state in the run store a command opened
         .ipam / .records        NetBox (token resolved on first use, never before)
+        .workspace              the delivery's files; pins and secrets in a ``FernetVault`` on the
+                                run store when the site has ``shared_state.key`` (resolved on
+                                first use), on this controller only otherwise (with a warning)
         .adapters               machines, SSH probe, Ansible, workspace, monitoring, host settings
         .phases()               the seven phases, their steps working through the above
+
+The vault uses the store the command opened (``using``): one connection pool for the run's
+records and its shared state. A ``Wiring`` without a store (tests, benchmarks) keeps state on
+this controller, and says so.
 
 Nothing else builds an adapter, reads an environment variable for one, or knows the lab: the lab
 is a machine provider the site names (``machines: {lab: {...}}``), and only here is it turned
@@ -18,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import requests
+import structlog
 
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
 from orchestrator.adapters.host_records import NetBoxHostRecords
@@ -26,25 +35,41 @@ from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
+from orchestrator.adapters.vault import FIELD, FernetVault
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.host_records import HostRecords
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.engine.ports.machines import Machines
+from orchestrator.engine.ports.vault import DeliveryVault
 from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.site import Site
 from orchestrator.store.location import DEFAULT_STATE
+from orchestrator.store.protocol import SharedState
+
+log = structlog.get_logger("orchestrator.wiring")
+NOT_SHARED = (
+    "pinned host keys and generated passwords stay in this controller's state folder: another "
+    "controller would pin again and generate other passwords"
+)
 
 
 class Wiring:
     """The adapters of one site, made on first use and then shared by every step of a run."""
 
-    def __init__(self, site: Site, state_dir: Path = DEFAULT_STATE) -> None:
+    def __init__(
+        self, site: Site, state_dir: Path = DEFAULT_STATE, store: SharedState | None = None
+    ) -> None:
         self.site = site
         self.state_dir = state_dir
+        self.store = store
+
+    def using(self, store: SharedState) -> Wiring:
+        """The same site's adapters, with shared state kept in ``store`` (the run store)."""
+        return Wiring(self.site, self.state_dir, store)
 
     @functools.cached_property
     def ipam(self) -> Ipam:
@@ -83,12 +108,25 @@ class Wiring:
             machines=self.machines(),
             probe=ParamikoProbe(key, user=ssh.user),
             playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(key, user=ssh.user)),
-            workspace=Workspace(self.state_dir.resolve() / "deliveries"),
+            workspace=self.workspace,
             monitoring=prometheus,
             management_networks=tuple(str(n) for n in site.management_networks),
             checks=prometheus,
             settings=host_settings(site),
         )
+
+    @functools.cached_property
+    def workspace(self) -> Workspace:
+        """The delivery files, from the shared state when the site has a key for it."""
+        return Workspace(self.state_dir.resolve() / "deliveries", self._vault())
+
+    def _vault(self) -> DeliveryVault | None:
+        key = self.site.shared_state.key
+        if key is not None and self.store is not None:
+            return FernetVault(self.store, key.resolve().reveal(), f"{FIELD} ({key})")
+        missing = f"the site has no {FIELD}" if key is None else "no run store was given"
+        log.warning("state_kept_locally", site=self.site.name, why=f"{missing}: {NOT_SHARED}")
+        return None
 
     def _key(self) -> Path:
         if self.site.ssh.key is None:

@@ -5,6 +5,7 @@
     machines.LabMachines, ...          implement ports.machines.Machines
     ssh.ParamikoProbe                  implements ports.reachability.ReachabilityProbe
     ansible.AnsibleRunnerPlaybooks     implements ports.playbooks.PlaybookRunner
+    vault.FernetVault                  implements ports.vault.DeliveryVault
 
 Beside them: ``inventory`` (a delivery's Ansible inventory from its records), ``prometheus``
 (monitoring checks as Prometheus rules and probes) and ``workspace`` (a delivery's private files).

@@ -6,8 +6,19 @@
         facts/                    0700  Ansible's fact cache
         runs/<run>-<step>/        0700  ansible-runner artifacts, files 0600, the newest kept
 
-Generated secrets live only here: playbooks read the file with ``no_log``; they never travel in
-process arguments, environment variables, inventories, logs or the run store.
+Where the pins and passwords are kept depends on the site:
+
+- **Shared** (the site has ``shared_state.key``; ``vault`` is a ``DeliveryVault``): the vault in
+  the run store holds them, for every controller of the site. ``known_hosts`` and
+  ``secrets.json`` are only what ssh and Ansible read: ``write_known_hosts`` and
+  ``write_secrets`` write them from the vault before each probe and playbook run, and a new pin
+  goes to the vault first (the first pin of an address wins, whichever controller made it), then
+  into the file. A second controller with an empty folder sees the same pins and passwords.
+- **Local** (no key: ``vault`` is ``None``): the two files are the state itself, on this
+  controller only; another controller would pin again and generate other passwords.
+
+Generated secrets never travel in process arguments, environment variables, inventories, logs or
+run records: playbooks read ``secrets.json`` with ``no_log``; the vault keeps them sealed.
 """
 
 from __future__ import annotations
@@ -16,8 +27,11 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from orchestrator.engine.ports.vault import DeliveryVault, key_line
 
 _LOCK = threading.Lock()
 SECRET_BYTES = 24
@@ -39,11 +53,41 @@ def write_private(path: Path, text: str) -> None:
     temp.replace(path)
 
 
+def read_pins(known_hosts: Path) -> dict[str, str]:
+    """The pins of a known_hosts file, by address (the first line of an address counts)."""
+    text = known_hosts.read_text() if known_hosts.is_file() else ""
+    pins: dict[str, str] = {}
+    for parts in (line.split() for line in text.splitlines()):
+        if len(parts) >= 3:
+            pins.setdefault(parts[0], f"{parts[1]} {parts[2]}")
+    return pins
+
+
+def known_hosts_text(pins: Mapping[str, str]) -> str:
+    """A known_hosts file of ``pins``: ``<address> <kind> <base64>`` per line."""
+    return "".join(f"{address} {key_line(key)}\n" for address, key in pins.items())
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    known: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    return known
+
+
+def _secrets_text(known: Mapping[str, str]) -> str:
+    return json.dumps(dict(known), indent=2, sort_keys=True) + "\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Workspace:
-    """The per-delivery folders under ``root``."""
+    """The per-delivery folders under ``root``; pins and secrets in ``vault`` when shared."""
 
     root: Path
+    vault: DeliveryVault | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether pins and secrets are kept in a vault every controller sees."""
+        return self.vault is not None
 
     def delivery(self, delivery_id: str) -> Path:
         """The delivery's folder (0700)."""
@@ -65,18 +109,71 @@ class Workspace:
         """The delivery's generated secrets (JSON object, 0600)."""
         return self.delivery(delivery_id) / "secrets.json"
 
+    # pins
+
+    def write_known_hosts(self, delivery_id: str) -> Path:
+        """The delivery's known_hosts, written from the vault's pins (left as it is when the
+        file is the state)."""
+        path = self.known_hosts(delivery_id)
+        if self.vault is not None:
+            write_private(path, known_hosts_text(self.vault.pins(delivery_id)))
+        return path
+
+    def pin(self, delivery_id: str, address: str, key: str) -> str:
+        """Pin ``key`` for ``address`` unless a key is pinned already; the pinned key. Shared:
+        the vault decides (the first pin wins, from any controller), then the file follows."""
+        if self.vault is not None:
+            pinned = self.vault.pin(delivery_id, address, key)
+            self.write_known_hosts(delivery_id)
+            return pinned
+        path = self.known_hosts(delivery_id)
+        with _LOCK:
+            pins = read_pins(path)
+            if address not in pins:
+                pins[address] = key_line(key)
+                write_private(path, known_hosts_text(pins))
+            return pins[address]
+
+    # secrets
+
+    def write_secrets(self, delivery_id: str, names: Sequence[str] = ()) -> Path:
+        """The delivery's secrets file, with the secrets ``names`` generated if they are new;
+        written from the vault when shared."""
+        for name in names:
+            self.secret(delivery_id, name)
+        path = self.secrets_file(delivery_id)
+        if self.vault is not None:
+            write_private(path, _secrets_text(self.vault.secrets(delivery_id)))
+        return path
+
     def secret(self, delivery_id: str, name: str) -> str:
         """The secret called ``name``, generated (and kept) the first time it is asked for."""
+        if self.vault is not None:
+            return self.vault.secret(delivery_id, name)
         path = self.secrets_file(delivery_id)
         with _LOCK:
-            known: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+            known = _read_secrets(path)
             if name not in known:
                 known[name] = secrets.token_urlsafe(SECRET_BYTES)
-                write_private(path, json.dumps(known, indent=2, sort_keys=True) + "\n")
+                write_private(path, _secrets_text(known))
             return known[name]
 
     def secret_values(self, delivery_id: str) -> tuple[str, ...]:
         """Every secret generated for the delivery so far (to censor them from any output)."""
-        path = self.secrets_file(delivery_id)
-        known: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-        return tuple(known.values())
+        if self.vault is not None:
+            return tuple(self.vault.secrets(delivery_id).values())
+        return tuple(_read_secrets(self.secrets_file(delivery_id)).values())
+
+    # release
+
+    def forget(self, delivery_id: str) -> int:
+        """Forget the delivery's pins and secrets, in the vault and in the two files; how many
+        there were. Artifacts and the fact cache stay."""
+        pins, secrets_file = self.known_hosts(delivery_id), self.secrets_file(delivery_id)
+        if self.vault is not None:
+            forgotten = self.vault.forget(delivery_id)
+        else:
+            forgotten = len(read_pins(pins)) + len(_read_secrets(secrets_file))
+        pins.unlink(missing_ok=True)
+        secrets_file.unlink(missing_ok=True)
+        return forgotten

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine import (
     BadInput,
     Delivery,
@@ -81,12 +82,19 @@ USER_ENV = "ORCHESTRATOR_USER"
 
 
 class Composition(Protocol):
-    """The phases of a site and the NetBox they reserve in (``orchestrator.wiring.Wiring``)."""
+    """The phases of a site, the NetBox they reserve in and the delivery files they keep
+    (``orchestrator.wiring.Wiring``); ``using`` gives it the run store a command opened, where
+    the site's shared state is kept."""
 
     @property
     def ipam(self) -> Ipam: ...
 
+    @property
+    def workspace(self) -> Workspace: ...
+
     def phases(self) -> Sequence[Phase]: ...
+
+    def using(self, store: RunStore) -> Composition: ...
 
 
 def site_composition(chosen: str | None, state_dir: Path, spec_site: str | None) -> Composition:
@@ -225,6 +233,7 @@ def _composed(
 def _engine(
     ctx: typer.Context, store: RunStore, shipper: RunLogShipper, composed: Composition
 ) -> Engine:
+    """An engine on ``store``; ``composed`` is bound to it already (``Composition.using``)."""
     wiring = _wiring(ctx)
     return Engine(
         store,
@@ -271,7 +280,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
             _opened(ctx, state_dir, store_url) as store,
             _run_logging(store, state_dir, store_url) as shipper,
         ):
-            outcome = _engine(ctx, store, shipper, composed).plan(
+            outcome = _engine(ctx, store, shipper, composed.using(store)).plan(
                 RunRequest(delivery, _who(by), command, phases)
             )
             shipper.ship()
@@ -373,9 +382,10 @@ def _carry_out(
         _run_logging(store, state_dir, store_url) as shipper,
         stop_on_signals(),
     ):
-        outcome = action(_engine(ctx, store, shipper, composed))
+        bound = composed.using(store)
+        outcome = action(_engine(ctx, store, shipper, bound))
         if not keep:
-            release_after_failure(lambda: composed.ipam, store, outcome.run)
+            release_after_failure(lambda: bound.ipam, store, outcome.run)
         report = RunReport.load(store, outcome.run.id)
         if junit is not None:
             write_junit(junit, report)

@@ -2,8 +2,10 @@
 
 One line per thing checked, ``ok`` or ``FAIL`` with what to fix; exit 0 when all pass, 1 when
 any fails, 2 when the site file itself is wrong. Secrets are resolved to see that they can be,
-and never printed. It reads only: NetBox (token, permissions, custom fields, the site's
-references), the jump hosts (their host keys, before any login), and the monitoring endpoints.
+and never printed; the shared-state key must be a Fernet key (a site without one passes, with a
+note that its state stays on each controller). It reads only: NetBox (token, permissions, custom
+fields, the site's references), the jump hosts (their host keys, before any login), and the
+monitoring endpoints.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rich.console import Console
 
 from orchestrator.adapters.netbox_check import CheckLine, SiteRefs, netbox_check
 from orchestrator.adapters.ssh import shown_host_key
+from orchestrator.adapters.vault import FIELD, fernet
 from orchestrator.cli.runs import SiteOption, _exit_codes
 from orchestrator.engine import BadInput, ExitCode, OrchestratorError
 from orchestrator.site import Site, SiteError, load_site, site_path
@@ -34,7 +37,6 @@ def secret_lines(site: Site) -> Iterator[CheckLine]:
     refs: dict[str, SecretRef | None] = {
         "netbox.token": site.netbox.token,
         "backups.password": site.backups.password if site.backups else None,
-        "shared_state.key": site.shared_state.key,
     }
     for name, ref in refs.items():
         if ref is None:
@@ -45,6 +47,25 @@ def secret_lines(site: Site) -> Iterator[CheckLine]:
             yield CheckLine(f"secret {name}", ok=False, detail=str(exc))
         else:
             yield CheckLine(f"secret {name}", ok=True, detail=f"{ref} resolves")
+
+
+def shared_state_lines(site: Site) -> Iterator[CheckLine]:
+    """Whether pins and generated passwords are shared by every controller, and the key works."""
+    ref = site.shared_state.key
+    if ref is None:
+        note = (
+            "not shared: each controller keeps its own pins and generated passwords (fine for "
+            f"one controller; set {FIELD} for several)"
+        )
+        yield CheckLine("shared state", ok=True, detail=note)
+        return
+    try:
+        fernet(ref.resolve().reveal(), f"{FIELD} ({ref})")
+    except OrchestratorError as exc:
+        yield CheckLine("shared state", ok=False, detail=str(exc))
+    else:
+        detail = f"pins and generated passwords sealed in the run store with the key {ref} names"
+        yield CheckLine("shared state", ok=True, detail=detail)
 
 
 def jump_lines(site: Site) -> Iterator[CheckLine]:
@@ -123,6 +144,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
     wiring = Wiring(site, DEFAULT_STATE)
     sections: tuple[Callable[[], Iterator[CheckLine] | list[CheckLine]], ...] = (
         lambda: secret_lines(site),
+        lambda: shared_state_lines(site),
         lambda: netbox_lines(wiring),
         lambda: machine_lines(wiring),
         lambda: jump_lines(site),

@@ -22,6 +22,10 @@ in the adapter, with ``raise ... from exc``.
     │   │   └── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
     │   ├── Exhausted         a pool (VLANs, prefixes, addresses) has nothing left
     │   └── NotImplementedYet the step is not written yet: the run stops (fail closed)
+    ├── SharedStateError      the run store's shared state cannot be used with the site's key
+    │                         (``shared_state.key`` is not a key, not the one it was sealed
+    │                         with, or the state was altered): our side, so a step is
+    │                         ``crashed``; the message names the site field, never the key
     └── UsageError            raised to the command line, never by a step
         ├── BadInput          a bad argument or spec, nothing to resume (exit code 2)
         ├── GateRefused       an approval that the gate's rule forbids (exit code 2)
@@ -110,6 +114,10 @@ class NotImplementedYet(PermanentError):
     def __init__(self, step: str) -> None:
         super().__init__("not implemented")
         self.step = step
+
+
+class SharedStateError(OrchestratorError):
+    """The shared state (``DeliveryVault``) cannot be opened with the key the site names."""
 
 
 class UsageError(OrchestratorError):

@@ -1,8 +1,10 @@
 """The lab as a site: ``lab up`` writes ``<state>/site.yaml``, a site file like any other.
 
 The demo, the tests and the benchmarks deliver through it (``--site .lab/site.yaml``); nothing
-outside the lab knows its names or addresses. The NetBox token is not in it: the file refers to
-``<state>/netbox.token`` (0600), as a site refers to wherever it keeps its own token.
+outside the lab knows its names or addresses. No secret is in it: the file refers to
+``<state>/netbox.token`` (0600), as a site refers to wherever it keeps its own token, and to
+``<state>/state.key`` (0600), the Fernet key of the shared state, made by the first ``lab up``
+and kept after (state sealed with it stays readable).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from cryptography.fernet import Fernet
 
 from orchestrator.lab import netbox, prometheus
 from orchestrator.lab.addressing import CONTROLLER, PLATFORM_PARENT
@@ -29,6 +32,19 @@ def site_file(paths: LabPaths) -> Path:
 def token_file(paths: LabPaths) -> Path:
     """The lab NetBox's token, alone in a 0600 file (the site file refers to it)."""
     return paths.state / "netbox.token"
+
+
+def state_key_file(paths: LabPaths) -> Path:
+    """The Fernet key of the lab's shared state, alone in a 0600 file (the site refers to it)."""
+    return paths.state / "state.key"
+
+
+def ensure_state_key(paths: LabPaths) -> Path:
+    """Make the shared-state key once; a key that exists is kept."""
+    path = state_key_file(paths)
+    if not path.is_file() or not path.read_text().strip():
+        write_private(path, Fernet.generate_key().decode() + "\n")
+    return path
 
 
 def site_data(paths: LabPaths, info: NetBoxInfo) -> dict[str, object]:
@@ -59,12 +75,15 @@ def site_data(paths: LabPaths, info: NetBoxInfo) -> dict[str, object]:
             PROVIDER: {"state": str(paths.state), "cache": str(paths.cache)},
             "static": {},
         },
+        "shared_state": {"key": f"file:{state_key_file(paths)}"},
     }
 
 
 def write_site(paths: LabPaths, info: NetBoxInfo) -> Path:
-    """Write the lab's token file and site file; the site file's path."""
+    """Write the lab's token file, its shared-state key (once) and site file; the site file's
+    path."""
     write_private(token_file(paths), info.token + "\n")
+    ensure_state_key(paths)
     text = "# The lab's site, written by `orchestrator lab up`; see docs/site.md.\n"
     text += yaml.safe_dump(site_data(paths, info), sort_keys=False)
     write_atomically(site_file(paths), text)

@@ -1,7 +1,8 @@
 """Phase 2, base configuration: machines from the standard images, updates, standard monitoring.
 
     base.machines       each host up from its image at the address phase 1 reserved (Machines)
-    base.reachability   each host answers SSH; its host key is pinned on first contact
+    base.reachability   each host answers SSH; its host key is pinned on first contact (in the
+                        shared state when the site has it: the first pin, by any controller, wins)
     base.netbox_record  each host's platform (its OS) and pinned host key on its NetBox VM
     base.configure      orchestrator/playbooks/phase2_base.yml on every host in one run (Ansible)
 
@@ -25,7 +26,7 @@ from orchestrator.adapters.ansible import PLAYBOOKS
 from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
-from orchestrator.engine.errors import OrchestratorError, Refused, Unreachable
+from orchestrator.engine.errors import HostKeyChanged, OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.check_monitoring import CheckMonitoring
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
@@ -216,19 +217,29 @@ class ReachabilityStep:
         name = str(ctx.host)
         machine = per_host(ctx, MACHINES, name)
         adapters = self.adapters()
+        workspace, delivery = adapters.workspace, ctx.delivery.id
         expected = machine.get("host_key")
         target = SshTarget(
             name,
             str(machine["address"]),
-            adapters.workspace.known_hosts(ctx.delivery.id),
+            workspace.write_known_hosts(delivery),  # every pin so far, from every controller
             expected if isinstance(expected, str) else None,
         )
         reached = adapters.probe.reach(target)
+        pinned = workspace.pin(delivery, target.address, reached.host_key)  # the vault decides
+        check_pinned(target, reached.host_key, pinned)
         return Result(
             changed=reached.pinned_now,
             outputs={"address": target.address, "host_key": reached.host_key,
                      "os": reached.os, "owns_kernel": machine.get("owns_kernel", True)},
         )  # fmt: skip
+
+
+def check_pinned(target: SshTarget, shown: str, pinned: str) -> None:
+    """``HostKeyChanged`` unless the key pinned for the target (by this controller or another
+    one, first) is the key it showed."""
+    if shown.split()[:2] != pinned.split()[:2]:
+        raise HostKeyChanged(target.name, target.address, fingerprint(pinned), fingerprint(shown))
 
 
 # --- base.netbox_record ----------------------------------------------------------------------
@@ -483,18 +494,16 @@ class PlaybookStep:
     def _run(self, ctx: StepContext, hosts: tuple[str, ...], *, check: bool) -> PlaybookOutcome:
         adapters = self.adapters()
         workspace, delivery = adapters.workspace, ctx.delivery.id
-        for name in self.secrets:
-            workspace.secret(delivery, name)
         request = PlaybookRun(
             playbook=self.playbook,
             inventory=self._inventory(ctx, adapters),
             hosts=hosts,
-            known_hosts=workspace.known_hosts(delivery),
+            known_hosts=workspace.write_known_hosts(delivery),
             artifacts=workspace.runs(delivery),
             facts=workspace.facts(delivery),
             label=f"{ctx.run_id}-{self.key}{'-check' if check else ''}",
             extravars={
-                "orchestrator_secrets_file": str(workspace.secrets_file(delivery)),
+                "orchestrator_secrets_file": str(workspace.write_secrets(delivery, self.secrets)),
                 "monitoring_targets_dir": str(adapters.monitoring.targets_dir()),
             },
             check=check,

@@ -4,17 +4,22 @@
 ``--keep-on-failure`` is given (``release_after_failure``). An object NetBox refuses to delete
 (a tenant another delivery still uses) is kept and reported. The release is written to the audit
 log; the phase-1 steps include the number of releases in their inputs, so a later run redoes them.
+
+Given the delivery's ``Workspace``, ``release`` also forgets its pinned host keys and generated
+passwords (the shared state in the run store, and the local files). A failed phase 1 does not:
+its rollback undoes reservations, and the passwords hosts may already use are kept.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import structlog
 
+from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.ports.ipam import RELEASE_ORDER, Ipam, Kind, Owned
 from orchestrator.engine.retry import RetryPolicy
@@ -32,6 +37,7 @@ class Released:
 
     removed: dict[Kind, list[Owned]] = field(default_factory=dict)
     kept: dict[Kind, str] = field(default_factory=dict)
+    forgotten: int = 0  # pins and generated passwords forgotten with the delivery
 
     def counts(self) -> dict[str, Json]:
         """Kind to number removed, for the audit log."""
@@ -55,13 +61,18 @@ def release(  # noqa: PLR0913 - the release's collaborators
     run_id: str | None = None,
     *,
     retry: RetryPolicy = RELEASE_RETRY,
+    workspace: Workspace | None = None,
 ) -> Released:
-    """Remove the delivery's keyed objects, newest kind first; record it in the audit log."""
+    """Remove the delivery's keyed objects, newest kind first, and, given its ``workspace``, its
+    pins and generated passwords; record it in the audit log."""
     result = Released()
     for kind in RELEASE_ORDER:  # read just before deleting: NetBox cascades (VM -> its addresses)
         retry.call(functools.partial(_release_kind, ipam, kind, delivery, result))
     kept: dict[str, Json] = {kind.value: why for kind, why in result.kept.items()}
     detail: dict[str, Json] = {"removed": result.counts(), "kept": kept}
+    if workspace is not None:
+        result = replace(result, forgotten=workspace.forget(delivery))
+        detail["state_forgotten"] = result.forgotten
     store.append_audit(AuditEntry(datetime.now(UTC), who, RELEASED, delivery, run_id, detail))
     log.info("reservations_released", delivery=delivery, **detail)
     return result

@@ -23,6 +23,7 @@ from orchestrator.store.records import (
     LockRecord,
     PhaseRecord,
     RunRecord,
+    StateKind,
     StepRecord,
     TaskRecord,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "SqlRunStore",
+    "StateKind",
     "StepRecord",
     "StoreLocation",
     "TaskRecord",

@@ -20,6 +20,7 @@ from orchestrator.store.records import (
     LockRecord,
     PhaseRecord,
     RunRecord,
+    StateKind,
     StepRecord,
 )
 
@@ -85,7 +86,27 @@ class Locks(Protocol):
     def get_lock(self, delivery_id: str) -> LockRecord | None: ...
 
 
-class RunStore(DeliveryStore, RunHistory, Decisions, AuditLog, Locks, Protocol):
-    """Everything kept about deliveries, their runs, decisions and locks."""
+class SharedState(Protocol):
+    """Per delivery, values every controller must see the same (``DeliveryVault`` keeps its
+    sealed secrets and pins here). The store holds them as given: it never sees a plain secret."""
+
+    def claim_state(self, delivery_id: str, kind: StateKind, name: str, value: str) -> str:
+        """Keep ``value`` under ``name`` unless a value is kept there already; the kept one.
+
+        Decided by the database's uniqueness: of two controllers claiming one name at the same
+        moment, both get the value of the one that came first."""
+        ...
+
+    def list_state(self, delivery_id: str, kind: StateKind) -> dict[str, str]:
+        """The values kept for the delivery, by name."""
+        ...
+
+    def forget_state(self, delivery_id: str) -> int:
+        """Remove every value kept for the delivery; how many there were."""
+        ...
+
+
+class RunStore(DeliveryStore, RunHistory, Decisions, AuditLog, Locks, SharedState, Protocol):
+    """Everything kept about deliveries, their runs, decisions, locks and shared state."""
 
     def close(self) -> None: ...

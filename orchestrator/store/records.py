@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from orchestrator.store.status import Mode, Status
 
 type Json = bool | int | float | str | Sequence[Json] | Mapping[str, Json] | None
 type JsonMap = Mapping[str, Json]
+#: What a delivery's shared state holds: generated secrets by name, host keys by address.
+type StateKind = Literal["secret", "pin"]
 
 
 @dataclass(frozen=True, slots=True)

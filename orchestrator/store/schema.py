@@ -191,3 +191,13 @@ run_logs = Table(
     _run_id(),
     Column("line", Text, nullable=False),
 )
+
+delivery_state = Table(
+    "delivery_state",
+    metadata,
+    Column("delivery_id", String(100), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    _when("created_at"),
+)

@@ -1,4 +1,9 @@
-"""``SqlRunStore``: the run store on SQLAlchemy Core, SQLite by default, PostgreSQL when shared."""
+"""``SqlRunStore``: the run store on SQLAlchemy Core, SQLite by default, PostgreSQL when shared.
+
+Shared state (``claim_state``) is one ``INSERT ... ON CONFLICT DO NOTHING`` and a read of what is
+there, in one transaction: on PostgreSQL a second controller's insert waits for the first one's
+commit and then does nothing; on SQLite writers queue (``BEGIN IMMEDIATE``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Row, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.store import schema as t
@@ -22,6 +28,7 @@ from orchestrator.store.records import (
     LockRecord,
     PhaseRecord,
     RunRecord,
+    StateKind,
     StepRecord,
     TaskRecord,
 )
@@ -202,6 +209,27 @@ class SqlRunStore:
         row = self._first(select(t.locks).where(t.locks.c.delivery_id == delivery_id))
         return None if row is None else _lock(row)
 
+    # shared state
+
+    def claim_state(self, delivery_id: str, kind: StateKind, name: str, value: str) -> str:
+        table = t.delivery_state
+        key = {"delivery_id": delivery_id, "kind": kind, "name": name}
+        where = [table.c[column] == given for column, given in key.items()]
+        with self._engine.begin() as db:
+            _insert_unless_there(db, table, {**key, "value": value, "created_at": _now()})
+            kept: str = db.execute(select(table.c.value).where(*where)).scalar_one()
+        return kept
+
+    def list_state(self, delivery_id: str, kind: StateKind) -> dict[str, str]:
+        c = t.delivery_state.c
+        query = select(c.name, c.value).where(c.delivery_id == delivery_id, c.kind == kind)
+        return {row.name: row.value for row in self._all(query.order_by(c.name))}
+
+    def forget_state(self, delivery_id: str) -> int:
+        where = t.delivery_state.c.delivery_id == delivery_id
+        with self._engine.begin() as db:
+            return db.execute(delete(t.delivery_state).where(where)).rowcount
+
     # plumbing
 
     def _first(self, query: Executable) -> Row[Any] | None:
@@ -242,6 +270,12 @@ def _upsert_returning_id(db: Connection, table: Table, key: Values, values: Valu
         return db.execute(select(ids).where(*where)).scalar_one()
     inserted = db.execute(insert(table).values({**key, **values})).inserted_primary_key
     return None if inserted is None else inserted[0]
+
+
+def _insert_unless_there(db: Connection, table: Table, values: Values) -> None:
+    """Insert a row unless one with the same key exists (then nothing; no error)."""
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    db.execute(dialect.insert(table).values(values).on_conflict_do_nothing())
 
 
 def _now() -> datetime:

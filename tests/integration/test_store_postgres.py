@@ -1,4 +1,5 @@
-"""The store contract on this machine's PostgreSQL, in a throwaway database made for the session.
+"""The store and vault contracts on this machine's PostgreSQL, in a throwaway database made for
+the session; and two controllers asking for the same new secret at the same moment.
 
 Connects as ``postgres`` over TCP to 127.0.0.1:5432 (``$ORCHESTRATOR_TEST_PG`` overrides the
 server part of the URL); creates ``orchestrator_test_<random>``, drops it afterwards, and touches
@@ -21,6 +22,7 @@ from orchestrator.store.migrate import connect, migrate
 from orchestrator.store.records import AuditEntry
 from orchestrator.store.schema import metadata
 from tests.unit.test_store_contract import T0, StoreContract
+from tests.unit.test_vault import VaultContract, assert_one_value_each, controllers, race
 
 SERVER = os.environ.get("ORCHESTRATOR_TEST_PG", "postgres@127.0.0.1:5432")
 
@@ -58,12 +60,32 @@ class TestPostgresStore(StoreContract):
         _empty(postgres_url)
 
 
+class TestPostgresVault(VaultContract):
+    @pytest.fixture
+    def store(self, postgres_url: str) -> Iterator[RunStore]:
+        store = SqlRunStore.open(postgres_url)
+        yield store
+        store.close()
+        _empty(postgres_url)
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_controllers_asking_at_once_for_a_new_secret_get_the_same_one(
+    postgres_url: str, count: int
+) -> None:
+    with controllers(postgres_url, count) as stores:
+        got = race(stores, names=25)
+    _empty(postgres_url)
+    assert_one_value_each(got)
+    assert len(got[0]) == 25
+
+
 def test_migrating_again_changes_nothing(postgres_url: str) -> None:
     engine = connect(postgres_url)
     migrate(engine)
     migrate(engine)
     with engine.begin() as db:
-        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
     engine.dispose()
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,13 @@ import structlog
 import typer
 from typer.testing import CliRunner, Result
 
+from orchestrator.adapters.workspace import Workspace
 from orchestrator.cli.runs import RunsWiring, register
 from orchestrator.engine import BadInput, Phase, Refused, StepContext
 from orchestrator.engine import Result as StepResult
+from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.phases.network import network_phase
-from orchestrator.store import LockRecord, SqlRunStore
+from orchestrator.store import LockRecord, RunStore, SqlRunStore
 from orchestrator.testing import (
     T0,
     FakeClock,
@@ -242,3 +245,40 @@ def test_the_default_wiring_runs_phase_1_of_the_example_on_an_ipam(tmp_path: Pat
     again = real("run", str(EXAMPLE), "--through-phase", "1")
     assert again.exit_code == 0, again.output
     assert "skipped" in again.stdout
+
+
+@dataclass
+class Binding:
+    """A ``Composition`` that remembers the run store each command bound it to (``using``)."""
+
+    fixed: FixedComposition
+    stores: list[RunStore] = field(default_factory=list)
+
+    @property
+    def ipam(self) -> Ipam:
+        return self.fixed.ipam
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.fixed.workspace
+
+    def phases(self) -> Sequence[Phase]:
+        return self.fixed.phases()
+
+    def using(self, store: RunStore) -> FixedComposition:
+        self.stores.append(store)
+        return self.fixed
+
+    def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> Binding:
+        return self
+
+
+def test_plan_and_run_give_the_phases_the_store_they_opened(tmp_path: Path) -> None:
+    """The shared state (pins, passwords) is kept in the same run store, one connection pool."""
+    binding = Binding(FixedComposition(scripted_phases()[0]))
+    wiring = RunsWiring(load_delivery=lambda _path: DELIVERY, compose=binding,
+                        runtime=fake_runtime(FakeClock()))  # fmt: skip
+    cli = Cli(tmp_path / "state", wiring)
+    assert cli("plan", "acme.yaml").exit_code == 0
+    assert cli("run", "acme.yaml").exit_code == 3  # waits for a gate
+    assert [type(store) for store in binding.stores] == [SqlRunStore, SqlRunStore]

@@ -28,7 +28,7 @@ def test_the_store_exports_its_port_its_adapter_and_its_records() -> None:
     assert set(orchestrator.store.__all__) == {
         "ActionItem", "AuditEntry", "DeliveryRecord", "EvaluationNote", "GateDecision",
         "HostRecord", "Json", "JsonMap", "LockRecord", "PhaseRecord", "RunRecord", "RunStore",
-        "SqlRunStore", "StepRecord", "StoreLocation", "TaskRecord", "open_store",
+        "SqlRunStore", "StateKind", "StepRecord", "StoreLocation", "TaskRecord", "open_store",
     }  # fmt: skip
 
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
+from orchestrator.adapters.vault import FernetVault
 from orchestrator.engine import Engine, RunRequest, StepContext, ThreadedRunner, Unreachable
 from orchestrator.engine.delivery import delivery_from_spec
+from orchestrator.engine.errors import HostKeyChanged
 from orchestrator.engine.phase import Phase, PhaseRange
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
 from orchestrator.engine.ports.ipam import Kind, New, Ref
 from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookRun
+from orchestrator.engine.ports.reachability import Reached, SshTarget
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.status import Status
 from orchestrator.phases import base, software
@@ -362,3 +367,105 @@ def test_plan_of_a_new_platform_creates_nothing() -> None:
     ctx = _record_context({"u-db-01": vm}, {"u-db-01": _reached("u-db-01")})
     assert [c.action for c in step.plan(ctx)] == ["update"]
     assert (Ref.PLATFORM, "debian-12") not in ipam.refs
+
+
+# --- two controllers of one site: pins and passwords from the shared state ---------------------
+
+STATE_KEY = Fernet.generate_key().decode()
+
+
+def _controller(root: Path, store: InMemoryRunStore, **fakes: Any) -> base.Adapters:
+    """One controller of the site: its own (empty) folder, the site's run store and key."""
+    return fake_adapters(root, vault=FernetVault(store, STATE_KEY), **fakes)
+
+
+@dataclass
+class SeenFiles:
+    """A ``HostScript`` that remembers the pins and secrets a playbook run was given."""
+
+    seen: list[tuple[str, JsonMap]] = field(default_factory=list)
+
+    def __call__(self, request: PlaybookRun, host: str) -> HostOutcome:
+        secrets = Path(str(request.extravars["orchestrator_secrets_file"]))
+        self.seen.append((request.known_hosts.read_text(), json.loads(secrets.read_text())))
+        return all_ok(request, host)
+
+
+def test_a_second_controller_resumes_with_the_first_ones_pins_and_passwords(
+    tmp_path: Path,
+) -> None:
+    store, ipam = InMemoryRunStore(), InMemoryIpam()
+    failing = ScriptedPlaybooks(scripts={"u-db-01": [all_ok, _failed]})  # phase 3 fails there
+    first = _controller(tmp_path / "first", store, playbooks=failing)
+    assert _engine(store, first, ipam).run(_request()).run.status is Status.FAILED
+    files = SeenFiles()
+    second_probe = ScriptedProbe()
+    second = _controller(tmp_path / "second", store, probe=second_probe,
+                         playbooks=ScriptedPlaybooks(files))  # fmt: skip
+    resumed = _engine(store, second, ipam).resume(_request())
+    assert resumed.run.status is Status.SUCCEEDED, resumed.run.reason
+    known_hosts = first.workspace.known_hosts(DELIVERY.id).read_text()
+    passwords = json.loads(first.workspace.secrets_file(DELIVERY.id).read_text())
+    assert sorted(passwords) == ["db_password", "restic_password"]
+    assert len(known_hosts.splitlines()) == len(HOSTS)
+    assert files.seen == [(known_hosts, passwords)]  # u-db-01's phase 3, on the second controller
+    assert second_probe.calls == []
+
+
+def _reach_context(host: str) -> StepContext:
+    machines: JsonMap = {"hosts": {host: {"address": ADDRESSES[host], "host_key": None}}}
+    return StepContext(DELIVERY, "run-1", 2, {base.MACHINES: machines}, host=host)
+
+
+def test_a_key_another_controller_pinned_is_the_one_a_host_must_show(tmp_path: Path) -> None:
+    store = InMemoryRunStore()
+    first = _controller(tmp_path / "first", store)
+    first.workspace.pin(DELIVERY.id, ADDRESSES["u-web-01"], "ssh-ed25519 FIRST")
+    shows_the_same = ScriptedProbe({"u-web-01": "ssh-ed25519 FIRST"})
+    same = _controller(tmp_path / "same", store, probe=shows_the_same)
+    reached = base.ReachabilityStep(lambda: same).apply(_reach_context("u-web-01"))
+    assert not reached.changed  # pinned already, by the first controller
+    impostor = ScriptedProbe({"u-web-01": "ssh-ed25519 IMPOSTOR"})
+    other = _controller(tmp_path / "other", store, probe=impostor)
+    with pytest.raises(HostKeyChanged, match=r"host key of u-web-01 \(10\.213\.128\.2\) changed"):
+        base.ReachabilityStep(lambda: other).apply(_reach_context("u-web-01"))
+
+
+@dataclass
+class RacingProbe:
+    """While this controller's probe talks to the host, another controller pins it first."""
+
+    probe: ScriptedProbe
+    other: base.Adapters
+
+    def reach(self, target: SshTarget) -> Reached:
+        self.other.workspace.pin(DELIVERY.id, target.address, "ssh-ed25519 THEIRS")
+        return self.probe.reach(target)
+
+
+def test_when_two_controllers_pin_a_host_at_once_the_first_pin_wins(tmp_path: Path) -> None:
+    store = InMemoryRunStore()
+    other = _controller(tmp_path / "other", store)
+    mine = _controller(tmp_path / "mine", store)
+    probe = RacingProbe(ScriptedProbe({"u-web-01": "ssh-ed25519 MINE"}), other)
+    racing = replace(mine, probe=probe)
+    with pytest.raises(HostKeyChanged):
+        base.ReachabilityStep(lambda: racing).apply(_reach_context("u-web-01"))
+    pinned = mine.workspace.known_hosts(DELIVERY.id).read_text()
+    assert pinned == f"{ADDRESSES['u-web-01']} ssh-ed25519 THEIRS\n"  # the file follows the vault
+
+
+def test_a_controller_with_another_key_crashes_naming_the_site_field(tmp_path: Path) -> None:
+    store, ipam = InMemoryRunStore(), InMemoryIpam()
+    failing = ScriptedPlaybooks(scripts={"u-db-01": [all_ok, _failed]})
+    first = _controller(tmp_path / "first", store, playbooks=failing)
+    assert _engine(store, first, ipam).run(_request()).run.status is Status.FAILED
+    wrong_key = Fernet.generate_key().decode()
+    second = fake_adapters(tmp_path / "second", vault=FernetVault(store, wrong_key))
+    resumed = _engine(store, second, ipam).resume(_request())
+    assert resumed.run.status is Status.CRASHED
+    (step,) = [s for s in store.list_steps(resumed.run.id) if s.key == "software.configure"]
+    assert "SharedStateError" in str(step.error)
+    assert "shared_state.key" in str(step.error)
+    assert wrong_key not in str(step.error)
+    assert STATE_KEY not in str(step.error)

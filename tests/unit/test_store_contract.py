@@ -228,6 +228,30 @@ class StoreContract:
         assert store.get_lock("acme-webshop") is None
         assert not store.break_lock(lock("r1"))
 
+    def test_shared_state_keeps_the_first_value_claimed(self, store: RunStore) -> None:
+        assert store.claim_state("acme-webshop", "secret", "db_password", "sealed-1") == "sealed-1"
+        assert store.claim_state("acme-webshop", "secret", "db_password", "sealed-2") == "sealed-1"
+        assert store.claim_state("acme-webshop", "pin", "db_password", "a pin") == "a pin"
+        assert store.claim_state("other", "secret", "db_password", "theirs") == "theirs"
+        assert store.list_state("acme-webshop", "secret") == {"db_password": "sealed-1"}
+        assert store.list_state("acme-webshop", "pin") == {"db_password": "a pin"}
+        assert store.list_state("nobody", "pin") == {}
+
+    def test_shared_state_is_listed_by_name(self, store: RunStore) -> None:
+        for address in ("10.0.0.3", "10.0.0.1", "10.0.0.2"):
+            store.claim_state("acme-webshop", "pin", address, f"key of {address}")
+        assert list(store.list_state("acme-webshop", "pin")) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+
+    def test_forgetting_shared_state_removes_only_that_deliverys(self, store: RunStore) -> None:
+        store.claim_state("acme-webshop", "secret", "db_password", "s1")
+        store.claim_state("acme-webshop", "pin", "10.0.0.1", "k1")
+        store.claim_state("other", "secret", "db_password", "s2")
+        assert store.forget_state("acme-webshop") == 2
+        assert store.forget_state("acme-webshop") == 0
+        assert store.list_state("acme-webshop", "secret") == {}
+        assert store.list_state("other", "secret") == {"db_password": "s2"}
+        assert store.claim_state("acme-webshop", "secret", "db_password", "s3") == "s3"
+
     def test_times_come_back_as_the_same_instant(self, store: RunStore) -> None:
         amsterdam = timezone(timedelta(hours=1))
         store.save_delivery(DeliveryRecord("d", "h", {}, "A", "D", T0.astimezone(amsterdam)))

@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from structlog.testing import capture_logs
 
 from orchestrator.adapters.prometheus_files import FilePrometheus
-from orchestrator.engine.errors import BadInput, Refused
+from orchestrator.adapters.vault import FernetVault
+from orchestrator.engine.errors import BadInput, Refused, SharedStateError
 from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.site import SecretUnavailable, load_site
+from orchestrator.testing import InMemoryRunStore
 from orchestrator.wiring import Wiring
 from tests.unit.test_site import SITE, write
 
@@ -56,3 +60,60 @@ def test_an_unknown_or_incomplete_provider_is_bad_input(tmp_path: Path) -> None:
     lab = wiring(tmp_path, SITE + "machines: {lab: {}}\n")
     with pytest.raises(BadInput, match=r"machines\.lab needs `state` and `cache`"):
         lab.machines()
+
+
+SHARED = SITE + "shared_state: {key: env:TEST_SITE_STATE_KEY}\n"
+
+
+def test_with_a_key_every_controller_on_the_store_sees_the_same_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_SITE_STATE_KEY", Fernet.generate_key().decode())
+    store = InMemoryRunStore()
+    site = load_site(write(tmp_path, SHARED))
+    first = Wiring(site, tmp_path / "first").using(store).adapters.workspace
+    second = Wiring(site, tmp_path / "second").using(store).workspace
+    assert isinstance(first.vault, FernetVault)
+    assert second.secret("acme", "db_password") == first.secret("acme", "db_password")
+    assert "TEST_SITE_STATE_KEY" in repr(first.vault)  # the reference, never the key
+
+
+def test_the_state_key_is_read_only_when_the_workspace_is_first_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_SITE_STATE_KEY", raising=False)
+    built = Wiring(load_site(write(tmp_path, SHARED)), tmp_path).using(InMemoryRunStore())
+    assert len(built.phases()) == 7
+    with pytest.raises(SecretUnavailable, match="TEST_SITE_STATE_KEY is not set"):
+        _ = built.workspace
+
+
+def test_a_key_that_is_not_a_fernet_key_is_named_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_SITE_STATE_KEY", "hunter2-not-a-key")
+    built = Wiring(load_site(write(tmp_path, SHARED)), tmp_path).using(InMemoryRunStore())
+    with pytest.raises(SharedStateError) as refused:
+        _ = built.workspace
+    assert str(refused.value).startswith("shared_state.key (env:TEST_SITE_STATE_KEY)")
+    assert "hunter2" not in str(refused.value)
+
+
+def test_without_a_key_state_stays_local_with_one_warning(tmp_path: Path) -> None:
+    built = wiring(tmp_path).using(InMemoryRunStore())
+    with capture_logs() as logs:
+        assert built.adapters.workspace is built.workspace
+        assert not built.workspace.shared
+    warnings = [e for e in logs if e["event"] == "state_kept_locally"]
+    assert len(warnings) == 1
+    assert warnings[0]["log_level"] == "warning"
+    assert "the site has no shared_state.key" in warnings[0]["why"]
+
+
+def test_a_key_without_a_store_keeps_state_local_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_SITE_STATE_KEY", Fernet.generate_key().decode())
+    with capture_logs() as logs:
+        assert not Wiring(load_site(write(tmp_path, SHARED)), tmp_path).workspace.shared
+    assert "no run store was given" in logs[0]["why"]

@@ -14,6 +14,8 @@
                                         (orchestrator.lab.prometheus.LabPrometheus)
     check_monitoring  CheckMonitoring   the spec's monitoring checks, resolved to hosts, installed
                                         (orchestrator.lab.prometheus.LabPrometheus)
+    vault           DeliveryVault       generated secrets and pinned host keys, the same for every
+                                        controller (orchestrator.adapters.vault.FernetVault)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
