@@ -427,7 +427,7 @@ def test_a_key_another_controller_pinned_is_the_one_a_host_must_show(tmp_path: P
     assert not reached.changed  # pinned already, by the first controller
     impostor = ScriptedProbe({"u-web-01": "ssh-ed25519 IMPOSTOR"})
     other = _controller(tmp_path / "other", store, probe=impostor)
-    with pytest.raises(HostKeyChanged, match=r"host key of u-web-01 \(10\.213\.128\.2\) changed"):
+    with pytest.raises(HostKeyChanged, match=r"host key of u-web-01 \(10\.213\.128\.3\) changed"):
         base.ReachabilityStep(lambda: other).apply(_reach_context("u-web-01"))
 
 
