@@ -14,6 +14,7 @@ that need no NetBox never resolve its token.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
+from orchestrator.adapters.ssh_access import Hop, SshAccess
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.phase import Phase
@@ -36,6 +38,7 @@ from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.site import Site
+from orchestrator.site.model import Ssh
 from orchestrator.store.location import DEFAULT_STATE
 
 
@@ -81,7 +84,7 @@ class Wiring:
         key = self._key()
         return Adapters(
             machines=self.machines(),
-            probe=ParamikoProbe(key, user=ssh.user),
+            probe=ParamikoProbe(ssh_access(ssh, os.environ)),
             playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(key, user=ssh.user)),
             workspace=Workspace(self.state_dir.resolve() / "deliveries"),
             monitoring=prometheus,
@@ -118,6 +121,21 @@ class Wiring:
             lambda: self.records,
             Placement(nb.clusters, nb.interface),
         )
+
+
+def ssh_access(ssh: Ssh, environ: Mapping[str, str]) -> SshAccess:
+    """How the SSH adapters log in, from the site's ``ssh``; without a key file, the keys of the
+    ssh-agent of ``environ`` (``SSH_AUTH_SOCK``), the one environment variable read for them."""
+    agent = environ.get("SSH_AUTH_SOCK") if ssh.key is None else None
+    return SshAccess(
+        user=ssh.user,
+        port=ssh.port,
+        key=ssh.key,
+        agent=Path(agent) if agent else None,
+        become=ssh.become,
+        jump_hosts=tuple(Hop(j.host, j.port, j.user, j.host_key) for j in ssh.jump_hosts),
+        connect_timeout=float(ssh.connect_timeout),
+    )
 
 
 def host_settings(site: Site) -> HostSettings:

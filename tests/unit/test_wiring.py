@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.prometheus_files import FilePrometheus
+from orchestrator.adapters.ssh import ParamikoProbe
+from orchestrator.adapters.ssh_access import Hop
 from orchestrator.engine.errors import BadInput, Refused
 from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.site import SecretUnavailable, load_site
-from orchestrator.wiring import Wiring
+from orchestrator.wiring import Wiring, ssh_access
 from tests.unit.test_site import SITE, write
 
 
@@ -56,3 +58,38 @@ def test_an_unknown_or_incomplete_provider_is_bad_input(tmp_path: Path) -> None:
     lab = wiring(tmp_path, SITE + "machines: {lab: {}}\n")
     with pytest.raises(BadInput, match=r"machines\.lab needs `state` and `cache`"):
         lab.machines()
+
+
+JUMP_SITE = SITE.replace(
+    "  key: /home/deploy/.ssh/id_ed25519\n",
+    "  port: 2222\n"
+    "  jump_hosts:\n"
+    "    - host: bastion.example.net\n"
+    "      user: jump\n"
+    "      host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA\n"
+    "  connect_timeout: 12\n",
+)
+
+
+def test_the_probe_logs_in_the_way_the_site_says(tmp_path: Path) -> None:
+    adapters = wiring(tmp_path).adapters
+    assert isinstance(adapters.probe, ParamikoProbe)
+    access = adapters.probe.access
+    assert (access.user, access.become, access.port) == ("deploy", True, 22)
+    assert access.key == Path("/home/deploy/.ssh/id_ed25519")
+    assert access.agent is None
+
+
+def test_without_a_key_file_the_agent_of_the_environment_is_used(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path, JUMP_SITE))
+    access = ssh_access(site.ssh, {"SSH_AUTH_SOCK": "/run/user/1000/agent.sock"})
+    assert access.key is None
+    assert access.agent == Path("/run/user/1000/agent.sock")
+    assert access.port == 2222
+    assert access.connect_timeout == 12.0
+    assert access.jump_hosts == (
+        Hop("bastion.example.net", 22, "jump", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"),
+    )
+    assert ssh_access(site.ssh, {}).agent is None  # the probe refuses that: no usable key
+    with_key = load_site(write(tmp_path, SITE)).ssh
+    assert ssh_access(with_key, {"SSH_AUTH_SOCK": "/run/agent.sock"}).agent is None
