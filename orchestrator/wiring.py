@@ -75,28 +75,23 @@ class Wiring:
 
     @functools.cached_property
     def adapters(self) -> Adapters:
-        site, ssh = self.site, self.site.ssh
+        site = self.site
         prometheus = FilePrometheus(
             site.monitoring.targets.path,
             site.monitoring.rules.path,
             str(site.monitoring.prometheus_url),
         )
-        key = self._key()
+        access = ssh_access(site.ssh, os.environ)
         return Adapters(
             machines=self.machines(),
-            probe=ParamikoProbe(ssh_access(ssh, os.environ)),
-            playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(key, user=ssh.user)),
+            probe=ParamikoProbe(access),
+            playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(access)),
             workspace=Workspace(self.state_dir.resolve() / "deliveries"),
             monitoring=prometheus,
             management_networks=tuple(str(n) for n in site.management_networks),
             checks=prometheus,
             settings=host_settings(site),
         )
-
-    def _key(self) -> Path:
-        if self.site.ssh.key is None:
-            raise BadInput(f"site {self.site.name}: ssh.key is required")
-        return self.site.ssh.key
 
     def machines(self) -> Machines:
         """The machine providers the site names, each with its settings."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop
@@ -71,10 +72,12 @@ JUMP_SITE = SITE.replace(
 )
 
 
-def test_the_probe_logs_in_the_way_the_site_says(tmp_path: Path) -> None:
+def test_the_probe_and_ansible_log_in_the_same_way_the_site_says(tmp_path: Path) -> None:
     adapters = wiring(tmp_path).adapters
     assert isinstance(adapters.probe, ParamikoProbe)
+    assert isinstance(adapters.playbooks, AnsibleRunnerPlaybooks)
     access = adapters.probe.access
+    assert adapters.playbooks.settings.access == access
     assert (access.user, access.become, access.port) == ("deploy", True, 22)
     assert access.key == Path("/home/deploy/.ssh/id_ed25519")
     assert access.agent is None
@@ -93,3 +96,4 @@ def test_without_a_key_file_the_agent_of_the_environment_is_used(tmp_path: Path)
     assert ssh_access(site.ssh, {}).agent is None  # the probe refuses that: no usable key
     with_key = load_site(write(tmp_path, SITE)).ssh
     assert ssh_access(with_key, {"SSH_AUTH_SOCK": "/run/agent.sock"}).agent is None
+    assert wiring(tmp_path, JUMP_SITE).adapters.probe  # a site without a key file is no error
