@@ -2,6 +2,7 @@
 
     Wiring(site, state_dir)
         .ipam / .records        NetBox (token resolved on first use, never before)
+        .access                 how SSH logs in (user, port, key or agent, become, jump hosts)
         .adapters               machines, SSH probe, Ansible, workspace, monitoring, host settings
         .phases()               the seven phases, their steps working through the above
 
@@ -74,6 +75,11 @@ class Wiring:
         return session
 
     @functools.cached_property
+    def access(self) -> SshAccess:
+        """How the probe and Ansible log in: the site's ``ssh``, and this process's ssh-agent."""
+        return ssh_access(self.site.ssh, os.environ)
+
+    @functools.cached_property
     def adapters(self) -> Adapters:
         site = self.site
         prometheus = FilePrometheus(
@@ -81,11 +87,10 @@ class Wiring:
             site.monitoring.rules.path,
             str(site.monitoring.prometheus_url),
         )
-        access = ssh_access(site.ssh, os.environ)
         return Adapters(
             machines=self.machines(),
-            probe=ParamikoProbe(access),
-            playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(access)),
+            probe=ParamikoProbe(self.access),
+            playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(self.access)),
             workspace=Workspace(self.state_dir.resolve() / "deliveries"),
             monitoring=prometheus,
             management_networks=tuple(str(n) for n in site.management_networks),
