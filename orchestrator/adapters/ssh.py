@@ -181,19 +181,27 @@ class ParamikoProbe:
     def _contact(self, target: SshTarget, hops: tuple[Hop, ...]) -> tuple[str, str]:
         timeout = self.access.connect_timeout
         with login_keys(self.access) as keys, ExitStack() as opened:
-            try:
-                via: paramiko.Transport | None = None
-                for hop in hops[:-1]:
+            via: paramiko.Transport | None = None
+            for hop in hops[:-1]:
+                name = f"jump host {hop.host}:{hop.port}"
+                with _answering(f"{name}, on the way to {target.name},"):
                     via = opened.enter_context(_transport(hop, timeout, via))
                     _check_jump_key(via, hop)
-                    authenticate(via, hop.user, keys, f"jump host {hop.host}:{hop.port}")
+                    authenticate(via, hop.user, keys, name)
+            with _answering(f"{target.name} ({target.address})"):
                 transport = opened.enter_context(_transport(hops[-1], timeout, via))
                 shown = _check_target_key(transport, hops[-1], target)
                 authenticate(transport, hops[-1].user, keys, target.name)
                 return shown, _os_name(transport, timeout)
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                message = f"{target.name} ({target.address}) did not answer SSH: {exc}"
-                raise Unreachable(message) from exc
+
+
+@contextmanager
+def _answering(name: str) -> Iterator[None]:
+    """Socket and paramiko errors while talking to ``name``, as ``Unreachable``."""
+    try:
+        yield
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        raise Unreachable(f"{name} did not answer SSH: {exc}") from exc
 
 
 def _check_jump_key(transport: paramiko.Transport, hop: Hop) -> None:

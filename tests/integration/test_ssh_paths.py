@@ -149,6 +149,21 @@ def test_a_bastion_showing_another_key_is_refused_before_anything_is_sent(
     assert _logins(lab.bastion, lab.paths, "jump", "10.213.0.1") == before
 
 
+def test_a_jump_host_that_does_not_answer_is_named_and_retried(lab: Lab, tmp_path: Path) -> None:
+    absent = Hop("10.213.1.49", 22, "jump", lab.bastion.host_key)  # no lab host there
+    twice = RetryPolicy(transient=(Unreachable,), attempts=2, initial_backoff=0.1, deadline=30.0)
+    waits: list[float] = []
+    probe = ParamikoProbe(
+        lab.access(jump_hosts=(absent,), connect_timeout=2), wait=twice, sleep=waits.append
+    )
+    target = SshTarget(lab.target.name, lab.target.address, tmp_path / "known_hosts")
+
+    with pytest.raises(Unreachable, match=f"jump host 10.213.1.49:22, on the way to {TARGET[0]},"):
+        probe.reach(target)
+
+    assert len(waits) == 1  # an Unreachable is retried under the probe's policy
+
+
 # --- Ansible ------------------------------------------------------------------------------------
 
 
