@@ -48,6 +48,7 @@ from orchestrator.adapters.ansible import (
     base_env,
     tuned_env,
 )
+from orchestrator.adapters.ssh_access import SshAccess
 from orchestrator.engine import Engine, RetryPolicy, RunRequest, ThreadedRunner
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.observers import LoggingObserver, RunObserver
@@ -174,7 +175,7 @@ class Bench:
         for folder in self.sockets.values():
             folder.mkdir(mode=0o700)
         lab = lab_adapters(paths, root, wait=120.0)
-        self.settings = AnsibleSettings(paths.ssh_key, playbooks=playbooks)
+        self.settings = AnsibleSettings(SshAccess(key=paths.ssh_key), playbooks=playbooks)
         self.playbooks = AnsibleRunnerPlaybooks(
             self.settings, env=with_control_dir(tuned_env, self.sockets["orch"])
         )

@@ -3,6 +3,7 @@
     Wiring(site, state_dir)
         .using(store)           the same, keeping shared state in the run store a command opened
         .ipam / .records        NetBox (token resolved on first use, never before)
+        .access                 how SSH logs in (user, port, key or agent, become, jump hosts)
         .workspace              the delivery's files; pins and secrets in a ``FernetVault`` on the
                                 run store when the site has ``shared_state.key`` (resolved on
                                 first use), on this controller only otherwise (with a warning)
@@ -22,6 +23,7 @@ that need no NetBox never resolve its token.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
+from orchestrator.adapters.ssh_access import Hop, SshAccess
 from orchestrator.adapters.vault import FIELD, FernetVault
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import BadInput
@@ -47,6 +50,7 @@ from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.site import Site
+from orchestrator.site.model import Ssh
 from orchestrator.store.location import DEFAULT_STATE
 from orchestrator.store.protocol import SharedState
 
@@ -96,18 +100,22 @@ class Wiring:
         return session
 
     @functools.cached_property
+    def access(self) -> SshAccess:
+        """How the probe and Ansible log in: the site's ``ssh``, and this process's ssh-agent."""
+        return ssh_access(self.site.ssh, os.environ)
+
+    @functools.cached_property
     def adapters(self) -> Adapters:
-        site, ssh = self.site, self.site.ssh
+        site = self.site
         prometheus = FilePrometheus(
             site.monitoring.targets.path,
             site.monitoring.rules.path,
             str(site.monitoring.prometheus_url),
         )
-        key = self._key()
         return Adapters(
             machines=self.machines(),
-            probe=ParamikoProbe(key, user=ssh.user),
-            playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(key, user=ssh.user)),
+            probe=ParamikoProbe(self.access),
+            playbooks=AnsibleRunnerPlaybooks(AnsibleSettings(self.access)),
             workspace=self.workspace,
             monitoring=prometheus,
             management_networks=tuple(str(n) for n in site.management_networks),
@@ -127,11 +135,6 @@ class Wiring:
         missing = f"the site has no {FIELD}" if key is None else "no run store was given"
         log.warning("state_kept_locally", site=self.site.name, why=f"{missing}: {NOT_SHARED}")
         return None
-
-    def _key(self) -> Path:
-        if self.site.ssh.key is None:
-            raise BadInput(f"site {self.site.name}: ssh.key is required")
-        return self.site.ssh.key
 
     def machines(self) -> Machines:
         """The machine providers the site names, each with its settings."""
@@ -157,6 +160,21 @@ class Wiring:
             Placement(nb.clusters, nb.interface),
             nb.gateway_addresses,
         )
+
+
+def ssh_access(ssh: Ssh, environ: Mapping[str, str]) -> SshAccess:
+    """How the SSH adapters log in, from the site's ``ssh``; without a key file, the keys of the
+    ssh-agent of ``environ`` (``SSH_AUTH_SOCK``), the one environment variable read for them."""
+    agent = environ.get("SSH_AUTH_SOCK") if ssh.key is None else None
+    return SshAccess(
+        user=ssh.user,
+        port=ssh.port,
+        key=ssh.key,
+        agent=Path(agent) if agent else None,
+        become=ssh.become,
+        jump_hosts=tuple(Hop(j.host, j.port, j.user, j.host_key) for j in ssh.jump_hosts),
+        connect_timeout=float(ssh.connect_timeout),
+    )
 
 
 def host_settings(site: Site) -> HostSettings:

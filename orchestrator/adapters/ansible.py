@@ -8,6 +8,11 @@ cache, SSH ControlPersist long enough for a whole phase, host keys checked again
 pins. Each task's result is logged as it arrives (``task_finished``); artifacts are kept per run
 in a 0700 folder with 0600 files, the newest ``keep_runs`` of a delivery kept.
 
+It logs in as the site says (``SshAccess``): user, port, key file or ssh-agent, become through
+sudo, jump hosts through ``ProxyJump``. OpenSSH starts each jump hop as an ``ssh -W`` of its own
+that gets ``-F`` from our command line and nothing else, so the jump hosts' keys (from the site,
+checked strictly, never learnt) and our identity are written for it (``jump_files``).
+
 ansible-runner seeds its child's environment — and the ``command`` and status files it writes —
 from ``os.environ``, which holds the orchestrator's own secrets (the NetBox token). The runner
 is given an explicit environment instead: what ``tuned_env`` lists and what ansible-runner itself
@@ -23,6 +28,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -35,6 +41,12 @@ from typing import Any, Literal
 import ansible_runner
 import structlog
 
+from orchestrator.adapters.ssh_access import (
+    SshAccess,
+    jump_known_hosts,
+    jump_ssh_config,
+    proxy_jump,
+)
 from orchestrator.adapters.workspace import private_dir, write_private
 from orchestrator.engine.ports.playbooks import (
     DIFF_MARK,
@@ -67,40 +79,41 @@ DIFF_LIMIT = 4000
 class AnsibleSettings:
     """How Ansible reaches the hosts, and how it is tuned."""
 
-    ssh_key: Path
-    user: str = "root"
+    access: SshAccess
     playbooks: Path = PLAYBOOKS
     control_persist: int = 1800  # seconds: longer than a phase, so no task loses its connection
     max_forks: int = 50
     keep_runs: int = 20
-    connect_timeout: int = 30
 
 
 def base_env(settings: AnsibleSettings, known_hosts: Path) -> dict[str, str]:
     """The environment every playbook gets: tools, identity, pinned keys, roles; nothing else."""
+    access = settings.access
     return {
         "PATH": f"{ANSIBLE_BIN}{os.pathsep}{SYSTEM_PATH}",
         "HOME": str(Path.home()),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "ANSIBLE_REMOTE_USER": settings.user,
-        "ANSIBLE_PRIVATE_KEY_FILE": str(settings.ssh_key),
+        "ANSIBLE_REMOTE_USER": access.user,
+        "ANSIBLE_REMOTE_PORT": str(access.port),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_ROLES_PATH": str(settings.playbooks / "roles"),
-        "ANSIBLE_TIMEOUT": str(settings.connect_timeout),
+        "ANSIBLE_TIMEOUT": str(round(access.connect_timeout)),
         "ANSIBLE_NOCOLOR": "True",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
-        "ANSIBLE_SSH_ARGS": _ssh_args(known_hosts, "-o ControlMaster=auto -o ControlPersist=60s"),
+        "ANSIBLE_SSH_ARGS": ssh_args(access, known_hosts, persist=60),
+        **identity_env(access),
+        **become_env(access),
     }
 
 
 def tuned_env(settings: AnsibleSettings, request: PlaybookRun) -> dict[str, str]:
     """``base_env`` plus the tuning: pipelining, forks, fact cache, long ControlPersist."""
-    persist = f"-o ControlMaster=auto -o ControlPersist={settings.control_persist}s"
     forks = max(1, min(len(request.hosts), settings.max_forks))
+    persistent = ssh_args(settings.access, request.known_hosts, settings.control_persist)
     return base_env(settings, request.known_hosts) | {
-        "ANSIBLE_SSH_ARGS": _ssh_args(request.known_hosts, persist),
+        "ANSIBLE_SSH_ARGS": persistent,
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_FORKS": str(forks),
         "ANSIBLE_GATHERING": "smart",
@@ -110,11 +123,50 @@ def tuned_env(settings: AnsibleSettings, request: PlaybookRun) -> dict[str, str]
     }
 
 
-def _ssh_args(known_hosts: Path, persist: str) -> str:
-    return (
-        f"{persist} -o ServerAliveInterval=15 -o ServerAliveCountMax=4 -o IdentitiesOnly=yes "
-        f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
-    )
+def identity_env(access: SshAccess) -> dict[str, str]:
+    """The key file, or the ssh-agent's socket (the only way it reaches ssh: nothing is
+    inherited); neither when there is neither (the probe has refused such a site already)."""
+    if access.key is not None:
+        return {"ANSIBLE_PRIVATE_KEY_FILE": str(access.key)}
+    return {"SSH_AUTH_SOCK": str(access.agent)} if access.agent is not None else {}
+
+
+def become_env(access: SshAccess) -> dict[str, str]:
+    """Every task as root through sudo, when the site says so (the user needs passwordless
+    sudo; pipelining works with it unless sudoers sets ``requiretty``, which Debian does not)."""
+    if not access.become:
+        return {}
+    return {
+        "ANSIBLE_BECOME": "True",
+        "ANSIBLE_BECOME_METHOD": "sudo",
+        "ANSIBLE_BECOME_USER": "root",
+    }
+
+
+def jump_files(known_hosts: Path) -> tuple[Path, Path]:
+    """Where a run's ssh_config and jump host keys are: beside the delivery's pins."""
+    return known_hosts.with_name("jump_ssh_config"), known_hosts.with_name("jump_known_hosts")
+
+
+def write_jump_files(access: SshAccess, known_hosts: Path) -> None:
+    """Write what the jump hops' ssh reads (``jump_files``), when there are jump hosts."""
+    if access.jump_hosts:
+        config, keys = jump_files(known_hosts)
+        write_private(keys, jump_known_hosts(access))
+        write_private(config, jump_ssh_config(access, keys))
+
+
+def ssh_args(access: SshAccess, known_hosts: Path, persist: int) -> str:
+    """``ANSIBLE_SSH_ARGS``: persistent connections, the delivery's pins checked strictly, and
+    the jump hosts (``ProxyJump``, their keys and our identity in ``jump_files``)."""
+    args = ["-o", "ControlMaster=auto", "-o", f"ControlPersist={persist}s",
+            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]  # fmt: skip
+    if access.key is not None:  # with the agent, ssh must be free to offer the agent's keys
+        args += ["-o", "IdentitiesOnly=yes"]
+    if access.jump_hosts:
+        args += ["-F", str(jump_files(known_hosts)[0]), "-o", f"ProxyJump={proxy_jump(access)}"]
+    args += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+    return shlex.join(args)
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -245,6 +297,7 @@ class AnsibleRunnerPlaybooks:
         self.env = env
 
     def run(self, request: PlaybookRun) -> PlaybookOutcome:
+        write_jump_files(self.settings.access, request.known_hosts)
         private = self._private_dir(request)
         hosts: dict[str, HostOutcome] = {}
         started = time.monotonic()

@@ -4,8 +4,8 @@ One line per thing checked, ``ok`` or ``FAIL`` with what to fix; exit 0 when all
 any fails, 2 when the site file itself is wrong. Secrets are resolved to see that they can be,
 and never printed; the shared-state key must be a Fernet key (a site without one passes, with a
 note that its state stays on each controller). It reads only: NetBox (token, permissions, custom
-fields, the site's references), the jump hosts (their host keys, before any login), and the
-monitoring endpoints.
+fields, the site's references), the SSH key (the file, or the ssh-agent's list of keys), the jump
+hosts (their host keys, before any login), and the monitoring endpoints.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from orchestrator.adapters.netbox_check import CheckLine, SiteRefs, netbox_check
-from orchestrator.adapters.ssh import shown_host_key
+from orchestrator.adapters.ssh import login_keys, shown_host_key
 from orchestrator.adapters.vault import FIELD, fernet
 from orchestrator.cli.runs import SiteOption, _exit_codes
 from orchestrator.engine import BadInput, ExitCode, OrchestratorError
@@ -66,6 +66,21 @@ def shared_state_lines(site: Site) -> Iterator[CheckLine]:
     else:
         detail = f"pins and generated passwords sealed in the run store with the key {ref} names"
         yield CheckLine("shared state", ok=True, detail=detail)
+
+
+def ssh_key_lines(wiring: Wiring) -> Iterator[CheckLine]:
+    """There is a key to log in with: the key file loads, or the ssh-agent holds keys."""
+    access = wiring.access
+    try:
+        with login_keys(access) as keys:
+            found = len(keys.keys)
+    except OrchestratorError as exc:
+        yield CheckLine("ssh key", ok=False, detail=str(exc))
+        return
+    detail = f"{access.key} loads" if access.key else (
+        f"the ssh-agent at {access.agent} holds {found} key(s)"
+    )
+    yield CheckLine("ssh key", ok=True, detail=detail)
 
 
 def jump_lines(site: Site) -> Iterator[CheckLine]:
@@ -147,6 +162,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
         lambda: shared_state_lines(site),
         lambda: netbox_lines(wiring),
         lambda: machine_lines(wiring),
+        lambda: ssh_key_lines(wiring),
         lambda: jump_lines(site),
         lambda: monitoring_lines(site),
     )
@@ -156,7 +172,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
 
 @site_app.command("check")
 def check(site: SiteOption = None) -> None:
-    """Check a site: secrets resolve, NetBox is ready, jump hosts and monitoring answer.
+    """Check a site: secrets resolve, NetBox is ready, an SSH key, jump hosts, monitoring.
 
     One line per check; exit 1 with what to fix when any fails. Nothing is changed.
     """

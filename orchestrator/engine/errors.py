@@ -19,6 +19,8 @@ in the adapter, with ``raise ... from exc``.
     │   │   │                 and adopt it)
     │   │   ├── HostKeyChanged  a host shows another SSH host key than the one pinned for its
     │   │   │                 address (``ReachabilityProbe``: that host fails)
+    │   │   ├── JumpHostKeyMismatch  a jump host shows another SSH host key than the site names
+    │   │   │                 for it (``ReachabilityProbe``: nothing was sent to it)
     │   │   └── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
     │   ├── Exhausted         a pool (VLANs, prefixes, addresses) has nothing left
     │   └── NotImplementedYet the step is not written yet: the run stops (fail closed)
@@ -102,6 +104,18 @@ class HostKeyChanged(Refused):
             "and run again"
         )
         self.name, self.address = name, address
+
+
+class JumpHostKeyMismatch(Refused):
+    """A jump host shows another SSH host key than the site file names for it; we hung up before
+    logging in. ``expected`` and ``shown`` are fingerprints, as the message names them."""
+
+    def __init__(self, host: str, port: int, expected: str, shown: str) -> None:
+        super().__init__(
+            f"jump host {host}:{port} shows host key {shown}, not {expected} as the site names: "
+            "nothing was sent to it; check the bastion, then ssh.jump_hosts in the site file"
+        )
+        self.host, self.port = host, port
 
 
 class Exhausted(PermanentError):

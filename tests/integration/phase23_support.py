@@ -135,4 +135,5 @@ def lab_adapters(paths: LabPaths, state: Path, *, wait: float = 60.0) -> base.Ad
     probe = adapters.probe
     assert isinstance(probe, ParamikoProbe)
     probe_wait = RetryPolicy(attempts=10_000, initial_backoff=0.25, max_backoff=2.0, deadline=wait)
-    return replace(adapters, probe=replace(probe, wait=probe_wait, connect_timeout=5.0))
+    access = replace(probe.access, connect_timeout=5.0)
+    return replace(adapters, probe=replace(probe, wait=probe_wait, access=access))

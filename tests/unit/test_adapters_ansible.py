@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import orchestrator
@@ -11,12 +12,15 @@ from orchestrator.adapters.ansible import (
     base_env,
     censor,
     fold,
+    jump_files,
     make_private,
     rotate,
     scrubbed,
     task_event,
     tuned_env,
+    write_jump_files,
 )
+from orchestrator.adapters.ssh_access import Hop, SshAccess
 from orchestrator.engine.ports.playbooks import DIFF_MARK, HostOutcome, PlaybookRun
 from orchestrator.phases.base import would_change
 
@@ -86,7 +90,7 @@ def test_the_environment_is_explicit_never_inherited() -> None:
 def test_tuned_environment(tmp_path: Path) -> None:
     request = PlaybookRun("phase2_base.yml", {}, ("a", "b", "c"), tmp_path / "known_hosts",
                           tmp_path, tmp_path / "facts", "run-1")  # fmt: skip
-    env = tuned_env(AnsibleSettings(tmp_path / "key", control_persist=1800), request)
+    env = tuned_env(AnsibleSettings(SshAccess(key=tmp_path / "key"), control_persist=1800), request)
     assert env["ANSIBLE_PIPELINING"] == "True"
     assert env["ANSIBLE_FORKS"] == "3"
     assert env["ANSIBLE_CACHE_PLUGIN"] == "jsonfile"
@@ -98,7 +102,7 @@ def test_tuned_environment(tmp_path: Path) -> None:
 def test_the_playbooks_and_their_roles_are_found_inside_the_package(tmp_path: Path) -> None:
     assert PLAYBOOKS.is_relative_to(Path(orchestrator.__file__).parent)
     assert (PLAYBOOKS / "phase2_base.yml").is_file()
-    env = base_env(AnsibleSettings(tmp_path / "key"), tmp_path / "known_hosts")
+    env = base_env(AnsibleSettings(SshAccess(key=tmp_path / "key")), tmp_path / "known_hosts")
     assert env["ANSIBLE_ROLES_PATH"] == str(PLAYBOOKS / "roles")
 
 
@@ -136,3 +140,89 @@ def test_a_changed_task_in_check_mode_carries_its_diff_censored() -> None:
     )
     plain = _fold(_event("ok", changed=True))["web-01"].tasks[0]
     assert would_change(plain) == "would change"
+
+
+# --- how Ansible logs in ------------------------------------------------------------------------
+
+BASTION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T"
+INNER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM7ivAnno65GdkRODERguDepSw/tem4Jg73zA7b+0xlR"
+JUMPS = (Hop("198.51.100.5", 22, "jump", BASTION_KEY), Hop("2001:db8::7", 2222, "ops", INNER_KEY))
+
+
+def _request(tmp_path: Path) -> PlaybookRun:
+    return PlaybookRun("phase2_base.yml", {}, ("a",), tmp_path / "known_hosts", tmp_path,
+                       tmp_path / "facts", "run-1")  # fmt: skip
+
+
+def test_root_with_a_key_file_is_what_it_always_was(tmp_path: Path) -> None:
+    env = tuned_env(AnsibleSettings(SshAccess(key=tmp_path / "key")), _request(tmp_path))
+    assert env["ANSIBLE_REMOTE_USER"] == "root"
+    assert env["ANSIBLE_REMOTE_PORT"] == "22"
+    assert env["ANSIBLE_PRIVATE_KEY_FILE"] == str(tmp_path / "key")
+    assert "IdentitiesOnly=yes" in env["ANSIBLE_SSH_ARGS"]
+    assert not {"ANSIBLE_BECOME", "SSH_AUTH_SOCK"} & env.keys()
+    assert "ProxyJump" not in env["ANSIBLE_SSH_ARGS"]
+    assert "-F" not in shlex.split(env["ANSIBLE_SSH_ARGS"])
+
+
+def test_a_deploy_user_becomes_root_through_sudo_on_its_port(tmp_path: Path) -> None:
+    access = SshAccess(user="deploy", port=2222, key=tmp_path / "key", become=True)
+    env = tuned_env(AnsibleSettings(access), _request(tmp_path))
+    assert env["ANSIBLE_REMOTE_USER"] == "deploy"
+    assert env["ANSIBLE_REMOTE_PORT"] == "2222"
+    assert env["ANSIBLE_BECOME"] == "True"
+    assert env["ANSIBLE_BECOME_METHOD"] == "sudo"
+    assert env["ANSIBLE_BECOME_USER"] == "root"
+    assert env["ANSIBLE_PIPELINING"] == "True"  # fine with sudo: Debian sets no requiretty
+
+
+def test_the_agent_socket_is_passed_explicitly_and_ssh_may_offer_its_keys(tmp_path: Path) -> None:
+    access = SshAccess(user="deploy", become=True, agent=tmp_path / "agent.sock")
+    env = tuned_env(AnsibleSettings(access), _request(tmp_path))
+    assert env["SSH_AUTH_SOCK"] == str(tmp_path / "agent.sock")
+    assert "ANSIBLE_PRIVATE_KEY_FILE" not in env
+    assert "IdentitiesOnly" not in env["ANSIBLE_SSH_ARGS"]
+    inherited = {"SSH_AUTH_SOCK": "/run/user/1000/someone-elses.sock"}
+    with_key = tuned_env(AnsibleSettings(SshAccess(key=tmp_path / "key")), _request(tmp_path))
+    assert "SSH_AUTH_SOCK" not in scrubbed(inherited, with_key, inherited)
+
+
+def test_jump_hosts_go_through_proxyjump_and_a_config_their_ssh_reads(tmp_path: Path) -> None:
+    access = SshAccess(user="deploy", key=tmp_path / "key", become=True, jump_hosts=JUMPS)
+    request = _request(tmp_path)
+    args = shlex.split(tuned_env(AnsibleSettings(access), request)["ANSIBLE_SSH_ARGS"])
+    assert args[args.index("-F") + 1] == str(jump_files(request.known_hosts)[0])
+    assert "ProxyJump=jump@198.51.100.5:22,ops@[2001:db8::7]:2222" in args
+    assert f"UserKnownHostsFile={request.known_hosts}" in args  # the target: the delivery's pins
+    assert "StrictHostKeyChecking=yes" in args
+    assert "ControlPersist=1800s" in args
+
+
+def test_the_jump_hosts_keys_are_written_for_their_ssh_and_nothing_without_them(
+    tmp_path: Path,
+) -> None:
+    known = tmp_path / "known_hosts"
+    write_jump_files(SshAccess(key=tmp_path / "key"), known)
+    assert list(tmp_path.iterdir()) == []
+    access = SshAccess(key=tmp_path / "my key", jump_hosts=JUMPS)
+    write_jump_files(access, known)
+    config, keys = jump_files(known)
+    assert keys.read_text().splitlines() == [
+        f"198.51.100.5 {BASTION_KEY}",
+        f"[2001:db8::7]:2222 {INNER_KEY}",
+    ]
+    text = config.read_text()
+    assert f'UserKnownHostsFile "{keys}"' in text
+    assert "StrictHostKeyChecking yes" in text
+    assert "BatchMode yes" in text
+    assert f'IdentityFile "{tmp_path / "my key"}"' in text
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert keys.stat().st_mode & 0o777 == 0o600
+
+
+def test_with_the_agent_the_jump_config_names_no_key_file(tmp_path: Path) -> None:
+    access = SshAccess(agent=tmp_path / "agent.sock", jump_hosts=JUMPS)
+    write_jump_files(access, tmp_path / "known_hosts")
+    text = jump_files(tmp_path / "known_hosts")[0].read_text()
+    assert "IdentityFile" not in text
+    assert "IdentitiesOnly" not in text

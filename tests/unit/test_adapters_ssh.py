@@ -1,4 +1,4 @@
-"""Host keys are pinned once per address and never replaced silently."""
+"""Host keys are pinned once per address and never replaced silently; how the probe logs in."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import base64
 from pathlib import Path
 
 import paramiko
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from orchestrator.adapters.ssh import pin, pinned_key
+from orchestrator.adapters.ssh import ParamikoProbe, login_keys, pin, pinned_key
+from orchestrator.adapters.ssh_access import SshAccess, known_hosts_name
 from orchestrator.adapters.workspace import Workspace
-from orchestrator.engine.errors import HostKeyChanged
-from orchestrator.engine.ports.reachability import fingerprint
+from orchestrator.engine.errors import HostKeyChanged, JumpHostKeyMismatch, Refused
+from orchestrator.engine.ports.reachability import SshTarget, fingerprint
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T"
 OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM7ivAnno65GdkRODERguDepSw/tem4Jg73zA7b+0xlR"
@@ -52,3 +56,61 @@ def test_secrets_are_generated_once_and_kept_private(tmp_path: Path) -> None:
     assert workspace.secret_values("acme") == (first,)
     assert workspace.secrets_file("acme").stat().st_mode & 0o777 == 0o600
     assert workspace.delivery("acme").stat().st_mode & 0o777 == 0o700
+
+
+# --- how the probe logs in ------------------------------------------------------------------------
+
+
+def test_a_host_on_another_port_is_pinned_under_the_name_openssh_looks_up(tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    pin(known, known_hosts_name("10.213.200.11", 2222), KEY)
+    assert pinned_key(known, "[10.213.200.11]:2222") == KEY
+    assert pinned_key(known, "10.213.200.11") is None
+
+
+def _private_key(path: Path, password: bytes | None = None) -> Path:
+    encryption = (
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
+    )
+    path.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, encryption
+        )
+    )
+    path.chmod(0o600)
+    return path
+
+
+def test_a_key_file_is_the_one_key_offered(tmp_path: Path) -> None:
+    key = _private_key(tmp_path / "id_ed25519")
+    with login_keys(SshAccess(key=key, agent=tmp_path / "ignored.sock")) as keys:
+        assert [k.get_name() for k in keys.keys] == ["ssh-ed25519"]
+        assert str(key) in keys.source
+
+
+def test_no_usable_key_is_refused_before_any_connection(tmp_path: Path) -> None:
+    encrypted = _private_key(tmp_path / "id_encrypted", b"a passphrase")
+    cases = {
+        SshAccess(key=encrypted): "is encrypted: load it into ssh-agent",
+        SshAccess(key=tmp_path / "missing"): "cannot be used",
+        SshAccess(): "no ssh.key and no ssh-agent",
+    }
+    for access, message in cases.items():
+        probe = ParamikoProbe(access, sleep=_no_sleep)
+        target = SshTarget("web-01", "192.0.2.1", tmp_path / "known_hosts")
+        with pytest.raises(Refused, match=message):  # never retried: Refused is permanent
+            probe.reach(target)
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"a refusal is not retried (slept {seconds} s)")
+
+
+def test_a_jump_host_that_shows_another_key_is_named_in_the_refusal() -> None:
+    error = JumpHostKeyMismatch("198.51.100.5", 22, fingerprint(KEY), fingerprint(OTHER))
+    assert isinstance(error, Refused)
+    assert "jump host 198.51.100.5:22" in str(error)
+    assert fingerprint(KEY) in str(error)
+    assert "ssh.jump_hosts" in str(error)

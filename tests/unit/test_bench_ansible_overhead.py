@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.ansible_overhead import event_walls, json_walls, with_control_dir, without_netbox
 from orchestrator.adapters.ansible import AnsibleSettings, tuned_env
+from orchestrator.adapters.ssh_access import SshAccess
 from orchestrator.engine.ports.playbooks import PlaybookRun
 from orchestrator.phases import base
 from orchestrator.testing import unwired
@@ -50,6 +51,7 @@ def test_the_bench_keeps_the_phase_but_its_netbox_write_back(tmp_path: Path) -> 
     assert {"base.machines", "base.reachability", "base.configure"} <= set(keys)
     request = PlaybookRun("phase2_base.yml", {}, ("a",), tmp_path / "known_hosts", tmp_path,
                           tmp_path / "facts", "run-1")  # fmt: skip
-    env = with_control_dir(tuned_env, tmp_path / "cp")(AnsibleSettings(tmp_path / "k"), request)
+    settings = AnsibleSettings(SshAccess(key=tmp_path / "k"))
+    env = with_control_dir(tuned_env, tmp_path / "cp")(settings, request)
     assert env["ANSIBLE_SSH_CONTROL_PATH_DIR"] == str(tmp_path / "cp")
     assert env["ANSIBLE_PIPELINING"] == "True"

@@ -8,13 +8,16 @@ import pytest
 from cryptography.fernet import Fernet
 from structlog.testing import capture_logs
 
+from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks
 from orchestrator.adapters.prometheus_files import FilePrometheus
+from orchestrator.adapters.ssh import ParamikoProbe
+from orchestrator.adapters.ssh_access import Hop
 from orchestrator.adapters.vault import FernetVault
 from orchestrator.engine.errors import BadInput, Refused, SharedStateError
 from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.site import SecretUnavailable, load_site
 from orchestrator.testing import InMemoryRunStore
-from orchestrator.wiring import Wiring
+from orchestrator.wiring import Wiring, ssh_access
 from tests.unit.test_site import SITE, write
 
 
@@ -117,3 +120,41 @@ def test_a_key_without_a_store_keeps_state_local_and_says_why(
     with capture_logs() as logs:
         assert not Wiring(load_site(write(tmp_path, SHARED)), tmp_path).workspace.shared
     assert "no run store was given" in logs[0]["why"]
+
+
+JUMP_SITE = SITE.replace(
+    "  key: /home/deploy/.ssh/id_ed25519\n",
+    "  port: 2222\n"
+    "  jump_hosts:\n"
+    "    - host: bastion.example.net\n"
+    "      user: jump\n"
+    "      host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA\n"
+    "  connect_timeout: 12\n",
+)
+
+
+def test_the_probe_and_ansible_log_in_the_same_way_the_site_says(tmp_path: Path) -> None:
+    adapters = wiring(tmp_path).adapters
+    assert isinstance(adapters.probe, ParamikoProbe)
+    assert isinstance(adapters.playbooks, AnsibleRunnerPlaybooks)
+    access = adapters.probe.access
+    assert adapters.playbooks.settings.access == access
+    assert (access.user, access.become, access.port) == ("deploy", True, 22)
+    assert access.key == Path("/home/deploy/.ssh/id_ed25519")
+    assert access.agent is None
+
+
+def test_without_a_key_file_the_agent_of_the_environment_is_used(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path, JUMP_SITE))
+    access = ssh_access(site.ssh, {"SSH_AUTH_SOCK": "/run/user/1000/agent.sock"})
+    assert access.key is None
+    assert access.agent == Path("/run/user/1000/agent.sock")
+    assert access.port == 2222
+    assert access.connect_timeout == 12.0
+    assert access.jump_hosts == (
+        Hop("bastion.example.net", 22, "jump", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"),
+    )
+    assert ssh_access(site.ssh, {}).agent is None  # the probe refuses that: no usable key
+    with_key = load_site(write(tmp_path, SITE)).ssh
+    assert ssh_access(with_key, {"SSH_AUTH_SOCK": "/run/agent.sock"}).agent is None
+    assert wiring(tmp_path, JUMP_SITE).adapters.probe  # a site without a key file is no error

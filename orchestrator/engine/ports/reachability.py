@@ -10,7 +10,9 @@ Errors (``orchestrator.engine.errors``):
     Unreachable       no SSH answer before the deadline (connection refused, no route, timeout)
     HostKeyChanged    the host shows another key than the one pinned (a ``Refused``: that host
                       fails, never retried)
-    Refused           the host refuses our key
+    JumpHostKeyMismatch  a jump host on the way shows another key than the site names for it
+                      (a ``Refused``: nothing was sent to it)
+    Refused           the host refuses our key, or there is no usable key
 """
 
 from __future__ import annotations
