@@ -1,7 +1,9 @@
 """The lab as a machine provider: Debian 12 hosts under systemd-nspawn on the lab bridge.
 
 A site names it as ``machines: {lab: {state: ..., cache: ...}}`` (the lab's own site file does);
-the composition root builds it with ``lab_machines``. It implements the ``Machines`` port like any
+the composition root builds it with ``lab_machines``. With ``user`` and ``user_key`` (a public
+key file) a host the provider makes also gets that user with passwordless sudo, the way a
+hypervisor's cloud-init would give a site its deploy user. It implements the ``Machines`` port like any
 hypervisor provider would. Lab errors are translated here: a lab that refuses (bad address, name
 in use) is ``Refused``; a host that does not boot in time is ``TimedOut`` (the engine retries it).
 """
@@ -20,6 +22,7 @@ from orchestrator.lab.hosts import LabHost, create_host, host_status, list_hosts
 from orchestrator.lab.network import HOST_IFACE
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
+from orchestrator.lab.users import add_deploy_user
 
 type CreateLabHost = Callable[[str, str], LabHost]
 
@@ -32,6 +35,7 @@ class LabMachines:
     images: frozenset[str] = frozenset({"debian-12"})
     create: CreateLabHost | None = None
     add_address: Callable[[str, str], None] | None = None
+    user: tuple[str, str] | None = None  # a deploy user (name, public key) for new hosts
 
     def ensure(self, request: MachineRequest) -> Machine:
         if request.image not in self.images:
@@ -43,6 +47,8 @@ class LabMachines:
             )
             for extra in request.extra_addresses:
                 (self.add_address or _add_lab_address)(request.name, extra)
+            if self.user is not None and host is not existing:
+                add_deploy_user(host, *self.user, paths=self.paths)
         except UnsafeTarget as exc:
             raise Refused(str(exc)) from exc
         except HostBootTimeout as exc:
@@ -74,8 +80,19 @@ def _add_lab_address(name: str, address: str) -> None:
 
 
 def lab_machines(settings: Mapping[str, str]) -> LabMachines:
-    """The provider a site's ``machines.lab`` settings (``state``, ``cache``) describe."""
+    """The provider a site's ``machines.lab`` settings (``state``, ``cache``, optionally ``user``
+    and ``user_key``) describe."""
     state, cache = settings.get("state"), settings.get("cache")
     if not state or not cache:
         raise BadInput("site machines.lab needs `state` and `cache` (the lab's folders)")
-    return LabMachines(LabPaths(Path(state), Path(cache)))
+    paths = LabPaths(Path(state), Path(cache))
+    user, key = settings.get("user"), settings.get("user_key")
+    if bool(user) != bool(key):
+        raise BadInput("site machines.lab needs both `user` and `user_key`, or neither")
+    if not user or not key:
+        return LabMachines(paths)
+    try:
+        public = Path(key).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise BadInput(f"site machines.lab.user_key: cannot read {key}: {exc.strerror}") from None
+    return LabMachines(paths, user=(user, public))

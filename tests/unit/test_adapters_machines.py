@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.machines import ProviderMachines, StaticMachines
-from orchestrator.engine import Refused, TimedOut
+from orchestrator.engine import BadInput, Refused, TimedOut
 from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.lab.errors import HostBootTimeout, LabError, UnsafeTarget
 from orchestrator.lab.hosts import LabHost
-from orchestrator.lab.machines import LabMachines
+from orchestrator.lab.machines import LabMachines, lab_machines
 from orchestrator.lab.paths import LabPaths
 
 REQUEST = MachineRequest("web-01", "web", "10.213.200.11", "debian-12", "lab", ("10.213.200.100",))
@@ -69,3 +69,18 @@ def test_the_provider_named_in_the_spec_is_used(tmp_path: Path) -> None:
     assert machines.ensure(REQUEST).provider == "lab"
     with pytest.raises(Refused, match="no machine provider 'vmware'"):
         machines.ensure(MachineRequest("x", "web", "10.213.200.9", "debian-12", "vmware"))
+
+
+def test_a_lab_provider_can_give_new_hosts_a_deploy_user(tmp_path: Path) -> None:
+    key = tmp_path / "deploy.pub"
+    key.write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T d\n"
+    )
+    folders = {"state": str(tmp_path / "state"), "cache": str(tmp_path / "cache")}
+    assert lab_machines(folders).user is None
+    made = lab_machines({**folders, "user": "deploy", "user_key": str(key)})
+    assert made.user == ("deploy", key.read_text().strip())
+    with pytest.raises(BadInput, match="both `user` and `user_key`"):
+        lab_machines({**folders, "user": "deploy"})
+    with pytest.raises(BadInput, match="cannot read"):
+        lab_machines({**folders, "user": "deploy", "user_key": str(tmp_path / "missing.pub")})
