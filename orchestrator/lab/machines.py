@@ -4,8 +4,9 @@ A site names it as ``machines: {lab: {state: ..., cache: ...}}`` (the lab's own 
 the composition root builds it with ``lab_machines``. With ``user`` and ``user_key`` (a public
 key file) a host the provider makes also gets that user with passwordless sudo, the way a
 hypervisor's cloud-init would give a site its deploy user. It implements the ``Machines`` port
-like any hypervisor provider would. Lab errors are translated here: a lab that refuses (bad address, name
-in use) is ``Refused``; a host that does not boot in time is ``TimedOut`` (the engine retries it).
+like any hypervisor provider would. Lab errors are translated here: a lab that refuses (bad
+address, name in use) is ``Refused``; a host that does not boot in time is ``TimedOut`` (the
+engine retries it).
 """
 
 from __future__ import annotations
