@@ -19,7 +19,9 @@ in the adapter, with ``raise ... from exc``.
     │   │   │                 and adopt it)
     │   │   ├── HostKeyChanged  a host shows another SSH host key than the one pinned for its
     │   │   │                 address (``ReachabilityProbe``: that host fails)
-    │   │   └── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
+    │   │   ├── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
+    │   │   └── UnrecordedServer*  a ``static`` host's address is not in NetBox on an interface
+    │   │                     of its VM or device (phase 1 adopts servers, never records them)
     │   ├── Exhausted         a pool (VLANs, prefixes, addresses) has nothing left
     │   └── NotImplementedYet the step is not written yet: the run stops (fail closed)
     └── UsageError            raised to the command line, never by a step
@@ -28,7 +30,8 @@ in the adapter, with ``raise ... from exc``.
         └── RunLocked         another run holds the delivery's lock (exit code 4)
 
     * defined where it is raised: ``StillCommitting`` in ``orchestrator.phases.reservations``,
-      ``TenantNameTaken`` in ``orchestrator.phases.netbox_steps``; every other class is here.
+      ``TenantNameTaken`` and ``UnrecordedServer`` in ``orchestrator.phases.netbox_steps``; every
+      other class is here.
 
 Outside this tree on purpose: ``RunInterrupted`` (``orchestrator.engine.interrupts``) is a
 ``BaseException``, so that step code catching ``Exception`` does not swallow a stop signal;

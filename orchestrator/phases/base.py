@@ -507,7 +507,7 @@ class PlaybookStep:
         records = [
             HostRecord(name, h.role, str(per_host(ctx, REACHABILITY, name)["address"]),
                        bool(per_host(ctx, REACHABILITY, name).get("owns_kernel", True)),
-                       existing=h.group.provider == "static")
+                       existing=h.existing)
             for name, h in expanded(ctx).items()
             if isinstance(reach, Mapping) and name in reach
         ]  # fmt: skip
