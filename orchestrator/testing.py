@@ -827,7 +827,8 @@ class InMemoryMachines:
 
 class ScriptedProbe:
     """The ``ReachabilityProbe`` port: each host shows ``keys[name]`` (default: its provider's
-    key); errors scripted per host are raised once each, in order."""
+    key), which must be the expected key and the pinned one where there are such; errors scripted
+    per host are raised once each, in order."""
 
     def __init__(
         self,
@@ -845,9 +846,10 @@ class ScriptedProbe:
             raise self.errors[target.name].pop(0)
         shown = self.keys.get(target.name) or target.expected_key or f"ssh-ed25519 {target.name}"
         pinned = self.pins.get(target.address)
-        if pinned is not None and pinned != shown:
-            keys = fingerprint(pinned), fingerprint(shown)
-            raise HostKeyChanged(target.name, target.address, *keys)
+        for key, expected in ((target.expected_key, True), (pinned, False)):
+            if key is not None and key != shown:
+                keys = fingerprint(key), fingerprint(shown)
+                raise HostKeyChanged(target.name, target.address, *keys, expected=expected)
         self.pins.setdefault(target.address, shown)
         return Reached(shown, pinned is None, "Debian GNU/Linux 12 (bookworm)", 0.0)
 

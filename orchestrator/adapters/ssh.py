@@ -4,8 +4,9 @@
     └── ParamikoProbe     paramiko: waits with backoff under a deadline, pins on first contact
 
 The key a host shows is compared before we authenticate, so nothing is sent to an impostor. A
-host with no pin yet is pinned on first contact (or must show the key its provider reported);
-a host whose key differs from its pin raises ``HostKeyChanged`` — that host fails, never retried.
+host must show the key its provider reported (for an existing server, the one NetBox records),
+if any, and the key pinned for its address, if any; with neither it is pinned on first contact.
+A host whose key differs raises ``HostKeyChanged`` — that host fails, never retried.
 
 Errors (``orchestrator.engine.errors``), translated here:
     Unreachable       no SSH answer before the deadline (connection refused, no route, timeout)
@@ -15,6 +16,7 @@ Errors (``orchestrator.engine.errors``), translated here:
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -77,19 +79,18 @@ class ParamikoProbe:
     def reach(self, target: SshTarget) -> Reached:
         started = time.monotonic()
         pinned = pinned_key(target.known_hosts, target.address)
-        expected = pinned or target.expected_key
-        shown, os_name = self.wait.call(lambda: self._contact(target, expected), self.sleep)
+        contact = functools.partial(self._contact, target, pinned)
+        shown, os_name = self.wait.call(contact, self.sleep)
         if pinned is None:
             pin(target.known_hosts, target.address, shown)
         return Reached(shown, pinned is None, os_name, time.monotonic() - started)
 
-    def _contact(self, target: SshTarget, expected: str | None) -> tuple[str, str]:
+    def _contact(self, target: SshTarget, pinned: str | None) -> tuple[str, str]:
+        asked = target.expected_key or pinned
         try:
-            with _transport(target.address, self.connect_timeout, expected) as transport:
+            with _transport(target.address, self.connect_timeout, asked) as transport:
                 shown = _key_line(transport.get_remote_server_key())
-                if expected is not None and shown.split()[:2] != expected.split()[:2]:
-                    pinned, now = fingerprint(expected), fingerprint(shown)
-                    raise HostKeyChanged(target.name, target.address, pinned, now)
+                check_key(target, pinned, shown)
                 self._authenticate(transport, target)
                 return shown, _os_name(transport, self.connect_timeout)
         except (OSError, EOFError, paramiko.SSHException) as exc:
@@ -103,6 +104,14 @@ class ParamikoProbe:
         transport.auth_publickey(self.user, key)
         if not transport.is_authenticated():
             raise Refused(f"{target.name} refused our key for {self.user}")
+
+
+def check_key(target: SshTarget, pinned: str | None, shown: str) -> None:
+    """``HostKeyChanged`` unless ``shown`` is the key ``target`` must show and its pin."""
+    for key, expected in ((target.expected_key, True), (pinned, False)):
+        if key is not None and shown.split()[:2] != key.split()[:2]:
+            keys = fingerprint(key), fingerprint(shown)
+            raise HostKeyChanged(target.name, target.address, *keys, expected=expected)
 
 
 class _transport:  # noqa: N801 - used as a context manager, reads like a function
@@ -157,4 +166,4 @@ def _os_name(transport: paramiko.Transport, timeout: float) -> str:
     return output or "unknown"
 
 
-__all__ = ["BOOT_WAIT", "ParamikoProbe", "pin", "pinned_key"]
+__all__ = ["BOOT_WAIT", "ParamikoProbe", "check_key", "pin", "pinned_key"]

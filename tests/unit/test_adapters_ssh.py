@@ -1,4 +1,5 @@
-"""Host keys are pinned once per address and never replaced silently."""
+"""Host keys are pinned once per address and never replaced silently; a host must show the key it
+is expected to (its provider's, or NetBox's for an existing server) as well as its pin."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import base64
 from pathlib import Path
 
 import paramiko
+import pytest
 
-from orchestrator.adapters.ssh import pin, pinned_key
+from orchestrator.adapters.ssh import check_key, pin, pinned_key
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import HostKeyChanged
-from orchestrator.engine.ports.reachability import fingerprint
+from orchestrator.engine.ports.reachability import SshTarget, fingerprint
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T"
 OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM7ivAnno65GdkRODERguDepSw/tem4Jg73zA7b+0xlR"
@@ -52,3 +54,18 @@ def test_secrets_are_generated_once_and_kept_private(tmp_path: Path) -> None:
     assert workspace.secret_values("acme") == (first,)
     assert workspace.secrets_file("acme").stat().st_mode & 0o777 == 0o600
     assert workspace.delivery("acme").stat().st_mode & 0o777 == 0o700
+
+
+def _target(tmp_path: Path, expected: str | None) -> SshTarget:
+    return SshTarget("db-01", "192.0.2.20", tmp_path / "known_hosts", expected)
+
+
+def test_a_host_must_show_its_expected_key_and_its_pin(tmp_path: Path) -> None:
+    check_key(_target(tmp_path, None), None, KEY)  # neither: first contact, pinned by the probe
+    check_key(_target(tmp_path, f"{KEY} root@db-01"), KEY, KEY)  # a comment is not the key
+    with pytest.raises(HostKeyChanged, match=r"changed: expected .*NetBox records"):
+        check_key(_target(tmp_path, OTHER), KEY, KEY)  # pinned before, another key expected now
+    with pytest.raises(HostKeyChanged, match=r"changed: pinned .*known_hosts"):
+        check_key(_target(tmp_path, OTHER), KEY, OTHER)  # expected, but not what was pinned
+    with pytest.raises(HostKeyChanged, match=r"changed: pinned"):
+        check_key(_target(tmp_path, None), KEY, OTHER)

@@ -20,12 +20,19 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from orchestrator.engine.ports.ipam import Kind
-from orchestrator.store.records import JsonMap
+from orchestrator.store.records import Json, JsonMap
 
 #: The custom field that holds a host's pinned SSH host key (long text), and where it exists (a
 #: production NetBox needs it too; the lab seeds it).
 HOST_KEY_FIELD: Final = "ssh_host_key"
 HOST_KEY_OBJECT_TYPES: Final = ("dcim.device", "virtualization.virtualmachine")
+
+MISSING_FIELD = (
+    f"NetBox has no custom field {HOST_KEY_FIELD!r} on virtual machines and devices, where phase 2 "
+    "records each host's pinned SSH host key and reads an existing server's: run `orchestrator "
+    "netbox bootstrap` to create it (type 'Text (long)', object types "
+    "virtualization.virtualmachine and dcim.device)"
+)
 
 #: What a ``RecordRef`` is called in messages, per kind.
 _NAMES: Final = {Kind.VM: "VM", Kind.DEVICE: "device"}
@@ -38,8 +45,23 @@ class RecordRef:
     kind: Kind  # Kind.VM or Kind.DEVICE
     id: int
 
+    @property
+    def what(self) -> str:
+        """``VM`` or ``device``."""
+        return _NAMES.get(self.kind, self.kind.value)
+
     def __str__(self) -> str:
-        return f"NetBox {_NAMES.get(self.kind, self.kind.value)} #{self.id}"
+        return f"NetBox {self.what} #{self.id}"
+
+
+def recorded_key(value: Json) -> str | None:
+    """The public key in a recorded ``ssh_host_key`` value, ``ssh-ed25519 AAAA...`` without its
+    comment (the first key line); ``None`` when nothing is recorded."""
+    for line in str(value or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not parts[0].startswith("#"):
+            return f"{parts[0]} {parts[1]}"
+    return None
 
 
 class HostRecords(Protocol):
