@@ -10,7 +10,9 @@
   sleeps.
 - ``EngineBench``: an in-memory store and a clock shared by the engines of one test.
 - ``approve_gates``: record the approvals a delivery needs, by the people allowed to give them.
-- ``InMemoryIpam``: the ``Ipam`` port (NetBox) in memory, with scripted faults.
+- ``InMemoryIpam``: the ``Ipam`` port (NetBox) in memory, with scripted faults; servers recorded
+  before any delivery (``existing_server``, ``existing_address``).
+- ``InMemoryHostRecords``: the ``HostRecords`` port over an ``InMemoryIpam``'s rows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Never
@@ -31,6 +33,7 @@ from orchestrator.engine.gates import GATES, Gate, GateState, People, check_appr
 from orchestrator.engine.lock import LockOwner
 from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
 from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.retry import NO_RETRY, RetryPolicy
 from orchestrator.engine.runners import HostRunner, SerialRunner
@@ -45,6 +48,7 @@ from orchestrator.store.records import (
     EvaluationNote,
     GateDecision,
     HostRecord,
+    Json,
     JsonMap,
     LockRecord,
     PhaseRecord,
@@ -503,6 +507,8 @@ _LINK_FIELDS = {
 #: IP address roles NetBox exempts from its duplicate-address check.
 _SHARED_ROLES = {"anycast", "vip", "vrrp", "hsrp", "glbp", "carp"}
 _VALUE_FIELDS = {"tenant": "slug", "contact": "email", "vm": "name", "vminterface": "name"}
+#: An address's links when it is on no interface (``Owned.links``, as ``NetBoxIpam`` gives them).
+_IP_LINKS: dict[str, int | None] = {"interface": None, "vm": None, "device": None}
 
 
 class InMemoryIpam:
@@ -571,8 +577,8 @@ class InMemoryIpam:
         }
 
     def _owned(self, kind: Kind, ident: int, row: _Row) -> Owned:
-
-        return Owned(kind, row.key, ident, row.value, dict(row.links))
+        links = {**_IP_LINKS, **row.links} if kind is Kind.IP else dict(row.links)
+        return Owned(kind, row.key, ident, row.value, links)
 
     def find(self, kind: Kind, value: str) -> Owned | None:
         """By value; an IP address given without a length matches whatever length it has (as
@@ -582,6 +588,33 @@ class InMemoryIpam:
             if row.value == value or (kind is Kind.IP and row.value.split("/")[0] == value):
                 return self._owned(kind, ident, row)
         return None
+
+    def existing_server(
+        self, kind: Kind, name: str, address: str | None = None, custom: JsonMap | None = None
+    ) -> int:
+        """A VM or device recorded before any delivery (no key), with an interface holding
+        ``address`` (``192.0.2.20/24``) if given and custom fields ``custom``; its id."""
+        ident = self._id()
+        fields: dict[str, object] = {"name": name, "custom_fields": dict(custom or {})}
+        self.rows[kind][ident] = _Row("", "", name, fields)
+        if address is not None:
+            self.existing_address(address, (kind, ident))
+        return ident
+
+    def existing_address(self, address: str, holder: tuple[Kind, int] | None = None) -> int:
+        """An address recorded before any delivery (no key), on an interface of ``holder`` (a VM
+        or a device) if given, else on nothing; its id."""
+        links: dict[str, int | None] = {}
+        if holder is not None:
+            kind, server = holder
+            interface = self._id()
+            if kind is Kind.VM:
+                row = _Row("", "", "eth0", {"virtual_machine": server}, {"vm": server})
+                self.rows[Kind.VM_INTERFACE][interface] = row
+            links = {"interface": interface, kind.value: server}
+        ident = self._id()
+        self.rows[Kind.IP][ident] = _Row("", "", address, {"address": address}, links)
+        return ident
 
     def tenant_named(self, name: str) -> Owned | None:
         self._call("tenant_named")
@@ -710,7 +743,14 @@ class InMemoryIpam:
                 value = fields.get(field_name)
                 if isinstance(value, int):
                     row.links[name] = value
+            if kind is Kind.IP and isinstance(fields.get("assigned_object_id"), int):
+                row.links |= self._holder(row.links["interface"])
         self._committed()
+
+    def _holder(self, interface: int | None) -> dict[str, int | None]:
+        """The VM whose interface is ``interface`` (the only interfaces this fake makes)."""
+        found = self.rows[Kind.VM_INTERFACE].get(interface or 0)
+        return {"vm": found.links.get("vm") if found else None, "device": None}
 
     def delete(self, kind: Kind, ids: Sequence[int]) -> None:
 
@@ -757,10 +797,35 @@ class InMemoryIpam:
         self._committed()
 
 
+class InMemoryHostRecords:
+    """The ``HostRecords`` port over an ``InMemoryIpam``'s rows, answering like NetBox: every
+    custom field in ``defined`` is present (``None`` until set), a platform is ``{"id": ...}``;
+    ``reads`` counts the calls. Held honest by the contract test against ``NetBoxHostRecords``."""
+
+    def __init__(self, ipam: InMemoryIpam, defined: Sequence[str] = (HOST_KEY_FIELD,)) -> None:
+        self.ipam = ipam
+        self.defined = tuple(defined)
+        self.reads = 0
+
+    def fields(self, kind: Kind, ids: Sequence[int], names: Sequence[str]) -> dict[int, JsonMap]:
+        self.reads += 1
+        rows = self.ipam.rows[kind]
+        return {i: self._row(rows[i].fields, names) for i in ids if i in rows}
+
+    def _row(self, fields: Mapping[str, object], names: Sequence[str]) -> JsonMap:
+        held = fields.get("custom_fields")
+        custom: dict[str, Json] = dict.fromkeys(self.defined)
+        if isinstance(held, Mapping):
+            custom |= {k: v for k, v in held.items() if k in self.defined}
+        row: dict[str, Json] = {"custom_fields": custom}
+        platform = fields.get("platform")
+        row["platform"] = {"id": platform} if isinstance(platform, int) else None
+        return {name: row.get(name) for name in names}
+
+
 # --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.engine.ports) --------
 
 # Imported here, not at the top, so that this section is one self-contained addition.
-from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from orchestrator.adapters.workspace import (  # noqa: E402
@@ -799,7 +864,8 @@ class InMemoryMachines:
 
 class ScriptedProbe:
     """The ``ReachabilityProbe`` port: each host shows ``keys[name]`` (default: its provider's
-    key); errors scripted per host are raised once each, in order."""
+    key), which must be the expected key and the pinned one where there are such; errors scripted
+    per host are raised once each, in order."""
 
     def __init__(
         self,
@@ -819,9 +885,10 @@ class ScriptedProbe:
         shown = self.keys.get(target.name) or target.expected_key or f"ssh-ed25519 {target.name}"
         with self._lock:
             pinned = self.pins.get(target.address) or self._file_pin(target)
-            if pinned is not None and pinned != shown:
-                keys = fingerprint(pinned), fingerprint(shown)
-                raise HostKeyChanged(target.name, target.address, *keys)
+            for key, expected in ((target.expected_key, True), (pinned, False)):
+                if key is not None and key != shown:
+                    keys = fingerprint(key), fingerprint(shown)
+                    raise HostKeyChanged(target.name, target.address, *keys, expected=expected)
             self.pins.setdefault(target.address, shown)
             self._file_pin(target, shown)
         return Reached(shown, pinned is None, "Debian GNU/Linux 12 (bookworm)", 0.0)

@@ -143,7 +143,7 @@ class Wiring:
 
     def _provider(self, name: str, settings: Mapping[str, str]) -> Machines:
         if name == "static":
-            return StaticMachines()
+            return StaticMachines(lambda: self.records)  # the keys NetBox records
         if name == "lab":
             from orchestrator.lab.machines import lab_machines  # noqa: PLC0415 - only for a lab site
 

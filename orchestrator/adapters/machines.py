@@ -1,7 +1,8 @@
 """Machine providers: each implements ``orchestrator.engine.ports.machines.Machines``.
 
     Machines.ensure(MachineRequest) -> Machine     idempotent: an existing machine is returned
-    ├── StaticMachines     servers that already exist: nothing to create
+    ├── StaticMachines     servers that already exist: nothing to create; the key each must
+    │                      show is the one NetBox records (``HostRecords``)
     ├── ProviderMachines   picks a provider by the name the spec gives per host group
     └── (the lab's nspawn hosts: ``orchestrator.lab.machines.LabMachines``, for a lab site)
 
@@ -12,19 +13,49 @@ up in time ``TimedOut`` (the engine retries it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from orchestrator.engine.errors import Refused
+from orchestrator.engine.errors import HostKeyUnrecorded, Refused
+from orchestrator.engine.ports.host_records import (
+    HOST_KEY_FIELD,
+    MISSING_FIELD,
+    HostRecords,
+    RecordRef,
+    recorded_key,
+)
 from orchestrator.engine.ports.machines import Machine, MachineRequest, Machines
 
 
 @dataclass(frozen=True, slots=True)
 class StaticMachines:
-    """Servers that already exist: the address is the one NetBox holds; nothing is created."""
+    """Servers that already exist: the address is the one NetBox holds; nothing is created. The
+    host key a server must show is the one NetBox records on its VM or device (``ssh_host_key``,
+    read through ``records`` when asked): one that records none is refused, never trusted on
+    first use."""
+
+    records: Callable[[], HostRecords]
 
     def ensure(self, request: MachineRequest) -> Machine:
-        return Machine(request.name, request.address, "static")
+        if request.record is None:
+            raise Refused(
+                f"{request.name} is an existing (static) server but phase 1 recorded no NetBox "
+                "VM or device for it: run phase 1 again"
+            )
+        key = self._key(request.name, request.record)
+        return Machine(request.name, request.address, "static", host_key=key)
+
+    def _key(self, name: str, record: RecordRef) -> str:
+        row = self.records().fields(record.kind, [record.id], ["custom_fields"]).get(record.id)
+        if row is None:
+            raise Refused(f"{record}, where {name} is recorded, is gone: run phase 1 again")
+        custom = row.get("custom_fields")
+        if not isinstance(custom, Mapping) or HOST_KEY_FIELD not in custom:
+            raise Refused(MISSING_FIELD)
+        key = recorded_key(custom[HOST_KEY_FIELD])
+        if key is None:
+            raise HostKeyUnrecorded(name, str(record), HOST_KEY_FIELD)
+        return key
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,8 @@ _LINKS: Final[dict[Kind, dict[str, str]]] = {
     Kind.VM: {"primary_ip4": "primary_ip"},
     Kind.VM_INTERFACE: {"virtual_machine": "vm"},
 }
+#: Nested fields read besides the links: the interface an address is on, with its VM or device.
+_NESTED: Final[dict[Kind, tuple[str, ...]]] = {Kind.IP: ("assigned_object",)}
 #: REST endpoint, the field that names the object, and the GraphQL list.
 _REFS: Final[dict[Ref, tuple[str, str, str]]] = {
     Ref.SITE: ("dcim/sites", "slug", "site_list"),
@@ -113,7 +115,9 @@ _GRAPHQL: Final[dict[Kind, tuple[str, str]]] = {
         "ip_address_list",
         (
             "address assigned_object_id: assigned_object "
-            "{ ... on VMInterfaceType { id } ... on InterfaceType { id } }"
+            "{ ... on VMInterfaceType { id } ... on InterfaceType { id } } "
+            "assigned_object { ... on VMInterfaceType { virtual_machine { id } } "
+            "... on InterfaceType { device { id } } }"
         ),
     ),
     Kind.VM: ("virtual_machine_list", "name primary_ip4 { id }"),
@@ -218,8 +222,23 @@ def _link(value: object) -> int | None:
 def _owned(kind: Kind, row: Row) -> Owned:
     fields = row.get("custom_fields") or {}
     links = {name: _link(row.get(field)) for field, name in _LINKS.get(kind, {}).items()}
+    if kind is Kind.IP:
+        links |= _holder(row)
     value = _value(row, _KINDS[kind][1])
     return Owned(kind, str(fields.get(KEY_FIELD) or ""), int(row["id"]), value, links)
+
+
+def _holder(row: Row) -> dict[str, int | None]:
+    """The VM or device whose interface holds an address (REST and GraphQL rows alike)."""
+    held = row.get("assigned_object")
+    nested: Row = held if isinstance(held, dict) else {}
+    return {"vm": _link(nested.get("virtual_machine")), "device": _link(nested.get("device"))}
+
+
+def _rest_fields(kind: Kind) -> str:
+    """``fields=`` of a read of ``kind``: id, value, custom fields, links."""
+    names = [*_LINKS.get(kind, {}), *_NESTED.get(kind, ())]
+    return ",".join(["id", _KINDS[kind][1], "custom_fields", *names])
 
 
 def _keyed(item: New, delivery: str) -> dict[str, Json]:
@@ -413,9 +432,8 @@ class NetBoxIpam:
         return dict(self._snapshots[delivery].objects[kind])
 
     def _owned_rest(self, kind: Kind, delivery: str) -> dict[str, Owned]:
-        path, field, _type = _KINDS[kind]
-        fields = ",".join(["id", field, "custom_fields", *_LINKS.get(kind, {})])
-        rows = self._get(path, **{f"cf_{DELIVERY_FIELD}": delivery, "fields": fields})
+        path = _KINDS[kind][0]
+        rows = self._get(path, **{f"cf_{DELIVERY_FIELD}": delivery, "fields": _rest_fields(kind)})
         found = (_owned(kind, row) for row in rows)
         return {item.key: item for item in found if item.key.startswith(f"{delivery}/")}
 
@@ -423,8 +441,7 @@ class NetBoxIpam:
         if (kind, value) in self._found:
             return self._found[kind, value]
         path, field, _type = _KINDS[kind]
-        fields = ",".join(["id", field, "custom_fields", *_LINKS.get(kind, {})])
-        rows = self._get(path, **{field: value, "fields": fields})
+        rows = self._get(path, **{field: value, "fields": _rest_fields(kind)})
         return _owned(kind, rows[0]) if rows else None
 
     def tenant_named(self, name: str) -> Owned | None:

@@ -10,9 +10,10 @@ the one before), its key checked against the one the site names and only then au
 the target is reached through the last one. Everything opened is closed on the way out.
 
 The key a host shows is compared before we authenticate, so nothing is sent to an impostor. A
-target with no pin yet is pinned on first contact (or must show the key its provider reported);
-a target whose key differs from its pin raises ``HostKeyChanged`` — that host fails, never
-retried. A jump host's key is never learnt.
+target must show the key its provider reported (for an existing server, the one NetBox
+records), if any, and the key pinned for its address, if any; with neither it is pinned on first
+contact. A target whose key differs raises ``HostKeyChanged`` — that host fails, never retried.
+A jump host's key is never learnt.
 
 Errors (``orchestrator.engine.errors``), translated here:
     Unreachable           no SSH answer before the deadline (connection refused, no route,
@@ -172,13 +173,15 @@ class ParamikoProbe:
         started = time.monotonic()
         name = known_hosts_name(target.address, self.access.port)  # as OpenSSH looks it up
         pinned = pinned_key(target.known_hosts, name)
-        hops = route(self.access, target.address, pinned or target.expected_key)
-        shown, os_name = self.wait.call(lambda: self._contact(target, hops), self.sleep)
+        hops = route(self.access, target.address, target.expected_key or pinned)
+        shown, os_name = self.wait.call(lambda: self._contact(target, hops, pinned), self.sleep)
         if pinned is None:
             pin(target.known_hosts, name, shown)
         return Reached(shown, pinned is None, os_name, time.monotonic() - started)
 
-    def _contact(self, target: SshTarget, hops: tuple[Hop, ...]) -> tuple[str, str]:
+    def _contact(
+        self, target: SshTarget, hops: tuple[Hop, ...], pinned: str | None
+    ) -> tuple[str, str]:
         timeout = self.access.connect_timeout
         with login_keys(self.access) as keys, ExitStack() as opened:
             via: paramiko.Transport | None = None
@@ -190,7 +193,8 @@ class ParamikoProbe:
                     authenticate(via, hop.user, keys, name)
             with _answering(f"{target.name} ({target.address})"):
                 transport = opened.enter_context(_transport(hops[-1], timeout, via))
-                shown = _check_target_key(transport, hops[-1], target)
+                shown = _key_line(transport.get_remote_server_key())
+                check_key(target, pinned, shown)
                 authenticate(transport, hops[-1].user, keys, target.name)
                 return shown, _os_name(transport, timeout)
 
@@ -211,12 +215,12 @@ def _check_jump_key(transport: paramiko.Transport, hop: Hop) -> None:
         raise JumpHostKeyMismatch(hop.host, hop.port, expected, fingerprint(shown))
 
 
-def _check_target_key(transport: paramiko.Transport, hop: Hop, target: SshTarget) -> str:
-    shown = _key_line(transport.get_remote_server_key())
-    if hop.host_key is not None and shown.split()[:2] != hop.host_key.split()[:2]:
-        pinned, now = fingerprint(hop.host_key), fingerprint(shown)
-        raise HostKeyChanged(target.name, target.address, pinned, now)
-    return shown
+def check_key(target: SshTarget, pinned: str | None, shown: str) -> None:
+    """``HostKeyChanged`` unless ``shown`` is the key ``target`` must show and its pin."""
+    for key, expected in ((target.expected_key, True), (pinned, False)):
+        if key is not None and shown.split()[:2] != key.split()[:2]:
+            keys = fingerprint(key), fingerprint(shown)
+            raise HostKeyChanged(target.name, target.address, *keys, expected=expected)
 
 
 class _transport:  # noqa: N801 - used as a context manager, reads like a function
@@ -281,4 +285,6 @@ def _os_name(transport: paramiko.Transport, timeout: float) -> str:
     return output or "unknown"
 
 
-__all__ = ["BOOT_WAIT", "ParamikoProbe", "authenticate", "login_keys", "pin", "pinned_key"]
+__all__ = [
+    "BOOT_WAIT", "ParamikoProbe", "authenticate", "check_key", "login_keys", "pin", "pinned_key",
+]

@@ -18,10 +18,15 @@ in the adapter, with ``raise ... from exc``.
     │   │   ├── KeyTaken      an object with one of the keys exists already (``Ipam``: look up
     │   │   │                 and adopt it)
     │   │   ├── HostKeyChanged  a host shows another SSH host key than the one pinned for its
-    │   │   │                 address (``ReachabilityProbe``: that host fails)
+    │   │   │                 address, or than the one it must show (its provider's; NetBox's
+    │   │   │                 for an existing server) (``ReachabilityProbe``: that host fails)
+    │   │   ├── HostKeyUnrecorded  an existing server has no SSH host key recorded in NetBox
+    │   │   │                 (``Machines``: refused, never trusted on first use)
     │   │   ├── JumpHostKeyMismatch  a jump host shows another SSH host key than the site names
     │   │   │                 for it (``ReachabilityProbe``: nothing was sent to it)
-    │   │   └── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
+    │   │   ├── TenantNameTaken*  the customer's name is another NetBox tenant's (phase 1)
+    │   │   └── UnrecordedServer*  a ``static`` host's address is not in NetBox on an interface
+    │   │                     of its VM or device (phase 1 adopts servers, never records them)
     │   ├── Exhausted         a pool (VLANs, prefixes, addresses) has nothing left
     │   └── NotImplementedYet the step is not written yet: the run stops (fail closed)
     ├── SharedStateError      the run store's shared state cannot be used with the site's key
@@ -34,7 +39,8 @@ in the adapter, with ``raise ... from exc``.
         └── RunLocked         another run holds the delivery's lock (exit code 4)
 
     * defined where it is raised: ``StillCommitting`` in ``orchestrator.phases.reservations``,
-      ``TenantNameTaken`` in ``orchestrator.phases.netbox_steps``; every other class is here.
+      ``TenantNameTaken`` and ``UnrecordedServer`` in ``orchestrator.phases.netbox_steps``; every
+      other class is here.
 
 Outside this tree on purpose: ``RunInterrupted`` (``orchestrator.engine.interrupts``) is a
 ``BaseException``, so that step code catching ``Exception`` does not swallow a stop signal;
@@ -91,17 +97,20 @@ class KeyTaken(Refused):
 
 
 class HostKeyChanged(Refused):
-    """The host shows a different SSH host key than the one pinned for its address.
+    """The host shows a different SSH host key than the one pinned for its address or, with
+    ``expected``, than the one it must show (its machine provider's; for an existing server, the
+    one NetBox records).
 
     ``pinned`` and ``shown`` are the two keys' fingerprints
     (``orchestrator.engine.ports.reachability.fingerprint``), as the message names them.
     """
 
-    def __init__(self, name: str, address: str, pinned: str, shown: str) -> None:
+    def __init__(
+        self, name: str, address: str, pinned: str, shown: str, *, expected: bool = False
+    ) -> None:
+        what, advice = ("expected", _EXPECTED_ADVICE) if expected else ("pinned", _PINNED_ADVICE)
         super().__init__(
-            f"host key of {name} ({address}) changed: pinned {pinned}, shown {shown}; if the "
-            "machine was rebuilt on purpose, remove its line from the delivery's known_hosts "
-            "and run again"
+            f"host key of {name} ({address}) changed: {what} {pinned}, shown {shown}; {advice}"
         )
         self.name, self.address = name, address
 
@@ -116,6 +125,32 @@ class JumpHostKeyMismatch(Refused):
             "nothing was sent to it; check the bastion, then ssh.jump_hosts in the site file"
         )
         self.host, self.port = host, port
+
+
+_PINNED_ADVICE = (
+    "if the machine was rebuilt on purpose, remove its line from the delivery's known_hosts and "
+    "run again"
+)
+_EXPECTED_ADVICE = (
+    "the expected key is the one its machine provider reported (for an existing server, the one "
+    "NetBox records): check the host out of band before anything else, and correct the record "
+    "only with a key read on the host itself"
+)
+
+
+class HostKeyUnrecorded(Refused):
+    """An existing server has no SSH host key recorded in NetBox (the custom field ``field`` of
+    its ``record``): it is refused, its key never trusted on first use."""
+
+    def __init__(self, name: str, record: str, field: str) -> None:
+        super().__init__(
+            f"{name} is an existing server and {record} records no SSH host key (custom field "
+            f"{field}); an existing server's key is never trusted on first use. Read the key on "
+            "the server itself (its console, or a session you already trust): `cat "
+            "/etc/ssh/ssh_host_ed25519_key.pub`, compare its fingerprint (`ssh-keygen -lf` of "
+            f"that file) out of band, record that line in {field} of {record}, and run again"
+        )
+        self.name, self.record = name, record
 
 
 class Exhausted(PermanentError):

@@ -1,9 +1,13 @@
 """Phase 2, base configuration: machines from the standard images, updates, standard monitoring.
 
-    base.machines       each host up from its image at the address phase 1 reserved (Machines)
+    base.machines       each host up from its image at the address phase 1 reserved (Machines);
+                        an existing (``static``) server with the host key NetBox records for it
     base.reachability   each host answers SSH; its host key is pinned on first contact (in the
-                        shared state when the site has it: the first pin, by any controller, wins)
-    base.netbox_record  each host's platform (its OS) and pinned host key on its NetBox VM
+                        shared state when the site has it: the first pin, by any controller,
+                        wins), or must be the one its provider (or, for an existing server,
+                        NetBox) reports
+    base.netbox_record  each host's platform (its OS) and pinned host key on its NetBox VM; an
+                        existing server's record gets a missing platform only
     base.configure      orchestrator/playbooks/phase2_base.yml on every host in one run (Ansible)
 
 The steps get their adapters from an ``AdapterSource`` called when they first need one, so
@@ -29,7 +33,12 @@ from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import HostKeyChanged, OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.check_monitoring import CheckMonitoring
-from orchestrator.engine.ports.host_records import HOST_KEY_FIELD, HostRecords
+from orchestrator.engine.ports.host_records import (
+    HOST_KEY_FIELD,
+    MISSING_FIELD,
+    HostRecords,
+    RecordRef,
+)
 from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.ports.machines import MachineRequest, Machines
 from orchestrator.engine.ports.monitoring import Monitoring
@@ -43,6 +52,7 @@ from orchestrator.engine.ports.playbooks import (
 from orchestrator.engine.ports.reachability import ReachabilityProbe, SshTarget, fingerprint
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
+from orchestrator.phases.netbox_machines import existing_servers
 from orchestrator.phases.netbox_steps import IpamSource
 from orchestrator.spec.model import ExpandedHost
 from orchestrator.store.records import Json, JsonMap, TaskRecord
@@ -144,8 +154,21 @@ def machine_request(ctx: StepContext, host: ExpandedHost) -> MachineRequest:
     holders = balancer_hosts(ctx)[:1]
     extra = (vip,) if vip is not None and host.name in holders else ()
     return MachineRequest(
-        host.name, host.role, address_of(ctx, host), host.group.image, host.group.provider, extra
-    )
+        host.name, host.role, address_of(ctx, host), host.group.image, host.group.provider, extra,
+        existing_servers(ctx).get(host.name),
+    )  # fmt: skip
+
+
+def _described(request: MachineRequest) -> JsonMap:
+    """A machine request as a step input; an existing server's record only where there is one
+    (so the inputs of made machines stay what they were)."""
+    described: dict[str, Json] = {
+        "address": request.address, "provider": request.provider, "image": request.image,
+        "extra": list(request.extra_addresses),
+    }  # fmt: skip
+    if request.record is not None:
+        described["record"] = str(request.record)
+    return described
 
 
 # --- base.machines ---------------------------------------------------------------------------
@@ -163,8 +186,7 @@ class MachinesStep:
         if ADDRESSES not in ctx.outputs:  # planning before phase 1 has run
             return {"waiting_for": ADDRESSES}
         requests = (machine_request(ctx, h) for h in ctx.spec.expanded_hosts())
-        return {r.name: {"address": r.address, "provider": r.provider, "image": r.image,
-                         "extra": list(r.extra_addresses)} for r in requests}  # fmt: skip
+        return {r.name: _described(r) for r in requests}
 
     def hosts(self, ctx: StepContext) -> Sequence[str]:
         return [h.name for h in ctx.spec.expanded_hosts()]
@@ -173,23 +195,30 @@ class MachinesStep:
         if ADDRESSES not in ctx.outputs:
             return [
                 Change("ensure", f"machine {h.name}",
-                       f"{h.group.provider} {h.group.image} at the address phase 1 reserves")
+                       f"existing server at {h.address} (host key from NetBox)" if h.existing
+                       else f"{h.group.provider} {h.group.image} at the address phase 1 reserves")
                 for h in ctx.spec.expanded_hosts()
             ]  # fmt: skip
         requests = (machine_request(ctx, h) for h in ctx.spec.expanded_hosts())
-        return [
-            Change("ensure", f"machine {r.name}", f"{r.provider} {r.image} at {r.address}")
-            for r in requests
-        ]
+        return [Change("ensure", f"machine {r.name}", _what(r)) for r in requests]
 
     def apply(self, ctx: StepContext) -> Result:
         host = expanded(ctx)[str(ctx.host)]
         machine = self.adapters().machines.ensure(machine_request(ctx, host))
+        if host.existing and machine.host_key is None:  # whatever the provider: never on trust
+            raise Refused(f"{host.name} is an existing server and its provider gave no host key")
         return Result(
             changed=machine.created,
             outputs={"address": machine.address, "provider": machine.provider,
                      "host_key": machine.host_key, "owns_kernel": machine.owns_kernel},
         )  # fmt: skip
+
+
+def _what(request: MachineRequest) -> str:
+    """A plan's detail for one machine."""
+    if request.record is not None:
+        return f"existing server at {request.address} ({request.record}; host key from NetBox)"
+    return f"{request.provider} {request.image} at {request.address}"
 
 
 # --- base.reachability -----------------------------------------------------------------------
@@ -210,8 +239,11 @@ class ReachabilityStep:
         return [h.name for h in ctx.spec.expanded_hosts()]
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        return [Change("reach", f"ssh {h}", "pin the host key on first contact")
-                for h in self.hosts(ctx)]  # fmt: skip
+        return [
+            Change("reach", f"ssh {h.name}", "check the host key NetBox records" if h.existing
+                   else "pin the host key on first contact")
+            for h in ctx.spec.expanded_hosts()
+        ]  # fmt: skip
 
     def apply(self, ctx: StepContext) -> Result:
         name = str(ctx.host)
@@ -246,12 +278,6 @@ def check_pinned(target: SshTarget, shown: str, pinned: str) -> None:
 
 type RecordsSource = Callable[[], HostRecords]
 
-MISSING_FIELD = (
-    f"NetBox has no custom field {HOST_KEY_FIELD!r} on virtual machines, where phase 2 records "
-    "each host's pinned SSH host key: run `orchestrator netbox bootstrap` to create it (type "
-    "'Text (long)', object types virtualization.virtualmachine and dcim.device)"
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Platform:
@@ -271,17 +297,19 @@ def platform_of(os_name: str) -> Platform | None:
 
 @dataclass(frozen=True, slots=True)
 class HostFacts:
-    """What phase 2 learnt about one host, and the NetBox VM it belongs on."""
+    """What phase 2 learnt about one host, and the NetBox record it belongs on: the VM phase 1
+    made, or an existing server's VM or device (``existing``)."""
 
     host: str
-    vm: int
+    record: RecordRef
     platform: Platform | None
     host_key: str
+    existing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Difference:
-    """What one VM lacks: its platform, its pinned host key, or both."""
+    """What one record lacks: its platform, its pinned host key, or both."""
 
     facts: HostFacts
     platform: bool
@@ -297,8 +325,9 @@ class Difference:
 
 
 def host_facts(ctx: StepContext) -> list[HostFacts]:
-    """Each reached host's OS and pinned key, with the VM id phase 1 recorded for it."""
+    """Each reached host's OS and pinned key, with the record phase 1 made or adopted for it."""
     vms = outputs_of(ctx, VMS).get("vms")
+    servers = existing_servers(ctx)
     reached = outputs_of(ctx, REACHABILITY).get("hosts")
     facts = []
     for host in ctx.spec.expanded_hosts():
@@ -306,10 +335,12 @@ def host_facts(ctx: StepContext) -> list[HostFacts]:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("host_key"), str):
             continue  # not reached (yet): nothing learnt
         vm = vms.get(host.name) if isinstance(vms, Mapping) else None
-        if not isinstance(vm, int):
-            raise Refused(f"step {VMS} recorded no NetBox VM for {host.name}")
+        record = servers.get(host.name) if host.existing else None
+        if record is None and not isinstance(vm, int):
+            raise Refused(f"step {VMS} recorded no NetBox VM or device for {host.name}")
         platform = platform_of(str(entry.get("os") or ""))
-        facts.append(HostFacts(host.name, vm, platform, str(entry["host_key"])))
+        record = record or RecordRef(Kind.VM, int(str(vm)))
+        facts.append(HostFacts(host.name, record, platform, str(entry["host_key"]), host.existing))
     return facts
 
 
@@ -320,12 +351,17 @@ def _id_of(value: Json) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def checked(facts: Sequence[HostFacts], current: Mapping[int, JsonMap]) -> Mapping[int, JsonMap]:
-    """``current`` if NetBox holds every host's VM and has the host key field; else ``Refused``."""
+type Current = Mapping[RecordRef, JsonMap]
+
+
+def checked(facts: Sequence[HostFacts], current: Current) -> Current:
+    """``current`` if NetBox holds every host's record and has the host key field; else
+    ``Refused``."""
     for fact in facts:
-        row = current.get(fact.vm)
+        row = current.get(fact.record)
         if row is None:
-            raise Refused(f"NetBox has no VM {fact.vm} for {fact.host}; run phase 1 again")
+            raise Refused(f"NetBox has no {fact.record.what} {fact.record.id} for {fact.host}; "
+                          "run phase 1 again")  # fmt: skip
         custom = row.get("custom_fields")
         if not isinstance(custom, Mapping) or HOST_KEY_FIELD not in custom:
             raise Refused(MISSING_FIELD)
@@ -333,27 +369,30 @@ def checked(facts: Sequence[HostFacts], current: Mapping[int, JsonMap]) -> Mappi
 
 
 def differences(
-    facts: Sequence[HostFacts], current: Mapping[int, JsonMap], platforms: Mapping[str, int | None]
+    facts: Sequence[HostFacts], current: Current, platforms: Mapping[str, int | None]
 ) -> list[Difference]:
-    """What each VM lacks, given what NetBox holds (``current``, ``checked``) and the platforms'
-    ids (``None`` for one NetBox does not have yet); VMs carrying the same values are left out."""
+    """What each record lacks, given what NetBox holds (``current``, ``checked``) and the
+    platforms' ids (``None`` for one NetBox does not have yet); records carrying the same values
+    are left out. An existing server's record gets a platform only where it has none, and its
+    host key (the one the host was checked against) is never written."""
     found = []
     for fact in facts:
-        row = current[fact.vm]
+        row = current[fact.record]
         custom = row.get("custom_fields")
         key = custom.get(HOST_KEY_FIELD) if isinstance(custom, Mapping) else None
         wanted = platforms.get(fact.platform.slug) if fact.platform else None
+        now = _id_of(row.get("platform"))
         platform = fact.platform is not None and (
-            wanted is None or _id_of(row.get("platform")) != wanted
+            now is None if fact.existing else wanted is None or now != wanted
         )
-        difference = Difference(fact, platform, key != fact.host_key)
+        difference = Difference(fact, platform, not fact.existing and key != fact.host_key)
         if difference.platform or difference.host_key:
             found.append(difference)
     return found
 
 
 def patch(difference: Difference, platforms: Mapping[str, int | None]) -> JsonMap:
-    """The fields to send for one VM: only what differs; the VM's status is left alone."""
+    """The fields to send for one record: only what differs; its status is left alone."""
     fields: dict[str, Json] = {}
     if difference.platform and difference.facts.platform:
         fields["platform"] = platforms[difference.facts.platform.slug]
@@ -362,9 +401,18 @@ def patch(difference: Difference, platforms: Mapping[str, int | None]) -> JsonMa
     return fields
 
 
+def _described_facts(fact: HostFacts, platform: str | None) -> Json:
+    described: dict[str, Json] = {fact.record.kind.value: fact.record.id, "platform": platform,
+                                  "host_key": fact.host_key}  # fmt: skip
+    if fact.existing:
+        described["existing"] = True
+    return described
+
+
 @dataclass(frozen=True, slots=True)
 class NetBoxRecordStep:
-    """Write each reached host's platform and pinned host key onto its NetBox VM, in one PATCH."""
+    """Write each reached host's platform and pinned host key onto its NetBox record, in one
+    PATCH per kind of record (VMs; devices of existing servers)."""
 
     ipam: IpamSource
     records: RecordsSource
@@ -374,21 +422,27 @@ class NetBoxRecordStep:
     def inputs(self, ctx: StepContext) -> JsonMap:
         if REACHABILITY not in ctx.outputs:  # planning before the machines are up
             return {"waiting_for": REACHABILITY}
-        return {f.host: {"vm": f.vm, "platform": f.platform.slug if f.platform else None,
-                         "host_key": f.host_key} for f in host_facts(ctx)}  # fmt: skip
+        return {f.host: _described_facts(f, f.platform.slug if f.platform else None)
+                for f in host_facts(ctx)}  # fmt: skip
 
     def hosts(self, ctx: StepContext) -> Sequence[str]:  # noqa: ARG002 - the Step protocol
         return ()
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
         if REACHABILITY not in ctx.outputs:
-            return [Change("record", f"NetBox VM {h.name}", "platform and pinned host key")
-                    for h in ctx.spec.expanded_hosts()]  # fmt: skip
+            return [
+                Change("record", f"NetBox server {h.name}", "platform if it has none") if h.existing
+                else Change("record", f"NetBox VM {h.name}", "platform and pinned host key")
+                for h in ctx.spec.expanded_hosts()
+            ]  # fmt: skip
         facts = host_facts(ctx)
         ipam = self.ipam()
         platforms = {p.slug: _existing(ipam, p) for p in _platforms(facts)}
         found = differences(facts, self._current(facts), platforms)
-        changes = [Change("update", f"NetBox VM {d.facts.host}", d.describe()) for d in found]
+        changes = [
+            Change("update", f"NetBox {d.facts.record.what} {d.facts.host}", d.describe())
+            for d in found
+        ]
         return changes or [Change("none", "NetBox VMs", "platforms and host keys are recorded")]
 
     def apply(self, ctx: StepContext) -> Result:
@@ -400,23 +454,35 @@ class NetBoxRecordStep:
             for p in _platforms(facts)
         }
         found = differences(facts, current, platforms)
-        if found:
-            try:
-                ipam.update(Kind.VM, [(d.facts.vm, patch(d, platforms)) for d in found])
-            except Refused as exc:
-                raise (Refused(MISSING_FIELD) if HOST_KEY_FIELD in str(exc) else exc) from exc
+        for kind in (Kind.VM, Kind.DEVICE):
+            changes = [(d.facts.record.id, patch(d, platforms))
+                       for d in found if d.facts.record.kind is kind]  # fmt: skip
+            if changes:
+                _update(ipam, kind, changes)
         return Result(
             changed=bool(found),
             outputs={
-                "hosts": {f.host: {"vm": f.vm, "platform": f.platform.name if f.platform else None,
-                                   "host_key": f.host_key} for f in facts},
+                "hosts": {f.host: _described_facts(f, f.platform.name if f.platform else None)
+                          for f in facts},
                 "updated": sorted(d.facts.host for d in found),
             },
         )  # fmt: skip
 
-    def _current(self, facts: Sequence[HostFacts]) -> Mapping[int, JsonMap]:
+    def _current(self, facts: Sequence[HostFacts]) -> Current:
         names = ("platform", "custom_fields")
-        return checked(facts, self.records().fields(Kind.VM, [f.vm for f in facts], names))
+        current: dict[RecordRef, JsonMap] = {}
+        for kind in sorted({f.record.kind for f in facts}):
+            ids = [f.record.id for f in facts if f.record.kind is kind]
+            rows = self.records().fields(kind, ids, names)
+            current |= {RecordRef(kind, ident): row for ident, row in rows.items()}
+        return checked(facts, current)
+
+
+def _update(ipam: Ipam, kind: Kind, changes: Sequence[tuple[int, JsonMap]]) -> None:
+    try:
+        ipam.update(kind, changes)
+    except Refused as exc:
+        raise (Refused(MISSING_FIELD) if HOST_KEY_FIELD in str(exc) else exc) from exc
 
 
 def _platforms(facts: Sequence[HostFacts]) -> list[Platform]:
@@ -516,7 +582,7 @@ class PlaybookStep:
         records = [
             HostRecord(name, h.role, str(per_host(ctx, REACHABILITY, name)["address"]),
                        bool(per_host(ctx, REACHABILITY, name).get("owns_kernel", True)),
-                       existing=h.group.provider == "static")
+                       existing=h.existing)
             for name, h in expanded(ctx).items()
             if isinstance(reach, Mapping) and name in reach
         ]  # fmt: skip

@@ -1,26 +1,68 @@
-"""Phase 1, the rest: planned virtual machines with interface and primary IP, the load balancer's
-base configuration, the access list, and hardware to order (planned devices)."""
+"""Phase 1, the rest: planned virtual machines with interface and primary IP (existing servers
+adopted instead), the load balancer's base configuration, the access list, and hardware to order
+(planned devices)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 
+from orchestrator.engine.ports.host_records import RecordRef
 from orchestrator.engine.ports.ipam import Ipam, Kind, New, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
-from orchestrator.phases.netbox_steps import NetBoxStep, _id, _journal, _spec_part, hardware_refs
+from orchestrator.phases.netbox_steps import (
+    NetBoxStep,
+    UnrecordedServer,
+    _id,
+    _journal,
+    _spec_part,
+    hardware_refs,
+)
 from orchestrator.phases.reservations import Make, Reservation, changes_for, key_of
 from orchestrator.spec import DeliverySpec
 from orchestrator.store.records import Json, JsonMap
 
 VM_INTERFACE_TYPE = "virtualization.vminterface"
+#: NetBox's object type of a server record, per kind (a service's parent).
+PARENT_TYPES = {Kind.VM: "virtualization.virtualmachine", Kind.DEVICE: "dcim.device"}
 
 
 def _addresses(ctx: StepContext) -> dict[str, dict[str, Json]]:
+    """The addresses of the hosts phase 1 makes a VM for (not the existing servers)."""
     hosts = ctx.outputs["network.addresses"]["hosts"]
     if not isinstance(hosts, dict):
         raise TypeError("step network.addresses gave no hosts")
-    return {name: value for name, value in hosts.items() if isinstance(value, dict)}
+    existing = {host.name for host in ctx.spec.expanded_hosts() if host.existing}
+    return {
+        name: value
+        for name, value in hosts.items()
+        if isinstance(value, dict) and name not in existing
+    }
+
+
+def server_of(ipam: Ipam, host: str, address: str) -> RecordRef:
+    """The VM or device holding ``address`` in NetBox (an existing server's record);
+    ``UnrecordedServer`` when NetBox lacks the address or it is on no server's interface."""
+    found = ipam.find(Kind.IP, address)
+    if found is None:
+        raise UnrecordedServer(host, f"NetBox has no address {address}")
+    for kind in (Kind.VM, Kind.DEVICE):
+        ident = found.links.get(kind.value)
+        if ident is not None:
+            return RecordRef(kind, ident)
+    raise UnrecordedServer(
+        host, f"NetBox address {found.value} (#{found.id}) is on no VM's or device's interface"
+    )
+
+
+def existing_servers(ctx: StepContext) -> dict[str, RecordRef]:
+    """The records phase 1 adopted for the existing (``static``) servers, by host."""
+    existing = ctx.outputs.get("network.machines", {}).get("existing")
+    found = {}
+    for host, ref in (existing.items() if isinstance(existing, dict) else ()):
+        if isinstance(ref, dict) and isinstance(ref.get("id"), int):
+            found[host] = RecordRef(Kind(str(ref["kind"])), int(ref["id"]))
+    return found
 
 
 def _int(value: Json) -> int:
@@ -31,7 +73,9 @@ def _int(value: Json) -> int:
 
 class MachinesStep(NetBoxStep):
     """A planned VM per host with its interface (the site's name) holding its address, set as
-    primary IP; in the cluster the site names for the host's machine provider."""
+    primary IP; in the cluster the site names for the host's machine provider. An existing
+    (``static``) server is adopted instead: its address must sit on an interface of its VM or
+    device in NetBox, which is recorded (``existing``) and left as it is."""
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
         where: dict[str, Json] = {
@@ -44,7 +88,7 @@ class MachinesStep(NetBoxStep):
         tenant = _id(ctx, "network.tenant", "tenant") if ipam else 0
         site = ipam.reference(Ref.SITE, spec.network.site) if ipam else 0
         wanted = []
-        for host in spec.expanded_hosts():
+        for host in (h for h in spec.expanded_hosts() if not h.existing):
             size = host.group.size
             fields: dict[str, Json] = {
                 "name": host.name, "status": "planned", "site": site, "tenant": tenant,
@@ -58,14 +102,20 @@ class MachinesStep(NetBoxStep):
         return wanted
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        found = self.ready(ctx).owned(Kind.VM, ctx.delivery.id)
-        return changes_for(Kind.VM, self._wanted(ctx, None), found)
+        ipam = self.ready(ctx)
+        found = ipam.owned(Kind.VM, ctx.delivery.id)
+        adopted = [
+            Change("adopt", f"server {host}", f"{ref}, left as it is")
+            for host, ref in self._servers(ipam, ctx).items()
+        ]
+        return changes_for(Kind.VM, self._wanted(ctx, None), found) + adopted
 
     def apply(self, ctx: StepContext) -> Result:
         ipam, delivery = self.ready(ctx), ctx.delivery.id
+        servers = self._servers(ipam, ctx)  # refused before anything is made
         found = ipam.owned(Kind.VM, delivery)
         if self._done(ctx, found):
-            return Result(outputs=self._outputs(ctx, found))
+            return Result(outputs=self._outputs(ctx, found, servers))
         make = Reservation(ipam, ctx, Kind.VM, lambda i: ipam.create(Kind.VM, delivery, i), found)
         vms = make(self._wanted(ctx, ipam))
         fresh = len(vms.created) == len(vms.objects)
@@ -74,12 +124,26 @@ class MachinesStep(NetBoxStep):
         prefix = _id(ctx, "network.prefix", "prefix")
         what = f"{len(vms.created)} planned VMs created, addresses assigned as primary IPs"
         _journal(ipam, ctx, (Kind.PREFIX, prefix), what)
-        return Result(changed=True, outputs=self._outputs(ctx, vms.objects))
+        return Result(changed=True, outputs=self._outputs(ctx, vms.objects, servers))
 
-    def _outputs(self, ctx: StepContext, machines: dict[str, Owned]) -> JsonMap:
-        delivery = ctx.delivery.id
+    def _servers(self, ipam: Ipam, ctx: StepContext) -> dict[str, RecordRef]:
+        """The NetBox record of each existing server, found by its address (read only)."""
         return {
-            "vms": {host: machines[key_of(delivery, "vm", host)].id for host in _addresses(ctx)}
+            host.name: server_of(ipam, host.name, str(host.address))
+            for host in ctx.spec.expanded_hosts()
+            if host.existing
+        }
+
+    def _outputs(
+        self, ctx: StepContext, machines: dict[str, Owned], servers: dict[str, RecordRef]
+    ) -> JsonMap:
+        delivery = ctx.delivery.id
+        existing: dict[str, Json] = {
+            host: {"kind": ref.kind.value, "id": ref.id} for host, ref in servers.items()
+        }
+        return {
+            "vms": {host: machines[key_of(delivery, "vm", host)].id for host in _addresses(ctx)},
+            "existing": existing,
         }
 
     def _done(self, ctx: StepContext, found: dict[str, Owned]) -> bool:
@@ -155,7 +219,6 @@ class LoadBalancerStep(NetBoxStep):
         balancer, delivery = ctx.spec.network.load_balancer, ctx.delivery.id
         if balancer is None:
             return []
-        vms = ctx.outputs.get("network.machines", {}).get("vms", {})
         addresses = ctx.outputs.get("network.addresses", {})
         vip = addresses.get("vip") if isinstance(addresses, dict) else None
         shown = vip.get("address") if isinstance(vip, dict) else "no VIP"
@@ -163,11 +226,11 @@ class LoadBalancerStep(NetBoxStep):
         for host in ctx.spec.expanded_hosts():
             if host.role != balancer.backend_role:
                 continue
-            vm = vms.get(host.name, 0) if isinstance(vms, dict) else 0
+            parent = _parent(ctx, host.name)
             for port in balancer.ports:
                 fields: dict[str, Json] = {
-                    "parent_object_type": "virtualization.virtualmachine",
-                    "parent_object_id": vm, "name": f"lb-{port.protocol}-{port.port}",
+                    "parent_object_type": PARENT_TYPES[parent.kind],
+                    "parent_object_id": parent.id, "name": f"lb-{port.protocol}-{port.port}",
                     "protocol": port.protocol, "ports": [port.backend_port or port.port],
                     "description": f"behind load balancer VIP {shown} port {port.port}",
                 }  # fmt: skip
@@ -203,6 +266,17 @@ class LoadBalancerStep(NetBoxStep):
             _journal(ipam, ctx, target, f"load balancer: {len(wanted)} backend services")
         outputs: dict[str, Json] = {"services": services.ids(), "vip": vip}
         return Result(changed=bool(services.created), outputs=outputs)
+
+
+def _parent(ctx: StepContext, host: str) -> RecordRef:
+    """The record a backend's services go on: its planned VM, or the existing server (a service
+    carries the delivery's key, so a release removes it and leaves the server)."""
+    existing = existing_servers(ctx).get(host)
+    if existing is not None:
+        return existing
+    vms = ctx.outputs.get("network.machines", {}).get("vms", {})
+    vm = vms.get(host, 0) if isinstance(vms, dict) else 0
+    return RecordRef(Kind.VM, vm if isinstance(vm, int) else 0)
 
 
 def _fingerprint(key: str) -> str:

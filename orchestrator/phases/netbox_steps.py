@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.engine.errors import Exhausted, Refused
+from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
 from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases.gateway import (
@@ -339,14 +340,31 @@ class PrefixStep(GatewayKeepingStep):
 
 # addresses
 
+RECORD_IT = (
+    "phase 1 adopts an existing server, it never records one: record it in NetBox first (its VM "
+    "or device, an interface holding its address with the network's prefix length, and in the "
+    f"custom field {HOST_KEY_FIELD} its SSH host key, verified out of band), then run again"
+)
+
+
+class UnrecordedServer(Refused):
+    """A ``static`` host's server is not in NetBox as phase 1 needs it: its address on an
+    interface of its VM or device."""
+
+    def __init__(self, host: str, problem: str) -> None:
+        super().__init__(f"static host {host}: {problem}; {RECORD_IT}")
+        self.host = host
+
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """The addresses a delivery needs: allocated from its prefix, or existing ones to record."""
+    """The addresses a delivery needs: allocated from its prefix, or existing ones to adopt
+    (``static`` hosts', whose keys ``servers`` maps to the host) or record (a given VIP)."""
 
     allocated: list[New]
     existing: list[tuple[New, str]]
     roles: dict[str, str]
+    servers: dict[str, str] = field(default_factory=dict)
 
 
 def _with_length(address: str) -> str:
@@ -364,6 +382,7 @@ def _wanted_addresses(spec: DeliverySpec, delivery: str, tenant: int) -> Wanted:
             wanted.allocated.append(new)
         else:
             wanted.existing.append((new, _with_length(str(host.address))))
+            wanted.servers[new.key] = host.name
     balancer = spec.network.load_balancer
     if balancer is not None and balancer.vip is not False:
         vip = New(key_of(delivery, "ip", "vip"), {**base, "role": "vip", "description": "VIP"})
@@ -405,7 +424,8 @@ class AddressesStep(GatewayKeepingStep):
             free = ipam.free(Kind.IP, prefix[0], len(missing) + len(taking))
             free = [address for address in free if host_of(address) not in taking]
         lines += changes_for(Kind.IP, wanted.allocated, found, free)
-        return lines + changes_for(Kind.IP, [new for new, _a in wanted.existing], found)
+        there = {**found, **self._adopted(ipam, wanted, found)}
+        return lines + changes_for(Kind.IP, [new for new, _a in wanted.existing], there)
 
     def _plan_gateway(
         self, ipam: Ipam, ctx: StepContext, found: dict[str, Owned], prefix: tuple[int, str] | None
@@ -436,12 +456,13 @@ class AddressesStep(GatewayKeepingStep):
         wanted = _wanted_addresses(ctx.spec, delivery, _id(ctx, "network.tenant", "tenant"))
         prefix = _id(ctx, "network.prefix", "prefix")
         found = ipam.owned(Kind.IP, delivery)
+        adopted = self._adopted(ipam, wanted, found)  # refused before anything is reserved
         gateway, held = self._gateway(ipam, ctx, found)
         found = {**found, **gateway.objects}
         allocated = Reservation(ipam, ctx, Kind.IP, self._allocator(ipam, ctx, prefix), found)(
             wanted.allocated
         )
-        recorded = self._existing(ipam, ctx, wanted.existing, found)
+        recorded = self._existing(ipam, ctx, wanted.existing, {**found, **adopted})
         objects = {**allocated.objects, **recorded.objects}
         created = allocated.created + recorded.created
         if created or gateway.created:
@@ -483,19 +504,26 @@ class AddressesStep(GatewayKeepingStep):
 
         return allocate
 
+    def _adopted(self, ipam: Ipam, wanted: Wanted, found: dict[str, Owned]) -> dict[str, Owned]:
+        """The existing addresses NetBox holds (whatever their length there), by key; a static
+        host's address that NetBox lacks is ``UnrecordedServer`` (a given VIP is recorded)."""
+        adopted: dict[str, Owned] = {}
+        for new, address in wanted.existing:
+            there = None if new.key in found else ipam.find(Kind.IP, address.split("/")[0])
+            if there is not None:
+                adopted[new.key] = there
+            elif new.key in wanted.servers and new.key not in found:
+                shown = address.split("/")[0]
+                raise UnrecordedServer(wanted.servers[new.key], f"NetBox has no address {shown}")
+        return adopted
+
     def _existing(
         self, ipam: Ipam, ctx: StepContext, wanted: list[tuple[New, str]], found: dict[str, Owned]
     ) -> Reserved:
-        """Existing addresses (static hosts, a given VIP): adopted if in NetBox, else recorded."""
-        adopted: dict[str, Owned] = {}
-        for new, address in wanted:
-            if new.key not in found:
-                there = ipam.find(Kind.IP, address)
-                if there is not None:
-                    adopted[new.key] = there
+        """Existing addresses (static hosts, a given VIP): adopted (in ``found``), else recorded."""
         todo = [New(new.key, {**new.fields, "address": a}) for new, a in wanted]
         make = Reservation(ipam, ctx, Kind.IP, lambda i: ipam.create(Kind.IP, ctx.delivery.id, i))
-        make.found = {**found, **adopted}
+        make.found = found
         return make(todo)
 
     def _outputs(

@@ -408,6 +408,12 @@ class ExpandedHost:
     group: HostGroup
     address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
 
+    @property
+    def existing(self) -> bool:
+        """Whether the host is a server that exists already (provider ``static``): adopted with
+        its NetBox record, never made."""
+        return self.group.provider == "static"
+
 
 class DeliverySpec(SpecModel):
     """A delivery spec: everything the seven phases need to know about what was sold."""

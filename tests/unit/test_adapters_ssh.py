@@ -1,4 +1,6 @@
-"""Host keys are pinned once per address and never replaced silently; how the probe logs in."""
+"""Host keys are pinned once per address and never replaced silently; a host must show the key it
+is expected to (its provider's, or NetBox's for an existing server) as well as its pin; how the
+probe logs in."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from orchestrator.adapters.ssh import ParamikoProbe, login_keys, pin, pinned_key
+from orchestrator.adapters.ssh import ParamikoProbe, check_key, login_keys, pin, pinned_key
 from orchestrator.adapters.ssh_access import SshAccess, known_hosts_name
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import HostKeyChanged, JumpHostKeyMismatch, Refused
@@ -114,3 +116,18 @@ def test_a_jump_host_that_shows_another_key_is_named_in_the_refusal() -> None:
     assert "jump host 198.51.100.5:22" in str(error)
     assert fingerprint(KEY) in str(error)
     assert "ssh.jump_hosts" in str(error)
+
+
+def _target(tmp_path: Path, expected: str | None) -> SshTarget:
+    return SshTarget("db-01", "192.0.2.20", tmp_path / "known_hosts", expected)
+
+
+def test_a_host_must_show_its_expected_key_and_its_pin(tmp_path: Path) -> None:
+    check_key(_target(tmp_path, None), None, KEY)  # neither: first contact, pinned by the probe
+    check_key(_target(tmp_path, f"{KEY} root@db-01"), KEY, KEY)  # a comment is not the key
+    with pytest.raises(HostKeyChanged, match=r"changed: expected .*NetBox records"):
+        check_key(_target(tmp_path, OTHER), KEY, KEY)  # pinned before, another key expected now
+    with pytest.raises(HostKeyChanged, match=r"changed: pinned .*known_hosts"):
+        check_key(_target(tmp_path, OTHER), KEY, OTHER)  # expected, but not what was pinned
+    with pytest.raises(HostKeyChanged, match=r"changed: pinned"):
+        check_key(_target(tmp_path, None), KEY, OTHER)

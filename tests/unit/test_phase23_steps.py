@@ -27,6 +27,7 @@ from orchestrator.phases import base, software
 from orchestrator.phases.network import network_phase
 from orchestrator.store.records import Json, JsonMap
 from orchestrator.testing import (
+    InMemoryHostRecords,
     InMemoryIpam,
     InMemoryMachines,
     InMemoryRunStore,
@@ -66,35 +67,10 @@ class RecordingIpam(InMemoryIpam):
         return [c for k, c in self.updates if k is Kind.VM and "primary_ip4" not in c[0][1]]
 
 
-class IpamRecords:
-    """The ``HostRecords`` port over an ``InMemoryIpam``'s rows, answering like NetBox: every
-    custom field in ``defined`` is present (``None`` until set); ``reads`` counts the calls."""
-
-    def __init__(self, ipam: InMemoryIpam, defined: Sequence[str] = (HOST_KEY_FIELD,)) -> None:
-        self.ipam = ipam
-        self.defined = tuple(defined)
-        self.reads = 0
-
-    def fields(self, kind: Kind, ids: Sequence[int], names: Sequence[str]) -> dict[int, JsonMap]:
-        self.reads += 1
-        rows = self.ipam.rows[kind]
-        return {i: self._row(rows[i].fields, names) for i in ids if i in rows}
-
-    def _row(self, fields: Mapping[str, object], names: Sequence[str]) -> JsonMap:
-        held = fields.get("custom_fields")
-        custom: dict[str, Json] = dict.fromkeys(self.defined)
-        if isinstance(held, Mapping):
-            custom |= {k: v for k, v in held.items() if k in self.defined}
-        row: dict[str, Json] = {"custom_fields": custom}
-        platform = fields.get("platform")
-        row["platform"] = {"id": platform} if isinstance(platform, int) else None
-        return {name: row.get(name) for name in names}
-
-
 def _phases(
-    adapters: base.Adapters, ipam: InMemoryIpam, records: IpamRecords | None = None
+    adapters: base.Adapters, ipam: InMemoryIpam, records: InMemoryHostRecords | None = None
 ) -> tuple[Phase, ...]:
-    reader = records or IpamRecords(ipam)
+    reader = records or InMemoryHostRecords(ipam)
     return (
         network_phase(lambda: ipam),
         base.phase(lambda: adapters, lambda: ipam, lambda: reader),
@@ -106,7 +82,7 @@ def _engine(
     store: InMemoryRunStore,
     adapters: base.Adapters,
     ipam: InMemoryIpam | None = None,
-    records: IpamRecords | None = None,
+    records: InMemoryHostRecords | None = None,
 ) -> Engine:
     approve_gates(store, DELIVERY, "preconditions")
     phases = _phases(adapters, ipam or InMemoryIpam(), records)
@@ -289,7 +265,7 @@ def test_only_vms_whose_values_differ_are_updated(tmp_path: Path) -> None:
 
 def test_a_netbox_without_the_host_key_field_fails_naming_it(tmp_path: Path) -> None:
     store, ipam = InMemoryRunStore(), RecordingIpam()
-    records = IpamRecords(ipam, defined=())
+    records = InMemoryHostRecords(ipam, defined=())
     outcome = _engine(store, fake_adapters(tmp_path), ipam, records).run(_request())
     assert outcome.run.status is Status.FAILED
     step = store.latest_step(DELIVERY.id, "base.netbox_record")
@@ -341,7 +317,7 @@ def test_plan_names_the_vms_that_would_change_and_changes_nothing() -> None:
         [(done, {"platform": 77, "custom_fields": {HOST_KEY_FIELD: "ssh-ed25519 KEY-u-web-02"}})],
     )
     ipam.updates.clear()
-    step = base.NetBoxRecordStep(lambda: ipam, lambda: IpamRecords(ipam))
+    step = base.NetBoxRecordStep(lambda: ipam, lambda: InMemoryHostRecords(ipam))
     ctx = _record_context(
         {"u-web-01": vm, "u-web-02": done},
         {"u-web-01": _reached("u-web-01"), "u-web-02": _reached("u-web-02")},
@@ -354,7 +330,7 @@ def test_plan_names_the_vms_that_would_change_and_changes_nothing() -> None:
 
 def test_plan_before_the_hosts_are_reached_names_every_vm() -> None:
     ipam = RecordingIpam()
-    step = base.NetBoxRecordStep(lambda: ipam, lambda: IpamRecords(ipam))
+    step = base.NetBoxRecordStep(lambda: ipam, lambda: InMemoryHostRecords(ipam))
     changes = [str(c) for c in step.plan(StepContext(DELIVERY, "run-1", 2, {}))]
     assert changes == [f"record NetBox VM {h} (platform and pinned host key)" for h in HOSTS]
     assert ipam.calls == []
@@ -363,7 +339,7 @@ def test_plan_before_the_hosts_are_reached_names_every_vm() -> None:
 def test_plan_of_a_new_platform_creates_nothing() -> None:
     ipam = RecordingIpam()
     vm = _vm(ipam, "u-db-01")
-    step = base.NetBoxRecordStep(lambda: ipam, lambda: IpamRecords(ipam))
+    step = base.NetBoxRecordStep(lambda: ipam, lambda: InMemoryHostRecords(ipam))
     ctx = _record_context({"u-db-01": vm}, {"u-db-01": _reached("u-db-01")})
     assert [c.action for c in step.plan(ctx)] == ["update"]
     assert (Ref.PLATFORM, "debian-12") not in ipam.refs

@@ -9,11 +9,14 @@ from cryptography.fernet import Fernet
 from structlog.testing import capture_logs
 
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks
+from orchestrator.adapters.machines import ProviderMachines, StaticMachines
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop
 from orchestrator.adapters.vault import FernetVault
 from orchestrator.engine.errors import BadInput, Refused, SharedStateError
+from orchestrator.engine.ports.host_records import RecordRef
+from orchestrator.engine.ports.ipam import Kind
 from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.site import SecretUnavailable, load_site
 from orchestrator.testing import InMemoryRunStore
@@ -48,10 +51,21 @@ def test_the_adapters_follow_the_site(tmp_path: Path) -> None:
     assert variables["scraper_networks"] == ["192.0.2.10/32"]
 
 
-def test_only_the_providers_the_site_names_exist(tmp_path: Path) -> None:
-    machines = wiring(tmp_path).machines()
-    static = MachineRequest("db-01", "db", "192.0.2.20", "debian-12", "static")
-    assert machines.ensure(static).provider == "static"
+def test_only_the_providers_the_site_names_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_SITE_NETBOX_TOKEN", raising=False)
+    built = wiring(tmp_path)
+    machines = built.machines()
+    assert isinstance(machines, ProviderMachines)
+    static = machines.providers["static"]
+    assert isinstance(static, StaticMachines)
+    with pytest.raises(SecretUnavailable):  # its keys are the site's NetBox's, read when asked
+        static.records()
+    request = MachineRequest("db-01", "db", "192.0.2.20", "debian-12", "static",
+                             record=RecordRef(Kind.VM, 12))  # fmt: skip
+    with pytest.raises(SecretUnavailable):
+        machines.ensure(request)
     with pytest.raises(Refused, match="no machine provider 'lab' here"):
         machines.ensure(MachineRequest("web-01", "web", "192.0.2.21", "debian-12", "lab"))
 

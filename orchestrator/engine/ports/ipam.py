@@ -63,7 +63,8 @@ class Owned:
     """An object found or made in NetBox: its key (``""`` if not ours), id and main value.
 
     ``value`` is the address, prefix, VLAN id or name; ``links`` the ids it points to that steps
-    care about (``interface`` of an IP address, ``primary_ip`` of a VM).
+    care about: an IP address's ``interface`` and the ``vm`` or ``device`` that interface belongs
+    to (the server holding the address), a VM's ``primary_ip``, a VM interface's ``vm``.
     """
 
     kind: Kind
@@ -110,7 +111,8 @@ class Ipam(Protocol):
         ...
 
     def find(self, kind: Kind, value: str) -> Owned | None:
-        """An object by its value (tenant slug, IP address), whoever owns it."""
+        """An object by its value (tenant slug, IP address), whoever owns it; an address given
+        without a prefix length (``192.0.2.20``) matches it whatever its length in NetBox."""
         ...
 
     def tenant_named(self, name: str) -> Owned | None:
