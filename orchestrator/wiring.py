@@ -29,6 +29,7 @@ from pathlib import Path
 
 import requests
 import structlog
+from pydantic import ValidationError
 
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
 from orchestrator.adapters.host_records import NetBoxHostRecords
@@ -40,6 +41,7 @@ from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop, SshAccess
 from orchestrator.adapters.vault import FIELD, FernetVault
 from orchestrator.adapters.workspace import Workspace
+from orchestrator.engine.delivery import Delivery, delivery_from_spec
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.host_records import HostRecords
@@ -51,6 +53,9 @@ from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.site import Site
 from orchestrator.site.model import Ssh
+from orchestrator.spec import DeliverySpec
+from orchestrator.spec.messages import problems_of
+from orchestrator.spec.problems import field_path
 from orchestrator.store.location import DEFAULT_STATE
 from orchestrator.store.protocol import SharedState
 
@@ -149,6 +154,28 @@ class Wiring:
 
             return lab_machines(settings)
         raise BadInput(f"site {self.site.name}: no machine provider {name!r} (known: lab, static)")
+
+    def complete(self, delivery: Delivery) -> Delivery:
+        """``delivery`` with the site's NetBox site, VLAN group and parent prefix where its spec
+        leaves them out; ``BadInput`` when the spec does not fit them (its prefix, say)."""
+        spec = delivery.spec
+        if spec is None:
+            return delivery
+        nb = self.site.netbox
+        defaults = {"site": nb.site, "vlan_group": nb.vlan_group,
+                    "parent_prefix": str(nb.parent_prefix)}  # fmt: skip
+        data = spec.model_dump(mode="json")
+        missing = {k: v for k, v in defaults.items() if data["network"].get(k) is None}
+        if not missing:
+            return delivery
+        data["network"].update(missing)
+        try:
+            return delivery_from_spec(DeliverySpec.model_validate(data))
+        except ValidationError as exc:
+            problems = "; ".join(f"{field_path(loc)}: {message}"
+                                 for loc, message in problems_of(exc, DeliverySpec))  # fmt: skip
+            filled = ", ".join(f"network.{k} {v}" for k, v in missing.items())
+            raise BadInput(f"with the site's {filled}: {problems}") from None
 
     def phases(self) -> tuple[Phase, ...]:
         """Phases 1-7 on this site's adapters."""

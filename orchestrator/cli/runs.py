@@ -96,6 +96,10 @@ class Composition(Protocol):
 
     def using(self, store: RunStore) -> Composition: ...
 
+    def complete(self, delivery: Delivery) -> Delivery:
+        """``delivery`` with what its spec leaves to the site filled in (the network's place)."""
+        ...
+
 
 def site_composition(chosen: str | None, state_dir: Path, spec_site: str | None) -> Composition:
     """The composition root on the chosen site (option, environment, else the spec's)."""
@@ -272,6 +276,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
         composed = _composed(ctx, site, state_dir, delivery)
+        delivery = composed.complete(delivery)
         phases = _selected(composed, from_phase, through_phase)
         command = _command(
             ctx, spec, f"--from-phase {phases.first}", f"--through-phase {phases.last}"
@@ -310,6 +315,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
         composed = _composed(ctx, site, state_dir, delivery)
+        delivery = composed.complete(delivery)
         phases = _selected(composed, from_phase, through_phase)
         extra = (f"--from-phase {phases.first}", f"--through-phase {phases.last}")
         request = RunRequest(
@@ -350,6 +356,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
         composed = _composed(ctx, site, state_dir, delivery)
+        delivery = composed.complete(delivery)
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),

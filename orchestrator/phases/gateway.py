@@ -87,7 +87,7 @@ def room_problem(spec: DeliverySpec, gateway: int) -> str | None:
     net = spec.network
     hosts = sum(1 for host in spec.expanded_hosts() if host.address is None)
     vip = int(net.load_balancer is not None and net.load_balancer.vip is True)
-    needed, version = gateway + hosts + vip, net.parent_prefix.version
+    needed, version = gateway + hosts + vip, net.parent.version
     room = usable(net.prefix_length, version)
     if needed <= room:
         return None
@@ -100,7 +100,7 @@ def room_problem(spec: DeliverySpec, gateway: int) -> str | None:
         f"prefix /{net.prefix_length} holds {room} usable addresses: "
         f"{' + '.join(part for part in parts if part)} do not fit"
     )
-    for length in range(net.prefix_length - 1, net.parent_prefix.prefixlen, -1):
+    for length in range(net.prefix_length - 1, net.parent.prefixlen, -1):
         if (bigger := usable(length, version)) >= needed:
             return f"{message}; network.prefix_length {length} would hold {bigger}"
     return message

@@ -86,7 +86,7 @@ class MachinesStep(NetBoxStep):
     def _wanted(self, ctx: StepContext, ipam: Ipam | None) -> list[New]:
         spec, delivery = ctx.spec, ctx.delivery.id
         tenant = _id(ctx, "network.tenant", "tenant") if ipam else 0
-        site = ipam.reference(Ref.SITE, spec.network.site) if ipam else 0
+        site = ipam.reference(Ref.SITE, spec.network.site_slug) if ipam else 0
         wanted = []
         for host in (h for h in spec.expanded_hosts() if not h.existing):
             size = host.group.size
@@ -344,7 +344,7 @@ class HardwareStep(NetBoxStep):
         maker = ipam.reference(maker_ref, vendor, create={"name": model.split(maxsplit=1)[0]})
         kind = ipam.reference(type_ref, slug, create={"model": model, "manufacturer": maker})
         role = ipam.reference(role_ref, role_slug, create={"name": "Server", "color": "2196f3"})
-        site = ipam.reference(Ref.SITE, ctx.spec.network.site)
+        site = ipam.reference(Ref.SITE, ctx.spec.network.site_slug)
         tenant = _id(ctx, "network.tenant", "tenant")
         return {"device_type": kind, "role": role, "site": site, "tenant": tenant}
 

@@ -91,8 +91,8 @@ def references(spec: DeliverySpec, placement: Placement) -> list[tuple[Ref, str]
     """The shared NetBox data phase 1 of ``spec`` refers to."""
     net = spec.network
     refs = [
-        (Ref.SITE, net.site), (Ref.VLAN_GROUP, net.vlan_group),
-        (Ref.PREFIX, str(net.parent_prefix)), (Ref.TENANT, spec.customer.tenant),
+        (Ref.SITE, net.site_slug), (Ref.VLAN_GROUP, net.vlan_group_slug),
+        (Ref.PREFIX, str(net.parent)), (Ref.TENANT, spec.customer.tenant),
         *((Ref.CONTACT_ROLE, role) for role, _new in _people(spec, spec.id)),
     ]  # fmt: skip
     clusters = {placement.cluster_for(group.provider) for group in spec.hosts}
@@ -244,7 +244,7 @@ class VlanStep(NetBoxStep):
         return New(key_of(ctx.delivery.id, "vlan"), fields)
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:
-        ipam, group = self.ready(ctx), ctx.spec.network.vlan_group
+        ipam, group = self.ready(ctx), ctx.spec.network.vlan_group_slug
         key = key_of(ctx.delivery.id, "vlan")
         found = ipam.owned(Kind.VLAN, ctx.delivery.id)
         free = (
@@ -253,7 +253,7 @@ class VlanStep(NetBoxStep):
         return changes_for(Kind.VLAN, [New(key)], found, [f"vid {vid} in {group}" for vid in free])
 
     def apply(self, ctx: StepContext) -> Result:
-        ipam, delivery, group = self.ready(ctx), ctx.delivery.id, ctx.spec.network.vlan_group
+        ipam, delivery, group = self.ready(ctx), ctx.delivery.id, ctx.spec.network.vlan_group_slug
 
         def allocate(items: Sequence[New]) -> list[Owned]:
             pool = ipam.reference(Ref.VLAN_GROUP, group)
@@ -301,7 +301,7 @@ class PrefixStep(GatewayKeepingStep):
         free = []
         if key not in found:
             _check_room(ctx.spec, self.gateway_addresses)
-            parent = ipam.reference(Ref.PREFIX, str(net.parent_prefix))
+            parent = ipam.reference(Ref.PREFIX, str(net.parent))
             free = ipam.free(Kind.PREFIX, parent, 1, net.prefix_length)
         return changes_for(Kind.PREFIX, [New(key)], found, free)
 
@@ -309,15 +309,15 @@ class PrefixStep(GatewayKeepingStep):
         ipam, delivery, net = self.ready(ctx), ctx.delivery.id, ctx.spec.network
 
         def allocate(items: Sequence[New]) -> list[Owned]:
-            parent = ipam.reference(Ref.PREFIX, str(net.parent_prefix))
-            site = ipam.reference(Ref.SITE, net.site)
+            parent = ipam.reference(Ref.PREFIX, str(net.parent))
+            site = ipam.reference(Ref.SITE, net.site_slug)
             fields: dict[str, Json] = {"scope_type": "dcim.site", "scope_id": site}
             items = [New(item.key, {**item.fields, **fields}) for item in items]
             try:
                 return ipam.allocate(Kind.PREFIX, parent, delivery, items)
             except Exhausted as exc:
                 free = ipam.free(Kind.PREFIX, parent, 5, net.prefix_length)
-                what = f"/{net.prefix_length} prefix from {net.parent_prefix}"
+                what = f"/{net.prefix_length} prefix from {net.parent}"
                 raise Exhausted(exhausted_message(what, 1, free)) from exc
 
         fields: dict[str, Json] = {

@@ -112,6 +112,8 @@ def _static_addresses(spec: DeliverySpec) -> Iterator[Inconsistency]:
 def _prefix_fits(spec: DeliverySpec) -> Iterator[Inconsistency]:
     network = spec.network
     parent = network.parent_prefix
+    if parent is None:  # the site file's: checked once the site has filled it in
+        return
     loc = ("network", "prefix_length")
     if network.prefix_length <= parent.prefixlen:
         yield loc, f"must be > {parent.prefixlen} to fit inside the parent prefix {parent}"
@@ -125,8 +127,8 @@ def _prefix_room(spec: DeliverySpec) -> Iterator[Inconsistency]:
     network = spec.network
     hosts = sum(group.count for group in spec.hosts if group.provider != "static")
     vip = network.load_balancer is not None and network.load_balancer.vip is True
-    size = 2 ** (network.parent_prefix.max_prefixlen - network.prefix_length)
-    room = max(0, size - (2 if network.parent_prefix.version == 4 else 1))
+    size = 2 ** (network.parent.max_prefixlen - network.prefix_length)
+    room = max(0, size - (2 if network.parent.version == 4 else 1))
     if hosts + vip > room:
         what = f"{hosts} hosts + VIP" if vip else f"{hosts} hosts"
         message = f"a /{network.prefix_length} has room for {room} addresses"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 from pydantic_core import PydanticCustomError
@@ -144,14 +144,25 @@ class LoadBalancer(SpecModel):
 
 
 class Network(SpecModel):
-    """Where the platform's addresses and VLAN come from (phase 1, NetBox)."""
+    """Where the platform's addresses and VLAN come from (phase 1, NetBox). `site`, `vlan_group`
+    and `parent_prefix` default to the site file's (`netbox.site`, ...) when left out."""
 
-    site: Slug = Field(description="NetBox site slug, e.g. `ams1`.")
-    vlan_group: Slug = Field(
-        description="NetBox VLAN group slug to take a VLAN from, e.g. `ams1-customers`."
+    site: Slug | None = Field(
+        default=None, description="NetBox site slug, e.g. `ams1`; the site file's when left out."
     )
-    parent_prefix: IpNetwork = Field(
-        description="Prefix to carve the delivery's prefix from, e.g. `192.0.2.0/24`."
+    vlan_group: Slug | None = Field(
+        default=None,
+        description=(
+            "NetBox VLAN group slug to take a VLAN from, e.g. `ams1-customers`; the site file's "
+            "when left out."
+        ),
+    )
+    parent_prefix: IpNetwork | None = Field(
+        default=None,
+        description=(
+            "Prefix to carve the delivery's prefix from, e.g. `192.0.2.0/24`; the site file's "
+            "when left out."
+        ),
     )
     prefix_length: int = Field(
         ge=1,
@@ -162,6 +173,28 @@ class Network(SpecModel):
         ),
     )
     load_balancer: LoadBalancer | None = Field(default=None, description="Load balancer, if any.")
+
+    @property
+    def site_slug(self) -> str:
+        """``site``, which the site file fills in when the spec leaves it out."""
+        return _placed(self.site, "site")
+
+    @property
+    def vlan_group_slug(self) -> str:
+        """``vlan_group``, which the site file fills in when the spec leaves it out."""
+        return _placed(self.vlan_group, "vlan_group")
+
+    @property
+    def parent(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """``parent_prefix``, which the site file fills in when the spec leaves it out."""
+        found = _placed(self.parent_prefix, "parent_prefix")
+        return cast("ipaddress.IPv4Network | ipaddress.IPv6Network", found)  # IPvAnyNetwork
+
+
+def _placed[T](value: T | None, name: str) -> T:
+    if value is None:
+        raise ValueError(f"network.{name} is in neither the spec nor the site file")
+    return value
 
 
 class Size(SpecModel):

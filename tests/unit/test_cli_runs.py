@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.cli.runs import RunsWiring, register
-from orchestrator.engine import BadInput, Phase, Refused, StepContext
+from orchestrator.engine import BadInput, Delivery, Phase, Refused, StepContext
 from orchestrator.engine import Result as StepResult
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.phases.network import network_phase
@@ -268,6 +268,9 @@ class Binding:
     def using(self, store: RunStore) -> FixedComposition:
         self.stores.append(store)
         return self.fixed
+
+    def complete(self, delivery: Delivery) -> Delivery:
+        return self.fixed.complete(delivery)
 
     def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> Binding:
         return self

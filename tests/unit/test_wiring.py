@@ -14,11 +14,13 @@ from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop
 from orchestrator.adapters.vault import FernetVault
+from orchestrator.engine.delivery import Delivery, delivery_from_spec
 from orchestrator.engine.errors import BadInput, Refused, SharedStateError
 from orchestrator.engine.ports.host_records import RecordRef
 from orchestrator.engine.ports.ipam import Kind
 from orchestrator.engine.ports.machines import MachineRequest
 from orchestrator.site import SecretUnavailable, load_site
+from orchestrator.spec.loader import parse_spec
 from orchestrator.testing import InMemoryRunStore
 from orchestrator.wiring import Wiring, ssh_access
 from tests.unit.test_site import SITE, write
@@ -172,3 +174,38 @@ def test_without_a_key_file_the_agent_of_the_environment_is_used(tmp_path: Path)
     with_key = load_site(write(tmp_path, SITE)).ssh
     assert ssh_access(with_key, {"SSH_AUTH_SOCK": "/run/agent.sock"}).agent is None
     assert wiring(tmp_path, JUMP_SITE).adapters.probe  # a site without a key file is no error
+
+
+SMALL = Path(__file__).parents[2] / "examples" / "small.yaml"
+
+
+def _small(*, placed: bool, prefix_length: int = 29) -> Delivery:
+    text = SMALL.read_text().replace("prefix_length: 29", f"prefix_length: {prefix_length}")
+    if not placed:
+        for line in (
+            "  site: lab\n",
+            "  vlan_group: lab-vlans\n",
+            "  parent_prefix: 10.213.128.0/17\n",
+        ):
+            text = text.replace(line, "")
+    return delivery_from_spec(parse_spec(text, "small.yaml"))
+
+
+def test_a_spec_that_leaves_its_place_out_lands_where_the_site_says(tmp_path: Path) -> None:
+    built = wiring(tmp_path)
+    placed = built.complete(_small(placed=False))
+    assert placed.spec is not None
+    net = placed.spec.network
+    assert (net.site, net.vlan_group, str(net.parent_prefix)) == (
+        "ams1", "ams1-customers", "192.0.2.0/24",
+    )  # fmt: skip
+    own = _small(placed=True)
+    assert built.complete(own) is own  # a spec that names its place keeps it
+
+
+def test_a_spec_that_does_not_fit_the_sites_prefix_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as refused:
+        wiring(tmp_path).complete(_small(placed=False, prefix_length=20))
+    message = str(refused.value)
+    assert message.startswith("with the site's network.site ams1, ")
+    assert "network.prefix_length: must be > 24" in message
