@@ -32,8 +32,10 @@ from orchestrator.engine import RetryPolicy, RunRequest, Status
 from orchestrator.engine.delivery import load_delivery
 from orchestrator.engine.phase import PhaseRange
 from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
+from orchestrator.lab.site import site_file
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proxy import FaultProxy
+from orchestrator.phases.netbox_steps import IpamSource, Placement
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release
 from orchestrator.testing import EngineBench, InMemoryRunStore, approve_gates
@@ -70,6 +72,13 @@ def spec_file(tmp: Path, delivery: str, hosts: int) -> Path:
     return path
 
 
+def lab_site_phase(ipam: IpamSource) -> Phase:
+    """Phase 1 placed as the lab's site file says (cluster, interface, gateway), on ``ipam``."""
+    nb = load_site(site_file(LabPaths.from_env())).netbox
+    placement = Placement(nb.clusters, nb.interface)
+    return network_phase(ipam, placement, gateway_addresses=nb.gateway_addresses)
+
+
 def orchestrator_run(
     info: NetBoxInfo, proxy: FaultProxy, hosts: int, tmp: Path
 ) -> tuple[Figure, Figure, Figure]:
@@ -77,7 +86,8 @@ def orchestrator_run(
     ipam = NetBoxIpam(proxy.url, info.token)
     bench = EngineBench()
     approve_gates(bench.store, delivery, "preconditions")
-    engine = bench.engine((network_phase(lambda: ipam),), retry=RetryPolicy(attempts=3))
+    phase = lab_site_phase(lambda: ipam)
+    engine = bench.engine((phase,), retry=RetryPolicy(attempts=3))
     request = RunRequest(delivery, "bench", phases=PhaseRange(1, 1))
     with measured(proxy) as first:
         outcome = engine.run(request)
@@ -88,7 +98,7 @@ def orchestrator_run(
     fresh = EngineBench()
     approve_gates(fresh.store, delivery, "preconditions")
     fresh_ipam = NetBoxIpam(proxy.url, info.token)  # a new process: nothing read ahead
-    again = fresh.engine((network_phase(lambda: fresh_ipam),))
+    again = fresh.engine((lab_site_phase(lambda: fresh_ipam),))
     with measured(proxy) as adopted:
         again.run(request)
     release(NetBoxIpam(info.url, info.token), InMemoryRunStore(), delivery.id, "bench")
