@@ -3,7 +3,8 @@
 One line per thing checked, ``ok`` or ``FAIL`` with what to fix; exit 0 when all pass, 1 when
 any fails, 2 when the site file itself is wrong. Secrets are resolved to see that they can be,
 and never printed. It reads only: NetBox (token, permissions, custom fields, the site's
-references), the jump hosts (their host keys, before any login), and the monitoring endpoints.
+references), the jump hosts and the backup host (their host keys, before any login), and the
+monitoring endpoints.
 """
 
 from __future__ import annotations
@@ -51,16 +52,30 @@ def jump_lines(site: Site) -> Iterator[CheckLine]:
     """Each jump host answers SSH with the host key the site names for it."""
     for jump in site.ssh.jump_hosts:
         name = f"jump host {jump.host}:{jump.port}"
-        try:
-            shown = shown_host_key(jump.host, jump.port, float(site.ssh.connect_timeout))
-        except OrchestratorError as exc:
-            yield CheckLine(name, ok=False, detail=str(exc))
-            continue
-        same = shown.split()[:2] == jump.host_key.split()[:2]
-        detail = "shows the expected host key" if same else (
-            "shows another host key than the site names: check the bastion before anything else"
-        )
-        yield CheckLine(name, ok=same, detail=detail)
+        yield _host_key_line(site, name, (jump.host, jump.port), jump.host_key, "the bastion")
+
+
+def backup_lines(site: Site) -> Iterator[CheckLine]:
+    """The backup host answers SSH with the host key the site names for it."""
+    backups = site.backups
+    if backups is not None:
+        name = f"backup host {backups.host}:{backups.port}"
+        where = (backups.host, backups.port)
+        yield _host_key_line(site, name, where, backups.host_key, "the backup host")
+
+
+def _host_key_line(
+    site: Site, name: str, where: tuple[str, int], expected: str, what: str
+) -> CheckLine:
+    try:
+        shown = shown_host_key(*where, float(site.ssh.connect_timeout))
+    except OrchestratorError as exc:
+        return CheckLine(name, ok=False, detail=str(exc))
+    same = shown.split()[:2] == expected.split()[:2]
+    detail = "shows the expected host key" if same else (
+        f"shows another host key than the site names: check {what} before anything else"
+    )
+    return CheckLine(name, ok=same, detail=detail)
 
 
 def monitoring_lines(site: Site) -> Iterator[CheckLine]:
@@ -126,6 +141,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
         lambda: machine_lines(wiring),
         lambda: jump_lines(site),
         lambda: monitoring_lines(site),
+        lambda: backup_lines(site),
     )
     for section in sections:
         yield from section()
@@ -133,7 +149,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
 
 @site_app.command("check")
 def check(site: SiteOption = None) -> None:
-    """Check a site: secrets resolve, NetBox is ready, jump hosts and monitoring answer.
+    """Check a site: secrets resolve, NetBox is ready, jump, monitoring and backup hosts answer.
 
     One line per check; exit 1 with what to fix when any fails. Nothing is changed.
     """
