@@ -30,14 +30,15 @@ import yaml
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.engine import RetryPolicy, RunRequest, Status
 from orchestrator.engine.delivery import load_delivery
-from orchestrator.engine.phase import PhaseRange
+from orchestrator.engine.phase import Phase, PhaseRange
 from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
-from orchestrator.lab.site import site_file
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proxy import FaultProxy
+from orchestrator.lab.site import site_file
 from orchestrator.phases.netbox_steps import IpamSource, Placement
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release
+from orchestrator.site import load_site
 from orchestrator.testing import EngineBench, InMemoryRunStore, approve_gates
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "small.yaml"

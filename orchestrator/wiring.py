@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import requests
@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
 from orchestrator.adapters.host_records import NetBoxHostRecords
+from orchestrator.adapters.inventory import BackupTarget
 from orchestrator.adapters.machines import ProviderMachines, StaticMachines
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
@@ -51,6 +52,7 @@ from orchestrator.engine.ports.vault import DeliveryVault
 from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.netbox_steps import Placement
+from orchestrator.phases.software import RESTIC_PASSWORD
 from orchestrator.site import Site
 from orchestrator.site.model import Ssh
 from orchestrator.spec import DeliverySpec
@@ -205,7 +207,7 @@ def ssh_access(ssh: Ssh, environ: Mapping[str, str]) -> SshAccess:
 
 
 def host_settings(site: Site) -> HostSettings:
-    """What every host of ``site`` gets in phase 2, as the playbooks' variables."""
+    """What every host of ``site`` gets, as the playbooks' variables, and the secrets it keeps."""
     defaults = site.host_defaults
     return HostSettings(
         ntp_servers=defaults.ntp_servers,
@@ -214,4 +216,30 @@ def host_settings(site: Site) -> HostSettings:
         upgrade_new=defaults.upgrades.new_hosts,
         upgrade_existing=defaults.upgrades.existing_hosts,
         scraper_networks=tuple(str(n) for n in site.monitoring.scraper_networks),
+        backups=backup_target(site),
+        site_secrets=site_secrets(site),
     )
+
+
+def backup_target(site: Site) -> BackupTarget | None:
+    """The site's backup host, reached by the controller as the site's SSH user."""
+    backups = site.backups
+    if backups is None:
+        return None
+    return BackupTarget(
+        host=backups.host,
+        user=backups.user,
+        base=backups.base,
+        host_key=backups.host_key,
+        authorized_keys=backups.keys_file(),
+        port=backups.port,
+        become=site.ssh.become,
+    )
+
+
+def site_secrets(site: Site) -> dict[str, Callable[[], str]]:
+    """The secrets the site keeps, by the name playbooks read them under; resolved when used."""
+    password = site.backups.password if site.backups else None
+    if password is None:
+        return {}
+    return {RESTIC_PASSWORD: lambda: password.resolve().reveal()}

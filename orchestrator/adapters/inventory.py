@@ -4,13 +4,22 @@ phase 2's machines, and the spec's software, tuning, access and backups per role
 Pure functions: records in, inventory out. Groups are the host roles; each host's variables say
 what the roles in ``orchestrator/playbooks/roles`` do on it. No secret is ever put in an
 inventory: secrets are read by the playbooks from the delivery's secrets file.
+
+Backups go to the site's backup host (``BackupTarget``), never to the host itself: each host's
+restic repository is ``<base>/<delivery>/<host>`` there. When any host has backups, the inventory
+also holds the backup host as ``BACKUP_HOST`` in the group ``BACKUP_GROUP`` (always there, empty
+or not), which the plays exclude: phase 3 delegates to it the one task that authorises each
+host's key, connecting as the site's SSH user and checking its key against the site's
+``host_key`` (``BackupAccess.known_hosts``), never trusting it on first use.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestrator.engine.ports.check_monitoring import systemd_unit
 from orchestrator.spec.model import DeliverySpec, ExpandedHost, User
@@ -20,6 +29,64 @@ NODE_EXPORTER_PORT = 9100
 #: Software the phase 3 roles know how to configure, by the Debian package that brings it.
 SERVICES_OF = {"nginx": "nginx.service", "haproxy": "haproxy.service",
                "postgresql": "postgresql@15-main.service"}  # fmt: skip
+
+
+#: The backup host's name and group in the inventory: no spec host or role can have them (their
+#: names have no ``_``). Every play runs on ``all:!backup_host``.
+BACKUP_HOST = "backup_target"
+BACKUP_GROUP = "backup_host"
+#: The name the controller knows the backup host's key by (ssh's ``HostKeyAlias``).
+BACKUP_KEY_ALIAS = "orchestrator-backup"
+
+
+@dataclass(frozen=True, slots=True)
+class BackupTarget:
+    """The backup host every delivery host sends its restic backups to, over sftp."""
+
+    host: str  # name or address
+    user: str  # the account that holds the repositories and may only use sftp
+    base: str  # the repositories' folder, without a trailing ``/``
+    host_key: str  # ``ssh-ed25519 AAAA...``, as the site gives it
+    authorized_keys: str  # the file on the backup host that authorises the hosts' keys
+    port: int = 22
+    become: bool = False  # the controller's SSH user needs sudo there (the site's ``ssh.become``)
+
+    def path(self, delivery: str, host: str) -> str:
+        """The folder of ``host``'s repository on the backup host."""
+        return f"{self.base}/{delivery}/{host}"
+
+    def repository(self, delivery: str, host: str) -> str:
+        """restic's name of ``host``'s repository: ``sftp:restic@backup.example.net:/srv/...``."""
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        return f"sftp:{self.user}@{name}:{self.path(delivery, host)}"
+
+    def known_hosts_line(self) -> str:
+        """The line of the controller's known_hosts file for the backup host."""
+        return f"{BACKUP_KEY_ALIAS} {' '.join(self.host_key.split()[:2])}\n"
+
+    def variables(self) -> dict[str, Json]:
+        """What the backups role needs to know about the backup host."""
+        return {"host": self.host, "port": self.port, "user": self.user,
+                "host_key": self.host_key, "authorized_keys": self.authorized_keys,
+                "become": self.become}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class BackupAccess:
+    """The backup host and the controller's file with its key (``known_hosts_line``)."""
+
+    target: BackupTarget
+    known_hosts: Path
+
+    def entry(self) -> dict[str, Json]:
+        """``BACKUP_HOST``'s inventory entry: the site's SSH user, the site's key checked."""
+        checked = ["-o", f"HostKeyAlias={BACKUP_KEY_ALIAS}",
+                   "-o", f"GlobalKnownHostsFile={self.known_hosts}"]  # fmt: skip
+        return {
+            "ansible_host": self.target.host,
+            "ansible_port": self.target.port,
+            "ansible_ssh_common_args": shlex.join(checked),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +152,11 @@ class Topology:
 
 
 def host_vars(
-    spec: DeliverySpec, host: ExpandedHost, record: HostRecord, topology: Topology
+    spec: DeliverySpec,
+    host: ExpandedHost,
+    record: HostRecord,
+    topology: Topology,
+    backups: BackupTarget | None = None,
 ) -> dict[str, Json]:
     """Everything the playbooks need to know about ``host``."""
     software = spec.software.get(host.role)
@@ -127,6 +198,8 @@ def host_vars(
             "paths": list(backup.paths),
             "keep_days": backup.retention.days,
             "keep_count": backup.retention.count,
+            # None: the site has no backup host, and the play refuses (never a local repository)
+            "repository": backups.repository(spec.id, host.name) if backups else None,
         }
     return hv
 
@@ -156,19 +229,31 @@ def _lb(spec: DeliverySpec, topology: Topology) -> dict[str, Json]:
 
 
 def inventory(
-    spec: DeliverySpec, topology: Topology, common: Mapping[str, Json]
+    spec: DeliverySpec,
+    topology: Topology,
+    common: Mapping[str, Json],
+    backups: BackupAccess | None = None,
 ) -> dict[str, Json]:
-    """The inventory: one group per role, host variables per host, ``common`` for all."""
+    """The inventory: one group per role, host variables per host, ``common`` for all; with the
+    backup host (``BACKUP_HOST``, ``backup_server``) when a host has backups."""
     by_name = {r.name: r for r in topology.records}
+    target = backups.target if backups else None
     groups: dict[str, dict[str, dict[str, Json]]] = {}
     for host in spec.expanded_hosts():
         record = by_name.get(host.name)
         if record is None:
             continue
-        hv = host_vars(spec, host, record, topology)
+        hv = host_vars(spec, host, record, topology, target)
         groups.setdefault(host.role, {})[host.name] = hv
     children: dict[str, Json] = {role: {"hosts": hosts} for role, hosts in groups.items()}
-    return {"all": {"vars": dict(common), "children": children}}
+    variables = dict(common)
+    backup_hosts: dict[str, Json] = {}
+    backed_up = any(hv["backup"] for hosts in groups.values() for hv in hosts.values())
+    if backups is not None and backed_up:
+        variables["backup_server"] = backups.target.variables()
+        backup_hosts[BACKUP_HOST] = backups.entry()
+    children[BACKUP_GROUP] = {"hosts": backup_hosts}
+    return {"all": {"vars": variables, "children": children}}
 
 
 def vip_of(addresses: JsonMap) -> str | None:

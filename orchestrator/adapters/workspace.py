@@ -2,7 +2,9 @@
 
     <root>/<delivery>/            0700
         known_hosts               0600  host keys pinned on first contact (SSH and Ansible use it)
-        secrets.json              0600  passwords the orchestrator generated (never logged)
+        secrets.json              0600  passwords the orchestrator generated or the site keeps
+                                        (a backup password), never logged
+        backup_known_hosts        0600  the site's backup host key, for the playbooks
         facts/                    0700  Ansible's fact cache
         runs/<run>-<step>/        0700  ansible-runner artifacts, files 0600, the newest kept
 
@@ -97,6 +99,10 @@ class Workspace:
         """The delivery's known_hosts file of pinned host keys."""
         return self.delivery(delivery_id) / "known_hosts"
 
+    def backup_known_hosts(self, delivery_id: str) -> Path:
+        """The known_hosts file with the site's backup host key (written before each playbook)."""
+        return self.delivery(delivery_id) / "backup_known_hosts"
+
     def facts(self, delivery_id: str) -> Path:
         """Ansible's fact cache for the delivery."""
         return private_dir(self.delivery(delivery_id) / "facts")
@@ -157,6 +163,16 @@ class Workspace:
                 known[name] = secrets.token_urlsafe(SECRET_BYTES)
                 write_private(path, _secrets_text(known))
             return known[name]
+
+    def keep_secret(self, delivery_id: str, name: str, value: str) -> None:
+        """Keep ``value`` as the secret called ``name``: one the site keeps (a backup password)
+        rather than one generated here; playbooks read it from the same file."""
+        path = self.secrets_file(delivery_id)
+        with _LOCK:
+            known: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+            if known.get(name) != value:
+                known[name] = value
+                write_private(path, json.dumps(known, indent=2, sort_keys=True) + "\n")
 
     def secret_values(self, delivery_id: str) -> tuple[str, ...]:
         """Every secret generated for the delivery so far (to censor them from any output)."""

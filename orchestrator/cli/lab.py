@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.lab import lab
+from orchestrator.lab.backup import NAME as BACKUP_HOST_NAME
 from orchestrator.lab.errors import LabError
 from orchestrator.lab.hosts import list_hosts
 from orchestrator.lab.paths import LabPaths
@@ -79,6 +80,8 @@ def up(
     out.print(f"NetBox URL and token: {LabPaths.from_env().netbox_env} (mode 0600)")
     for host in done.hosts:
         out.print(f"  {host.name:10} {host.address:15} ssh root@{host.address}")
+    backup = done.backup
+    out.print(f"  {backup.name:10} {backup.address:15} backup host (restic over sftp)")
 
 
 @lab_app.command("down")
@@ -115,13 +118,13 @@ def status(
 
 @lab_app.command("smoke")
 def smoke() -> None:
-    """Run the smoke playbook on every lab host: install nginx from the mirror, start it.
+    """Run the smoke playbook on every lab host but the backup host: install nginx, start it.
 
     Prints each task's outcome per host as it happens, then a summary; exits 1 if any host failed.
     """
     paths = LabPaths.from_env()
     with _lab_errors():
-        hosts = list_hosts(paths)
+        hosts = [h for h in list_hosts(paths) if h.name != BACKUP_HOST_NAME]
         if not hosts:
             raise LabError("no lab hosts", "run `orchestrator lab up --hosts 2` first")
         err.print(f"running {SMOKE_PLAYBOOK.name} on {', '.join(h.name for h in hosts)}")

@@ -5,7 +5,7 @@ any fails, 2 when the site file itself is wrong. Secrets are resolved to see tha
 and never printed; the shared-state key must be a Fernet key (a site without one passes, with a
 note that its state stays on each controller). It reads only: NetBox (token, permissions, custom
 fields, the site's references), the SSH key (the file, or the ssh-agent's list of keys), the jump
-hosts (their host keys, before any login), and the monitoring endpoints.
+hosts and the backup host (their host keys, before any login), and the monitoring endpoints.
 """
 
 from __future__ import annotations
@@ -87,16 +87,30 @@ def jump_lines(site: Site) -> Iterator[CheckLine]:
     """Each jump host answers SSH with the host key the site names for it."""
     for jump in site.ssh.jump_hosts:
         name = f"jump host {jump.host}:{jump.port}"
-        try:
-            shown = shown_host_key(jump.host, jump.port, float(site.ssh.connect_timeout))
-        except OrchestratorError as exc:
-            yield CheckLine(name, ok=False, detail=str(exc))
-            continue
-        same = shown.split()[:2] == jump.host_key.split()[:2]
-        detail = "shows the expected host key" if same else (
-            "shows another host key than the site names: check the bastion before anything else"
-        )
-        yield CheckLine(name, ok=same, detail=detail)
+        yield _host_key_line(site, name, (jump.host, jump.port), jump.host_key, "the bastion")
+
+
+def backup_lines(site: Site) -> Iterator[CheckLine]:
+    """The backup host answers SSH with the host key the site names for it."""
+    backups = site.backups
+    if backups is not None:
+        name = f"backup host {backups.host}:{backups.port}"
+        where = (backups.host, backups.port)
+        yield _host_key_line(site, name, where, backups.host_key, "the backup host")
+
+
+def _host_key_line(
+    site: Site, name: str, where: tuple[str, int], expected: str, what: str
+) -> CheckLine:
+    try:
+        shown = shown_host_key(*where, float(site.ssh.connect_timeout))
+    except OrchestratorError as exc:
+        return CheckLine(name, ok=False, detail=str(exc))
+    same = shown.split()[:2] == expected.split()[:2]
+    detail = "shows the expected host key" if same else (
+        f"shows another host key than the site names: check {what} before anything else"
+    )
+    return CheckLine(name, ok=same, detail=detail)
 
 
 def monitoring_lines(site: Site) -> Iterator[CheckLine]:
@@ -165,6 +179,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
         lambda: ssh_key_lines(wiring),
         lambda: jump_lines(site),
         lambda: monitoring_lines(site),
+        lambda: backup_lines(site),
     )
     for section in sections:
         yield from section()
@@ -172,7 +187,8 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
 
 @site_app.command("check")
 def check(site: SiteOption = None) -> None:
-    """Check a site: secrets resolve, NetBox is ready, an SSH key, jump hosts, monitoring.
+    """Check a site: secrets resolve, NetBox is ready, an SSH key, jump, monitoring and backup
+    hosts answer.
 
     One line per check; exit 1 with what to fix when any fails. Nothing is changed.
     """

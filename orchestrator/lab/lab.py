@@ -3,7 +3,7 @@
 ``up`` is idempotent and self-healing: each part checks what exists and repairs what is missing,
 so running it after a reboot, a killed process or an interrupted ``up`` ends in a working lab.
 NetBox (slow when cold: install and migrate) comes up in a thread beside the image, the mirror and
-the hosts.
+the hosts: the smoke hosts asked for and, always, the backup host (``orchestrator.lab.backup``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from orchestrator.lab import hosts as lab_hosts
 from orchestrator.lab import network, preflight
 from orchestrator.lab.addressing import BRIDGE, smoke_host_addresses
+from orchestrator.lab.backup import ensure_backup_host
 from orchestrator.lab.image import ensure_base_image
 from orchestrator.lab.mirror import ensure_mirror, serve_mirror, stop_mirror
 from orchestrator.lab.netbox import NetBoxInfo, NetBoxLab
@@ -31,16 +32,20 @@ class LabUp:
     """What ``lab up`` brought up and how long it took."""
 
     netbox: NetBoxInfo
-    hosts: list[lab_hosts.LabHost]
+    hosts: list[lab_hosts.LabHost]  # the smoke hosts
     seconds: float
     site: Path  # the lab's site file
+    backup: lab_hosts.LabHost  # where the lab site's deliveries send their backups
 
 
 def _prefixed(progress: Progress, part: str) -> Progress:
     return lambda message: progress(f"{part}: {message}")
 
 
-def _hosts_up(paths: LabPaths, count: int, progress: Progress) -> list[lab_hosts.LabHost]:
+def _hosts_up(
+    paths: LabPaths, count: int, progress: Progress
+) -> tuple[list[lab_hosts.LabHost], lab_hosts.LabHost]:
+    """The smoke hosts and the backup host, made or repaired side by side."""
     image = ensure_base_image(paths, _prefixed(progress, "image"))
     ensure_mirror(paths, image, _prefixed(progress, "mirror"))
     network.ensure_bridge()
@@ -51,16 +56,17 @@ def _hosts_up(paths: LabPaths, count: int, progress: Progress) -> list[lab_hosts
     for name in lab_hosts.reboot_outdated(paths, _prefixed(progress, "hosts")):
         progress(f"hosts: {name} booted again with today's options")
     wanted = smoke_host_addresses(count)
-    if not wanted:
-        return []
-    with ThreadPoolExecutor(max_workers=min(len(wanted), 8)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(wanted) + 1, 8)) as pool:
+        backup = pool.submit(ensure_backup_host, paths, _prefixed(progress, "backup"))
         futures = [
             pool.submit(lab_hosts.create_host, name, str(ip), paths=paths) for name, ip in wanted
         ]
         made = [f.result() for f in futures]
+        backup_host = backup.result()
     for host in made:
         progress(f"hosts: {host.name} up at {host.address}")
-    return made
+    progress(f"backup: {backup_host.name} up at {backup_host.address}")
+    return made, backup_host
 
 
 def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
@@ -70,11 +76,12 @@ def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
     netbox = NetBoxLab(paths, progress=_prefixed(progress, "netbox"))
     with ThreadPoolExecutor(max_workers=1) as pool:
         netbox_up = pool.submit(netbox.up)
-        made = _hosts_up(paths, hosts, progress)
+        made, backup = _hosts_up(paths, hosts, progress)
         info = netbox_up.result()
-    site = write_site(paths, info)
+    site = write_site(paths, info, backup)
     progress(f"site: {site}")
-    return LabUp(netbox=info, hosts=made, seconds=time.monotonic() - started, site=site)
+    seconds = time.monotonic() - started
+    return LabUp(netbox=info, hosts=made, seconds=seconds, site=site, backup=backup)
 
 
 def down(paths: LabPaths, progress: Progress) -> None:

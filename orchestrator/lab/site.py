@@ -4,7 +4,8 @@ The demo, the tests and the benchmarks deliver through it (``--site .lab/site.ya
 outside the lab knows its names or addresses. No secret is in it: the file refers to
 ``<state>/netbox.token`` (0600), as a site refers to wherever it keeps its own token, and to
 ``<state>/state.key`` (0600), the Fernet key of the shared state, made by the first ``lab up``
-and kept after (state sealed with it stays readable).
+and kept after (state sealed with it stays readable). Backups go to the lab's backup host over
+sftp, its host key given as a site names any backup host's.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 import yaml
 from cryptography.fernet import Fernet
 
-from orchestrator.lab import netbox, prometheus
+from orchestrator.lab import backup, netbox, prometheus
 from orchestrator.lab.addressing import CONTROLLER, PLATFORM_PARENT
 from orchestrator.lab.files import write_atomically
+from orchestrator.lab.hosts import LabHost
 from orchestrator.lab.netbox import NetBoxInfo, write_private
 from orchestrator.lab.paths import LabPaths
 
@@ -47,8 +49,9 @@ def ensure_state_key(paths: LabPaths) -> Path:
     return path
 
 
-def site_data(paths: LabPaths, info: NetBoxInfo) -> dict[str, object]:
-    """The lab's site: its NetBox, root over SSH with the lab key, its Prometheus and NTP."""
+def site_data(paths: LabPaths, info: NetBoxInfo, backup_host: LabHost) -> dict[str, object]:
+    """The lab's site: its NetBox, root over SSH with the lab key, its Prometheus, NTP and backup
+    host (the password of each delivery's repositories is generated)."""
     controller = f"{CONTROLLER}/32"
     return {
         "name": NAME,
@@ -70,6 +73,11 @@ def site_data(paths: LabPaths, info: NetBoxInfo) -> dict[str, object]:
             "blackbox": prometheus.BLACKBOX_LISTEN,
             "scraper_networks": [controller],
         },
+        "backups": {
+            "repository": f"sftp:{backup.USER}@{backup_host.address}:{backup.BASE}",
+            "host_key": backup_host.host_key,
+            "authorized_keys": backup.AUTHORIZED_KEYS,
+        },
         "management_networks": [controller],
         "machines": {
             PROVIDER: {"state": str(paths.state), "cache": str(paths.cache)},
@@ -79,12 +87,12 @@ def site_data(paths: LabPaths, info: NetBoxInfo) -> dict[str, object]:
     }
 
 
-def write_site(paths: LabPaths, info: NetBoxInfo) -> Path:
+def write_site(paths: LabPaths, info: NetBoxInfo, backup_host: LabHost) -> Path:
     """Write the lab's token file, its shared-state key (once) and site file; the site file's
     path."""
     write_private(token_file(paths), info.token + "\n")
     ensure_state_key(paths)
     text = "# The lab's site, written by `orchestrator lab up`; see docs/site.md.\n"
-    text += yaml.safe_dump(site_data(paths, info), sort_keys=False)
+    text += yaml.safe_dump(site_data(paths, info, backup_host), sort_keys=False)
     write_atomically(site_file(paths), text)
     return site_file(paths)

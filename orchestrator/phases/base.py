@@ -27,8 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.adapters.ansible import PLAYBOOKS
-from orchestrator.adapters.inventory import HostRecord, Topology, bare, inventory, prefix_of, vip_of
-from orchestrator.adapters.workspace import Workspace
+from orchestrator.adapters.inventory import (
+    BackupAccess,
+    BackupTarget,
+    HostRecord,
+    Topology,
+    bare,
+    inventory,
+    prefix_of,
+    vip_of,
+)
+from orchestrator.adapters.workspace import Workspace, write_private
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import HostKeyChanged, OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
@@ -65,8 +74,8 @@ VMS = "network.machines"
 
 @dataclass(frozen=True, slots=True)
 class HostSettings:
-    """What every host of the site gets in phase 2, besides the spec: time, packages, upgrades,
-    and the networks the monitoring system comes from."""
+    """What every host of the site gets, besides the spec: time, packages, upgrades, the networks
+    the monitoring system comes from, and the backup host with the secrets the site keeps."""
 
     ntp_servers: tuple[str, ...] = ()
     timezone: str = "Etc/UTC"
@@ -74,6 +83,10 @@ class HostSettings:
     upgrade_new: str = "all"  # all | security | none, for machines a provider just made
     upgrade_existing: str = "security"  # the same, for servers that already ran (``static``)
     scraper_networks: tuple[str, ...] = ()
+    backups: BackupTarget | None = None  # none: a spec's backups are refused, never kept locally
+    #: Secrets the site keeps, by the name playbooks read them under, resolved when a playbook
+    #: needs them; any other secret a playbook reads is generated per delivery.
+    site_secrets: Mapping[str, Callable[[], str]] = field(default_factory=dict)
 
     def variables(self) -> dict[str, Json]:
         """The playbooks' variables for these settings."""
@@ -560,6 +573,14 @@ class PlaybookStep:
     def _run(self, ctx: StepContext, hosts: tuple[str, ...], *, check: bool) -> PlaybookOutcome:
         adapters = self.adapters()
         workspace, delivery = adapters.workspace, ctx.delivery.id
+        kept = adapters.settings.site_secrets  # the site keeps them (a backup password)
+        generated = tuple(name for name in self.secrets if name not in kept)
+        secrets_file = workspace.write_secrets(delivery, generated)
+        site_values = [kept[name]() for name in self.secrets if name in kept]
+        for name, value in zip([n for n in self.secrets if n in kept], site_values, strict=True):
+            workspace.keep_secret(delivery, name, value)
+        if (target := adapters.settings.backups) is not None:
+            write_private(workspace.backup_known_hosts(delivery), target.known_hosts_line())
         request = PlaybookRun(
             playbook=self.playbook,
             inventory=self._inventory(ctx, adapters),
@@ -569,11 +590,11 @@ class PlaybookStep:
             facts=workspace.facts(delivery),
             label=f"{ctx.run_id}-{self.key}{'-check' if check else ''}",
             extravars={
-                "orchestrator_secrets_file": str(workspace.write_secrets(delivery, self.secrets)),
+                "orchestrator_secrets_file": str(secrets_file),
                 "monitoring_targets_dir": str(adapters.monitoring.targets_dir()),
             },
             check=check,
-            censor=workspace.secret_values(delivery),
+            censor=(*workspace.secret_values(delivery), *site_values),
         )
         return adapters.playbooks.run(request)
 
@@ -594,7 +615,10 @@ class PlaybookStep:
             "management_networks": list(adapters.management_networks),
             **adapters.settings.variables(),
         }
-        return inventory(ctx.spec, topology, common)
+        target = adapters.settings.backups
+        known_hosts = adapters.workspace.backup_known_hosts(ctx.delivery.id)
+        access = BackupAccess(target, known_hosts) if target is not None else None
+        return inventory(ctx.spec, topology, common, access)
 
 
 def would_change(task: TaskRecord) -> str:

@@ -3,8 +3,9 @@
 One playbook run (``orchestrator/playbooks/phase3_software.yml``) on every host: the customer's
 software per role (web: nginx; db: PostgreSQL with the customer's database and user; lb: haproxy
 on the VIP with the backends from phase 1), tuning (sysctl, limits), customer user access,
-monitoring of the extra software, and backups (restic: repository, schedule, first backup,
-verified restore).
+monitoring of the extra software, and backups (restic to a repository of its own on the site's
+backup host, over sftp with a key of its own: repository, schedule, first backup, verified
+restore).
 Then the spec's monitoring checks go into the monitoring system (``phases.monitoring``).
 """
 
@@ -12,7 +13,9 @@ from orchestrator.engine.phase import Phase
 from orchestrator.phases.base import AdapterSource, PlaybookStep
 from orchestrator.phases.monitoring import ChecksStep
 
-SECRETS = ("db_password", "restic_password")
+#: The restic repositories' password: the site's (``backups.password``) or generated per delivery.
+RESTIC_PASSWORD = "restic_password"  # noqa: S105 - the name of a secret, not its value
+SECRETS = ("db_password", RESTIC_PASSWORD)
 
 
 def phase(adapters: AdapterSource) -> Phase:
@@ -34,4 +37,4 @@ def phase(adapters: AdapterSource) -> Phase:
     )
 
 
-__all__ = ["SECRETS", "phase"]
+__all__ = ["RESTIC_PASSWORD", "SECRETS", "phase"]

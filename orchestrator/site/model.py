@@ -7,14 +7,23 @@ secrets``). Unknown keys are errors. Each field's description is its reference t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from pydantic_core import PydanticCustomError
 
 from orchestrator.site.secrets import SecretField
-from orchestrator.spec.fields import Email, IpNetwork, Slug, Text, UnixUser
+from orchestrator.spec.fields import (
+    AbsolutePath,
+    Email,
+    IpNetwork,
+    Slug,
+    SshPublicKey,
+    Text,
+    UnixUser,
+)
 
 type Role = Literal["delivery_manager", "lead_engineer", "engineer", "operations", "ci"]
 
@@ -135,19 +144,82 @@ class Monitoring(SiteModel):
     )
 
 
-class Backups(SiteModel):
-    """Where hosts send their backups (never to themselves)."""
+#: restic's sftp repository form: ``sftp:USER@HOST:/PATH`` (HOST a name, an IPv4 address or
+#: ``[IPv6]``). Its port is the site's ``backups.port``.
+_SFTP = re.compile(
+    r"sftp:(?P<user>[a-z_][a-z0-9_-]{0,31})@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)"
+    r":(?P<path>/\S*)"
+)
 
-    repository: Text = Field(
-        description=(
-            "restic repository base, e.g. `rest:http://backup.example.net:8000` or "
-            "`sftp:restic@backup.example.net:/srv/restic`; each host gets its own path below it."
+
+def _sftp_repository(value: str) -> str:
+    match = _SFTP.fullmatch(value)
+    if match is None:
+        raise ValueError(
+            "must be a restic sftp repository like sftp:restic@backup.example.net:/srv/restic "
+            "(each host gets its own SSH key on the backup host: restic's sftp backend)"
         )
+    if match["path"].rstrip("/") == "" or ".." in match["path"].split("/"):
+        raise ValueError("the repository's path must be a folder below / (no '..')")
+    return value
+
+
+SftpRepository = Annotated[str, AfterValidator(_sftp_repository)]
+
+
+class Backups(SiteModel):
+    """Where hosts send their backups (never to themselves): a backup host restic reaches over
+    sftp, with an account that may use sftp only."""
+
+    repository: SftpRepository = Field(
+        description=(
+            "restic repository base on the backup host, `sftp:USER@HOST:/PATH`, e.g. "
+            "`sftp:restic@backup.example.net:/srv/restic`; each host's repository is "
+            "`PATH/<delivery>/<host>`."
+        )
+    )
+    port: int = Field(default=22, ge=1, le=65535, description="SSH port of the backup host.")
+    host_key: SshPublicKey = Field(
+        description=(
+            "The backup host's SSH host key (`ssh-ed25519 AAAA...`): hosts and the controller "
+            "check it, never trust it unseen."
+        )
+    )
+    authorized_keys: AbsolutePath | None = Field(
+        default=None,
+        description=(
+            "File on the backup host that authorises the account's keys, one line per host "
+            "(default `/etc/ssh/authorized_keys/USER`); root's, not the account's."
+        ),
     )
     password: SecretField | None = Field(
         default=None,
         description="Reference to the repository password; generated per delivery when left out.",
     )
+
+    def _part(self, name: str) -> str:
+        match = _SFTP.fullmatch(self.repository)
+        assert match is not None  # noqa: S101 - the field's check refused anything else
+        return match[name]
+
+    @property
+    def user(self) -> str:
+        """The account on the backup host that holds the repositories."""
+        return self._part("user")
+
+    @property
+    def host(self) -> str:
+        """The backup host's name or address (an IPv6 address without its brackets)."""
+        return self._part("host").strip("[]")
+
+    @property
+    def base(self) -> str:
+        """The folder the repositories are in, without a trailing ``/``."""
+        return self._part("path").rstrip("/")
+
+    def keys_file(self) -> str:
+        """The file on the backup host that authorises the hosts' keys."""
+        return self.authorized_keys or f"/etc/ssh/authorized_keys/{self.user}"
 
 
 class PersonEntry(SiteModel):

@@ -1,4 +1,5 @@
-"""Phases 1-3 on the real lab: NetBox, machines, SSH pinning, Ansible, Prometheus, backups, resume.
+"""Phases 1-3 on the real lab: NetBox, machines, SSH pinning, Ansible, Prometheus, backups (on the
+lab's backup host), resume.
 
 One delivery (lb + 2 web + 1 db) is carried through phases 1-3 by the real engine: phase 1
 reserves its network in the lab NetBox, phase 2 brings lab hosts up at those addresses and writes
@@ -44,8 +45,9 @@ from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import PhaseRange
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
 from orchestrator.engine.status import Mode, Status
+from orchestrator.lab import backup as lab_backup
 from orchestrator.lab import lab
-from orchestrator.lab.addressing import netns_name
+from orchestrator.lab.addressing import BACKUP_HOST, netns_name
 from orchestrator.lab.hosts import create_host, destroy_host
 from orchestrator.lab.netbox import NetBoxInfo, netbox_api, read_netbox_env
 from orchestrator.lab.network import namespace_pids
@@ -138,10 +140,12 @@ def _addresses(store: SqlRunStore) -> Any:
 
 
 def _clean(spec: DeliverySpec, paths: LabPaths, netbox: NetBoxInfo) -> None:
-    """Remove the delivery's lab hosts and its NetBox objects (only this delivery's)."""
+    """Remove the delivery's lab hosts, its NetBox objects and its backups (only this
+    delivery's)."""
     for host in spec.expanded_hosts():
         destroy_host(host.name, paths=paths)
     release(NetBoxIpam(netbox.url, netbox.token), InMemoryRunStore(), DELIVERY, "test")
+    lab_backup.forget_delivery(paths, DELIVERY)  # its repositories and keys on the backup host
 
 
 @pytest.fixture(scope="module")
@@ -207,14 +211,48 @@ def test_phases_1_to_3_deliver_a_working_platform(
         assert conn.execute("select current_user").fetchone() == ("p23_lab",)
     hosts = [h.name for h in platform.spec.expanded_hosts()]
     assert _exporters_up(hosts) == dict.fromkeys(hosts, "1")
-    snapshots = json.loads(platform.ssh(db, "RESTIC_REPOSITORY=/var/backups/restic "
-        "RESTIC_PASSWORD_FILE=/etc/restic/password restic snapshots --json"))  # fmt: skip
-    assert len(snapshots) >= 1
     restores = [t for h in store.list_hosts(outcome.run.id, "software.configure")
                 for t in h.tasks if t.name.endswith("Verify that the sample file restores")
                 and t.status is not Status.SKIPPED]  # fmt: skip
     assert {t.status for t in restores} == {Status.SUCCEEDED}
     assert len(restores) == 3  # the hosts with backups: two web, one db
+
+
+BACKED_UP = ("p23-db-01", "p23-web-01", "p23-web-02")
+
+
+def test_backups_live_on_the_backup_host_not_on_the_hosts_they_protect(
+    platform: Platform, first: tuple[SqlRunStore, RunOutcome]
+) -> None:
+    store, outcome = first
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    on_backup_host = {host: backup_host(platform, f"cd {lab_backup.BASE}/{DELIVERY}/{host} && "
+                                                  "stat -c %U config && ls snapshots | wc -l")
+                      for host in BACKED_UP}  # fmt: skip
+    assert {h: text.split() for h, text in on_backup_host.items()} == {
+        h: [lab_backup.USER, "1"] for h in BACKED_UP  # one snapshot: the first backup
+    }
+    keys = backup_host(platform, f"cat {lab_backup.AUTHORIZED_KEYS}").splitlines()
+    assert sorted(line.split()[-1] for line in keys if f":{DELIVERY}/" in line) == [
+        f"orchestrator:{DELIVERY}/{host}" for host in BACKED_UP
+    ]
+    assert all(line.startswith('restrict,command="internal-sftp" ssh-ed25519 ') for line in keys)
+    for host in BACKED_UP:
+        address = platform.address(store, host)
+        listed = json.loads(platform.ssh(address, "orchestrator-restic snapshots --json"))
+        assert len(listed) == 1, host  # read from the backup host, over sftp
+        here = f"/var/backups/restic {lab_backup.BASE}/{DELIVERY}/{host}"  # no repository here
+        assert platform.ssh(address, f"ls -d {here} 2>/dev/null | wc -l").strip() == "0", host
+    # the host's key is good for sftp and nothing else on the backup host
+    login = "ssh -F /etc/restic/ssh_config orchestrator-backup id 2>&1 || true"
+    shell = platform.ssh(platform.address(store, "p23-db-01"), login)
+    assert "sftp connections only" in shell
+    assert "uid=" not in shell
+
+
+def backup_host(platform: Platform, command: str) -> str:
+    """``command``'s output, run as root on the lab's backup host (its host key checked)."""
+    return lab_backup.root_shell(platform.paths, str(BACKUP_HOST), command)
 
 
 def _connects(platform: Platform, source: str, target: str, port: int) -> bool:

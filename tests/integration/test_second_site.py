@@ -6,6 +6,7 @@ the lab's seed.
     SSH         a non-root deploy user with sudo, its own key, every connection through a lab
                 host acting as bastion; the targets' firewall lets SSH in from the bastion only
     monitoring  registered in a folder of this test, not the lab's
+    backups     sent over sftp to the second site's own backup host
     state       pins and passwords sealed in the run store with the site's own key
 
 The delivery runs through the installed command line, as a user would. Afterwards the run's logs,
@@ -27,6 +28,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from orchestrator.lab import backup
 from orchestrator.lab import netbox as lab_netbox
 from orchestrator.lab import site as lab_site
 from orchestrator.lab.addressing import CONTROLLER, PLATFORM_PARENT
@@ -42,6 +44,7 @@ DELIVERY = "s2-shop"
 SITE, VLANS, CLUSTER, CLUSTER_TYPE = "ams2-test", "ams2-test-vlans", "ams2-test-vms", "ams2-kvm"
 PARENT = "10.213.96.0/19"
 BASTION = ("s2-bastion", "10.213.1.70")
+BACKUP = ("s2-backup", "10.213.1.71")
 HOSTS = ("s2-web-01", "s2-db-01")
 RUN_SECONDS = 1200
 
@@ -66,6 +69,8 @@ hosts:
 software:
   web: {{packages: [nginx], services: [nginx]}}
   db: {{packages: [postgresql]}}
+backups:
+  db: {{schedule: "30 2 * * *", retention: {{days: 7}}, paths: [/etc/postgresql]}}
 monitoring:
   checks:
     - {{name: web-port, kind: tcp, roles: [web], port: 80}}
@@ -115,7 +120,10 @@ def make_netbox(api: Any) -> list[Any]:
     return [site, vlans, parent, kind, cluster]
 
 
-def site_data(root: Path, lab_paths: LabPaths, bastion: LabHost, key: Path) -> dict[str, Any]:
+def site_data(
+    root: Path, lab_paths: LabPaths, hosts: tuple[LabHost, LabHost], key: Path
+) -> dict[str, Any]:
+    bastion, backups = hosts
     targets, rules = root / "prometheus" / "targets", root / "prometheus" / "rules"
     for folder in (targets, rules):
         folder.mkdir(parents=True, exist_ok=True)
@@ -135,6 +143,8 @@ def site_data(root: Path, lab_paths: LabPaths, bastion: LabHost, key: Path) -> d
         "monitoring": {"targets": {"path": str(targets)}, "rules": {"path": str(rules)},
                        "prometheus_url": URL, "blackbox": BLACKBOX_LISTEN,
                        "scraper_networks": ["10.213.0.0/30"]},
+        "backups": {"repository": f"sftp:{backup.USER}@{backups.address}:{backup.BASE}",
+                    "host_key": backups.host_key, "authorized_keys": backup.AUTHORIZED_KEYS},
         "management_networks": [f"{bastion.address}/32"],
         "machines": {"lab": {"state": str(lab_paths.state), "cache": str(lab_paths.cache),
                              "user": "deploy", "user_key": f"{key}.pub"}},
@@ -152,10 +162,13 @@ def second(
     key = root / "deploy"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ams2 deploy", "-f",
                     str(key)], check=True)  # fmt: skip
+    public = (root / "deploy.pub").read_text()
     bastion = create_host(*BASTION, paths=lab_paths)
-    add_deploy_user(bastion, "jump", (root / "deploy.pub").read_text(), lab_paths)
+    add_deploy_user(bastion, "jump", public, lab_paths)
+    backups = backup.ensure_backup_host(lab_paths, name=BACKUP[0], address=BACKUP[1])
+    add_deploy_user(backups, "deploy", public, lab_paths)  # the controller authorises keys so
     site = root / "ams2.yaml"
-    site.write_text(yaml.safe_dump(site_data(root, lab_paths, bastion, key)))
+    site.write_text(yaml.safe_dump(site_data(root, lab_paths, (bastion, backups), key)))
     (root / "spec.yaml").write_text(SPEC)
     found = Second(root, site, bastion, key, [])
     try:
@@ -163,7 +176,7 @@ def second(
         yield found
     finally:
         found.cli("release", DELIVERY, "--yes", "--site", str(site))
-        for name in (*HOSTS, BASTION[0]):
+        for name in (*HOSTS, BASTION[0], BACKUP[0]):
             if name in {h.name for h in list_hosts(lab_paths)}:
                 destroy_host(name, paths=lab_paths)
         for item in reversed(made):
@@ -218,6 +231,13 @@ def test_monitoring_is_registered_in_the_sites_folder_not_the_labs(
     assert (targets / "probes" / f"{DELIVERY}.json").is_file()
     assert (second.folder("prometheus") / "rules" / f"{DELIVERY}.yml").is_file()
     assert not list(targets_dir(lab_paths).glob(f"{DELIVERY}-*"))
+
+
+def test_backups_live_on_the_second_sites_backup_host(second: Second, lab_paths: LabPaths) -> None:
+    repository = f"{backup.BASE}/{DELIVERY}/{HOSTS[1]}"
+    listing = backup.root_shell(lab_paths, BACKUP[1], f"stat -c %U {repository}/config\n")
+    assert listing.strip() == backup.USER
+    assert second.runs
 
 
 def _ssh(second: Second, address: str, *via: str) -> subprocess.CompletedProcess[str]:

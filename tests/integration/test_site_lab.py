@@ -49,7 +49,8 @@ def test_site_check_passes_on_the_lab(lab_up: LabUp) -> None:
     assert lines[-1] == "all checks passed"
     assert not [line for line in lines if line.startswith("FAIL")]
     for name in ("secret netbox.token", "netbox token", "custom field ssh_host_key",
-                 "site lab", "cluster lab-cluster", "prometheus", "blackbox exporter"):  # fmt: skip
+                 "site lab", "cluster lab-cluster", "prometheus", "blackbox exporter",
+                 "backup host"):  # fmt: skip
         assert any(line.startswith(f"ok   {name}") for line in lines), name
     assert lab_up.netbox.token not in checked.stdout + checked.stderr
 
@@ -91,3 +92,16 @@ def test_a_jump_host_must_show_the_key_the_site_names(
     bad = site_check(edited(lab_up, tmp_path, ssh={"jump_hosts": [{**jump, "host_key": other}]}))
     assert bad.returncode == 1
     assert f"FAIL jump host {bastion.address}:22: shows another host key" in bad.stdout
+
+
+#: A well-formed host key that no lab host has.
+OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP3kF2yq8WnG0d7cJm4aRz9Lx5sVtB1eHhQoYk6uNwXp"
+
+
+def test_site_check_refuses_a_backup_host_that_shows_another_key(
+    lab_up: LabUp, tmp_path: Path
+) -> None:
+    checked = site_check(edited(lab_up, tmp_path, backups={"host_key": OTHER_KEY}))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    expected = f"FAIL backup host {lab_up.backup.address}:22: shows another host key than the site"
+    assert expected in checked.stdout

@@ -6,22 +6,25 @@ import stat
 from pathlib import Path
 
 from orchestrator.cli.site import shared_state_lines
+from orchestrator.lab.hosts import LabHost
 from orchestrator.lab.netbox import NetBoxInfo
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.site import state_key_file, write_site
 from orchestrator.site import load_site
 
 INFO = NetBoxInfo("http://127.0.0.1:8001", "nbt_abc.def", "4.7.3")
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T"
+BACKUP = LabHost("lab-backup", "10.213.0.5", HOST_KEY)
 
 
 def test_lab_up_makes_the_shared_state_key_once_and_the_site_refers_to_it(tmp_path: Path) -> None:
     paths = LabPaths(tmp_path / "state", tmp_path / "cache")
-    site = load_site(write_site(paths, INFO))
+    site = load_site(write_site(paths, INFO, BACKUP))
     key_file = state_key_file(paths)
     assert str(site.shared_state.key) == f"file:{key_file}"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     key = key_file.read_text()
-    write_site(paths, INFO)  # lab up again: the state sealed with the key stays readable
+    write_site(paths, INFO, BACKUP)  # lab up again: the state sealed with the key stays readable
     assert key_file.read_text() == key
     assert key.strip() not in (paths.state / "site.yaml").read_text()
     assert [line.ok for line in shared_state_lines(site)] == [True]

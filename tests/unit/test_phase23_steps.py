@@ -125,7 +125,8 @@ def test_the_inventory_groups_by_role_and_carries_no_secret(tmp_path: Path) -> N
     _engine(InMemoryRunStore(), adapters).run(_request())
     request = playbooks.requests[-1]
     groups: Any = json.loads(json.dumps(request.inventory))["all"]["children"]
-    assert sorted(groups) == ["db", "lb", "web"]
+    assert sorted(groups) == ["backup_host", "db", "lb", "web"]
+    assert groups["backup_host"] == {"hosts": {}}  # a site without a backup host (see test_backups)
     lb = groups["lb"]["hosts"]["u-lb-01"]["lb"]
     assert lb["vip"] == VIP
     assert [b["address"] for b in lb["backends"]] == [ADDRESSES["u-web-01"], ADDRESSES["u-web-02"]]

@@ -184,3 +184,55 @@ def test_a_command_reference_runs_without_a_shell(tmp_path: Path) -> None:
 def test_anything_but_a_reference_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="must be a reference"):
         SecretRef.parse(text)
+
+
+# --- backups: an sftp repository on a backup host whose key the site gives ---------------------
+
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFl0z9xbYiYZGJ0k0ojGdCGoSV6GQkN+pww6R/poQZdQ"
+BACKUPS = f"""\
+backups:
+  repository: sftp:restic@backup.example.net:/srv/restic/
+  host_key: {HOST_KEY}
+  password: env:TEST_SITE_RESTIC_PASSWORD
+"""
+
+
+def test_a_backup_repository_names_its_account_host_and_folder(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path, SITE + BACKUPS))
+    backups = site.backups
+    assert backups is not None
+    assert (backups.user, backups.host, backups.base, backups.port) == (
+        "restic", "backup.example.net", "/srv/restic", 22
+    )  # fmt: skip
+    assert backups.keys_file() == "/etc/ssh/authorized_keys/restic"
+    assert str(backups.password) == "env:TEST_SITE_RESTIC_PASSWORD"
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("sftp:restic@backup.example.net:/srv/restic/", "rest:https://backup.example.net:8000"),
+         "backups.repository: must be a restic sftp repository like sftp:restic@"),
+        (("sftp:restic@backup.example.net:/srv/restic/", "sftp:restic@backup.example.net:/"),
+         "backups.repository: the repository's path must be a folder below /"),
+        ((f"host_key: {HOST_KEY}", "host_key: AAAAC3Nza"), "backups.host_key: must be an SSH"),
+        ((f"  host_key: {HOST_KEY}\n", ""), "backups.host_key: required"),
+    ],
+)
+def test_a_backup_host_needs_an_sftp_repository_and_its_host_key(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    path = write(tmp_path, SITE + BACKUPS.replace(*edit))
+    with pytest.raises(SiteError) as caught:
+        load_site(path)
+    assert any(expected in str(p) for p in caught.value.problems), caught.value.problems
+
+
+def test_the_example_site_names_a_backup_host() -> None:
+    site = load_site(Path(__file__).parents[2] / "examples" / "sites" / "ams1.yaml")
+    assert site.backups is not None
+    assert (site.backups.user, site.backups.host, site.backups.base) == (
+        "restic", "backup.ams1.hosting.example.net", "/srv/restic"
+    )  # fmt: skip
+    assert str(site.backups.password) == "env:AMS1_RESTIC_PASSWORD"
+
