@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
-import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from types import FrameType
 
 import pytest
 
@@ -21,6 +22,7 @@ from orchestrator.engine import (
     StepContext,
     stop_on_signals,
 )
+from orchestrator.engine.interrupts import SIGNALS, Disposition, RunInterrupted
 from orchestrator.store import LockRecord
 from orchestrator.testing import (
     CrashingObserver,
@@ -128,42 +130,129 @@ def test_resume_continues_a_failed_run_from_the_failed_step() -> None:
 
 @dataclass(eq=False)
 class SignalledStep(ScriptedStep):
-    """Receives a stop signal while it works, the first time it runs."""
+    """Receives stop signals while it works, the first time it runs; a handler that raises does
+    so from inside ``raise_signal``, as it would from wherever the step was."""
 
-    signal_number: int = signal.SIGTERM
+    signal_numbers: tuple[int, ...] = (signal.SIGTERM,)
 
     def apply(self, ctx: StepContext) -> Result:
         if self.attempts == 0:
             self.attempts += 1
-            os.kill(os.getpid(), self.signal_number)
-            time.sleep(5)
+            for number in self.signal_numbers:
+                signal.raise_signal(number)
         return super().apply(ctx)
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+@dataclass
+class CustomHandler:
+    """A handler some caller installed before the run; remembers the signals it got."""
+
+    received: list[int] = field(default_factory=list)
+
+    def __call__(self, number: int, _frame: FrameType | None) -> None:
+        self.received.append(number)
+
+
+@pytest.fixture
+def dispositions() -> Iterator[None]:
+    """Whatever a test sets for SIGINT and SIGTERM, the dispositions pytest started with after."""
+    found = {number: signal.getsignal(number) for number in SIGNALS}
+    yield
+    for number, handler in found.items():
+        signal.signal(number, handler)
+
+
+def python_default(number: int) -> Disposition:
+    """What Python itself installs: ``default_int_handler`` for SIGINT (KeyboardInterrupt)."""
+    return signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+
+
+STARTING: dict[str, Callable[[int], Disposition]] = {
+    "default": python_default,
+    "ignored": lambda _number: signal.SIG_IGN,
+    "custom": lambda _number: CustomHandler(),
+}
+
+
+@pytest.mark.usefixtures("dispositions")
+@pytest.mark.parametrize("starting", STARTING)
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_a_stop_signal_records_the_step_as_interrupted_and_resume_continues(
-    signal_number: int,
+    signal_number: int, starting: str
 ) -> None:
+    """Set here, not inherited: a background job starts with SIGINT ignored, a terminal does not.
+    An ignored signal stays ignored (the run goes on); otherwise the run stops and resumes. Either
+    way the signal ends with the very disposition it started with."""
+    found = STARTING[starting](signal_number)
+    signal.signal(signal_number, found)
     bench = EngineBench()
     phases, steps = catalogue()
-    stopped = SignalledStep("p1.b", host_names=HOSTS, signal_number=signal_number)
+    stopped = SignalledStep("p1.b", host_names=HOSTS, signal_numbers=(signal_number,))
     phases = (replace(phases[0], entries=(steps["p1.a"], stopped)), phases[1])
     name = signal.Signals(signal_number).name
 
     with stop_on_signals():
         outcome = bench.engine(phases).run(REQUEST)
 
+    assert signal.getsignal(signal_number) is found
+    assert getattr(found, "received", []) == []
+    if found is signal.SIG_IGN:
+        assert outcome.run.status is Status.SUCCEEDED
+        assert stopped.applied == ["web-01", "web-02"]
+        return
     assert outcome.run.status is Status.CRASHED
     assert outcome.exit_code == 5
     assert outcome.run.reason == f"interrupted by {name}; resume continues"
     step = {s.key: s for s in bench.store.list_steps(outcome.run.id)}["p1.b"]
     assert (step.status, step.error) == (Status.CRASHED, f"interrupted by {name}")
     assert bench.store.get_lock(DELIVERY.id) is None
-    assert signal.getsignal(signal_number) is not signal.SIG_IGN
 
     resumed = bench.engine(phases).resume(REQUEST)
     assert resumed.run.status is Status.SUCCEEDED
     assert stopped.applied == ["web-01", "web-02"]
+
+
+@pytest.mark.usefixtures("dispositions")
+def test_a_run_started_in_the_background_ignores_ctrl_c_and_stops_on_sigterm() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    bench = EngineBench()
+    phases, steps = catalogue()
+    stopped = SignalledStep("p1.b", host_names=HOSTS, signal_numbers=SIGNALS)
+    phases = (replace(phases[0], entries=(steps["p1.a"], stopped)), phases[1])
+
+    with stop_on_signals():
+        outcome = bench.engine(phases).run(REQUEST)
+
+    assert outcome.run.reason == "interrupted by SIGTERM; resume continues"
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+DISPOSITIONS: dict[str, Callable[[int], Disposition]] = {
+    "SIG_DFL": lambda _number: signal.SIG_DFL,
+    "SIG_IGN": lambda _number: signal.SIG_IGN,
+    "default_int_handler": lambda _number: signal.default_int_handler,
+    "custom": lambda _number: CustomHandler(),
+}
+
+
+@pytest.mark.usefixtures("dispositions")
+@pytest.mark.parametrize("interrupted", [False, True], ids=["finished", "interrupted"])
+@pytest.mark.parametrize("starting", DISPOSITIONS)
+@pytest.mark.parametrize("signal_number", SIGNALS, ids=["INT", "TERM"])
+def test_stop_on_signals_puts_back_exactly_the_disposition_it_found(
+    signal_number: int, starting: str, *, interrupted: bool
+) -> None:
+    found = DISPOSITIONS[starting](signal_number)
+    signal.signal(signal_number, found)
+    with contextlib.suppress(RunInterrupted), stop_on_signals():
+        inside = signal.getsignal(signal_number)
+        if interrupted:
+            signal.raise_signal(signal_number)
+    assert (inside is found) == (found is signal.SIG_IGN)
+    assert signal.getsignal(signal_number) is found
+    assert getattr(found, "received", []) == []
 
 
 def test_there_is_nothing_to_resume_without_a_run() -> None:
