@@ -8,12 +8,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli import console
 from orchestrator.lab import lab
 from orchestrator.lab.backup import NAME as BACKUP_HOST_NAME
 from orchestrator.lab.errors import LabError
@@ -31,15 +32,15 @@ lab_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = partial(console.err, soft_wrap=False)
+out = partial(console.out, soft_wrap=False)
 
 
 def _progress() -> Callable[[str], None]:
     started = time.monotonic()
 
     def say(message: str) -> None:
-        err.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {message}")
+        err().print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {message}")
 
     return say
 
@@ -54,12 +55,12 @@ def _lab_errors() -> Iterator[None]:
         with configured_logging(console=sys.stderr, level=logging.WARNING):
             yield
     except LabError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc.message}")
+        err().print(f"[bold red]error:[/bold red] {exc.message}")
         if exc.hint:
-            err.print(f"[yellow]hint:[/yellow] {exc.hint}")
+            err().print(f"[yellow]hint:[/yellow] {exc.hint}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        err.print("interrupted; run `orchestrator lab up` again to finish or repair the lab")
+        err().print("interrupted; run `orchestrator lab up` again to finish or repair the lab")
         raise typer.Exit(5) from None
 
 
@@ -76,12 +77,12 @@ def up(
     """
     with _lab_errors():
         done = lab.up(LabPaths.from_env(), hosts, _progress())
-    out.print(f"lab up in {done.seconds:.1f}s: NetBox {done.netbox.version} at {done.netbox.url}")
-    out.print(f"NetBox URL and token: {LabPaths.from_env().netbox_env} (mode 0600)")
+    out().print(f"lab up in {done.seconds:.1f}s: NetBox {done.netbox.version} at {done.netbox.url}")
+    out().print(f"NetBox URL and token: {LabPaths.from_env().netbox_env} (mode 0600)")
     for host in done.hosts:
-        out.print(f"  {host.name:10} {host.address:15} ssh root@{host.address}")
+        out().print(f"  {host.name:10} {host.address:15} ssh root@{host.address}")
     backup = done.backup
-    out.print(f"  {backup.name:10} {backup.address:15} backup host (restic over sftp)")
+    out().print(f"  {backup.name:10} {backup.address:15} backup host (restic over sftp)")
 
 
 @lab_app.command("down")
@@ -89,7 +90,7 @@ def down() -> None:
     """Remove every lab host, namespace, link, mount and process; keep caches and NetBox data."""
     with _lab_errors():
         lab.down(LabPaths.from_env(), _progress())
-    out.print("lab down")
+    out().print("lab down")
 
 
 @lab_app.command("status")
@@ -104,8 +105,8 @@ def status(
         sys.stdout.write(json.dumps(state, indent=2, default=str) + "\n")
         return
     netbox = state["netbox"]
-    out.print(f"netbox: {json.dumps(netbox, default=str)}")
-    out.print(f"bridge: {'up' if state['bridge'] else 'absent'}")
+    out().print(f"netbox: {json.dumps(netbox, default=str)}")
+    out().print(f"bridge: {'up' if state['bridge'] else 'absent'}")
     table = Table("host", "address", "running", "memory")
     hosts = state["hosts"]
     assert isinstance(hosts, list)  # noqa: S101 - narrows the JSON-able shape for mypy
@@ -113,7 +114,7 @@ def status(
         memory = host.get("memory_bytes")
         shown = f"{int(memory) / 2**20:.0f} MiB" if memory else "-"
         table.add_row(host["name"], host["address"], str(host.get("running")), shown)
-    out.print(table)
+    out().print(table)
 
 
 @lab_app.command("smoke")
@@ -127,18 +128,18 @@ def smoke() -> None:
         hosts = [h for h in list_hosts(paths) if h.name != BACKUP_HOST_NAME]
         if not hosts:
             raise LabError("no lab hosts", "run `orchestrator lab up --hosts 2` first")
-        err.print(f"running {SMOKE_PLAYBOOK.name} on {', '.join(h.name for h in hosts)}")
+        err().print(f"running {SMOKE_PLAYBOOK.name} on {', '.join(h.name for h in hosts)}")
         result = run_playbook(
-            paths, hosts, on_task=lambda h, t, o: err.print(f"  {h:8} {o:11} {t}")
+            paths, hosts, on_task=lambda h, t, o: err().print(f"  {h:8} {o:11} {t}")
         )
     for name, host in sorted(result.hosts.items()):
         state = "FAILED" if host.failed else "ok" if host.tasks else "not run"
-        out.print(
+        out().print(
             f"{name:10} {state:6} ok={host.ok} changed={host.changed} failed={len(host.failed)}"
         )
-    out.print(f"smoke playbook {result.status} in {result.seconds:.1f}s")
-    out.print(f"artifacts: {result.artifacts}")
+    out().print(f"smoke playbook {result.status} in {result.seconds:.1f}s")
+    out().print(f"artifacts: {result.artifacts}")
     if not result.succeeded:
         if result.output_tail:
-            err.print(result.output_tail, markup=False)
+            err().print(result.output_tail, markup=False)
         raise typer.Exit(1)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.adapters.netbox_bootstrap import Outcome, bootstrap
 from orchestrator.adapters.netbox_rest import NetBoxApi
+from orchestrator.cli.console import err, out
 from orchestrator.cli.runs import SiteOption
 from orchestrator.engine import BadInput, ExitCode
 from orchestrator.engine.errors import PermanentError, TransientError
@@ -31,8 +31,6 @@ netbox_app = typer.Typer(
     help="Set up the NetBox the orchestrator works in.",
     no_args_is_help=True,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def api_from_site(chosen: str | None) -> NetBoxApi:
@@ -58,7 +56,7 @@ def _exit_codes() -> Iterator[None]:
     try:
         yield
     except BadInput as exc:  # our own words (a site's problems never echo a value)
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+        err().print(f"[bold red]error:[/bold red] {escape(str(exc))}")
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     except TransientError as exc:
         _error("unreachable", f"{exc}; check the URL and that NetBox is running, then try again")
@@ -72,7 +70,7 @@ def _exit_codes() -> Iterator[None]:
 
 
 def _error(label: str, text: str) -> None:
-    err.print(f"[bold red]{label}:[/bold red] {escape(redact_text(text))}")
+    err().print(f"[bold red]{label}:[/bold red] {escape(redact_text(text))}")
 
 
 @netbox_app.command("bootstrap")
@@ -97,11 +95,11 @@ def bootstrap_command(
         finally:
             api.close()
     for action in actions:
-        out.print(str(action), markup=False)
+        out().print(str(action), markup=False)
     changed = sum(action.changes for action in actions)
     blocked = [action for action in actions if action.outcome is Outcome.BLOCKED]
     verb = "would change" if plan else "changed"
-    out.print(f"{'plan' if plan else 'done'}: {verb} {changed} of {len(actions)} custom fields")
+    out().print(f"{'plan' if plan else 'done'}: {verb} {changed} of {len(actions)} custom fields")
     if blocked:
         _error("failed", f"{len(blocked)} field(s) need a person first, see above")
         raise typer.Exit(ExitCode.FAILED)

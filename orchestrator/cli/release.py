@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from orchestrator.cli.console import out
 from orchestrator.cli.runs import RunsWiring, SiteOption, _exit_codes, _who
 from orchestrator.engine import BadInput, ExitCode
 from orchestrator.logging import configured_logging
@@ -23,8 +23,6 @@ from orchestrator.phases.release import owned_by
 from orchestrator.phases.release import release as release_reservations
 from orchestrator.store import StoreLocation
 from orchestrator.store.location import DEFAULT_STATE, STATE_ENV, STORE_URL_ENV
-
-out = Console(highlight=False, soft_wrap=True)
 
 
 def release(  # noqa: PLR0913 - one parameter per command-line option
@@ -46,10 +44,10 @@ def release(  # noqa: PLR0913 - one parameter per command-line option
         total = sum(len(items) for items in found.values())
         for kind, items in found.items():
             for item in items:
-                out.print(f"remove {kind} {item.key} ({item.value}, #{item.id})", markup=False)
+                out().print(f"remove {kind} {item.key} ({item.value}, #{item.id})", markup=False)
         if total == 0:
-            out.print(f"nothing in NetBox carries delivery {delivery}'s key")
-        out.print(f"forget {delivery}'s pinned host keys and generated passwords")
+            out().print(f"nothing in NetBox carries delivery {delivery}'s key")
+        out().print(f"forget {delivery}'s pinned host keys and generated passwords")
         if not yes and not typer.confirm(f"release {delivery}?", default=False):
             raise BadInput("release not confirmed; nothing removed")
         store = wiring.open_store(StoreLocation(state_dir, store_url))
@@ -62,8 +60,10 @@ def release(  # noqa: PLR0913 - one parameter per command-line option
         finally:
             store.close()
     for kind, why in done.kept.items():
-        out.print(f"kept {kind}: {why}", markup=False)
+        out().print(f"kept {kind}: {why}", markup=False)
     removed = sum(len(items) for items in done.removed.values())
-    out.print(f"released {removed} objects of {delivery}; forgot {done.forgotten} pins and secrets")
+    out().print(
+        f"released {removed} objects of {delivery}; forgot {done.forgotten} pins and secrets"
+    )
     if done.kept:
         raise typer.Exit(ExitCode.FAILED)

@@ -25,11 +25,11 @@ from typing import Annotated, Protocol
 
 import structlog
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.adapters.workspace import Workspace
+from orchestrator.cli.console import err, out
 from orchestrator.engine import (
     BadInput,
     Delivery,
@@ -76,8 +76,6 @@ from orchestrator.store import (
 from orchestrator.store.location import DEFAULT_STATE, STATE_ENV, STORE_URL_ENV
 
 log = structlog.get_logger("orchestrator.cli")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 USER_ENV = "ORCHESTRATOR_USER"
 
 
@@ -198,19 +196,19 @@ def _exit_codes() -> Iterator[None]:
     try:
         yield
     except (BadInput, GateRefused) as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+        err().print(f"[bold red]error:[/bold red] {escape(str(exc))}")
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     except RunLocked as exc:
-        err.print(f"[bold red]locked:[/bold red] {escape(str(exc))}")
-        err.print("[yellow]hint:[/yellow] wait for it, or take over with --break-lock (audited)")
+        err().print(f"[bold red]locked:[/bold red] {escape(str(exc))}")
+        err().print("[yellow]hint:[/yellow] wait for it, or take over with --break-lock (audited)")
         raise typer.Exit(ExitCode.LOCKED) from None
     except typer.Exit:
         raise
     except (RunInterrupted, KeyboardInterrupt):
-        err.print("[bold red]interrupted[/bold red]: `orchestrator resume SPEC` continues")
+        err().print("[bold red]interrupted[/bold red]: `orchestrator resume SPEC` continues")
         raise typer.Exit(ExitCode.CRASHED) from None
     except Exception as exc:  # noqa: BLE001 - our side broke: one line, exit "crashed"
-        err.print(f"[bold red]crashed:[/bold red] {escape(_one_line(exc))}")
+        err().print(f"[bold red]crashed:[/bold red] {escape(_one_line(exc))}")
         raise typer.Exit(ExitCode.CRASHED) from None
 
 
@@ -468,7 +466,7 @@ def runs(  # noqa: PLR0913 - one parameter per command-line option
         table.add_row(
             record.id, record.delivery_id, record.mode, status, record.who, started, phases
         )
-    out.print(table)
+    out().print(table)
 
 
 def logs(
@@ -483,7 +481,7 @@ def logs(
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         lines = _log_lines(store, StoreLocation(state_dir, store_url), run_id)
     for line in lines:
-        out.print(line if as_json else readable(line), markup=False)
+        out().print(line if as_json else readable(line), markup=False)
 
 
 def _log_lines(store: RunStore, location: StoreLocation, run_id: str) -> list[str]:
@@ -523,10 +521,10 @@ def approve(  # noqa: PLR0913 - one parameter per command-line option
         configured_logging(console=sys.stderr),
     ):
         decision = record_approval(store, delivery, gate, by, comment)
-    out.print(
+    out().print(
         f"{decision.gate} of {delivery} approved by {decision.by} ({decision.role})", markup=False
     )
-    out.print(f"continue with: orchestrator resume SPEC  (the spec of {delivery})")
+    out().print(f"continue with: orchestrator resume SPEC  (the spec of {delivery})")
 
 
 # reading a delivery's state
@@ -644,17 +642,17 @@ def _print_plan(outcome: PlanOutcome, people: People, *, as_json: bool) -> None:
         what = _styled(step.status, _PLANNED.get(step.status, "cannot plan"))
         detail = "\n".join(str(change) for change in step.changes) or step.error or ""
         table.add_row(str(step.phase), step.key, what, escape(detail))
-    out.print(table)
+    out().print(table)
     for state in outcome.gates:
         mark = "[green]passed[/]" if state.passed else "[yellow]needed[/]"
-        out.print(f"gate {state.gate.name}: {mark}")
-    out.print(f"plan {outcome.run.id}: {_styled(outcome.run.status)}")
+        out().print(f"gate {state.gate.name}: {mark}")
+    out().print(f"plan {outcome.run.id}: {_styled(outcome.run.status)}")
 
 
 def _print_report(report: RunReport, *, tasks: bool = False) -> None:
     run = report.run
     phases = f"phases {run.from_phase}..{run.through_phase}"
-    out.print(
+    out().print(
         f"run {run.id} of {run.delivery_id} ({run.mode}, {phases}, by {run.who} on {run.host}): "
         f"{_styled(run.status)}"
     )
@@ -669,7 +667,7 @@ def _print_report(report: RunReport, *, tasks: bool = False) -> None:
             escape(step.error or ""),
         )
     if report.steps:
-        out.print(table)
+        out().print(table)
     if tasks:
         _print_tasks(report)
 
@@ -681,54 +679,55 @@ def _hosts_cell(hosts: Sequence[HostRecord]) -> str:
 
 def _print_tasks(report: RunReport) -> None:
     for host in report.hosts:
-        out.print(
+        out().print(
             f"{host.step_key} @ {host.host}: {_styled(host.status)} {escape(host.error or '')}"
         )
         for task in host.tasks:
             changed = " (changed)" if task.changed else ""
-            out.print(f"    {escape(task.name)}: {_styled(task.status)}{changed}")
+            out().print(f"    {escape(task.name)}: {_styled(task.status)}{changed}")
 
 
 def _print_next(outcome: RunOutcome) -> None:
     run = outcome.run
     if run.reason:
-        out.print(f"{_styled(run.status)}: {escape(run.reason)}")
+        out().print(f"{_styled(run.status)}: {escape(run.reason)}")
     if run.status is Status.WAITING and outcome.gate is not None:
-        out.print(
+        out().print(
             f"next: orchestrator approve {run.delivery_id} {outcome.gate.gate.name} "
             "--by NAME --comment TEXT, then orchestrator resume SPEC"
         )
     elif run.status in {Status.FAILED, Status.CRASHED}:
-        out.print("next: fix the cause, then orchestrator resume SPEC")
+        out().print("next: fix the cause, then orchestrator resume SPEC")
 
 
 def _print_status(summary: StatusSummary) -> None:
-    out.print(
+    out().print(
         f"delivery {summary.delivery}: lead engineer {summary.lead_engineer}, "
         f"delivery manager {summary.delivery_manager}, spec {summary.spec_hash[:12]}"
     )
     _print_latest(summary)
     for gate in summary.gates:
         state = f"[green]passed[/] (by {gate.approved_by})" if gate.passed else "[yellow]needed[/]"
-        out.print(f"gate {gate.gate}: {state}" + ("" if gate.passed else f": {escape(gate.needs)}"))
+        needs = "" if gate.passed else f": {escape(gate.needs)}"
+        out().print(f"gate {gate.gate}: {state}{needs}")
         for blocker in gate.blockers:
-            out.print(f"    blocked: {blocker}", markup=False)
+            out().print(f"    blocked: {blocker}", markup=False)
     for item in summary.open_action_items:
-        out.print(f"action item #{item.id} open: {item.title}", markup=False)
+        out().print(f"action item #{item.id} open: {item.title}", markup=False)
     if summary.lock is not None:
         lock = summary.lock
         where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
-        out.print(f"locked by {lock.holder} on {where}", markup=False)
+        out().print(f"locked by {lock.holder} on {where}", markup=False)
 
 
 def _print_latest(summary: StatusSummary) -> None:
     latest = summary.latest_run
     if latest is None:
-        out.print("no run yet")
+        out().print("no run yet")
         return
-    out.print(f"latest run {latest.id}: {_styled(latest.status)} {escape(latest.reason or '')}")
+    out().print(f"latest run {latest.id}: {_styled(latest.status)} {escape(latest.reason or '')}")
     for phase in summary.phases:
-        out.print(f"  phase {phase.number} {phase.name}: {_styled(phase.status)}")
+        out().print(f"  phase {phase.number} {phase.name}: {_styled(phase.status)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from orchestrator.adapters.netbox_check import CheckLine, SiteRefs, netbox_check
 from orchestrator.adapters.ssh import login_keys, shown_host_key
 from orchestrator.adapters.vault import FIELD, fernet
+from orchestrator.cli.console import out
 from orchestrator.cli.runs import SiteOption, _exit_codes
 from orchestrator.engine import BadInput, ExitCode, OrchestratorError
 from orchestrator.site import Site, SiteError, load_site, site_path
@@ -28,7 +28,6 @@ from orchestrator.store.location import DEFAULT_STATE
 from orchestrator.wiring import Wiring
 
 site_app = typer.Typer(help="Site files: where and how deliveries land.", no_args_is_help=True)
-out = Console(highlight=False, soft_wrap=True)
 READY_TIMEOUT = 5.0
 
 
@@ -198,12 +197,12 @@ def check(site: SiteOption = None) -> None:
             loaded = load_site(path)
         except SiteError as exc:
             raise BadInput(str(exc)) from None
-        out.print(f"site {loaded.name}: {path}", markup=False)
+        out().print(f"site {loaded.name}: {path}", markup=False)
         failed = 0
         for line in all_lines(loaded):
-            out.print(str(line), markup=False)
+            out().print(str(line), markup=False)
             failed += not line.ok
     if failed:
-        out.print(f"{failed} check(s) failed", markup=False)
+        out().print(f"{failed} check(s) failed", markup=False)
         raise typer.Exit(ExitCode.FAILED)
-    out.print("all checks passed", markup=False)
+    out().print("all checks passed", markup=False)
