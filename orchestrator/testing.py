@@ -836,7 +836,6 @@ from orchestrator.adapters.workspace import (  # noqa: E402
     Workspace,
     known_hosts_text,
     read_pins,
-    write_private,
 )
 from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
 from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
@@ -845,6 +844,7 @@ from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerpri
 from orchestrator.engine.ports.vault import DeliveryVault  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
+from orchestrator.store.private import write_private  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402
 
 

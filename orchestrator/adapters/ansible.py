@@ -47,7 +47,6 @@ from orchestrator.adapters.ssh_access import (
     jump_ssh_config,
     proxy_jump,
 )
-from orchestrator.adapters.workspace import private_dir, write_private
 from orchestrator.engine.ports.playbooks import (
     DIFF_MARK,
     HostOutcome,
@@ -57,6 +56,7 @@ from orchestrator.engine.ports.playbooks import (
 )
 from orchestrator.engine.status import Status
 from orchestrator.logging import REDACTED, redact_text
+from orchestrator.store.private import private_dir, write_private
 from orchestrator.store.records import TaskRecord
 
 log = structlog.get_logger("orchestrator.ansible")

@@ -25,9 +25,9 @@ from pathlib import Path
 import structlog
 
 from orchestrator.adapters.prometheus import render
-from orchestrator.adapters.workspace import write_private
 from orchestrator.engine.errors import Refused, Unreachable
 from orchestrator.engine.ports.check_monitoring import DeliveryChecks
+from orchestrator.store.private import write_private
 
 log = structlog.get_logger("orchestrator.monitoring")
 RELOAD_TIMEOUT = 30.0

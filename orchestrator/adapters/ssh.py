@@ -45,10 +45,10 @@ from orchestrator.adapters.ssh_access import (
     known_hosts_name,
     route,
 )
-from orchestrator.adapters.workspace import write_private
 from orchestrator.engine.errors import HostKeyChanged, JumpHostKeyMismatch, Refused, Unreachable
 from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint
 from orchestrator.engine.retry import RetryPolicy
+from orchestrator.store.private import write_private
 
 #: How long a freshly booted machine may take to answer SSH, and how often we look.
 BOOT_WAIT = RetryPolicy(

@@ -26,7 +26,6 @@ run records: playbooks read ``secrets.json`` with ``no_log``; the vault keeps th
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
@@ -34,25 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.engine.ports.vault import DeliveryVault, key_line
+from orchestrator.store.private import private_dir, write_private
 
 _LOCK = threading.Lock()
 SECRET_BYTES = 24
-
-
-def private_dir(path: Path) -> Path:
-    """``path`` as a folder only its owner may enter (made if missing)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.chmod(0o700)
-    return path
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (0600) atomically: a temporary file, then a rename."""
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    temp.replace(path)
 
 
 def read_pins(known_hosts: Path) -> dict[str, str]:

@@ -37,7 +37,7 @@ from orchestrator.adapters.inventory import (
     prefix_of,
     vip_of,
 )
-from orchestrator.adapters.workspace import Workspace, write_private
+from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import HostKeyChanged, OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
@@ -64,6 +64,7 @@ from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases.netbox_machines import existing_servers
 from orchestrator.phases.netbox_steps import IpamSource
 from orchestrator.spec.model import ExpandedHost
+from orchestrator.store.private import write_private
 from orchestrator.store.records import Json, JsonMap, TaskRecord
 
 ADDRESSES = "network.addresses"
