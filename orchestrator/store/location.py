@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.store.private import private_dir
 from orchestrator.store.sql import SqlRunStore
 
 STATE_ENV = "ORCHESTRATOR_STATE"
@@ -38,7 +39,7 @@ class StoreLocation:
 
 
 def open_store(location: StoreLocation) -> SqlRunStore:
-    """Open (and migrate) the store at ``location``, creating the state folder if needed."""
+    """Open (and migrate) the store at ``location``, making the state folder (0700) if needed."""
     if location.url is None:
-        location.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(location.state_dir)
     return SqlRunStore.open(location.store_url)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+
+from orchestrator.store.private import private_file, tighten
 
 SCRIPTS = "orchestrator.store:migrations"
 _ADVISORY_LOCK = 0x6F7263  # "orc": serialises migrations of one PostgreSQL database
 _SQLITE_BUSY_SECONDS = 30
+#: The files SQLite keeps beside a database; it gives them the database file's mode.
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 def connect(url: str) -> Engine:
@@ -36,10 +41,25 @@ def _serialise(connection: Connection) -> None:
 
 
 def _sqlite_engine(url: str) -> Engine:
+    _private_database(make_url(url).database)
     engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_SECONDS})
     event.listen(engine, "connect", _sqlite_connected)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _private_database(database: str | None) -> None:
+    """The database file made (empty) 0600 before SQLite makes it 0644, so that its companion
+    files are 0600 too; an older version's files tightened. Not for an in-memory database, nor
+    where the folder is missing (SQLite says so when it connects)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return
+    private_file(path)
+    for suffix in _SQLITE_COMPANIONS:
+        tighten(path.with_name(path.name + suffix))
 
 
 def _sqlite_connected(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API

@@ -7,13 +7,17 @@ and some start from the looser modes an older version left behind.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from orchestrator.adapters.workspace import Workspace
+from orchestrator.store import DeliveryRecord, SqlRunStore, StoreLocation, open_store
 from orchestrator.store.private import append_private, private_dir, private_file, write_private
 
 
@@ -74,3 +78,47 @@ def test_a_workspace_is_private_from_the_state_folder_down(tmp_path: Path) -> No
     workspace.runs("acme")
     assert modes(tmp_path / "state") == private_modes(tmp_path / "state")
     assert len(modes(tmp_path / "state")) == 7
+
+
+def write_something(store: SqlRunStore) -> None:
+    """A write, so that SQLite has its write-ahead log and shared-memory files open."""
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    store.save_delivery(DeliveryRecord("acme", "h", {}, "Alice", "Dana", when))
+
+
+def test_the_run_store_and_its_sqlite_files_are_private(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    store = open_store(StoreLocation(state))
+    write_something(store)
+    assert {"runs.db", "runs.db-wal", "runs.db-shm"} <= set(modes(state))
+    assert modes(state) == private_modes(state)
+    store.close()
+
+
+def test_an_older_versions_state_folder_and_store_are_tightened_when_opened(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    with closing(sqlite3.connect(state / "runs.db")) as older:  # SQLite's own 0644
+        older.execute("PRAGMA journal_mode=WAL")
+        older.execute("CREATE TABLE left_by_an_older_version (x)")
+        (state / "runs.db-journal").touch()  # empty: not a hot journal, only its mode counts
+        for name in ("runs.db", "runs.db-wal", "runs.db-shm", "runs.db-journal"):
+            (state / name).chmod(0o644)
+        store = open_store(StoreLocation(state))
+        write_something(store)
+        assert modes(state) == private_modes(state)
+        store.close()
+
+
+def test_a_sqlite_store_named_by_its_url_is_private_too(tmp_path: Path) -> None:
+    store = SqlRunStore.open(f"sqlite:///{tmp_path / 'team.db'}")
+    write_something(store)
+    assert {name: mode for name, mode in modes(tmp_path).items() if name != "."} == {
+        "team.db": 0o600,
+        "team.db-shm": 0o600,
+        "team.db-wal": 0o600,
+    }
+    store.close()
