@@ -27,6 +27,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.gates import GateState
+from orchestrator.store.private import append_private, private_dir, private_file
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import HostRecord, PhaseRecord, RunRecord, StepRecord
 
@@ -119,10 +120,10 @@ class RunLog:
     debug = info = warning = warn = error = critical = exception = fatal = msg
 
     def attach(self, run_id: str) -> Path | None:
-        """Start the run's file (or continue it, on resume) and write what was logged so far."""
+        """Start the run's file (or continue it, on resume) and write what was logged so far.
+        The folder is 0700 and the file 0600: a log names hosts, addresses and people."""
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.path = self.folder / f"{run_id}.jsonl"
+            self.path = private_file(private_dir(self.folder) / f"{run_id}.jsonl")
         with self._lock:
             self._write()
         return self.path
@@ -138,7 +139,7 @@ class RunLog:
             if self.folder is None:
                 self._unwritten.clear()
             return
-        with self.path.open("a", encoding="utf-8") as file:
+        with append_private(self.path) as file:
             file.writelines(line + "\n" for line in self._unwritten)
         self._unwritten.clear()
 

@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.workspace import Workspace
+from orchestrator.logging import RunLog
 from orchestrator.store import DeliveryRecord, SqlRunStore, StoreLocation, open_store
 from orchestrator.store.private import append_private, private_dir, private_file, write_private
+from orchestrator.testing import scripted_phases
+from tests.unit.test_cli_runs import cli_with
 
 
 def mode(path: Path) -> int:
@@ -122,3 +125,35 @@ def test_a_sqlite_store_named_by_its_url_is_private_too(tmp_path: Path) -> None:
         "team.db-wal": 0o600,
     }
     store.close()
+
+
+def test_run_logs_are_private(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    run_log = RunLog(state / "runs")
+    run_log.msg('{"event": "run_started"}')
+    run_log.attach("run-1")
+    run_log.msg('{"event": "step_started"}')
+    assert modes(state) == {".": 0o700, "runs": 0o700, "runs/run-1.jsonl": 0o600}
+    assert len((state / "runs" / "run-1.jsonl").read_text().splitlines()) == 2
+
+
+def test_an_older_versions_run_log_is_tightened_when_its_run_resumes(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir(mode=0o755)
+    older = runs / "run-1.jsonl"
+    older.write_text('{"event": "run_started"}\n')
+    runs.chmod(0o755)
+    older.chmod(0o644)
+    RunLog(runs).attach("run-1")
+    assert modes(runs) == {".": 0o700, "run-1.jsonl": 0o600}
+    assert older.read_text() == '{"event": "run_started"}\n'
+
+
+def test_a_run_leaves_its_state_folder_to_its_owner_alone(tmp_path: Path) -> None:
+    """The state folder, the store and the run log, as `orchestrator run` leaves them."""
+    cli = cli_with(tmp_path, scripted_phases()[0])
+    assert cli("run", "acme.yaml").exit_code == 3  # waits at the first gate
+    found = modes(cli.state)
+    assert {"runs.db", "runs"} <= found.keys()
+    assert [name for name in found if name.endswith(".jsonl")]
+    assert found == private_modes(cli.state)
