@@ -13,12 +13,13 @@ account cannot change) and keeps the host's repository in ``BASE/<delivery>/<hos
 from __future__ import annotations
 
 import re
+import time
 
 import structlog
 
 from orchestrator.lab.addressing import BACKUP_HOST, lab_address
-from orchestrator.lab.errors import UnsafeTarget
-from orchestrator.lab.hosts import LabHost, create_host
+from orchestrator.lab.errors import LabError, UnsafeTarget
+from orchestrator.lab.hosts import LabHost, create_host, sshd_answers
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
 from orchestrator.lab.progress import Progress, quiet
@@ -76,8 +77,18 @@ def ensure_backup_host(
     another one (another site's) under its own ``name`` and ``address``."""
     host = create_host(name, address, paths=paths, progress=progress)
     root_shell(paths, host.address, SETUP)
+    _wait_for_sshd(host)  # a changed drop-in reloads sshd, which refuses connections a moment
     log.info("backup_host_ready", host=host.name, address=host.address)
     return host
+
+
+def _wait_for_sshd(host: LabHost, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while not sshd_answers(host.address):
+        if time.monotonic() > end:
+            raise LabError(f"{host.name} does not answer SSH after its sshd was reloaded",
+                           f"see journalctl -M or the console log of {host.name}")  # fmt: skip
+        time.sleep(0.2)
 
 
 def forget_delivery(paths: LabPaths, delivery: str) -> None:
@@ -97,6 +108,7 @@ def root_shell(paths: LabPaths, address: str, script: str) -> str:
     argv = [
         "ssh", "-i", str(paths.ssh_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
         "-o", f"UserKnownHostsFile={paths.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "ConnectTimeout=10", f"root@{lab_address(address)}", "sh", "-s",
+        "-o", "ConnectTimeout=10", "-o", "ConnectionAttempts=10",
+        f"root@{lab_address(address)}", "sh", "-s",
     ]  # fmt: skip
     return run(argv, input_text=script, timeout=120).stdout

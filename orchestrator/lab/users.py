@@ -54,7 +54,8 @@ def root_ssh(host: LabHost, paths: LabPaths) -> list[str]:
     return [
         "ssh", "-i", str(paths.ssh_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
         "-o", f"UserKnownHostsFile={paths.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "ConnectTimeout=10", f"root@{lab_address(host.address)}",
+        "-o", "ConnectTimeout=10", "-o", "ConnectionAttempts=10",
+        f"root@{lab_address(host.address)}",
     ]  # fmt: skip
 
 
