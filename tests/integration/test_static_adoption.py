@@ -139,7 +139,7 @@ class Delivery:
     paths: LabPaths
     state: Path
 
-    def run(self) -> tuple[InMemoryRunStore, RunOutcome]:
+    def run(self, steps: tuple[str, ...] = STEPS) -> tuple[InMemoryRunStore, RunOutcome]:
         """A run with a new store: every step runs again and reads NetBox."""
         wiring = lab_wiring(self.paths, self.state)
         adapters = lab_adapters(self.paths, self.state, wait=20.0)
@@ -147,7 +147,7 @@ class Delivery:
         network, base = all_phases(
             lambda: wiring.ipam, lambda: adapters, lambda: wiring.records, placement
         )[:2]
-        kept = tuple(e for e in base.entries if not isinstance(e, Gate) and e.key in STEPS)
+        kept = tuple(e for e in base.entries if not isinstance(e, Gate) and e.key in steps)
         base = replace(base, entries=kept)
         store = InMemoryRunStore()
         delivery = delivery_from_spec(parse_spec(SPEC, "static.yaml"))
@@ -231,3 +231,15 @@ def test_a_key_netbox_does_not_record_refuses_the_server(
         assert store.list_hosts(outcome.run.id, "base.reachability") == []
     finally:
         server.record_key(server.host.host_key)
+
+
+def test_an_existing_server_gets_security_updates_only(
+    server: Server, lab_paths: LabPaths, tmp_path: Path
+) -> None:
+    """The site's upgrade policy for servers that already ran: never a blind dist-upgrade."""
+    del server
+    store, outcome = Delivery(lab_paths, tmp_path).run((*STEPS, "base.configure"))
+    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
+    tasks = {t.name: t.status for t in _host(store, outcome, "base.configure").tasks}
+    assert tasks["base_updates : Install every update"] is Status.SKIPPED
+    assert tasks["base_updates : Install the security updates"] is Status.SUCCEEDED
