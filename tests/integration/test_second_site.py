@@ -288,3 +288,24 @@ def test_the_run_names_none_of_the_labs_names_or_addresses(second: Second) -> No
     found += [(where, m.group(0)) for where, text in texts.items()
               for m in LAB_ADDRESSES.finditer(text)]  # fmt: skip
     assert found == []
+
+
+def test_no_secret_reaches_the_run_or_the_store_in_plain_text(
+    second: Second, lab_up: LabUp
+) -> None:
+    workspace = second.root / "state" / "deliveries" / DELIVERY
+    generated = json.loads((workspace / "secrets.json").read_text())
+    assert generated  # the database and restic passwords of the delivery
+    private = "".join(second.key.read_text().splitlines()[1:-1])
+    secrets = {
+        "netbox token": lab_up.netbox.token,
+        "netbox token secret": lab_up.netbox.token.rsplit(".", 1)[-1],
+        "shared-state key": (second.root / "state.key").read_text().strip(),
+        "deploy key": private[20:60],
+        **{f"generated {name}": value for name, value in generated.items()},
+    }
+    places = _run_texts(second)
+    places["run store"] = (second.root / "state" / "runs.db").read_bytes().decode(errors="replace")
+    leaks = [f"{what} in {where}" for what, value in secrets.items()
+             for where, text in places.items() if value in text]  # fmt: skip
+    assert leaks == []
