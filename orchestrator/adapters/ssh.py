@@ -286,5 +286,11 @@ def _os_name(transport: paramiko.Transport, timeout: float) -> str:
 
 
 __all__ = [
-    "BOOT_WAIT", "ParamikoProbe", "authenticate", "check_key", "login_keys", "pin", "pinned_key",
+    "BOOT_WAIT",
+    "ParamikoProbe",
+    "authenticate",
+    "check_key",
+    "login_keys",
+    "pin",
+    "pinned_key",
 ]

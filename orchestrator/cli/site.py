@@ -76,8 +76,10 @@ def ssh_key_lines(wiring: Wiring) -> Iterator[CheckLine]:
     except OrchestratorError as exc:
         yield CheckLine("ssh key", ok=False, detail=str(exc))
         return
-    detail = f"{access.key} loads" if access.key else (
-        f"the ssh-agent at {access.agent} holds {found} key(s)"
+    detail = (
+        f"{access.key} loads"
+        if access.key
+        else (f"the ssh-agent at {access.agent} holds {found} key(s)")
     )
     yield CheckLine("ssh key", ok=True, detail=detail)
 
@@ -106,8 +108,10 @@ def _host_key_line(
     except OrchestratorError as exc:
         return CheckLine(name, ok=False, detail=str(exc))
     same = shown.split()[:2] == expected.split()[:2]
-    detail = "shows the expected host key" if same else (
-        f"shows another host key than the site names: check {what} before anything else"
+    detail = (
+        "shows the expected host key"
+        if same
+        else (f"shows another host key than the site names: check {what} before anything else")
     )
     return CheckLine(name, ok=same, detail=detail)
 

@@ -52,7 +52,7 @@ class StepContext:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One thing a step would change: ``create vlan acme-webshop/vlan (vid from lab-vlans)``."""
+    """One thing a step would change: ``create vlan acme-webshop/vlan (vid from ams1-vlans)``."""
 
     action: str
     target: str

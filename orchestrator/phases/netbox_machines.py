@@ -59,7 +59,7 @@ def existing_servers(ctx: StepContext) -> dict[str, RecordRef]:
     """The records phase 1 adopted for the existing (``static``) servers, by host."""
     existing = ctx.outputs.get("network.machines", {}).get("existing")
     found = {}
-    for host, ref in (existing.items() if isinstance(existing, dict) else ()):
+    for host, ref in existing.items() if isinstance(existing, dict) else ():
         if isinstance(ref, dict) and isinstance(ref.get("id"), int):
             found[host] = RecordRef(Kind(str(ref["kind"])), int(ref["id"]))
     return found
@@ -79,7 +79,8 @@ class MachinesStep(NetBoxStep):
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
         where: dict[str, Json] = {
-            "clusters": dict(self.placement.clusters), "interface": self.placement.interface
+            "clusters": dict(self.placement.clusters),
+            "interface": self.placement.interface,
         }
         return {**_spec_part(spec, "network", "hosts"), "placement": where}
 
@@ -211,7 +212,8 @@ class LoadBalancerStep(NetBoxStep):
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
         where: dict[str, Json] = {
-            "clusters": dict(self.placement.clusters), "interface": self.placement.interface
+            "clusters": dict(self.placement.clusters),
+            "interface": self.placement.interface,
         }
         return {**_spec_part(spec, "network", "hosts"), "placement": where}
 
@@ -320,7 +322,8 @@ class HardwareStep(NetBoxStep):
 
     def spec_inputs(self, spec: DeliverySpec) -> JsonMap:
         where: dict[str, Json] = {
-            "clusters": dict(self.placement.clusters), "interface": self.placement.interface
+            "clusters": dict(self.placement.clusters),
+            "interface": self.placement.interface,
         }
         return {**_spec_part(spec, "network", "hosts"), "placement": where}
 

@@ -53,12 +53,18 @@ def network_phase(
             ),
             VlanStep("network.vlan", "Reserve a VLAN from the VLAN group", ipam, where),
             PrefixStep(
-                "network.prefix", "Reserve a prefix from the parent prefix", ipam, where,
+                "network.prefix",
+                "Reserve a prefix from the parent prefix",
+                ipam,
+                where,
                 gateway_addresses=gateway_addresses,
             ),
             AddressesStep(
-                "network.addresses", "Record the gateway, reserve an IP address per host", ipam,
-                where, gateway_addresses=gateway_addresses,
+                "network.addresses",
+                "Record the gateway, reserve an IP address per host",
+                ipam,
+                where,
+                gateway_addresses=gateway_addresses,
             ),
             MachinesStep(
                 "network.machines", "Record planned VMs with interface and primary IP", ipam, where

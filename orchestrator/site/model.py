@@ -51,7 +51,7 @@ class NetBox(SiteModel):
     parent_prefix: IpNetwork = Field(description="Default prefix deliveries' prefixes come from.")
     clusters: dict[Slug, Text] = Field(
         default_factory=dict,
-        description="NetBox cluster per machine provider, e.g. `{lab: lab-cluster}`.",
+        description="NetBox cluster per machine provider, e.g. `{kvm: ams1-vms}`.",
     )
     interface: Text = Field(default="eth0", description="Name of each VM's interface in NetBox.")
     gateway_addresses: int = Field(

@@ -116,9 +116,7 @@ def test_a_different_host_key_is_refused(
         _connect(host, paths, empty)
 
 
-def test_hosts_reach_each_other_on_the_bridge(
-    hosts: dict[str, LabHost], paths: LabPaths
-) -> None:
+def test_hosts_reach_each_other_on_the_bridge(hosts: dict[str, LabHost], paths: LabPaths) -> None:
     code, output = _ssh(hosts["ith-a"], paths, f"ping -c 1 -W 2 {hosts['ith-b'].address}")
     assert code == 0, output
 

@@ -20,8 +20,11 @@ def lab_links() -> list[str]:
 
 
 def lab_namespaces() -> list[str]:
-    return [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines()
-            if line.startswith(NETNS_PREFIX)]
+    return [
+        line.split()[0]
+        for line in run(["ip", "netns", "list"]).stdout.splitlines()
+        if line.startswith(NETNS_PREFIX)
+    ]
 
 
 def lab_mounts(paths: LabPaths) -> list[str]:

@@ -230,7 +230,8 @@ def test_backups_live_on_the_backup_host_not_on_the_hosts_they_protect(
                                                   "stat -c %U config && ls snapshots | wc -l")
                       for host in BACKED_UP}  # fmt: skip
     assert {h: text.split() for h, text in on_backup_host.items()} == {
-        h: [lab_backup.USER, "1"] for h in BACKED_UP  # one snapshot: the first backup
+        h: [lab_backup.USER, "1"]
+        for h in BACKED_UP  # one snapshot: the first backup
     }
     keys = backup_host(platform, f"cat {lab_backup.AUTHORIZED_KEYS}").splitlines()
     assert sorted(line.split()[-1] for line in keys if f":{DELIVERY}/" in line) == [

@@ -241,4 +241,3 @@ def test_the_labs_site_names_its_backup_host(tmp_path: Path) -> None:
     site = Site.model_validate(data)
     assert site.backups is not None
     assert (site.backups.host, site.backups.base) == ("10.213.0.5", "/srv/restic")
-

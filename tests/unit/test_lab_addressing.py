@@ -68,8 +68,17 @@ HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFak
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "10.214.0.5", "192.168.1.10", "127.0.0.1", "10.213.0.0", "10.213.255.255",
-     str(CONTROLLER), "not-an-address", "10.213.1"],
+    [
+        "8.8.8.8",
+        "10.214.0.5",
+        "192.168.1.10",
+        "127.0.0.1",
+        "10.213.0.0",
+        "10.213.255.255",
+        str(CONTROLLER),
+        "not-an-address",
+        "10.213.1",
+    ],
 )
 def test_lab_address_refuses_anything_outside_the_lab(address: str) -> None:
     with pytest.raises(UnsafeTarget):
@@ -115,8 +124,9 @@ def test_parse_deb822_keeps_enabled_binary_sources() -> None:
 def test_parse_sources_list_reads_options_and_skips_deb_src() -> None:
     assert parse_sources_list(SOURCES_LIST) == [
         AptSource("http://mirror.example/debian", "bookworm", ("main",), KEYRING),
-        AptSource("http://mirror.example/debian-security", "bookworm-security",
-                  ("main", "non-free")),
+        AptSource(
+            "http://mirror.example/debian-security", "bookworm-security", ("main", "non-free")
+        ),
         AptSource("http://vendor.example/apt", "stable", ("main",)),
     ]
 

@@ -211,10 +211,14 @@ def test_a_backup_repository_names_its_account_host_and_folder(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (("sftp:restic@backup.example.net:/srv/restic/", "rest:https://backup.example.net:8000"),
-         "backups.repository: must be a restic sftp repository like sftp:restic@"),
-        (("sftp:restic@backup.example.net:/srv/restic/", "sftp:restic@backup.example.net:/"),
-         "backups.repository: the repository's path must be a folder below /"),
+        (
+            ("sftp:restic@backup.example.net:/srv/restic/", "rest:https://backup.example.net:8000"),
+            "backups.repository: must be a restic sftp repository like sftp:restic@",
+        ),
+        (
+            ("sftp:restic@backup.example.net:/srv/restic/", "sftp:restic@backup.example.net:/"),
+            "backups.repository: the repository's path must be a folder below /",
+        ),
         ((f"host_key: {HOST_KEY}", "host_key: AAAAC3Nza"), "backups.host_key: must be an SSH"),
         ((f"  host_key: {HOST_KEY}\n", ""), "backups.host_key: required"),
     ],
@@ -235,4 +239,3 @@ def test_the_example_site_names_a_backup_host() -> None:
         "restic", "backup.ams1.hosting.example.net", "/srv/restic"
     )  # fmt: skip
     assert str(site.backups.password) == "env:AMS1_RESTIC_PASSWORD"
-
