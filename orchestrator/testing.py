@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Never
 
+from orchestrator.engine.approvals import evidence_now
 from orchestrator.engine.delivery import Delivery, Person
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.errors import Exhausted, KeyTaken, Refused
@@ -34,6 +35,7 @@ from orchestrator.engine.lock import LockOwner
 from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
+from orchestrator.engine.ports.identity import Approver, Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.retry import NO_RETRY, RetryPolicy
 from orchestrator.engine.runners import HostRunner, SerialRunner
@@ -294,13 +296,51 @@ class EngineBench:
         )
 
 
+def known_person(name: str, email: str, *roles: str, login: str | None = None) -> KnownPerson:
+    """A person the site knows, with ``roles``; their login is their first name, lower case."""
+    return KnownPerson(login or name.split(maxsplit=1)[0].lower(), name, email, frozenset(roles))
+
+
+#: A second engineer, who may sign off any buddycheck where they are not the lead engineer.
+BOB_BUDDY = known_person("Bob Buddy", "bob@hosting.example.com", "engineer")
+
+
+def site_people(delivery: Delivery) -> dict[str, KnownPerson]:
+    """The site's people for a test delivery: its lead engineer and delivery manager with their
+    roles, Bob Buddy (engineer) and a CI account (``ci``)."""
+    lead, manager = delivery.lead_engineer, delivery.delivery_manager
+    people = (
+        known_person(lead.name, lead.email, "lead_engineer", "engineer"),
+        known_person(manager.name, manager.email, "delivery_manager"),
+        BOB_BUDDY,
+        known_person("CI", "ci@hosting.example.com", "ci", login="ci"),
+    )
+    return {person.login: person for person in people}
+
+
+@dataclass(frozen=True, slots=True)
+class FixedIdentity:
+    """An ``Authenticator`` that is always the given person (``method`` ``test``); the rules
+    are the same as for ``LoginIdentity`` (held by tests/unit/test_identity.py)."""
+
+    person: KnownPerson
+
+    def authenticate(self, statement: str) -> Approver:  # noqa: ARG002 - nothing is signed
+        return Approver(self.person, "test", self.person.login)
+
+
 def approve_gates(store: RunStore, delivery: Delivery, *names: str) -> None:
-    """Record approvals of ``names`` (all gates when none are named) by allowed people."""
+    """Record approvals of ``names`` (all gates when none are named) by allowed people, each
+    signing the gate's evidence as the store has it now."""
     people = People(delivery.lead_engineer, delivery.delivery_manager)
+    manager = site_people(delivery)[delivery.delivery_manager.name.split()[0].lower()]
     for gate in (GATES[name] for name in names or GATES):
-        who = "Bob Buddy" if gate.name == "buddycheck" else delivery.delivery_manager.name
+        approver = FixedIdentity(BOB_BUDDY if gate.name == "buddycheck" else manager)
+        who = approver.authenticate("")
         role = check_approver(gate, who, people)
-        store.record_decision(GateDecision(delivery.id, gate.name, who, role.value, "ok", T0))
+        evidence = evidence_now(store, delivery.id, gate)
+        decision = GateDecision(delivery.id, gate.name, who.name, role.value, "ok", T0, evidence)
+        store.record_decision(decision)
 
 
 # steps
@@ -383,6 +423,12 @@ class FixedComposition:
     fixed_phases: Sequence[Phase] = field(default_factory=catalogue)
     fixed_ipam: Ipam | None = None
     fixed_workspace: Workspace | None = None
+    fixed_identity: Authenticator | None = None
+
+    def authenticator(self, sign_with: Path | None = None) -> Authenticator:  # noqa: ARG002
+        if self.fixed_identity is None:
+            unwired()
+        return self.fixed_identity
 
     @property
     def ipam(self) -> Ipam:
@@ -427,7 +473,9 @@ def _scripted(entry: Entry, steps: dict[str, ScriptedStep], hosts: tuple[str, ..
     """Every step (placeholder or real) becomes a ``ScriptedStep``; gates stay."""
     if isinstance(entry, Gate):
         return entry
-    steps[entry.key] = ScriptedStep(entry.key, entry.title, host_names=hosts)
+    evidence_steps = {gate.evidence_step for gate in GATES.values()}
+    gives = {"evidence": f"evidence of {entry.key}"} if entry.key in evidence_steps else {}
+    steps[entry.key] = ScriptedStep(entry.key, entry.title, gives, host_names=hosts)
     return steps[entry.key]
 
 

@@ -8,6 +8,8 @@
                                 run store when the site has ``shared_state.key`` (resolved on
                                 first use), on this controller only otherwise (with a warning)
         .adapters               machines, SSH probe, Ansible, workspace, monitoring, host settings
+        .authenticator(key)     who approves a gate: the OS login, or a signature with ``key``,
+                                among the site's people
         .phases()               the seven phases, their steps working through the above
 
 The vault uses the store the command opened (``using``): one connection pool for the run's
@@ -33,6 +35,7 @@ from pydantic import ValidationError
 
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
 from orchestrator.adapters.host_records import NetBoxHostRecords
+from orchestrator.adapters.identity import LoginIdentity, SshSignatureIdentity
 from orchestrator.adapters.inventory import BackupTarget
 from orchestrator.adapters.machines import ProviderMachines, StaticMachines
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
@@ -46,6 +49,7 @@ from orchestrator.engine.delivery import Delivery, delivery_from_spec
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.host_records import HostRecords
+from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.engine.ports.machines import Machines
 from orchestrator.engine.ports.vault import DeliveryVault
@@ -178,6 +182,21 @@ class Wiring:
                                  for loc, message in problems_of(exc, DeliverySpec))  # fmt: skip
             filled = ", ".join(f"network.{k} {v}" for k, v in missing.items())
             raise BadInput(f"with the site's {filled}: {problems}") from None
+
+    def people(self) -> dict[str, KnownPerson]:
+        """The people the site knows, by login name."""
+        return {
+            login: KnownPerson(login, entry.name, str(entry.email), frozenset(entry.roles),
+                               tuple(entry.ssh_keys))
+            for login, entry in self.site.people.items()
+        }  # fmt: skip
+
+    def authenticator(self, sign_with: Path | None = None) -> Authenticator:
+        """Who approves: the signer of ``sign_with`` (an SSH key file) or, without one, the OS
+        login running the command, among the site's people."""
+        if sign_with is not None:
+            return SshSignatureIdentity(self.people(), sign_with)
+        return LoginIdentity(self.people())
 
     def phases(self) -> tuple[Phase, ...]:
         """Phases 1-7 on this site's adapters."""

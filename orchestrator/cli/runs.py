@@ -40,6 +40,7 @@ from orchestrator.engine import (
     HostRunner,
     LoggingObserver,
     Mode,
+    NotAuthenticated,
     Phase,
     PhaseRange,
     PlanOutcome,
@@ -57,8 +58,10 @@ from orchestrator.engine import (
     write_junit,
 )
 from orchestrator.engine.approvals import approve as record_approval
+from orchestrator.engine.approvals import evidence_now
 from orchestrator.engine.delivery import people_of
 from orchestrator.engine.gates import GATES, People, gate_state
+from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
 from orchestrator.phases.release import release_after_failure
@@ -77,6 +80,7 @@ from orchestrator.store.location import DEFAULT_STATE, STATE_ENV, STORE_URL_ENV
 
 log = structlog.get_logger("orchestrator.cli")
 USER_ENV = "ORCHESTRATOR_USER"
+SIGN_WITH_ENV = "ORCHESTRATOR_SIGN_WITH"
 
 
 class Composition(Protocol):
@@ -93,6 +97,10 @@ class Composition(Protocol):
     def phases(self) -> Sequence[Phase]: ...
 
     def using(self, store: RunStore) -> Composition: ...
+
+    def authenticator(self, sign_with: Path | None = None) -> Authenticator:
+        """Who approves a gate, among the site's people."""
+        ...
 
     def complete(self, delivery: Delivery) -> Delivery:
         """``delivery`` with what its spec leaves to the site filled in (the network's place)."""
@@ -195,7 +203,7 @@ def _exit_codes() -> Iterator[None]:
     """Expected failures become one line on stderr and their exit code; never a traceback."""
     try:
         yield
-    except (BadInput, GateRefused) as exc:
+    except (BadInput, GateRefused, NotAuthenticated) as exc:
         err().print(f"[bold red]error:[/bold red] {escape(str(exc))}")
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     except RunLocked as exc:
@@ -497,6 +505,21 @@ def _log_lines(store: RunStore, location: StoreLocation, run_id: str) -> list[st
 # approve
 
 
+SignWith = Annotated[
+    Path | None,
+    typer.Option(
+        "--sign-with",
+        envvar=SIGN_WITH_ENV,
+        help=(
+            "Sign the approval with this SSH key (a private key file, or a public key whose "
+            "private half is in your ssh-agent); the site lists each person's keys. Without "
+            "it, you are the OS account you run as, looked up in the site's people."
+        ),
+        show_default=False,
+    ),
+]
+
+
 def approve(  # noqa: PLR0913 - one parameter per command-line option
     ctx: typer.Context,
     delivery: Annotated[str, typer.Argument(help="Delivery id.", show_default=False)],
@@ -505,26 +528,43 @@ def approve(  # noqa: PLR0913 - one parameter per command-line option
         typer.Argument(help=f"Gate: {', '.join(GATES)}.", show_default=False),
     ],
     *,
-    by: Annotated[str, typer.Option("--by", help="Who approves (name or email).")],
     comment: Annotated[str, typer.Option("--comment", help="What was checked, for the record.")],
+    sign_with: SignWith = None,
+    site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
 ) -> None:
-    """Record an approval at a gate; refused (exit 2) when the gate's rule does not allow it.
+    """Record your approval at a gate; refused (exit 2) when the gate's rule does not allow it.
 
-    The buddycheck needs an engineer other than the lead engineer and no open action items; the
-    preconditions, the customer confirmation and go-live need the delivery manager.
+    Who you are is never typed: it is your OS login, or the SSH key you sign with (--sign-with),
+    among the people the site file lists, with the roles it gives them. The buddycheck needs an
+    engineer other than the lead engineer, no open action items, and signs the check results as
+    they are (when the checks run again and find otherwise, sign off again); the preconditions,
+    the customer confirmation and go-live need the delivery's delivery manager. A CI account
+    (site role `ci`) approves no gate.
     """
     with (
         _exit_codes(),
         _opened(ctx, state_dir, store_url) as store,
         configured_logging(console=sys.stderr),
     ):
-        decision = record_approval(store, delivery, gate, by, comment)
+        composed = _wiring(ctx).compose(site, state_dir, _stored_site(store, delivery))
+        identity = composed.authenticator(sign_with)
+        decision = record_approval(store, delivery, gate, identity, comment)
+    signed = f", evidence {decision.evidence[:12]}" if decision.evidence else ""
     out().print(
-        f"{decision.gate} of {delivery} approved by {decision.by} ({decision.role})", markup=False
+        f"{decision.gate} of {delivery} approved by {decision.by} ({decision.role}; "
+        f"authenticated by {decision.method}{signed})",
+        markup=False,
     )
     out().print(f"continue with: orchestrator resume SPEC  (the spec of {delivery})")
+
+
+def _stored_site(store: RunStore, delivery_id: str) -> str | None:
+    """The site the delivery's stored spec names, if any."""
+    record = store.get_delivery(delivery_id)
+    named = record.spec.get("site") if record is not None else None
+    return named if isinstance(named, str) else None
 
 
 # reading a delivery's state
@@ -565,7 +605,10 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
     items = tuple(item for item in store.list_action_items(delivery_id) if item.open)
     decisions = store.list_decisions(delivery_id)
     gates = tuple(
-        _gate_summary(gate_state(gate, decisions, items), people)
+        _gate_summary(
+            gate_state(gate, decisions, items, evidence=evidence_now(store, delivery_id, gate)),
+            people,
+        )
         for gate in GATES.values()
         if gate.applies(record.spec)
     )

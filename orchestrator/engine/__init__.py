@@ -4,7 +4,7 @@
         .plan(RunRequest) -> PlanOutcome        no side effects, no lock
         .run(RunRequest) -> RunOutcome          skips steps done with the same inputs
         .resume(RunRequest, run_id=None)        continues the latest failed/crashed/waiting run
-    approve(store, delivery_id, gate, by, comment) -> GateDecision
+    approve(store, delivery_id, gate, authenticator, comment) -> GateDecision
 
 Steps implement ``Step`` (``inputs``, ``hosts``, ``plan``, ``apply``) and return ``Result`` values;
 errors are drawn in ``orchestrator.engine.errors``; retries are a ``RetryPolicy``. What steps need
@@ -21,6 +21,7 @@ from orchestrator.engine.errors import (
     BadInput,
     Exhausted,
     GateRefused,
+    NotAuthenticated,
     NotImplementedYet,
     OrchestratorError,
     PermanentError,
@@ -76,6 +77,7 @@ __all__ = [
     "LockOwner",
     "LoggingObserver",
     "Mode",
+    "NotAuthenticated",
     "NotImplementedYet",
     "OrchestratorError",
     "PermanentError",

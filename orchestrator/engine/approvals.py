@@ -1,4 +1,5 @@
-"""Recording a decision at a gate: the rule is checked; the decision, or the refusal, audited."""
+"""Recording a decision at a gate: the approver authenticated, the rule checked, the evidence
+named; the decision, or the refusal, audited."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from orchestrator.engine.delivery import people_of
 from orchestrator.engine.errors import BadInput, GateRefused
 from orchestrator.engine.execution import utc_now
 from orchestrator.engine.gates import Gate, People, Role, check_approver, gate_named
+from orchestrator.engine.ports.identity import Approver, Authenticator, statement
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import AuditEntry, DeliveryRecord, GateDecision
 
@@ -21,22 +23,54 @@ def approve(  # noqa: PLR0913 - the decision's parts, each asked for on the comm
     store: RunStore,
     delivery_id: str,
     gate_name: str,
-    by: str,
+    authenticator: Authenticator,
     comment: str,
     *,
     clock: Callable[[], datetime] = utc_now,
 ) -> GateDecision:
-    """Record ``by``'s approval of a gate; ``GateRefused`` (audited) when the rule forbids it."""
+    """Record the authenticated approver's approval of a gate, signing the gate's evidence as it
+    is now; ``GateRefused`` (audited) when the rule forbids it."""
     delivery = _known(store, delivery_id)
     gate = gate_named(gate_name)
-    if not by.strip() or not comment.strip():
-        raise BadInput("an approval needs a name (--by) and a comment (--comment)")
-    role = _allowed(store, delivery, gate, by, clock)
-    decision = GateDecision(delivery_id, gate.name, by, role.value, comment, clock())
+    if not comment.strip():
+        raise BadInput("an approval needs a comment (--comment): what was checked")
+    evidence = current_evidence(store, delivery_id, gate)
+    approver = authenticator.authenticate(statement(delivery_id, gate.name, evidence, comment))
+    role = _allowed(store, delivery, gate, approver, clock)
+    decision = GateDecision(
+        delivery_id, gate.name, approver.name, role.value, comment, clock(), evidence,
+        approver.method, approver.proof,
+    )  # fmt: skip
     store.record_decision(decision)
-    _audit(store, decision, "gate_approved", role=role.value, comment=comment)
-    log.info("gate_approved", delivery=delivery_id, gate=gate.name, by=by, role=role.value)
+    _audit(store, decision, "gate_approved", role=role.value, comment=comment,
+           login=approver.person.login, method=approver.method, evidence=evidence)  # fmt: skip
+    log.info("gate_approved", delivery=delivery_id, gate=gate.name, by=approver.name,
+             role=role.value, method=approver.method)  # fmt: skip
     return decision
+
+
+def evidence_now(store: RunStore, delivery_id: str, gate: Gate) -> str:
+    """The ``evidence`` output of the gate's evidence step as last recorded; empty when the gate
+    has none or the step has not run to the end."""
+    if gate.evidence_step is None:
+        return ""
+    step = store.latest_step(delivery_id, gate.evidence_step)
+    evidence = step.outputs.get("evidence") if step is not None and step.status.done else None
+    return evidence if isinstance(evidence, str) else ""
+
+
+def current_evidence(store: RunStore, delivery_id: str, gate: Gate) -> str:
+    """The evidence an approval of ``gate`` signs now (``evidence_now``); ``BadInput`` when the
+    gate has an evidence step that has not run to the end."""
+    if gate.evidence_step is None:
+        return ""
+    evidence = evidence_now(store, delivery_id, gate)
+    if not evidence:
+        raise BadInput(
+            f"{gate.name} signs the results of {gate.evidence_step}, which has not run to the "
+            f"end for {delivery_id}: run its phase first"
+        )
+    return evidence
 
 
 def _known(store: RunStore, delivery_id: str) -> DeliveryRecord:
@@ -47,20 +81,26 @@ def _known(store: RunStore, delivery_id: str) -> DeliveryRecord:
 
 
 def _allowed(
-    store: RunStore, delivery: DeliveryRecord, gate: Gate, by: str, clock: Callable[[], datetime]
+    store: RunStore,
+    delivery: DeliveryRecord,
+    gate: Gate,
+    approver: Approver,
+    clock: Callable[[], datetime],
 ) -> Role:
-    """The role ``by`` approves in; a refusal is audited and raised."""
+    """The role the approver approves in; a refusal is audited and raised."""
     try:
-        return _rule(store, delivery, gate, by)
+        return _rule(store, delivery, gate, approver)
     except GateRefused as exc:
-        attempt = GateDecision(delivery.id, gate.name, by, "", "", clock())
-        _audit(store, attempt, "gate_approval_refused", reason=str(exc))
-        log.warning("gate_approval_refused", delivery=delivery.id, gate=gate.name, by=by)
+        attempt = GateDecision(delivery.id, gate.name, approver.name, "", "", clock())
+        _audit(store, attempt, "gate_approval_refused", reason=str(exc),
+               login=approver.person.login, method=approver.method)  # fmt: skip
+        log.warning("gate_approval_refused", delivery=delivery.id, gate=gate.name,
+                    by=approver.name)  # fmt: skip
         raise
 
 
-def _rule(store: RunStore, delivery: DeliveryRecord, gate: Gate, by: str) -> Role:
-    role = check_approver(gate, by, People(*people_of(delivery)))
+def _rule(store: RunStore, delivery: DeliveryRecord, gate: Gate, approver: Approver) -> Role:
+    role = check_approver(gate, approver, People(*people_of(delivery)))
     open_items = [item for item in store.list_action_items(delivery.id) if item.open]
     if gate.blocked_by_open_items and open_items:
         titles = ", ".join(f"#{item.id} {item.title}" for item in open_items)

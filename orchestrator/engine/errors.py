@@ -36,6 +36,8 @@ in the adapter, with ``raise ... from exc``.
     └── UsageError            raised to the command line, never by a step
         ├── BadInput          a bad argument or spec, nothing to resume (exit code 2)
         ├── GateRefused       an approval that the gate's rule forbids (exit code 2)
+        ├── NotAuthenticated  who approves could not be established: an OS login or SSH key
+        │                     the site does not know, a signature that does not verify (exit 2)
         └── RunLocked         another run holds the delivery's lock (exit code 4)
 
     * defined where it is raised: ``StillCommitting`` in ``orchestrator.phases.reservations``,
@@ -179,6 +181,10 @@ class BadInput(UsageError):
 
 class GateRefused(UsageError):
     """An approval that the gate's rule does not allow."""
+
+
+class NotAuthenticated(UsageError):
+    """Who is at the keyboard could not be established from anything that authenticated them."""
 
 
 class RunLocked(UsageError):

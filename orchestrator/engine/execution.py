@@ -217,7 +217,21 @@ class Execution:
         open_items = [item for item in store.list_action_items(delivery_id) if item.open]
         decisions = store.list_decisions(delivery_id)
         needed = gate.applies(self.delivery.snapshot)
-        return gate_state(gate, decisions, open_items, self.delivery.unsigned, needed=needed)
+        return gate_state(
+            gate, decisions, open_items, self.delivery.unsigned, needed=needed,
+            evidence=self._evidence(gate),
+        )  # fmt: skip
+
+    def _evidence(self, gate: Gate) -> str:
+        """The evidence a gate's approval must have signed: its evidence step's, as this run has
+        it (done or carried over), else as the store last recorded it."""
+        if gate.evidence_step is None:
+            return ""
+        outputs = self.outputs.get(gate.evidence_step)
+        if outputs is None:
+            step = self.parts.store.latest_step(self.delivery.id, gate.evidence_step)
+            outputs = step.outputs if step is not None and step.status.done else {}
+        return str(outputs.get("evidence") or "")
 
     def context(self, phase: int) -> StepContext:
         """A step's context: the outputs of the steps done so far."""

@@ -13,6 +13,17 @@ A gate is passed when it has an approval and nothing blocks it: ``preconditions`
 while the spec says the quote or the data processing agreement is not signed, ``buddycheck``
 while action items are open. The customer confirmation sits after the handover steps and before
 ``handover.contract_effective`` (systems go to production, the contract takes effect).
+
+Who approves is authenticated (``orchestrator.engine.ports.identity``): a person the site knows,
+who must hold the site role the gate asks for (``delivery_manager``, ``lead_engineer``,
+``engineer``) and, for the delivery manager's and lead engineer's gates, be that person of this
+delivery (matched by email). The buddycheck is signed off by someone holding ``engineer`` (or
+``lead_engineer``) who is not this delivery's lead engineer. A CI account (site role ``ci``)
+runs, resumes and plans, and approves no gate.
+
+A gate with evidence (the buddycheck: the hash of the check results, the output ``evidence``
+of its ``evidence_step``) takes only an approval of the evidence as it is now: when the checks
+run again and find something else, the sign-off is stale and must be given again.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from enum import StrEnum
 
 from orchestrator.engine.delivery import Person
 from orchestrator.engine.errors import BadInput, GateRefused
+from orchestrator.engine.ports.identity import Approver
 from orchestrator.store.records import ActionItem, GateDecision, JsonMap
 
 
@@ -40,6 +52,10 @@ class People:
 
     lead_engineer: Person
     delivery_manager: Person
+
+    def role_of_approver(self, approver: Approver) -> Role:
+        """The role an authenticated person has in the delivery, matched on their email."""
+        return self.role_of(approver.person.email)
 
     def role_of(self, who: str) -> Role:
         """The role ``who`` has in the delivery; anyone not named is an engineer."""
@@ -73,6 +89,7 @@ class Gate:
     blocked_by_open_items: bool = False
     blocked_by_unsigned_documents: bool = False
     applies: Callable[[JsonMap], bool] = always
+    evidence_step: str | None = None  # whose output ``evidence`` an approval signs
 
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""
@@ -95,6 +112,7 @@ BUDDYCHECK = Gate(
     "sign-off of the buddycheck (internal quality control), with every action item closed",
     frozenset({Role.ENGINEER}),
     blocked_by_open_items=True,
+    evidence_step="buddycheck.action_items",
 )
 CUSTOMER_CONFIRMATION = Gate(
     "customer_confirmation",
@@ -131,6 +149,7 @@ class GateState:
     approval: GateDecision | None
     blockers: tuple[str, ...] = ()
     needed: bool = True
+    stale: GateDecision | None = None  # the latest approval, when it signed other evidence
 
     @property
     def passed(self) -> bool:
@@ -141,22 +160,34 @@ class GateState:
         """What is still needed and who may give it."""
         if self.approval is None:
             who = self.gate.who_may(people)
-            return f"gate {self.gate.name} needs {self.gate.needs}, from {who}"
+            return f"gate {self.gate.name} needs {self.gate.needs}, from {who}{self._stale()}"
         return f"gate {self.gate.name} is approved but blocked: {'; '.join(self.blockers)}"
 
+    def _stale(self) -> str:
+        if self.stale is None:
+            return ""
+        signed = self.stale.evidence[:12] or "none"
+        return (f" (the sign-off by {self.stale.by} is stale: it signed evidence {signed}, "
+                "and the checks have found something else since)")  # fmt: skip
 
-def gate_state(
+
+def gate_state(  # noqa: PLR0913 - the facts a gate is judged on
     gate: Gate,
     decisions: Sequence[GateDecision],
     open_items: Sequence[ActionItem] = (),
     unsigned: Sequence[str] = (),
     *,
     needed: bool = True,
+    evidence: str = "",
 ) -> GateState:
-    """The state of ``gate`` given the decisions, open action items and unsigned documents."""
+    """The state of ``gate`` given the decisions, open action items, unsigned documents and, for
+    a gate with evidence, the evidence as it is now (an approval of other evidence is stale)."""
     approvals = [d for d in decisions if d.gate == gate.name]
-    approval = approvals[-1] if approvals else None
-    return GateState(gate, approval, _blockers(gate, open_items, unsigned), needed)
+    latest = approvals[-1] if approvals else None
+    stale = None
+    if latest is not None and gate.evidence_step is not None and latest.evidence != evidence:
+        latest, stale = None, latest
+    return GateState(gate, latest, _blockers(gate, open_items, unsigned), needed, stale)
 
 
 def _blockers(
@@ -172,14 +203,35 @@ def _blockers(
     return tuple(found)
 
 
-def check_approver(gate: Gate, who: str, people: People) -> Role:
-    """The role ``who`` approves ``gate`` in; ``GateRefused`` when the rule forbids it."""
-    role = people.role_of(who)
-    if role in gate.allowed:
-        return role
+#: The site role a person must hold to act in each delivery role.
+SITE_ROLE_FOR = {
+    Role.DELIVERY_MANAGER: ("delivery_manager",),
+    Role.LEAD_ENGINEER: ("lead_engineer",),
+    Role.ENGINEER: ("engineer", "lead_engineer"),
+}
+
+
+def check_approver(gate: Gate, approver: Approver, people: People) -> Role:
+    """The role ``approver`` approves ``gate`` in; ``GateRefused`` when the rule forbids it."""
+    if approver.holds("ci"):
+        raise GateRefused(
+            f"{approver} is a CI account: CI runs, resumes and plans deliveries, and approves no "
+            f"gate; {gate.name} needs {gate.who_may(people)}"
+        )
+    role = people.role_of_approver(approver)
     if role is Role.LEAD_ENGINEER and gate.allowed == {Role.ENGINEER}:
         raise GateRefused(
-            f"{who} is the lead engineer and may not sign off their own {gate.name}; "
+            f"{approver} is the lead engineer and may not sign off their own {gate.name}; "
             f"it needs {gate.who_may(people)}"
         )
-    raise GateRefused(f"{who} may not approve {gate.name}; it needs {gate.who_may(people)}")
+    if role not in gate.allowed:
+        raise GateRefused(
+            f"{approver} may not approve {gate.name}; it needs {gate.who_may(people)}"
+        )
+    if not any(approver.holds(site_role) for site_role in SITE_ROLE_FOR[role]):
+        held = ", ".join(sorted(approver.person.roles)) or "none"
+        raise GateRefused(
+            f"{approver} does not hold the site role {SITE_ROLE_FOR[role][0]} "
+            f"(roles held: {held}), which {gate.name} needs"
+        )
+    return role

@@ -172,11 +172,24 @@ def ensure_lab_ssh_key(paths: LabPaths) -> Path:
     return key
 
 
-def _make_key(key: Path, public: Path) -> None:
+def ensure_key_pair(key: Path, comment: str) -> Path:
+    """An ed25519 key pair at ``key`` (0600, in a 0700 folder), made if missing; its public key."""
+    public = _public(key)
+    if not (key.is_file() and public.is_file()):
+        require_tools({"ssh-keygen": "openssh-client"})
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.parent.chmod(0o700)
+        with file_lock(key.parent / ".lock"):
+            if not (key.is_file() and public.is_file()):
+                _make_key(key, public, comment)
+    return public
+
+
+def _make_key(key: Path, public: Path, comment: str = "orchestrator-lab") -> None:
     temp = key.with_name(f".{key.name}.tmp-{os.getpid()}")
     for stale in (temp, _public(temp)):
         stale.unlink(missing_ok=True)
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "orchestrator-lab", "-f", str(temp)])
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(temp)])
     temp.chmod(0o600)
     _public(temp).replace(public)
     temp.replace(key)

@@ -6,6 +6,12 @@ outside the lab knows its names or addresses. No secret is in it: the file refer
 ``<state>/state.key`` (0600), the Fernet key of the shared state, made by the first ``lab up``
 and kept after (state sealed with it stays readable). Backups go to the lab's backup host over
 sftp, its host key given as a site names any backup host's.
+
+The lab's people are the examples' delivery manager and lead engineer, a second engineer for
+buddychecks and an operations engineer, each with an SSH key of their own in
+``<state>/people/<login>`` (0600, made once): at a gate they sign with it (``orchestrator approve
+--sign-with .lab/people/sanne``). The OS account ``root``, which runs everything here, is the
+lab's CI account: it approves nothing.
 """
 
 from __future__ import annotations
@@ -18,12 +24,44 @@ from cryptography.fernet import Fernet
 from orchestrator.lab import backup, netbox, prometheus
 from orchestrator.lab.addressing import CONTROLLER, PLATFORM_PARENT
 from orchestrator.lab.files import write_atomically
-from orchestrator.lab.hosts import LabHost
+from orchestrator.lab.hosts import LabHost, ensure_key_pair
 from orchestrator.lab.netbox import NetBoxInfo, write_private
 from orchestrator.lab.paths import LabPaths
 
 NAME = "lab"
 PROVIDER = "lab"
+
+#: The lab's people by login: name, email, roles. ``root`` is the CI account.
+PEOPLE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "sanne": ("Sanne Jansen", "sanne.jansen@hosting.example.com", ("delivery_manager",)),
+    "joris": ("Joris Bakker", "joris.bakker@hosting.example.com", ("lead_engineer", "engineer")),
+    "noor": ("Noor de Vries", "noor.devries@hosting.example.com", ("engineer",)),
+    "ops": ("Operations on call", "ops@hosting.example.com", ("operations",)),
+    "root": ("Lab CI", "ci@hosting.example.com", ("ci",)),
+}
+#: Who has a key to sign approvals with (the CI account signs nothing).
+SIGNERS = ("sanne", "joris", "noor", "ops")
+
+
+def person_key(paths: LabPaths, login: str) -> Path:
+    """The private key a lab person signs approvals with."""
+    return paths.state / "people" / login
+
+
+def ensure_people_keys(paths: LabPaths) -> None:
+    """Each signer's key pair, made once."""
+    for login in SIGNERS:
+        ensure_key_pair(person_key(paths, login), f"{login}@orchestrator-lab")
+
+
+def people_data(paths: LabPaths) -> dict[str, object]:
+    """The site's ``people``, with the public keys made so far."""
+    people: dict[str, object] = {}
+    for login, (name, email, roles) in PEOPLE.items():
+        public = person_key(paths, login).with_suffix(".pub")
+        keys = [public.read_text().strip()] if public.is_file() else []
+        people[login] = {"name": name, "email": email, "roles": list(roles), "ssh_keys": keys}
+    return people
 
 
 def site_file(paths: LabPaths) -> Path:
@@ -83,6 +121,7 @@ def site_data(paths: LabPaths, info: NetBoxInfo, backup_host: LabHost) -> dict[s
             PROVIDER: {"state": str(paths.state), "cache": str(paths.cache)},
             "static": {},
         },
+        "people": people_data(paths),
         "shared_state": {"key": f"file:{state_key_file(paths)}"},
     }
 
@@ -92,6 +131,7 @@ def write_site(paths: LabPaths, info: NetBoxInfo, backup_host: LabHost) -> Path:
     path."""
     write_private(token_file(paths), info.token + "\n")
     ensure_state_key(paths)
+    ensure_people_keys(paths)
     text = "# The lab's site, written by `orchestrator lab up`; see docs/site.md.\n"
     text += yaml.safe_dump(site_data(paths, info, backup_host), sort_keys=False)
     write_atomically(site_file(paths), text)

@@ -227,7 +227,21 @@ class PersonEntry(SiteModel):
 
     name: Text = Field(description="Full name.")
     email: Email = Field(description="Email address (matches the spec's people).")
-    roles: tuple[Role, ...] = Field(default=(), description="Roles the person holds.")
+    roles: tuple[Role, ...] = Field(
+        default=(),
+        description=(
+            "Roles the person holds: `delivery_manager`, `lead_engineer`, `engineer` (may sign "
+            "off a buddycheck of someone else's delivery), `operations`, `ci` (runs phases, "
+            "approves no gate)."
+        ),
+    )
+    ssh_keys: tuple[SshPublicKey, ...] = Field(
+        default=(),
+        description=(
+            "SSH public keys whose signatures identify the person at gates "
+            "(`orchestrator approve --sign-with KEY`)."
+        ),
+    )
 
 
 class SharedState(SiteModel):

@@ -112,7 +112,12 @@ class HostRecord:
 
 @dataclass(frozen=True, slots=True)
 class GateDecision:
-    """A person's approval of a gate."""
+    """A person's approval of a gate: who (as authenticated), in which role, and what they saw.
+
+    ``evidence`` is the hash of what the approval signs (the buddycheck's results; empty for a gate
+    without evidence): new evidence makes the approval stale. ``method`` says how the approver was
+    authenticated (``login``, ``ssh-signature``) and ``proof`` what shows it (the OS account, or
+    the SSH signature over the approval, which anyone can verify again later)."""
 
     delivery_id: str
     gate: str
@@ -120,11 +125,15 @@ class GateDecision:
     role: str
     comment: str
     decided_at: datetime
+    evidence: str = ""
+    method: str = ""
+    proof: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ActionItem:
-    """Something the buddycheck found that must be fixed before handover."""
+    """Something the buddycheck found that must be fixed before handover: the check that failed
+    on which host, what it expected and what it found; who opened it and who closed it, how."""
 
     delivery_id: str
     title: str
@@ -135,6 +144,10 @@ class ActionItem:
     closed_at: datetime | None = None
     resolution: str | None = None
     id: int | None = None
+    host: str | None = None
+    check: str | None = None
+    expected: str | None = None
+    found: str | None = None
 
     @property
     def open(self) -> bool:

@@ -134,6 +134,9 @@ gate_decisions = Table(
     Column("role", String(50), nullable=False),
     Column("comment", Text, nullable=False),
     _when("decided_at"),
+    Column("evidence", String(64), nullable=False, server_default=""),
+    Column("method", String(50), nullable=False, server_default=""),
+    Column("proof", Text, nullable=False, server_default=""),
 )
 
 action_items = Table(
@@ -148,6 +151,10 @@ action_items = Table(
     Column("closed_by", String(200)),
     _when("closed_at", nullable=True),
     Column("resolution", Text),
+    Column("host", String(200)),
+    Column("check", String(300)),
+    Column("expected", Text),
+    Column("found", Text),
 )
 
 evaluation_notes = Table(

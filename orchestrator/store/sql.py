@@ -456,13 +456,17 @@ def _decision_values(d: GateDecision) -> Values:
         "role": d.role,
         "comment": d.comment,
         "decided_at": _maybe_utc(d.decided_at),
+        "evidence": d.evidence,
+        "method": d.method,
+        "proof": d.proof,
     }
 
 
 def _decision(row: Row[Any]) -> GateDecision:
     return GateDecision(
-        row.delivery_id, row.gate, row.by, row.role, row.comment, _utc(row.decided_at)
-    )
+        row.delivery_id, row.gate, row.by, row.role, row.comment, _utc(row.decided_at),
+        row.evidence, row.method, row.proof,
+    )  # fmt: skip
 
 
 def _action_item_values(item: ActionItem) -> Values:
@@ -475,6 +479,10 @@ def _action_item_values(item: ActionItem) -> Values:
         "closed_by": item.closed_by,
         "closed_at": _maybe_utc(item.closed_at),
         "resolution": item.resolution,
+        "host": item.host,
+        "check": item.check,
+        "expected": item.expected,
+        "found": item.found,
     }
 
 
@@ -489,6 +497,10 @@ def _action_item(row: Row[Any]) -> ActionItem:
         closed_at=_maybe_utc(row.closed_at),
         resolution=row.resolution,
         id=row.id,
+        host=row.host,
+        check=row.check,
+        expected=row.expected,
+        found=row.found,
     )
 
 

@@ -32,6 +32,7 @@ from orchestrator.lab.hosts import destroy_host
 from orchestrator.lab.lab import LabUp
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.prometheus import targets_dir
+from orchestrator.lab.site import person_key
 from orchestrator.phases.base import tree_hash
 
 pytestmark = pytest.mark.integration
@@ -222,8 +223,9 @@ def test_the_installed_orchestrator_plans_and_runs_a_delivery_on_the_lab_site(
         assert planned.returncode == 0, planned.stdout + planned.stderr
         started = installed.run("run", "installed.yaml", "--through-phase", "3", env=env)
         assert started.returncode == 3, started.stdout + started.stderr  # the preconditions gate
+        signer = str(person_key(LabPaths.from_env(), "sanne"))
         approved = installed.run("approve", "installed-pkg", "preconditions", "--comment", "ok",
-                                 "--by", "Sanne Jansen", env=env)  # fmt: skip
+                                 "--sign-with", signer, env=env)  # fmt: skip
         assert approved.returncode == 0, approved.stdout + approved.stderr
         done = installed.command("orchestrator", "resume", "installed.yaml", env=env, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -28,7 +28,7 @@ from orchestrator.engine.phase import PhaseRange
 from orchestrator.engine.ports.ipam import RELEASE_ORDER, Kind, New
 from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.site import site_file
+from orchestrator.lab.site import person_key, site_file
 from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.network import network_phase
 from orchestrator.phases.release import release, release_after_failure
@@ -293,8 +293,9 @@ def test_sigkill_at_random_moments_then_resume_ends_exact(netbox: Fresh, tmp_pat
         state = tmp_path / f"state-{trial}"
         try:
             assert cli("run", str(spec), "--through-phase", "1", state=state).wait(60) == 3
-            approve = cli("approve", found.id, "preconditions", "--by", "Sanne Jansen",
-                          "--comment", "signed", state=state)  # fmt: skip
+            approve = cli("approve", found.id, "preconditions", "--comment", "signed",
+                          "--sign-with", str(person_key(LabPaths.from_env(), "sanne")),
+                          state=state)  # fmt: skip
             assert approve.wait(60) == 0
             victim = cli("resume", str(spec), state=state)
             time.sleep(rng.uniform(0.05, 2.5))

@@ -148,6 +148,9 @@ def site_data(
         "management_networks": [f"{bastion.address}/32"],
         "machines": {"lab": {"state": str(lab_paths.state), "cache": str(lab_paths.cache),
                              "user": "deploy", "user_key": f"{key}.pub"}},
+        "people": {"sanne": {"name": "Sanne Jansen", "email": "sanne@hosting.example.com",
+                             "roles": ["delivery_manager"],
+                             "ssh_keys": [(root / "sanne.pub").read_text().strip()]}},
         "shared_state": {"key": f"file:{state_key}"},
     }  # fmt: skip
 
@@ -163,6 +166,8 @@ def second(
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ams2 deploy", "-f",
                     str(key)], check=True)  # fmt: skip
     public = (root / "deploy.pub").read_text()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sanne", "-f",
+                    str(root / "sanne")], check=True)  # fmt: skip
     bastion = create_host(*BASTION, paths=lab_paths)
     add_deploy_user(bastion, "jump", public, lab_paths)
     backups = backup.ensure_backup_host(lab_paths, name=BACKUP[0], address=BACKUP[1])
@@ -193,7 +198,7 @@ def deliver(second: Second) -> list[str]:
     started = second.cli("run", spec, "--through-phase", "3", *site)
     assert started.returncode == 3, started.stdout + started.stderr
     approved = second.cli("approve", DELIVERY, "preconditions", "--comment", "signed",
-                          "--by", "Sanne Jansen")  # fmt: skip
+                          "--sign-with", str(second.root / "sanne"), *site)  # fmt: skip
     assert approved.returncode == 0, approved.stdout + approved.stderr
     done = second.cli("resume", spec, *site, timeout=RUN_SECONDS)
     assert done.returncode == 0, done.stdout + done.stderr

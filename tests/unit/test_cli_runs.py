@@ -13,10 +13,12 @@ import structlog
 import typer
 from typer.testing import CliRunner, Result
 
+from orchestrator.adapters.identity import LoginIdentity
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.cli.runs import RunsWiring, register
 from orchestrator.engine import BadInput, Delivery, Phase, Refused, StepContext
 from orchestrator.engine import Result as StepResult
+from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.phases.network import network_phase
 from orchestrator.store import LockRecord, RunStore, SqlRunStore
@@ -30,6 +32,7 @@ from orchestrator.testing import (
     fake_runtime,
     make_delivery,
     scripted_phases,
+    site_people,
 )
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "small.yaml"
@@ -44,12 +47,28 @@ def app() -> typer.Typer:
 
 
 @dataclass
+class Keyboard:
+    """Who is logged in at the terminal the commands run from (their OS login)."""
+
+    login: str = "alice"
+
+    def who(self) -> str:
+        return self.login
+
+
+@dataclass
 class Cli:
     state: Path
     wiring: RunsWiring
+    keyboard: Keyboard = field(default_factory=Keyboard)
 
     def __call__(self, *args: str) -> Result:
         return CliRunner().invoke(app(), [*args, "--state-dir", str(self.state)], obj=self.wiring)
+
+    def as_(self, login: str, *args: str) -> Result:
+        """The command run by the person logged in as ``login``."""
+        self.keyboard.login = login
+        return self(*args)
 
     def store(self) -> SqlRunStore:
         self.state.mkdir(parents=True, exist_ok=True)
@@ -57,12 +76,14 @@ class Cli:
 
 
 def cli_with(tmp_path: Path, phases: tuple[Phase, ...]) -> Cli:
+    keyboard = Keyboard()
+    identity = LoginIdentity(site_people(DELIVERY), keyboard.who)
     wiring = RunsWiring(
         load_delivery=lambda _path: DELIVERY,
-        compose=FixedComposition(phases),
+        compose=FixedComposition(phases, fixed_identity=identity),
         runtime=fake_runtime(FakeClock()),
     )
-    return Cli(tmp_path / "state", wiring)
+    return Cli(tmp_path / "state", wiring, keyboard)
 
 
 @pytest.fixture
@@ -80,15 +101,16 @@ def test_a_delivery_goes_from_waiting_to_done_as_gates_are_approved(cli: Cli) ->
     assert "gate preconditions needs" in waiting.stdout
     assert "next: orchestrator approve acme-webshop preconditions" in waiting.stdout
     approvals = [
-        ("preconditions", "Dana Manager"),
-        ("buddycheck", "Bob Buddy"),
-        ("customer_confirmation", "Dana Manager"),
-        ("go_live", "Dana Manager"),
+        ("preconditions", "dana", "Dana Manager"),
+        ("buddycheck", "bob", "Bob Buddy"),
+        ("customer_confirmation", "dana", "Dana Manager"),
+        ("go_live", "dana", "Dana Manager"),
     ]
-    for gate, by in approvals:
-        approved = cli("approve", "acme-webshop", gate, "--by", by, "--comment", "checked")
+    for gate, login, name in approvals:
+        approved = cli.as_(login, "approve", "acme-webshop", gate, "--comment", "checked")
         assert approved.exit_code == 0, approved.output
-        assert f"{gate} of acme-webshop approved by {by}" in approved.stdout
+        assert f"{gate} of acme-webshop approved by {name}" in approved.stdout
+        assert "authenticated by login" in approved.stdout
         resumed = cli("resume", "acme.yaml")
     assert resumed.exit_code == 0, resumed.output
     assert "succeeded" in resumed.stdout
@@ -96,11 +118,26 @@ def test_a_delivery_goes_from_waiting_to_done_as_gates_are_approved(cli: Cli) ->
 
 def test_self_approval_is_refused_with_exit_code_2(cli: Cli) -> None:
     cli("run", "acme.yaml")
-    refused = cli("approve", "acme-webshop", "buddycheck", "--by", "Alice Lead", "--comment", "me")
+    cli.as_("dana", "approve", "acme-webshop", "preconditions", "--comment", "signed")
+    cli("resume", "acme.yaml")
+    refused = cli.as_("alice", "approve", "acme-webshop", "buddycheck", "--comment", "me")
     assert refused.exit_code == 2
-    assert "Alice Lead is the lead engineer and may not sign off their own buddycheck" in (
+    assert "Alice Lead (alice) is the lead engineer and may not sign off their own buddycheck" in (
         refused.stderr
     )
+
+
+def test_who_approves_is_their_login_never_a_typed_name(cli: Cli) -> None:
+    cli("run", "acme.yaml")
+    typed = cli("approve", "acme-webshop", "preconditions", "--by", "Dana", "--comment", "ok")
+    assert typed.exit_code == 2
+    assert "No such option: --by" in typed.output
+    stranger = cli.as_("mallory", "approve", "acme-webshop", "preconditions", "--comment", "ok")
+    assert stranger.exit_code == 2
+    assert "your login 'mallory' is not among the site's people" in stranger.stderr
+    robot = cli.as_("ci", "approve", "acme-webshop", "preconditions", "--comment", "ok")
+    assert robot.exit_code == 2
+    assert "is a CI account" in robot.stderr
 
 
 def test_a_failed_step_exits_1_and_a_crashed_one_5(tmp_path: Path) -> None:
@@ -127,7 +164,7 @@ def test_bad_input_exits_2_without_a_traceback(tmp_path: Path, cli: Cli) -> None
     assert cli("resume", "acme.yaml").exit_code == 2
     assert cli("show", "no-such-run").exit_code == 2
     assert cli("status", "no-such-delivery").exit_code == 2
-    assert cli("approve", "acme-webshop", "qa", "--by", "x", "--comment", "y").exit_code == 2
+    assert cli("approve", "acme-webshop", "qa", "--comment", "y").exit_code == 2
 
 
 def test_a_locked_delivery_exits_4_naming_the_holder(cli: Cli) -> None:
@@ -147,7 +184,7 @@ def test_a_locked_delivery_exits_4_naming_the_holder(cli: Cli) -> None:
 
 def test_read_commands_print_json(cli: Cli) -> None:
     cli("run", "acme.yaml")
-    cli("approve", "acme-webshop", "preconditions", "--by", "Dana Manager", "--comment", "ok")
+    cli.as_("dana", "approve", "acme-webshop", "preconditions", "--comment", "ok")
     cli("resume", "acme.yaml")
     runs = json_of(cli("runs", "--json"))
     assert isinstance(runs, list)
@@ -229,14 +266,17 @@ def test_the_default_wiring_runs_phase_1_of_the_example_on_an_ipam(tmp_path: Pat
     """The real catalogue and store, with NetBox replaced by the fake held to its contract."""
     ipam = InMemoryIpam()
     phases = (network_phase(lambda: ipam), *catalogue()[1:])
-    wiring = RunsWiring(compose=FixedComposition(phases, ipam))
+    sanne = KnownPerson("sanne", "Sanne Jansen", "sanne.jansen@hosting.example.com",
+                        frozenset({"delivery_manager"}))  # fmt: skip
+    identity = LoginIdentity({"sanne": sanne}, lambda: "sanne")
+    wiring = RunsWiring(compose=FixedComposition(phases, ipam, fixed_identity=identity))
 
     def real(*args: str) -> Result:
         return CliRunner().invoke(app(), [*args, "--state-dir", str(tmp_path)], obj=wiring)
 
     assert real("run", str(EXAMPLE), "--through-phase", "1").exit_code == 3
     approved = real(
-        "approve", "bakkerij-site", "preconditions", "--by", "sanne.jansen@hosting.example.com",
+        "approve", "bakkerij-site", "preconditions",
         "--comment", "quote Q-2025-0311 and DPA-2025-0311 signed",
     )  # fmt: skip
     assert approved.exit_code == 0, approved.output
@@ -268,6 +308,9 @@ class Binding:
     def using(self, store: RunStore) -> FixedComposition:
         self.stores.append(store)
         return self.fixed
+
+    def authenticator(self, sign_with: Path | None = None) -> Authenticator:
+        return self.fixed.authenticator(sign_with)
 
     def complete(self, delivery: Delivery) -> Delivery:
         return self.fixed.complete(delivery)

@@ -167,6 +167,17 @@ class StoreContract:
         store.record_decision(GateDecision("other", "go_live", "Dana", "dm", "", at(1)))
         assert store.list_decisions("acme-webshop") == [first]
 
+    def test_a_decision_keeps_its_evidence_and_how_the_approver_was_authenticated(
+        self, store: RunStore
+    ) -> None:
+        with_runs(store)
+        signed = GateDecision(
+            "acme-webshop", "buddycheck", "Bob", "engineer", "ok", T0,
+            evidence="ab" * 32, method="ssh-signature", proof="-----BEGIN SSH SIGNATURE-----",
+        )  # fmt: skip
+        store.record_decision(signed)
+        assert store.list_decisions("acme-webshop") == [signed]
+
     def test_action_items_open_and_close_once(self, store: RunStore) -> None:
         with_runs(store)
         item = store.open_action_item(ActionItem("acme-webshop", "backup untested", "Bob", T0))
@@ -181,6 +192,21 @@ class StoreContract:
         assert [i.open for i in store.list_action_items("acme-webshop")] == [False, True]
         with pytest.raises(KeyError):
             store.close_action_item(9999, "Alice", "")
+
+    def test_an_action_item_names_the_check_host_expected_and_found(self, store: RunStore) -> None:
+        with_runs(store)
+        item = ActionItem(
+            "acme-webshop", "web-01: service nginx", "buddycheck", T0, "buddycheck.verify",
+            host="web-01", check="service nginx", expected="running and enabled",
+            found="inactive, enabled",
+        )  # fmt: skip
+        opened = store.open_action_item(item)
+        assert store.list_action_items("acme-webshop") == [opened]
+        assert (opened.host, opened.check, opened.found) == (
+            "web-01",
+            "service nginx",
+            "inactive, enabled",
+        )
 
     def test_evaluation_notes_are_kept_per_delivery(self, store: RunStore) -> None:
         with_runs(store)
