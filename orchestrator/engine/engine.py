@@ -12,6 +12,7 @@ from orchestrator.engine.checkpoints import Checkpointer
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import BadInput, RunLocked
 from orchestrator.engine.execution import Ending, Execution, Parts, Runtime
+from orchestrator.engine.findings import FindingsObserver
 from orchestrator.engine.gates import GateState
 from orchestrator.engine.observers import Observers, RunObserver
 from orchestrator.engine.phase import Phase, PhaseRange, check_catalogue
@@ -64,7 +65,7 @@ class Engine:
         self.parts = Parts(
             store,
             check_catalogue(phases),
-            Observers([checkpointer, *observers]),
+            Observers([checkpointer, FindingsObserver(store, runtime.clock), *observers]),
             retry,
             runner,
             runtime,

@@ -5,6 +5,7 @@ Failed checks become action items; the ``buddycheck`` gate before phase 5 needs 
 
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
+from orchestrator.phases.evidence import EvidenceStep
 
 
 def phase() -> Phase:
@@ -15,6 +16,6 @@ def phase() -> Phase:
         title="Internal quality control (buddycheck)",
         entries=(
             Placeholder("buddycheck.verify", "Verify the platform against what was agreed"),
-            Placeholder("buddycheck.action_items", "Open an action item per failed check"),
+            EvidenceStep(),
         ),
     )
