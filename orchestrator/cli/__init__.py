@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from orchestrator.cli import spec as spec_cli
+from orchestrator.cli.actions import actions_app
 from orchestrator.cli.lab import lab_app
 from orchestrator.cli.netbox import netbox_app
 from orchestrator.cli.release import release
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(lab_app, name="lab")
 app.add_typer(netbox_app, name="netbox")
 app.add_typer(site_app, name="site")
+app.add_typer(actions_app, name="actions")
 app.command("validate")(spec_cli.validate)
 app.command("schema")(spec_cli.schema)
 register_runs(app)

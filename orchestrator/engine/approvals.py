@@ -14,7 +14,7 @@ from orchestrator.engine.execution import utc_now
 from orchestrator.engine.gates import Gate, People, Role, check_approver, gate_named
 from orchestrator.engine.ports.identity import Approver, Authenticator, statement
 from orchestrator.store.protocol import RunStore
-from orchestrator.store.records import AuditEntry, DeliveryRecord, GateDecision
+from orchestrator.store.records import ActionItem, AuditEntry, DeliveryRecord, GateDecision
 
 log = structlog.get_logger("orchestrator.engine")
 
@@ -114,3 +114,36 @@ def _audit(store: RunStore, decision: GateDecision, action: str, **detail: str) 
         {"gate": decision.gate, **detail},
     )  # fmt: skip
     store.append_audit(entry)
+
+
+def close_by_hand(  # noqa: PLR0913 - the closing's parts, each asked for on the command line
+    store: RunStore,
+    delivery_id: str,
+    item_id: int,
+    authenticator: Authenticator,
+    comment: str,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> ActionItem:
+    """Close an action item with a comment, as an authenticated person (audited); a check that
+    still fails and finds the same thing then counts as accepted (``orchestrator.engine.
+    findings``). A CI account closes nothing by hand."""
+    _known(store, delivery_id)
+    if not comment.strip():
+        raise BadInput("closing an action item needs a comment (--comment): what was done")
+    item = next((i for i in store.list_action_items(delivery_id) if i.id == item_id), None)
+    if item is None:
+        raise BadInput(f"delivery {delivery_id} has no action item #{item_id}")
+    if not item.open:
+        raise BadInput(f"action item #{item_id} was closed by {item.closed_by}: {item.resolution}")
+    text = f"close action item #{item_id} of {delivery_id}\ncomment: {comment}\n"
+    approver = authenticator.authenticate(text)
+    if approver.holds("ci"):
+        raise GateRefused(f"{approver} is a CI account: action items are closed by people")
+    closed = store.close_action_item(item_id, approver.name, comment)
+    entry = AuditEntry(clock(), approver.name, "action_item_closed_by_hand", delivery_id, None,
+                       {"item": item_id, "title": item.title, "comment": comment,
+                        "login": approver.person.login, "method": approver.method})  # fmt: skip
+    store.append_audit(entry)
+    log.info("action_item_closed_by_hand", delivery=delivery_id, item=item_id, by=approver.name)
+    return closed
