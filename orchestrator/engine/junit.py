@@ -1,4 +1,6 @@
-"""JUnit XML for CI: one test suite per phase; one test case per phase, step and host."""
+"""JUnit XML for CI: one test suite per phase; one test case per phase, step and host, and one per
+check a step made (the buddycheck's: ``<step>.<host>``, named after the check, failing with what
+was expected and what was found)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from orchestrator.engine.findings import results_in
+from orchestrator.engine.ports.platform_checks import CheckResult
 from orchestrator.engine.report import RunReport
 from orchestrator.engine.status import Status
 from orchestrator.store.records import HostRecord, PhaseRecord, StepRecord
@@ -52,8 +56,23 @@ def _suite(report: RunReport, phase: PhaseRecord) -> ET.Element:
         suite.append(_case(classname, step.key, step, step.error))
         for host in report.hosts_of(step.key):
             suite.append(_case(f"{classname}.{step.key}", host.host, host, host.error))
+        if step.status is not Status.SKIPPED:
+            suite.extend(_check_cases(f"{classname}.{step.key}", results_in(step.outputs)))
     _count(suite, suite.iter("testcase"))
     return suite
+
+
+def _check_cases(classname: str, results: Iterable[CheckResult]) -> list[ET.Element]:
+    cases = []
+    for result in results:
+        check = result.check
+        case = ET.Element("testcase", classname=f"{classname}.{check.host}", name=check.name)
+        case.set("time", "0.000")
+        if not result.passed:
+            message = f"expected {check.expected}; found {result.found}"
+            ET.SubElement(case, "failure", message=message, type=check.kind)
+        cases.append(case)
+    return cases
 
 
 def _case(

@@ -5,7 +5,17 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from orchestrator.engine import Phase, PhaseRange, Refused, RunReport, RunRequest, write_junit
+from orchestrator.engine import (
+    Phase,
+    PhaseRange,
+    Refused,
+    Result,
+    RunReport,
+    RunRequest,
+    Status,
+    write_junit,
+)
+from orchestrator.engine.ports.platform_checks import Check, CheckResult
 from orchestrator.testing import (
     EngineBench,
     ScriptedStep,
@@ -56,3 +66,29 @@ def test_a_waiting_phase_and_skipped_steps_are_skipped_cases(tmp_path: Path) -> 
     assert waiting is not None
     assert (waiting.get("message") or "").startswith("gate buddycheck needs sign-off")
     assert (root.get("tests"), root.get("skipped"), root.get("failures")) == ("4", "3", "0")
+
+
+def test_each_check_is_a_case_failing_with_what_was_expected_and_found(tmp_path: Path) -> None:
+    bench = EngineBench()
+    nginx = Check("web-01", "service nginx", "service", "running and enabled")
+    key = Check("web-01", "user femke key 1", "user", "in authorized_keys")
+    checks = [
+        CheckResult(nginx, passed=False, found="inactive").as_json(),
+        CheckResult(key, passed=True, found="present").as_json(),
+    ]
+    verify = ScriptedStep("buddycheck.verify", host_names=("web-01",), outcomes={
+        "web-01": [Result(Status.FAILED, outputs={"checks": checks}, error="1 check failed")]
+    })  # fmt: skip
+    phases = (Phase(1, "buddycheck", "Checks", (verify,)),)
+    outcome = bench.engine(phases).run(RunRequest(DELIVERY, "alice", phases=PhaseRange(1, 1)))
+    write_junit(tmp_path / "junit.xml", RunReport.load(bench.store, outcome.run.id))
+    found = cases(tmp_path / "junit.xml")
+    classname = "acme-webshop.phase1_buddycheck.buddycheck.verify.web-01"
+    assert found[-2:] == [
+        (classname, "service nginx", "failure"),
+        (classname, "user femke key 1", "passed"),
+    ]
+    root = ET.fromstring((tmp_path / "junit.xml").read_text())  # noqa: S314 - our own output
+    failure = root.find(".//testcase[@name='service nginx']/failure")
+    assert failure is not None
+    assert failure.get("message") == "expected running and enabled; found inactive"
