@@ -474,7 +474,11 @@ def _scripted(entry: Entry, steps: dict[str, ScriptedStep], hosts: tuple[str, ..
     if isinstance(entry, Gate):
         return entry
     evidence_steps = {gate.evidence_step for gate in GATES.values()}
-    gives = {"evidence": f"evidence of {entry.key}"} if entry.key in evidence_steps else {}
+    gives: dict[str, Json] = {}
+    if entry.key in evidence_steps:
+        gives["evidence"] = f"evidence of {entry.key}"
+    if entry.key == "handover.contract_effective":
+        gives["contract_start"] = T0.date().isoformat()
     steps[entry.key] = ScriptedStep(entry.key, entry.title, gives, host_names=hosts)
     return steps[entry.key]
 

@@ -80,6 +80,8 @@ from orchestrator.store.location import DEFAULT_STATE, STATE_ENV, STORE_URL_ENV
 
 log = structlog.get_logger("orchestrator.cli")
 USER_ENV = "ORCHESTRATOR_USER"
+#: The step after which a delivery is in production (phase 5).
+CONTRACT_EFFECTIVE = "handover.contract_effective"
 SIGN_WITH_ENV = "ORCHESTRATOR_SIGN_WITH"
 
 
@@ -594,6 +596,7 @@ class StatusSummary:
     gates: tuple[GateSummary, ...]
     open_action_items: tuple[ActionItem, ...]
     lock: LockRecord | None
+    in_production_since: str | None = None  # the contract start, once phase 5 made it effective
 
 
 def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
@@ -622,7 +625,15 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         gates=gates,
         open_action_items=items,
         lock=store.get_lock(delivery_id),
+        in_production_since=_contract_start(store, delivery_id),
     )
+
+
+def _contract_start(store: RunStore, delivery_id: str) -> str | None:
+    """The contract start ``handover.contract_effective`` recorded, once it has run."""
+    step = store.latest_step(delivery_id, CONTRACT_EFFECTIVE)
+    start = step.outputs.get("contract_start") if step and step.status.done else None
+    return start if isinstance(start, str) else None
 
 
 def _gate_summary(state: GateState, people: People) -> GateSummary:
@@ -748,6 +759,8 @@ def _print_status(summary: StatusSummary) -> None:
         f"delivery {summary.delivery}: lead engineer {summary.lead_engineer}, "
         f"delivery manager {summary.delivery_manager}, spec {summary.spec_hash[:12]}"
     )
+    if summary.in_production_since:
+        out().print(f"[green]in production[/] since {summary.in_production_since} (contract start)")
     _print_latest(summary)
     for gate in summary.gates:
         state = f"[green]passed[/] (by {gate.approved_by})" if gate.passed else "[yellow]needed[/]"

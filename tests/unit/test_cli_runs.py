@@ -114,6 +114,9 @@ def test_a_delivery_goes_from_waiting_to_done_as_gates_are_approved(cli: Cli) ->
         resumed = cli("resume", "acme.yaml")
     assert resumed.exit_code == 0, resumed.output
     assert "succeeded" in resumed.stdout
+    status = cli("status", "acme-webshop")
+    assert "in production since 2025-01-10 (contract start)" in status.stdout
+    assert json_of(cli("status", "acme-webshop", "--json"))["in_production_since"] == "2025-01-10"  # type: ignore[index]
 
 
 def test_self_approval_is_refused_with_exit_code_2(cli: Cli) -> None:
