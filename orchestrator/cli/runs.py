@@ -746,9 +746,12 @@ def _print_next(outcome: RunOutcome) -> None:
     if run.reason:
         out().print(f"{_styled(run.status)}: {escape(run.reason)}")
     if run.status is Status.WAITING and outcome.gate is not None:
+        if outcome.gate.blockers and outcome.gate.gate.blocked_by_open_items:
+            out().print(f"see: orchestrator actions list {run.delivery_id}", markup=False)
         out().print(
             f"next: orchestrator approve {run.delivery_id} {outcome.gate.gate.name} "
-            "--by NAME --comment TEXT, then orchestrator resume SPEC"
+            "--comment TEXT [--sign-with KEY], then orchestrator resume SPEC",
+            markup=False,
         )
     elif run.status in {Status.FAILED, Status.CRASHED}:
         out().print("next: fix the cause, then orchestrator resume SPEC")
