@@ -36,7 +36,7 @@ from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
 from orchestrator.engine.ports.identity import Approver, Authenticator, KnownPerson
-from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Owned, Ref
+from orchestrator.engine.ports.ipam import STATUS_KINDS, Ipam, Kind, New, Note, Owned, Ref
 from orchestrator.engine.retry import NO_RETRY, RetryPolicy
 from orchestrator.engine.runners import HostRunner, SerialRunner
 from orchestrator.engine.status import Mode
@@ -588,6 +588,7 @@ class InMemoryIpam:
         self.assignments: set[tuple[int, int, int]] = set()
         self.journal: list[tuple[str, int, str]] = []
         self.journal_keys: set[str] = set()
+        self.keyed_notes: dict[str, Note] = {}
         self.faults: list[Exception] = []
         self.lost: list[Exception] = []
         self.calls: list[str] = []
@@ -634,7 +635,8 @@ class InMemoryIpam:
 
     def _owned(self, kind: Kind, ident: int, row: _Row) -> Owned:
         links = {**_IP_LINKS, **row.links} if kind is Kind.IP else dict(row.links)
-        return Owned(kind, row.key, ident, row.value, links)
+        status = str(row.fields.get("status") or "active") if kind in STATUS_KINDS else ""
+        return Owned(kind, row.key, ident, row.value, links, status)
 
     def find(self, kind: Kind, value: str) -> Owned | None:
         """By value; an IP address given without a length matches whatever length it has (as
@@ -821,6 +823,9 @@ class InMemoryIpam:
                 self._drop(Kind.VM_INTERFACE, [ident])
         if kind is Kind.CONTACT:
             self.assignments = {a for a in self.assignments if a[1] not in ids}
+        dropped = {(kind, ident) for ident in ids}  # NetBox deletes an object's journal with it
+        kept = self.keyed_notes.items()
+        self.keyed_notes = {k: note for k, note in kept if (note.kind, note.id) not in dropped}
         self._committed()
 
     def _drop(self, kind: Kind, ids: Sequence[int]) -> None:
@@ -850,7 +855,13 @@ class InMemoryIpam:
         fresh = [entry for entry in entries if not entry.key or entry.key not in self.journal_keys]
         self.journal.extend((entry.kind.value, entry.id, entry.text) for entry in fresh)
         self.journal_keys.update(entry.key for entry in fresh if entry.key)
+        self.keyed_notes |= {entry.key: entry for entry in fresh if entry.key}
         self._committed()
+
+    def notes(self, delivery: str) -> dict[str, Note]:
+        self._call("notes")
+        prefix = f"{delivery}/"
+        return {key: note for key, note in self.keyed_notes.items() if key.startswith(prefix)}
 
 
 class InMemoryHostRecords:
@@ -1021,3 +1032,4 @@ def fake_adapters(
         monitoring=FolderMonitoring(root / "targets"),
         management_networks=("10.213.0.1/32",),
     )
+

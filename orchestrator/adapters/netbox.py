@@ -40,7 +40,7 @@ from orchestrator.engine.errors import (
     TimedOut,
     Unreachable,
 )
-from orchestrator.engine.ports.ipam import Kind, New, Note, Owned, Ref
+from orchestrator.engine.ports.ipam import STATUS_KINDS, Kind, New, Note, Owned, Ref
 from orchestrator.store.records import Json, JsonMap
 
 #: The custom fields that mark what the orchestrator made (``orchestrator netbox bootstrap``
@@ -72,6 +72,9 @@ _KINDS: Final[dict[Kind, tuple[str, str, str]]] = {
     Kind.SERVICE: ("ipam/services", "name", "ipam.service"),
     Kind.DEVICE: ("dcim/devices", "name", "dcim.device"),
 }
+#: The kind of object a journal entry is on, by NetBox's object type.
+_KIND_OF_TYPE: Final = {object_type: kind for kind, (_p, _v, object_type) in _KINDS.items()}
+JOURNAL_PATH: Final = "extras/journal-entries"
 #: The object types this adapter creates keyed objects of: every kind, and journal entries.
 KEYED_OBJECT_TYPES: Final = tuple(
     sorted({"extras.journalentry", *(object_type for _p, _v, object_type in _KINDS.values())})
@@ -109,21 +112,21 @@ _POOLS: Final[dict[Kind, str]] = {
 _GRAPHQL: Final[dict[Kind, tuple[str, str]]] = {
     Kind.TENANT: ("tenant_list", "slug"),
     Kind.CONTACT: ("contact_list", "email"),
-    Kind.VLAN: ("vlan_list", "vid"),
-    Kind.PREFIX: ("prefix_list", "prefix"),
+    Kind.VLAN: ("vlan_list", "vid status"),
+    Kind.PREFIX: ("prefix_list", "prefix status"),
     Kind.IP: (
         "ip_address_list",
         (
-            "address assigned_object_id: assigned_object "
+            "address status assigned_object_id: assigned_object "
             "{ ... on VMInterfaceType { id } ... on InterfaceType { id } } "
             "assigned_object { ... on VMInterfaceType { virtual_machine { id } } "
             "... on InterfaceType { device { id } } }"
         ),
     ),
-    Kind.VM: ("virtual_machine_list", "name primary_ip4 { id }"),
+    Kind.VM: ("virtual_machine_list", "name status primary_ip4 { id }"),
     Kind.VM_INTERFACE: ("vm_interface_list", "name virtual_machine { id }"),
     Kind.SERVICE: ("service_list", "name"),
-    Kind.DEVICE: ("device_list", "name"),
+    Kind.DEVICE: ("device_list", "name status"),
 }
 #: The kind whose object a reference is, where ``find`` may answer from the snapshot.
 _REF_KINDS: Final[dict[Ref, Kind]] = {Ref.TENANT: Kind.TENANT}
@@ -225,7 +228,18 @@ def _owned(kind: Kind, row: Row) -> Owned:
     if kind is Kind.IP:
         links |= _holder(row)
     value = _value(row, _KINDS[kind][1])
-    return Owned(kind, str(fields.get(KEY_FIELD) or ""), int(row["id"]), value, links)
+    key = str(fields.get(KEY_FIELD) or "")
+    return Owned(kind, key, int(row["id"]), value, links, _status(kind, row.get("status")))
+
+
+def _status(kind: Kind, value: object) -> str:
+    """NetBox's status value: REST gives ``{"value": "active", ...}``, GraphQL an enum name
+    (``ACTIVE``); NetBox's default when a row lacks it."""
+    if kind not in STATUS_KINDS:
+        return ""
+    if isinstance(value, dict):
+        value = value.get("value")
+    return str(value).lower() if value else "active"
 
 
 def _holder(row: Row) -> dict[str, int | None]:
@@ -238,7 +252,8 @@ def _holder(row: Row) -> dict[str, int | None]:
 def _rest_fields(kind: Kind) -> str:
     """``fields=`` of a read of ``kind``: id, value, custom fields, links."""
     names = [*_LINKS.get(kind, {}), *_NESTED.get(kind, ())]
-    return ",".join(["id", _KINDS[kind][1], "custom_fields", *names])
+    status = ["status"] if kind in STATUS_KINDS else []
+    return ",".join(["id", _KINDS[kind][1], "custom_fields", *status, *names])
 
 
 def _keyed(item: New, delivery: str) -> dict[str, Json]:
@@ -521,7 +536,7 @@ class NetBoxIpam:
         return {_link(row.get("contact")) for row in rows}
 
     def note(self, entries: Sequence[Note]) -> None:
-        path = "extras/journal-entries"
+        path = JOURNAL_PATH
         for chunk in chunks(entries):
             try:
                 self._write("post", path, [_journal_body(entry) for entry in chunk])
@@ -533,10 +548,24 @@ class NetBoxIpam:
 
     def _journal_keys(self, deliveries: set[str]) -> set[str]:
         rows = self._get(
-            "extras/journal-entries", **{f"cf_{DELIVERY_FIELD}": sorted(deliveries)},
-            fields="custom_fields",
-        )  # fmt: skip
+            JOURNAL_PATH, **{f"cf_{DELIVERY_FIELD}": sorted(deliveries)}, fields="custom_fields"
+        )
         return {str((row.get("custom_fields") or {}).get(KEY_FIELD) or "") for row in rows}
+
+    def notes(self, delivery: str) -> dict[str, Note]:
+        fields = "id,assigned_object_type,assigned_object_id,comments,custom_fields"
+        rows = self._get(JOURNAL_PATH, **{f"cf_{DELIVERY_FIELD}": delivery, "fields": fields})
+        found = (_note(row) for row in rows)
+        return {note.key: note for note in found if note and note.key.startswith(f"{delivery}/")}
+
+
+def _note(row: Row) -> Note | None:
+    """A journal entry as a ``Note``; ``None`` when it is on a kind of object we do not own."""
+    kind = _KIND_OF_TYPE.get(str(row.get("assigned_object_type") or ""))
+    if kind is None:
+        return None
+    key = str((row.get("custom_fields") or {}).get(KEY_FIELD) or "")
+    return Note(kind, int(row["assigned_object_id"]), str(row.get("comments") or ""), key)
 
 
 def _journal_body(entry: Note) -> Json:

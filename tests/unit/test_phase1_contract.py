@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.engine import Exhausted, Refused
 from orchestrator.engine.errors import KeyTaken
-from orchestrator.engine.ports.ipam import Ipam, Kind, New, Ref
+from orchestrator.engine.ports.ipam import Ipam, Kind, New, Note, Ref
 from orchestrator.testing import InMemoryIpam
 
 PARENT = "10.213.128.0/17"
@@ -137,6 +137,36 @@ def check_an_address_held_is_refused_not_key_taken(ipam: Ipam, delivery: str) ->
     assert found.id == held.id
 
 
+def check_statuses_are_read_and_changed_in_bulk(ipam: Ipam, delivery: str) -> None:
+    prefix = a_prefix(ipam, delivery)
+    assert ipam.owned(Kind.PREFIX, delivery)[f"{delivery}/prefix"].status == "active"
+    items = [New(f"{delivery}/ip/h{n}", {"status": "reserved"}) for n in range(2)]
+    made = ipam.allocate(Kind.IP, prefix, delivery, items)
+    assert [item.status for item in made] == ["reserved", "reserved"]
+    ipam.update(Kind.IP, [(item.id, {"status": "active"}) for item in made])
+    ipam.update(Kind.PREFIX, [(prefix, {"status": "reserved"})])
+    assert {item.status for item in ipam.owned(Kind.IP, delivery).values()} == {"active"}
+    assert ipam.owned(Kind.PREFIX, delivery)[f"{delivery}/prefix"].status == "reserved"
+    found = ipam.find(Kind.IP, made[0].value.split("/")[0])
+    assert found is not None
+    assert found.status == "active"
+
+
+def check_keyed_journal_entries_are_read_back_once(ipam: Ipam, delivery: str) -> None:
+    ipam.prepare(delivery, [(Ref.TENANT, delivery)])
+    tenant = ipam.create(
+        Kind.TENANT, delivery, [New(f"{delivery}/tenant", {"name": delivery, "slug": delivery})]
+    )[0]
+    assert ipam.notes(delivery) == {}
+    key = f"{delivery}/journal/handover/0123abcd"
+    entry = Note(Kind.TENANT, tenant.id, "handover document written", key)
+    ipam.note([entry])
+    ipam.note([entry])  # written once, whatever the retries
+    assert ipam.notes(delivery) == {key: entry}
+    assert ipam.notes(f"{delivery}-other") == {}
+    assert tenant.status == ""
+
+
 CHECKS = [
     check_prepared_reads_follow_the_writes,
     check_bulk_allocation_is_keyed_and_found_again,
@@ -147,6 +177,8 @@ CHECKS = [
     check_a_tenant_is_found_by_name_and_its_name_is_not_given_twice,
     check_a_gateway_recorded_first_is_never_allocated,
     check_an_address_held_is_refused_not_key_taken,
+    check_statuses_are_read_and_changed_in_bulk,
+    check_keyed_journal_entries_are_read_back_once,
 ]
 
 

@@ -39,6 +39,9 @@ class Kind(StrEnum):
     DEVICE = "device"
 
 
+#: The kinds whose objects have a NetBox status (``Owned.status``); NetBox's default is ``active``.
+STATUS_KINDS = frozenset({Kind.VLAN, Kind.PREFIX, Kind.IP, Kind.VM, Kind.DEVICE})
+
 #: The order ``release`` removes a delivery's objects in: the reverse of creation.
 RELEASE_ORDER = tuple(reversed(Kind))
 
@@ -65,6 +68,8 @@ class Owned:
     ``value`` is the address, prefix, VLAN id or name; ``links`` the ids it points to that steps
     care about: an IP address's ``interface`` and the ``vm`` or ``device`` that interface belongs
     to (the server holding the address), a VM's ``primary_ip``, a VM interface's ``vm``.
+    ``status`` is NetBox's status value (``planned``, ``reserved``, ``active`` ...) for the kinds
+    that have one (``STATUS_KINDS``), ``""`` for the others.
     """
 
     kind: Kind
@@ -72,6 +77,7 @@ class Owned:
     id: int
     value: str
     links: Mapping[str, int | None] = field(default_factory=dict)
+    status: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,4 +153,9 @@ class Ipam(Protocol):
 
     def note(self, entries: Sequence[Note]) -> None:
         """Write journal entries, skipping keyed ones that exist already."""
+        ...
+
+    def notes(self, delivery: str) -> dict[str, Note]:
+        """The delivery's keyed journal entries, by key, whatever object they are on (one read,
+        never from a snapshot: another controller may have written one)."""
         ...
