@@ -903,6 +903,7 @@ from orchestrator.adapters.workspace import (  # noqa: E402
 from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
 from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
 from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
+from orchestrator.engine.ports.printer import Printed  # noqa: E402
 from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint  # noqa: E402
 from orchestrator.engine.ports.vault import DeliveryVault  # noqa: E402
 from orchestrator.engine.status import Status  # noqa: E402
@@ -1033,3 +1034,21 @@ def fake_adapters(
         management_networks=("10.213.0.1/32",),
     )
 
+
+# PDF printer
+
+
+@dataclass
+class ScriptedPrinter:
+    """The ``Printer`` port: writes a stand-in PDF (the HTML's bytes behind a PDF header), or,
+    with ``note``, none and says why; ``printed`` lists the HTML files it was given."""
+
+    note: str = ""
+    printed: list[Path] = field(default_factory=list)
+
+    def pdf(self, html: Path, pdf: Path) -> Printed:
+        self.printed.append(html)
+        if self.note:
+            return Printed(None, self.note)
+        write_private(pdf, "%PDF-stand-in\n" + html.read_text())
+        return Printed(pdf)
