@@ -10,6 +10,8 @@
         .adapters               machines, SSH probe, Ansible, workspace, monitoring, host settings
         .authenticator(key)     who approves a gate: the OS login, or a signature with ``key``,
                                 among the site's people
+        .handover               phase 5's: the workspace, the weasyprint command for PDFs, the
+                                run store's action items, the site's facts for the documents
         .phases()               the seven phases, their steps working through the above
 
 The vault uses the store the command opened (``using``): one connection pool for the run's
@@ -28,6 +30,7 @@ import functools
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import requests
 import structlog
@@ -44,17 +47,21 @@ from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop, SshAccess
 from orchestrator.adapters.vault import FIELD, FernetVault
+from orchestrator.adapters.weasyprint import WeasyPrintCommand
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.delivery import Delivery, delivery_from_spec
-from orchestrator.engine.errors import BadInput
+from orchestrator.engine.errors import BadInput, Refused
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.host_records import HostRecords
 from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.engine.ports.machines import Machines
+from orchestrator.engine.ports.reachability import fingerprint
 from orchestrator.engine.ports.vault import DeliveryVault
 from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
+from orchestrator.phases.handover import HandoverAdapters
+from orchestrator.phases.handover_facts import HandoverSettings, Jump
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.phases.software import RESTIC_PASSWORD
 from orchestrator.site import Site
@@ -63,7 +70,8 @@ from orchestrator.spec import DeliverySpec
 from orchestrator.spec.messages import problems_of
 from orchestrator.spec.problems import field_path
 from orchestrator.store.location import DEFAULT_STATE
-from orchestrator.store.protocol import SharedState
+from orchestrator.store.protocol import Decisions, SharedState
+from orchestrator.store.records import ActionItem
 
 log = structlog.get_logger("orchestrator.wiring")
 NOT_SHARED = (
@@ -72,17 +80,21 @@ NOT_SHARED = (
 )
 
 
+class WiredStore(SharedState, Decisions, Protocol):
+    """What the adapters use of the run store: shared state, and the action items phase 5 lists."""
+
+
 class Wiring:
     """The adapters of one site, made on first use and then shared by every step of a run."""
 
     def __init__(
-        self, site: Site, state_dir: Path = DEFAULT_STATE, store: SharedState | None = None
+        self, site: Site, state_dir: Path = DEFAULT_STATE, store: WiredStore | None = None
     ) -> None:
         self.site = site
         self.state_dir = state_dir
         self.store = store
 
-    def using(self, store: SharedState) -> Wiring:
+    def using(self, store: WiredStore) -> Wiring:
         """The same site's adapters, with shared state kept in ``store`` (the run store)."""
         return Wiring(self.site, self.state_dir, store)
 
@@ -139,6 +151,10 @@ class Wiring:
         """The delivery files, from the shared state when the site has a key for it."""
         return Workspace(self.state_dir.resolve() / "deliveries", self._vault())
 
+    def _shared(self) -> bool:
+        """Whether pins and secrets are kept in the run store (as ``_vault`` decides)."""
+        return self.site.shared_state.key is not None and self.store is not None
+
     def _vault(self) -> DeliveryVault | None:
         key = self.site.shared_state.key
         if key is not None and self.store is not None:
@@ -146,6 +162,22 @@ class Wiring:
         missing = f"the site has no {FIELD}" if key is None else "no run store was given"
         log.warning("state_kept_locally", site=self.site.name, why=f"{missing}: {NOT_SHARED}")
         return None
+
+    @functools.cached_property
+    def handover(self) -> HandoverAdapters:
+        """Phase 5's: documents in the workspace, PDFs by the weasyprint command (where it is
+        installed), action items from the run store, what the documents say about the site."""
+        return HandoverAdapters(
+            self.workspace, WeasyPrintCommand(), self._action_items,
+            handover_settings(self.site, shared=self._shared()),
+        )  # fmt: skip
+
+    def _action_items(self, delivery: str) -> list[ActionItem]:
+        if self.store is None:
+            raise Refused(
+                "the handover lists the buddycheck's action items: no run store was given"
+            )
+        return self.store.list_action_items(delivery)
 
     def machines(self) -> Machines:
         """The machine providers the site names, each with its settings."""
@@ -207,6 +239,7 @@ class Wiring:
             lambda: self.records,
             Placement(nb.clusters, nb.interface),
             nb.gateway_addresses,
+            lambda: self.handover,
         )
 
 
@@ -237,6 +270,24 @@ def host_settings(site: Site) -> HostSettings:
         scraper_networks=tuple(str(n) for n in site.monitoring.scraper_networks),
         backups=backup_target(site),
         site_secrets=site_secrets(site),
+    )
+
+
+def handover_settings(site: Site, *, shared: bool) -> HandoverSettings:
+    """What the handover documents say about ``site``: logins, alerts, backups, secret places."""
+    ssh, backups = site.ssh, site.backups
+    password = backups.password if backups else None
+    return HandoverSettings(
+        site=site.name,
+        netbox_url=str(site.netbox.url).rstrip("/"),
+        ssh_user=ssh.user,
+        ssh_port=ssh.port,
+        ssh_become=ssh.become,
+        jump_hosts=tuple(Jump(j.host, j.port, fingerprint(j.host_key)) for j in ssh.jump_hosts),
+        prometheus_url=str(site.monitoring.prometheus_url),
+        backups=backup_target(site),
+        backup_password=str(password) if password is not None else "",
+        shared_state=shared,
     )
 
 

@@ -7,6 +7,8 @@
         backup_known_hosts        0600  the site's backup host key, for the playbooks
         facts/                    0700  Ansible's fact cache
         runs/<run>-<step>/        0700  ansible-runner artifacts, files 0600, the newest kept
+        handover/                 0700  the handover document (.md, .html, .pdf), files 0600
+            access/               0700  one access document per customer user (.md, .html)
 
 Where the pins and passwords are kept depends on the site:
 
@@ -94,6 +96,10 @@ class Workspace:
     def runs(self, delivery_id: str) -> Path:
         """Where playbook artifacts of the delivery are kept."""
         return private_dir(self.delivery(delivery_id) / "runs")
+
+    def handover(self, delivery_id: str) -> Path:
+        """Where the delivery's handover documents are written."""
+        return private_dir(self.delivery(delivery_id) / "handover")
 
     def secrets_file(self, delivery_id: str) -> Path:
         """The delivery's generated secrets (JSON object, 0600)."""

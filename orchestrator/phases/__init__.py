@@ -10,23 +10,26 @@ from orchestrator.engine.phase import Phase
 from orchestrator.phases import base, buddycheck, golive, handover, migration, network, software
 from orchestrator.phases.base import AdapterSource, RecordsSource
 from orchestrator.phases.gateway import GATEWAY_ADDRESSES
+from orchestrator.phases.handover import HandoverSource
 from orchestrator.phases.netbox_steps import IpamSource, Placement
 
 
-def all_phases(
+def all_phases(  # noqa: PLR0913, PLR0917 - a source per kind of adapter, and the site's values
     ipam: IpamSource,
     adapters: AdapterSource,
     records: RecordsSource,
     placement: Placement | None = None,
     gateway_addresses: int = GATEWAY_ADDRESSES,
+    handover_adapters: HandoverSource | None = None,
 ) -> tuple[Phase, ...]:
-    """Phases 1-7, their steps working through the given adapter sources (called on first use)."""
+    """Phases 1-7, their steps working through the given adapter sources (called on first use);
+    phase 5 refuses to run without ``handover_adapters``."""
     return (
         network.network_phase(ipam, placement, gateway_addresses=gateway_addresses),
         base.phase(adapters, ipam, records),
         software.phase(adapters),
         buddycheck.phase(),
-        handover.phase(),
+        handover.phase(handover_adapters, ipam),
         migration.phase(),
         golive.phase(),
     )

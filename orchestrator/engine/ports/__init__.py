@@ -16,6 +16,8 @@
                                         (orchestrator.lab.prometheus.LabPrometheus)
     vault           DeliveryVault       generated secrets and pinned host keys, the same for every
                                         controller (orchestrator.adapters.vault.FernetVault)
+    printer         Printer             a PDF of an HTML document, or why there is none
+                                        (orchestrator.adapters.weasyprint.WeasyPrintCommand)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
