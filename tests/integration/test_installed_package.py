@@ -34,6 +34,7 @@ from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.prometheus import targets_dir
 from orchestrator.lab.site import person_key
 from orchestrator.phases.base import tree_hash
+from orchestrator.phases.handover_document import TEMPLATES
 
 pytestmark = pytest.mark.integration
 
@@ -194,6 +195,20 @@ def test_the_installed_base_playbook_passes_ansible_syntax_check(installed: Inst
     base = installed.playbooks() / "phase2_base.yml"
     checked = installed.command("ansible-playbook", "--syntax-check", "-i", "localhost,", str(base))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_installed_package_renders_with_its_own_handover_templates(
+    installed: Installed,
+) -> None:
+    table = "# Handover\\n\\n| a | b |\\n|---|---|\\n| 1 | 2 |\\n"
+    code = (
+        "from orchestrator.phases.handover_document import TEMPLATES, to_html; "
+        f"print(TEMPLATES); print(to_html('{table}', 'T', 'f').count('<td>'))"
+    )
+    location, cells = installed.python(code).splitlines()
+    assert Path(location).is_relative_to(installed.venv), location
+    assert _files(Path(location)) == _files(TEMPLATES)
+    assert cells == "2"
 
 
 def _files(root: Path) -> list[str]:
