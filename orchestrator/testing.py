@@ -13,6 +13,7 @@
 - ``InMemoryIpam``: the ``Ipam`` port (NetBox) in memory, with scripted faults; servers recorded
   before any delivery (``existing_server``, ``existing_address``).
 - ``InMemoryHostRecords``: the ``HostRecords`` port over an ``InMemoryIpam``'s rows.
+- ``ScriptedMonitoringStatus``: the ``MonitoringStatus`` port, saying what a test tells it.
 """
 
 from __future__ import annotations
@@ -884,10 +885,24 @@ class InMemoryHostRecords:
         custom: dict[str, Json] = dict.fromkeys(self.defined)
         if isinstance(held, Mapping):
             custom |= {k: v for k, v in held.items() if k in self.defined}
-        row: dict[str, Json] = {"custom_fields": custom}
-        platform = fields.get("platform")
-        row["platform"] = {"id": platform} if isinstance(platform, int) else None
+        row: dict[str, Json] = {"custom_fields": custom, "platform": self._platform(fields)}
+        for family in ("primary_ip4", "primary_ip6"):
+            row[family] = self._address(fields.get(family))
         return {name: row.get(name) for name in names}
+
+    def _platform(self, fields: Mapping[str, object]) -> Json:
+        """``{"id": ..., "slug": ...}`` as NetBox nests a platform (the slug it was made with)."""
+        platform = fields.get("platform")
+        if not isinstance(platform, int):
+            return None
+        refs = self.ipam.refs.items()
+        slug = next((v for (ref, v), i in refs if ref is Ref.PLATFORM and i == platform), None)
+        return {"id": platform, "slug": slug}
+
+    def _address(self, ident: object) -> Json:
+        """``{"id": ..., "address": "192.0.2.20/24"}`` as NetBox nests a primary IP."""
+        row = self.ipam.rows[Kind.IP].get(ident) if isinstance(ident, int) else None
+        return {"id": int(str(ident)), "address": row.value} if row is not None else None
 
 
 # --- phases 2-3: machines, reachability, playbooks (fakes of orchestrator.engine.ports) --------
@@ -902,6 +917,7 @@ from orchestrator.adapters.workspace import (  # noqa: E402
 )
 from orchestrator.engine.errors import HostKeyChanged  # noqa: E402
 from orchestrator.engine.ports.machines import Machine, MachineRequest  # noqa: E402
+from orchestrator.engine.ports.monitoring_status import Observed  # noqa: E402
 from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookOutcome, PlaybookRun  # noqa: E402
 from orchestrator.engine.ports.printer import Printed  # noqa: E402
 from orchestrator.engine.ports.reachability import Reached, SshTarget, fingerprint  # noqa: E402
@@ -1013,6 +1029,26 @@ class FolderMonitoring:
     def targets_dir(self) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self.folder
+
+
+class ScriptedMonitoringStatus:
+    """The ``MonitoringStatus`` port: what the monitoring system sees, per delivery, as a test
+    sets it in ``observed`` (nothing for a delivery it does not know, as Prometheus); ``faults``
+    are raised by the next calls, in order; ``asked`` lists the deliveries asked about. Held
+    honest by the contract test against ``PrometheusApi``."""
+
+    def __init__(
+        self, observed: Mapping[str, Observed] | None = None, faults: Sequence[Exception] = ()
+    ) -> None:
+        self.observed = dict(observed or {})
+        self.faults = list(faults)
+        self.asked: list[str] = []
+
+    def observe(self, delivery: str) -> Observed:
+        self.asked.append(delivery)
+        if self.faults:
+            raise self.faults.pop(0)
+        return self.observed.get(delivery, Observed())
 
 
 def fake_adapters(

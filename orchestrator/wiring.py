@@ -7,7 +7,8 @@
         .workspace              the delivery's files; pins and secrets in a ``FernetVault`` on the
                                 run store when the site has ``shared_state.key`` (resolved on
                                 first use), on this controller only otherwise (with a warning)
-        .adapters               machines, SSH probe, Ansible, workspace, monitoring, host settings
+        .adapters               machines, SSH probe, Ansible, workspace, monitoring (files to
+                                register with, and Prometheus's API to ask), host settings
         .authenticator(key)     who approves a gate: the OS login, or a signature with ``key``,
                                 among the site's people
         .handover               phase 5's: the workspace, the weasyprint command for PDFs, the
@@ -43,6 +44,7 @@ from orchestrator.adapters.inventory import BackupTarget
 from orchestrator.adapters.machines import ProviderMachines, StaticMachines
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
+from orchestrator.adapters.prometheus_api import PrometheusApi
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop, SshAccess
@@ -143,6 +145,7 @@ class Wiring:
             monitoring=prometheus,
             management_networks=tuple(str(n) for n in site.management_networks),
             checks=prometheus,
+            monitoring_status=PrometheusApi(str(site.monitoring.prometheus_url)),
             settings=host_settings(site),
         )
 

@@ -28,7 +28,7 @@ def all_phases(  # noqa: PLR0913, PLR0917 - a source per kind of adapter, and th
         network.network_phase(ipam, placement, gateway_addresses=gateway_addresses),
         base.phase(adapters, ipam, records),
         software.phase(adapters),
-        buddycheck.phase(),
+        buddycheck.phase(adapters, ipam, records),
         handover.phase(handover_adapters, ipam),
         migration.phase(),
         golive.phase(),

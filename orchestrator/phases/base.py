@@ -51,6 +51,7 @@ from orchestrator.engine.ports.host_records import (
 from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.ports.machines import MachineRequest, Machines
 from orchestrator.engine.ports.monitoring import Monitoring
+from orchestrator.engine.ports.monitoring_status import MonitoringStatus
 from orchestrator.engine.ports.playbooks import (
     DIFF_MARK,
     HostOutcome,
@@ -102,7 +103,7 @@ class HostSettings:
 
 @dataclass(frozen=True, slots=True)
 class Adapters:
-    """What phases 2 and 3 work with."""
+    """What phases 2 to 4 work with."""
 
     machines: Machines
     probe: ReachabilityProbe
@@ -111,6 +112,8 @@ class Adapters:
     monitoring: Monitoring
     management_networks: tuple[str, ...] = ()
     checks: CheckMonitoring | None = None  # runs the spec's monitoring checks (phase 3)
+    #: what the monitoring system says (phase 4); ``None``: the site names no Prometheus URL
+    monitoring_status: MonitoringStatus | None = None
     settings: HostSettings = field(default_factory=HostSettings)
 
 
