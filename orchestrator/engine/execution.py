@@ -20,6 +20,7 @@ from structlog.contextvars import bound_contextvars
 from orchestrator.engine.batch import Batch, BatchStep
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import OrchestratorError, PermanentError, TransientError
+from orchestrator.engine.findings import failing, results_in
 from orchestrator.engine.gates import Gate, GateState, People, gate_state
 from orchestrator.engine.interrupts import RunInterrupted
 from orchestrator.engine.lock import LockOwner, holder_alive
@@ -301,8 +302,20 @@ class Execution:
         self, step: Step, ctx: StepContext, prepared: Prepared, previous: StepRecord | None
     ) -> Result:
         if not prepared.hosts:
-            return self.attempt(step.apply, ctx)
+            return self._accepted(self.attempt(step.apply, ctx), None)
         return self._fan_out(step, ctx, prepared, previous)
+
+    def _accepted(self, result: Result, host: str | None) -> Result:
+        """A result that failed only on checks people accepted (``orchestrator.engine.findings``)
+        succeeds: the finding stays on record, closed by hand, and no longer holds the run."""
+        if result.status is not Status.FAILED:
+            return result
+        results = results_in({"hosts": {host: result.outputs}} if host else result.outputs)
+        failed = [r for r in results if not r.passed]
+        items = self.parts.store.list_action_items(self.delivery.id) if failed else []
+        if not failed or failing(failed, items):
+            return result
+        return replace(result, status=Status.SUCCEEDED, error=None)
 
     def attempt[T](self, call: Callable[[StepContext], T], ctx: StepContext) -> T | Result:
         """``call(ctx)`` under the retry policy; an exception becomes a failed or crashed result."""
@@ -367,7 +380,7 @@ class Execution:
             return Timed(result, started, self._now())
 
     def _host_finished(self, key: str, fingerprint: str, host: str, timed: Timed) -> HostRecord:
-        result = timed.result
+        result = self._accepted(timed.result, host)
         record = HostRecord(
             self.run.id, key, host, _settled(result.status), fingerprint, timed.started,
             timed.finished, result.changed, result.outputs, result.error, result.tasks,

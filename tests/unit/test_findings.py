@@ -134,3 +134,16 @@ def test_the_evidence_waits_for_both_check_steps() -> None:
     }
     with pytest.raises(Refused, match=r"buddycheck\.observed has not run"):
         EvidenceStep().apply(ctx)
+
+
+def test_a_check_step_failing_only_on_accepted_findings_succeeds() -> None:
+    bench = EngineBench()
+    broken = outputs(result("web-01", "service nginx", passed=False))
+    failed = Result(Status.FAILED, outputs=broken, error="1 check failed")
+    step = ScriptedStep(KEY, outcomes={"": [failed, failed]})
+    assert run(bench, step) is Status.FAILED
+    [opened] = bench.store.list_action_items(DELIVERY.id)
+    assert opened.id is not None
+    bench.store.close_action_item(opened.id, "Bob Buddy", "nginx is replaced by caddy next week")
+    assert run(bench, step) is Status.SUCCEEDED  # accepted: no new item, the run goes on
+    assert len(bench.store.list_action_items(DELIVERY.id)) == 1
