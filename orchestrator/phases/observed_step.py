@@ -15,7 +15,8 @@ found, and the step is ``failed`` when any check failed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.engine.errors import OrchestratorError
@@ -47,6 +48,18 @@ from orchestrator.store.records import Json, JsonMap
 
 OBSERVED = "buddycheck.observed"
 FIELDS = ("primary_ip4", "primary_ip6", "platform", "custom_fields")
+#: What a monitoring system says of what it has not scraped, probed or evaluated yet: right after
+#: phase 3 registered a target, a probe or a rule, the answer may be one of these for a while.
+NOT_YET = ("no scrape target", "no probe result", "not evaluated", "no rule loaded",
+           "no reason given")  # fmt: skip
+SETTLE_SECONDS = 120.0
+POLL_SECONDS = 5.0
+
+
+def unsettled(result: CheckResult) -> bool:
+    """Whether a failed monitoring result may only mean "not looked at yet"."""
+    return (not result.passed and result.check.kind == "monitoring"
+            and any(mark in result.found for mark in NOT_YET))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,8 @@ class ObservedStep:
     records: RecordsSource
     key: str = OBSERVED
     title: str = "Monitoring and NetBox agree with the delivered hosts"
+    settle: float = SETTLE_SECONDS  # how long to ask again while monitoring has not looked yet
+    pause: Callable[[float], None] = time.sleep
 
     def inputs(self, ctx: StepContext) -> JsonMap:
         """The run's id first: what Prometheus and NetBox say changes without anything of ours
@@ -74,15 +89,24 @@ class ObservedStep:
                 for c in _checks(ctx, realities)]  # fmt: skip
 
     def apply(self, ctx: StepContext) -> Result:
+        """The results, asked again every few seconds (up to ``settle``) while the monitoring
+        system has not yet scraped, probed or evaluated what phase 3 registered."""
+        deadline = time.monotonic() + self.settle
+        results = self._results(ctx)
+        while any(unsettled(r) for r in results) and time.monotonic() < deadline:
+            self.pause(POLL_SECONDS)
+            results = self._results(ctx)
+        return outcome(results)
+
+    def _results(self, ctx: StepContext) -> list[CheckResult]:
         realities = realities_of(ctx)
         monitoring = self._observe(ctx.delivery.id)
         recorded = self._recorded(realities)
-        results = [
+        return [
             judge_monitoring(c, monitoring) if c.kind == "monitoring"
             else judge_netbox(c, realities.get(c.host), recorded.get(c.host, "not read"))
             for c in _checks(ctx, realities)
         ]  # fmt: skip
-        return outcome(results)
 
     def _observe(self, delivery: str) -> Observed | str:
         status = self.adapters().monitoring_status

@@ -317,7 +317,7 @@ class Delivered:
 
     def step(self, status: ScriptedMonitoringStatus | None) -> ObservedStep:
         adapters = replace(self.adapters, monitoring_status=status)
-        return ObservedStep(lambda: adapters, lambda: self.ipam, lambda: self.records)
+        return ObservedStep(lambda: adapters, lambda: self.ipam, lambda: self.records, settle=0)
 
     def vm(self, host: str) -> int:
         vms = self.context().outputs["network.machines"]["vms"]
@@ -435,3 +435,15 @@ def test_the_step_sits_between_verify_and_the_action_items() -> None:
         "buddycheck.action_items",
     ]
     assert buddycheck.phase.__module__ == "orchestrator.phases.buddycheck"
+
+
+def test_a_check_monitoring_has_not_looked_at_yet_is_asked_again() -> None:
+    from orchestrator.engine.ports.platform_checks import Check, CheckResult  # noqa: PLC0415
+    from orchestrator.phases.observed_step import unsettled  # noqa: PLC0415
+
+    check = Check("web-01", "monitoring check nginx-http", "monitoring", "probe succeeds")
+    assert unsettled(CheckResult(check, passed=False, found="no probe result for this host"))
+    assert not unsettled(CheckResult(check, passed=False, found="probe failed, HTTP 502"))
+    assert not unsettled(CheckResult(check, passed=True, found="probe ok, HTTP 200"))
+    netbox = Check("web-01", "netbox platform", "netbox", "Debian 12")
+    assert not unsettled(CheckResult(netbox, passed=False, found="no probe result"))
