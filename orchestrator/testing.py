@@ -928,7 +928,7 @@ from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
 from orchestrator.store.private import write_private  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402
-from orchestrator.testing_checks import ScriptedChecks  # noqa: E402
+from orchestrator.testing_checks import ScriptedChecks as ScriptedChecks  # noqa: E402, PLC0414 - re-exported
 
 
 class InMemoryMachines:
