@@ -190,6 +190,16 @@ def _names(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
+def _masked(address: str, netmask: str) -> Network | None:
+    """The network of ``address`` under ``netmask`` (``255.255.255.0`` or ``ffff:ffff::``, as
+    ``pg_hba_file_rules`` gives them); ``None`` for what is no address."""
+    try:
+        bits = int(ipaddress.ip_address(netmask)).bit_count()
+        return ipaddress.ip_network(f"{address}/{bits}", strict=False)
+    except ValueError:
+        return None
+
+
 def hba_covers(rules: Sequence[Mapping[str, Any]], database: str, user: str, network: str) -> bool:
     """Whether a ``host`` rule of ``pg_hba_file_rules`` lets ``user`` into ``database`` from all
     of ``network`` with a SCRAM password."""
@@ -204,8 +214,8 @@ def hba_covers(rules: Sequence[Mapping[str, Any]], database: str, user: str, net
         address, netmask = rule.get("address"), rule.get("netmask")
         if address is None or netmask is None:
             continue
-        covered = ipaddress.ip_network(f"{address}/{netmask}", strict=False)
-        if covered.version == wanted.version and wanted.subnet_of(covered):  # type: ignore[arg-type]
+        covered = _masked(str(address), str(netmask))
+        if covered is not None and covered.version == wanted.version and wanted.subnet_of(covered):  # type: ignore[arg-type]
             return True
     return False
 

@@ -128,6 +128,10 @@ def test_a_verifier_matches_its_password_only() -> None:
 HBA: list[dict[str, object]] = [
     {"type": "local", "database": ["all"], "user": ["postgres"], "address": None,
      "netmask": None, "method": "peer"},
+    {"type": "host", "database": ["all"], "user": ["all"], "address": "::1",
+     "netmask": "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "method": "scram-sha-256"},
+    {"type": "host", "database": ["all"], "user": ["all"], "address": "samehost",
+     "netmask": None, "method": "scram-sha-256"},
     {"type": "host", "database": ["shop"], "user": ["shop"], "address": "10.213.128.0",
      "netmask": "255.255.255.240", "method": "scram-sha-256"},
     {"type": "host", "database": ["all"], "user": ["all"], "address": "10.213.0.1",
@@ -141,6 +145,7 @@ def test_pg_hba_rules_cover_a_network_for_the_user_and_database_with_scram() -> 
     assert not hba_covers(HBA, "shop", "shop", "10.213.128.0/24")  # wider than the rule
     assert not hba_covers(HBA, "other", "shop", "10.213.128.0/28")
     assert not hba_covers(HBA, "shop", "shop", "10.213.0.1/32")  # md5 only
+    assert hba_covers(HBA, "shop", "shop", "::1/128")  # an IPv6 rule's netmask is read too
 
 
 def test_sudo_listing_says_yes_no_or_something_else() -> None:
