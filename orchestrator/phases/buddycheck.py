@@ -15,10 +15,10 @@ phase 5 needs every one closed.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from orchestrator.adapters.inventory import prefix_of, vip_of
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import OrchestratorError, Refused
 from orchestrator.engine.phase import Phase
@@ -47,26 +47,16 @@ VERIFY = "buddycheck.verify"
 def delivered(ctx: StepContext, adapters: Adapters) -> Delivered:
     """What the records say about the platform, as far as the phases so far have recorded it."""
     addresses = ctx.outputs.get(ADDRESSES) or {}
-    reached = ctx.outputs.get(REACHABILITY) or {}
-    hosts = reached.get("hosts")
+    hosts = (ctx.outputs.get(REACHABILITY) or {}).get("hosts")
     seen = hosts if isinstance(hosts, Mapping) else {}
-    vip = addresses.get("vip")
-    vip_address = vip.get("address") if isinstance(vip, Mapping) else None
-    prefix = addresses.get("prefix")
     return Delivered(
-        addresses={name: str(entry.get("address")) for name, entry in seen.items()
-                   if isinstance(entry, Mapping)},
         owns_kernel=frozenset(name for name, entry in seen.items()
                               if isinstance(entry, Mapping) and entry.get("owns_kernel", True)),
-        vip=str(vip_address).split("/", 1)[0] if vip_address else None,
+        vip=vip_of(addresses),
         vip_holder=next(iter(balancer_hosts(ctx)), None),
-        prefix=_network(prefix) if isinstance(prefix, str) else None,
+        prefix=prefix_of(addresses),
         management_networks=tuple(adapters.management_networks),
     )  # fmt: skip
-
-
-def _network(prefix: str) -> str:
-    return str(ipaddress.ip_network(prefix, strict=False))
 
 
 def task_of(result: CheckResult) -> TaskRecord:

@@ -28,8 +28,8 @@ to the roles' files. ``params`` never hold a secret: the database check names th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from orchestrator.adapters.inventory import NODE_EXPORTER_PORT, SERVICES_OF, sql_name
 from orchestrator.engine.ports.platform_checks import Check
@@ -53,11 +53,10 @@ HTTP_PORT, POSTGRES_PORT = 80, 5432
 class Delivered:
     """What the records say about the platform: phase 1's VIP and prefix, phase 2's hosts.
 
-    ``addresses`` by host name; ``owns_kernel`` lists the hosts whose kernel is their own (a lab
-    container shares the controller's: its sysctl values are checked in the role's file);
-    ``vip_holder`` is the balancer host the VIP is on."""
+    ``owns_kernel`` lists the hosts whose kernel is their own (a lab container shares the
+    controller's: its sysctl values are checked in the role's file); ``vip_holder`` is the
+    balancer host the VIP is on."""
 
-    addresses: Mapping[str, str] = field(default_factory=dict)
     owns_kernel: frozenset[str] = frozenset()
     vip: str | None = None
     vip_holder: str | None = None

@@ -23,8 +23,6 @@ from tests.integration.phase23_support import FEMKE_KEY, JORIS_KEY, make_spec
 SPEC = make_spec("unit-bc", "u-")
 HOSTS = ("u-lb-01", "u-web-01", "u-web-02", "u-db-01")
 DELIVERED = Delivered(
-    addresses=dict(zip(HOSTS, ("10.213.128.2", "10.213.128.3", "10.213.128.4", "10.213.128.5"),
-                       strict=True)),
     owns_kernel=frozenset(HOSTS),
     vip="10.213.128.6",
     vip_holder="u-lb-01",

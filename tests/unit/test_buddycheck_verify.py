@@ -149,9 +149,12 @@ def test_plan_lists_the_checks_without_running_them(tmp_path: Path) -> None:
     assert all(c.action == "check" and c.detail.startswith("expect ") for c in step.changes)
 
 
-def test_verify_comes_first_in_phase_4_and_the_action_items_step_after_it(tmp_path: Path) -> None:
+def test_verify_comes_first_in_phase_4_before_the_other_checks_and_the_evidence(
+    tmp_path: Path,
+) -> None:
     adapters = fake_adapters(tmp_path)
-    phase = buddycheck.phase(lambda: adapters)
-    assert [e.key for e in phase.entries] == [VERIFY, "buddycheck.action_items"]  # type: ignore[union-attr]
+    phase = buddycheck.phase(lambda: adapters, unwired, unwired)
+    assert [e.key for e in phase.entries] == [  # type: ignore[union-attr]
+        VERIFY, "buddycheck.observed", "buddycheck.action_items"]  # fmt: skip
     wired = all_phases(unwired, lambda: adapters, unwired)
     assert [e.key for e in wired[3].entries][:1] == [VERIFY]  # type: ignore[union-attr]
