@@ -14,6 +14,8 @@
   before any delivery (``existing_server``, ``existing_address``).
 - ``InMemoryHostRecords``: the ``HostRecords`` port over an ``InMemoryIpam``'s rows.
 - ``ScriptedMonitoringStatus``: the ``MonitoringStatus`` port, saying what a test tells it.
+- ``ScriptedChecks``: the ``PlatformChecks`` port (phase 4's checks on the hosts), scripted
+  (``orchestrator.testing_checks``); ``fake_adapters`` hands one out.
 """
 
 from __future__ import annotations
@@ -926,6 +928,7 @@ from orchestrator.engine.status import Status  # noqa: E402
 from orchestrator.phases.base import Adapters  # noqa: E402
 from orchestrator.store.private import write_private  # noqa: E402
 from orchestrator.store.records import TaskRecord  # noqa: E402
+from orchestrator.testing_checks import ScriptedChecks as ScriptedChecks  # noqa: E402, PLC0414 - re-exported
 
 
 class InMemoryMachines:
@@ -1051,15 +1054,16 @@ class ScriptedMonitoringStatus:
         return self.observed.get(delivery, Observed())
 
 
-def fake_adapters(
+def fake_adapters(  # noqa: PLR0913 - one optional fake per port
     root: Path,
     *,
     machines: InMemoryMachines | None = None,
     probe: ScriptedProbe | None = None,
     playbooks: ScriptedPlaybooks | None = None,
     vault: DeliveryVault | None = None,
+    platform_checks: ScriptedChecks | None = None,
 ) -> Adapters:
-    """Phase 2-3 adapters with fakes, files under ``root``; pins and secrets in ``vault`` (as
+    """Phase 2-4 adapters with fakes, files under ``root``; pins and secrets in ``vault`` (as
     when the site shares its state) or only in the files."""
     return Adapters(
         machines=machines or InMemoryMachines(),
@@ -1068,6 +1072,7 @@ def fake_adapters(
         workspace=Workspace(root / "deliveries", vault),
         monitoring=FolderMonitoring(root / "targets"),
         management_networks=("10.213.0.1/32",),
+        platform_checks=platform_checks or ScriptedChecks(),
     )
 
 

@@ -13,6 +13,7 @@
                                 among the site's people
         .handover               phase 5's: the workspace, the weasyprint command for PDFs, the
                                 run store's action items, the site's facts for the documents
+        .adapters also holds the buddycheck's checks on the hosts (testinfra)
         .phases()               the seven phases, their steps working through the above
 
 The vault uses the store the command opened (``using``): one connection pool for the run's
@@ -48,6 +49,7 @@ from orchestrator.adapters.prometheus_api import PrometheusApi
 from orchestrator.adapters.prometheus_files import FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop, SshAccess
+from orchestrator.adapters.testinfra_checks import TestinfraChecks
 from orchestrator.adapters.vault import FIELD, FernetVault
 from orchestrator.adapters.weasyprint import WeasyPrintCommand
 from orchestrator.adapters.workspace import Workspace
@@ -147,6 +149,7 @@ class Wiring:
             checks=prometheus,
             monitoring_status=PrometheusApi(str(site.monitoring.prometheus_url)),
             settings=host_settings(site),
+            platform_checks=TestinfraChecks(self.access),
         )
 
     @functools.cached_property

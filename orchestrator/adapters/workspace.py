@@ -164,6 +164,12 @@ class Workspace:
                 known[name] = value
                 write_private(path, json.dumps(known, indent=2, sort_keys=True) + "\n")
 
+    def known_secrets(self, delivery_id: str) -> dict[str, str]:
+        """The secrets kept for the delivery so far, by name; none is generated."""
+        if self.vault is not None:
+            return dict(self.vault.secrets(delivery_id))
+        return _read_secrets(self.secrets_file(delivery_id))
+
     def secret_values(self, delivery_id: str) -> tuple[str, ...]:
         """Every secret generated for the delivery so far (to censor them from any output)."""
         if self.vault is not None:

@@ -52,6 +52,7 @@ from orchestrator.engine.ports.ipam import Ipam, Kind, Ref
 from orchestrator.engine.ports.machines import MachineRequest, Machines
 from orchestrator.engine.ports.monitoring import Monitoring
 from orchestrator.engine.ports.monitoring_status import MonitoringStatus
+from orchestrator.engine.ports.platform_checks import PlatformChecks
 from orchestrator.engine.ports.playbooks import (
     DIFF_MARK,
     HostOutcome,
@@ -115,6 +116,7 @@ class Adapters:
     #: what the monitoring system says (phase 4); ``None``: the site names no Prometheus URL
     monitoring_status: MonitoringStatus | None = None
     settings: HostSettings = field(default_factory=HostSettings)
+    platform_checks: PlatformChecks | None = None  # the buddycheck's checks on the hosts (phase 4)
 
 
 type AdapterSource = Callable[[], Adapters]
@@ -603,26 +605,32 @@ class PlaybookStep:
         return adapters.playbooks.run(request)
 
     def _inventory(self, ctx: StepContext, adapters: Adapters) -> dict[str, Json]:
-        reach = outputs_of(ctx, REACHABILITY).get("hosts")
-        records = [
-            HostRecord(name, h.role, str(per_host(ctx, REACHABILITY, name)["address"]),
-                       bool(per_host(ctx, REACHABILITY, name).get("owns_kernel", True)),
-                       existing=h.existing)
-            for name, h in expanded(ctx).items()
-            if isinstance(reach, Mapping) and name in reach
-        ]  # fmt: skip
-        addresses = outputs_of(ctx, ADDRESSES)
-        topology = Topology(records, vip_of(addresses), prefix_of(addresses))
-        common: dict[str, Json] = {
-            "delivery": ctx.delivery.id,
-            "customer": ctx.spec.customer.name,
-            "management_networks": list(adapters.management_networks),
-            **adapters.settings.variables(),
-        }
-        target = adapters.settings.backups
-        known_hosts = adapters.workspace.backup_known_hosts(ctx.delivery.id)
-        access = BackupAccess(target, known_hosts) if target is not None else None
-        return inventory(ctx.spec, topology, common, access)
+        return delivery_inventory(ctx, adapters)
+
+
+def delivery_inventory(ctx: StepContext, adapters: Adapters) -> dict[str, Json]:
+    """The delivery's Ansible inventory, from its records: the hosts phase 2 reached, at the
+    addresses phase 1 reserved (the playbooks and the buddycheck's checks reach hosts by it)."""
+    reach = outputs_of(ctx, REACHABILITY).get("hosts")
+    records = [
+        HostRecord(name, h.role, str(per_host(ctx, REACHABILITY, name)["address"]),
+                   bool(per_host(ctx, REACHABILITY, name).get("owns_kernel", True)),
+                   existing=h.existing)
+        for name, h in expanded(ctx).items()
+        if isinstance(reach, Mapping) and name in reach
+    ]  # fmt: skip
+    addresses = outputs_of(ctx, ADDRESSES)
+    topology = Topology(records, vip_of(addresses), prefix_of(addresses))
+    common: dict[str, Json] = {
+        "delivery": ctx.delivery.id,
+        "customer": ctx.spec.customer.name,
+        "management_networks": list(adapters.management_networks),
+        **adapters.settings.variables(),
+    }
+    target = adapters.settings.backups
+    known_hosts = adapters.workspace.backup_known_hosts(ctx.delivery.id)
+    access = BackupAccess(target, known_hosts) if target is not None else None
+    return inventory(ctx.spec, topology, common, access)
 
 
 def would_change(task: TaskRecord) -> str:
