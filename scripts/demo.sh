@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The demo: a delivery of examples/full.yaml (load balancer, 2 web hosts, 1 database) against the
-# lab, through the phases implemented so far. The lab is one site: `lab up` writes its site file,
+# lab, through phase 5 (buddycheck and handover; phases 6-7 are not written yet). The lab is one site: `lab up` writes its site file,
 # and the run goes through it like through any other. Safe to run again: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orc=.venv/bin/orchestrator
 spec=${SPEC:-examples/full.yaml}
-through=${THROUGH_PHASE:-3}
+through=${THROUGH_PHASE:-5}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "lab: NetBox, package mirror, bridge (lab up is idempotent)"
@@ -37,11 +37,15 @@ print(reason.split()[1] if reason.startswith("gate ") else "")'
 
 step "run phases 1..$through of $delivery"
 rc=0; $orc run "$spec" --through-phase "$through" || rc=$?
-for _ in 1 2 3 4; do
+for _ in 1 2 3 4 5 6; do
   [ "$rc" -eq 3 ] || break
   case "$(waiting_gate)" in
     preconditions) approve preconditions sanne "quote and data processing agreement signed (demo)" ;;
     hardware_delivered) approve hardware_delivered sanne "ordered server delivered to the rack (demo)" ;;
+    buddycheck)  # a second engineer, never the lead engineer (joris), signs off the checks
+      $orc actions list "$delivery"
+      approve buddycheck noor "every check passed; results reviewed (demo)" ;;
+    customer_confirmation) approve customer_confirmation sanne "customer confirmed the handover (demo)" ;;
     *) break ;;
   esac
   step "resume"
@@ -51,5 +55,5 @@ done
 
 step "status of $delivery"
 $orc status "$delivery"
-step "the same run again: every step is skipped"
+step "the same run again: every step is skipped, but phase 4 checks the platform again"
 $orc run "$spec" --through-phase "$through"
