@@ -581,6 +581,8 @@ class GateSummary:
     needs: str
     approved_by: str | None
     blockers: tuple[str, ...]
+    evidence: str = ""  # what an approval signs now (the buddycheck's results), if anything
+    stale_by: str | None = None  # who signed other evidence before the checks found otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,6 +613,7 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         _gate_summary(
             gate_state(gate, decisions, items, evidence=evidence_now(store, delivery_id, gate)),
             people,
+            evidence_now(store, delivery_id, gate),
         )
         for gate in GATES.values()
         if gate.applies(record.spec)
@@ -636,10 +639,12 @@ def _contract_start(store: RunStore, delivery_id: str) -> str | None:
     return start if isinstance(start, str) else None
 
 
-def _gate_summary(state: GateState, people: People) -> GateSummary:
+def _gate_summary(state: GateState, people: People, evidence: str = "") -> GateSummary:
     approved_by = state.approval.by if state.approval else None
     needs = f"{state.gate.needs}, from {state.gate.who_may(people)}"
-    return GateSummary(state.gate.name, state.passed, needs, approved_by, state.blockers)
+    stale_by = state.stale.by if state.stale else None
+    return GateSummary(state.gate.name, state.passed, needs, approved_by, state.blockers,
+                       evidence, stale_by)  # fmt: skip
 
 
 # printing
@@ -769,6 +774,10 @@ def _print_status(summary: StatusSummary) -> None:
         state = f"[green]passed[/] (by {gate.approved_by})" if gate.passed else "[yellow]needed[/]"
         needs = "" if gate.passed else f": {escape(gate.needs)}"
         out().print(f"gate {gate.gate}: {state}{needs}")
+        if gate.evidence:
+            out().print(f"    signs evidence {gate.evidence} (the check results)", markup=False)
+        if gate.stale_by and not gate.passed:
+            out().print(f"    stale: {gate.stale_by} signed earlier results", markup=False)
         for blocker in gate.blockers:
             out().print(f"    blocked: {blocker}", markup=False)
     for item in summary.open_action_items:
