@@ -6,6 +6,8 @@ Exit codes: 0 done, 1 failed, 2 bad input, 3 waiting for a gate, 4 locked, 5 cra
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 
 from orchestrator.cli import spec as spec_cli
@@ -31,6 +33,25 @@ app.command("validate")(spec_cli.validate)
 app.command("schema")(spec_cli.schema)
 register_runs(app)
 app.command("release")(release)
+
+
+def paragraphs(text: str) -> str:
+    """A docstring as help text: its paragraphs kept, the line breaks within each one removed
+    (the terminal wraps them to its width)."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(text).split("\n\n"))
+
+
+def _unwrapped(typer_app: typer.Typer) -> None:
+    """Every command's help from its docstring, as ``paragraphs``."""
+    for command in typer_app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = paragraphs(command.callback.__doc__)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _unwrapped(group.typer_instance)
+
+
+_unwrapped(app)
 
 
 def main() -> None:
