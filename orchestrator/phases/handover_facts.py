@@ -32,7 +32,9 @@ OBSERVED = "buddycheck.observed"
 ACTION_ITEMS = "buddycheck.action_items"
 CHECKS = "software.monitoring"
 #: Kinds of buddycheck result that say a backup exists and a sample file restored.
-BACKUP_KINDS = frozenset({"backup", "restore"})
+BACKUP_KINDS = frozenset({"backup_snapshot", "backup_restore"})
+#: The kind of the check that restored a sample file and compared its checksum.
+RESTORE_KIND = "backup_restore"
 RUN_PHASE_4 = "run phase 4 (the buddycheck) first"
 
 type ItemSource = Callable[[str], Sequence[ActionItem]]
@@ -168,6 +170,7 @@ class RestoreLine:
     check: str
     passed: bool
     found: str
+    kind: str = RESTORE_KIND
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +454,7 @@ def backups(
             tuple(backup.paths), repositories,
         ))  # fmt: skip
     restores = tuple(
-        RestoreLine(r.check.host, r.check.name, r.passed, r.found)
+        RestoreLine(r.check.host, r.check.name, r.passed, r.found, r.check.kind)
         for r in results
         if r.check.kind in BACKUP_KINDS
     )
@@ -512,7 +515,7 @@ def failing(results: Sequence[CheckResult]) -> list[str]:
 
 def restore_risks(ctx: StepContext, restores: Sequence[RestoreLine]) -> list[str]:
     """Backed-up hosts without a restore the buddycheck verified."""
-    verified = {r.host for r in restores if r.passed}
+    verified = {r.host for r in restores if r.passed and r.kind == RESTORE_KIND}
     return [f"no verified restore of {h.name}'s backup" for h in ctx.spec.expanded_hosts()
             if h.role in ctx.spec.backups and h.name not in verified]  # fmt: skip
 

@@ -97,7 +97,7 @@ def _checks(spec: DeliverySpec, host: str, role: str) -> list[Json]:
          "passed": True},
     ]  # fmt: skip
     if role in spec.backups:
-        checks.append({"name": "backup restore", "kind": "backup",
+        checks.append({"name": "backup restore", "kind": "backup_restore",
                        "expected": "sample file restores with the same checksum",
                        "found": f"snapshot 4f2a9c1e of {T0:%Y-%m-%d}, sha256 matches",
                        "passed": True})  # fmt: skip

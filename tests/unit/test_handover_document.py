@@ -111,7 +111,7 @@ def test_backups_give_schedule_target_repository_and_the_last_restore(outputs: o
 
 def test_a_missing_restore_is_an_open_risk(outputs: object) -> None:
     broken = dict(outputs)  # type: ignore[call-overload]
-    hosts = {h: {"checks": [c for c in v["checks"] if c["kind"] != "backup"]}
+    hosts = {h: {"checks": [c for c in v["checks"] if c["kind"] != "backup_restore"]}
              for h, v in broken["buddycheck.verify"]["hosts"].items()}  # fmt: skip
     broken["buddycheck.verify"] = {"hosts": hosts}
     markdown = render_handover(facts_of(broken))
@@ -195,3 +195,16 @@ def test_one_access_document_per_user_lists_only_their_hosts(outputs: object) ->
     )
     assert "db-01" not in text
     assert all(fingerprint(str(k)) in text for k in SPEC.access.users[1].ssh_keys)
+
+
+def test_the_document_knows_the_kinds_of_the_buddychecks_backup_checks() -> None:
+    """The restore the handover reports is the one ``buddycheck.verify`` makes."""
+    from orchestrator.phases.checks import backup_checks  # noqa: PLC0415
+    from orchestrator.phases.handover_facts import BACKUP_KINDS, RESTORE_KIND  # noqa: PLC0415
+    from orchestrator.spec.loader import load_spec  # noqa: PLC0415
+
+    spec = load_spec(support.FULL)
+    role = next(iter(spec.backups))
+    kinds = {c.kind for c in backup_checks(spec, "host-01", role) if c.name.startswith("backup")}
+    assert kinds == BACKUP_KINDS
+    assert RESTORE_KIND in kinds
