@@ -53,6 +53,9 @@ FIELDS = ("primary_ip4", "primary_ip6", "platform", "custom_fields")
 NOT_YET = ("no scrape target", "no probe result", "not evaluated", "no rule loaded",
            "no reason given")  # fmt: skip
 SETTLE_SECONDS = 120.0
+#: How long a failing monitoring check is asked again: its last probe or rule evaluation may
+#: predate the services phase 3 started (a scrape interval or two).
+RECHECK_SECONDS = 60.0
 POLL_SECONDS = 5.0
 
 
@@ -72,6 +75,7 @@ class ObservedStep:
     key: str = OBSERVED
     title: str = "Monitoring and NetBox agree with the delivered hosts"
     settle: float = SETTLE_SECONDS  # how long to ask again while monitoring has not looked yet
+    recheck: float = RECHECK_SECONDS  # how long to ask again while a monitoring check fails
     pause: Callable[[float], None] = time.sleep
 
     def inputs(self, ctx: StepContext) -> JsonMap:
@@ -89,14 +93,21 @@ class ObservedStep:
                 for c in _checks(ctx, realities)]  # fmt: skip
 
     def apply(self, ctx: StepContext) -> Result:
-        """The results, asked again every few seconds (up to ``settle``) while the monitoring
-        system has not yet scraped, probed or evaluated what phase 3 registered."""
-        deadline = time.monotonic() + self.settle
+        """The results, asked again every few seconds while the monitoring system has not yet
+        scraped, probed or evaluated what phase 3 registered (up to ``settle``), or while a
+        monitoring check fails on an answer that may predate it (up to ``recheck``)."""
+        started = time.monotonic()
         results = self._results(ctx)
-        while any(unsettled(r) for r in results) and time.monotonic() < deadline:
+        while self._again(results, time.monotonic() - started):
             self.pause(POLL_SECONDS)
             results = self._results(ctx)
         return outcome(results)
+
+    def _again(self, results: Sequence[CheckResult], elapsed: float) -> bool:
+        failing = [r for r in results if not r.passed and r.check.kind == "monitoring"]
+        if any(unsettled(r) for r in failing) and elapsed < self.settle:
+            return True
+        return bool(failing) and elapsed < self.recheck
 
     def _results(self, ctx: StepContext) -> list[CheckResult]:
         realities = realities_of(ctx)

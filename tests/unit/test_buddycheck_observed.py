@@ -317,7 +317,9 @@ class Delivered:
 
     def step(self, status: ScriptedMonitoringStatus | None) -> ObservedStep:
         adapters = replace(self.adapters, monitoring_status=status)
-        return ObservedStep(lambda: adapters, lambda: self.ipam, lambda: self.records, settle=0)
+        return ObservedStep(
+            lambda: adapters, lambda: self.ipam, lambda: self.records, settle=0, recheck=0
+        )
 
     def vm(self, host: str) -> int:
         vms = self.context().outputs["network.machines"]["vms"]
