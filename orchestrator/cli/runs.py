@@ -775,7 +775,8 @@ def _print_status(summary: StatusSummary) -> None:
         needs = "" if gate.passed else f": {escape(gate.needs)}"
         out().print(f"gate {gate.gate}: {state}{needs}")
         if gate.evidence:
-            out().print(f"    signs evidence {gate.evidence} (the check results)", markup=False)
+            shown = gate.evidence[:16]  # the whole hash is in --json
+            out().print(f"    signs the check results, evidence {shown}...", markup=False)
         if gate.stale_by and not gate.passed:
             out().print(f"    stale: {gate.stale_by} signed earlier results", markup=False)
         for blocker in gate.blockers:
