@@ -33,7 +33,14 @@ from orchestrator.engine.delivery import Delivery, Person
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.errors import Exhausted, KeyTaken, Refused
 from orchestrator.engine.execution import Runtime
-from orchestrator.engine.gates import GATES, Gate, GateState, People, check_approver
+from orchestrator.engine.gates import (
+    GATES,
+    Gate,
+    GateState,
+    People,
+    check_approver,
+    operations_team,
+)
 from orchestrator.engine.lock import LockOwner
 from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
@@ -224,6 +231,8 @@ def _same_lock(held: LockRecord, lock: LockRecord) -> bool:
 # deliveries, time and the runtime
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
+#: The operations team a test delivery names (the spec's ``operations``).
+OPERATIONS: JsonMap = {"team": "Ops Nights", "email": "ops@hosting.example.com"}
 
 
 def make_delivery(
@@ -232,13 +241,14 @@ def make_delivery(
     spec_hash: str = "spec-1",
     unsigned: tuple[str, ...] = (),
 ) -> Delivery:
-    """A delivery led by Alice Lead and managed by Dana Manager, without a spec file."""
+    """A delivery led by Alice Lead and managed by Dana Manager, handed over to the operations
+    team Ops Nights, without a spec file."""
     return Delivery(
         id=delivery_id,
         lead_engineer=Person("Alice Lead", "alice@hosting.example.com"),
         delivery_manager=Person("Dana Manager", "dana@hosting.example.com"),
         spec_hash=spec_hash,
-        snapshot={"id": delivery_id, "hash": spec_hash},
+        snapshot={"id": delivery_id, "hash": spec_hash, "operations": OPERATIONS},
         unsigned=unsigned,
     )
 
@@ -306,16 +316,19 @@ def known_person(name: str, email: str, *roles: str, login: str | None = None) -
 
 #: A second engineer, who may sign off any buddycheck where they are not the lead engineer.
 BOB_BUDDY = known_person("Bob Buddy", "bob@hosting.example.com", "engineer")
+#: Someone of the operations team, who may accept any delivery for operations.
+OLGA_OPS = known_person("Olga Ops", "olga@hosting.example.com", "operations")
 
 
 def site_people(delivery: Delivery) -> dict[str, KnownPerson]:
     """The site's people for a test delivery: its lead engineer and delivery manager with their
-    roles, Bob Buddy (engineer) and a CI account (``ci``)."""
+    roles, Bob Buddy (engineer), Olga Ops (operations) and a CI account (``ci``)."""
     lead, manager = delivery.lead_engineer, delivery.delivery_manager
     people = (
         known_person(lead.name, lead.email, "lead_engineer", "engineer"),
         known_person(manager.name, manager.email, "delivery_manager"),
         BOB_BUDDY,
+        OLGA_OPS,
         known_person("CI", "ci@hosting.example.com", "ci", login="ci"),
     )
     return {person.login: person for person in people}
@@ -335,10 +348,13 @@ class FixedIdentity:
 def approve_gates(store: RunStore, delivery: Delivery, *names: str) -> None:
     """Record approvals of ``names`` (all gates when none are named) by allowed people, each
     signing the gate's evidence as the store has it now."""
-    people = People(delivery.lead_engineer, delivery.delivery_manager)
+    people = People(
+        delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
+    )
     manager = site_people(delivery)[delivery.delivery_manager.name.split()[0].lower()]
+    by_gate = {"buddycheck": BOB_BUDDY, "ops_acceptance": OLGA_OPS}
     for gate in (GATES[name] for name in names or GATES):
-        approver = FixedIdentity(BOB_BUDDY if gate.name == "buddycheck" else manager)
+        approver = FixedIdentity(by_gate.get(gate.name, manager))
         who = approver.authenticate("")
         role = check_approver(gate, who, people)
         evidence = evidence_now(store, delivery.id, gate)

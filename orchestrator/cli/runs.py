@@ -60,7 +60,7 @@ from orchestrator.engine import (
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.approvals import evidence_now
 from orchestrator.engine.delivery import people_of
-from orchestrator.engine.gates import GATES, People, gate_state
+from orchestrator.engine.gates import GATES, People, gate_state, operations_team
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
@@ -297,7 +297,9 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
                 RunRequest(delivery, _who(by), command, phases)
             )
             shipper.ship()
-        people = People(delivery.lead_engineer, delivery.delivery_manager)
+        people = People(
+            delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
+        )
         _print_plan(outcome, people, as_json=as_json)
     raise typer.Exit(ExitCode.of(outcome.run.status))
 
@@ -605,7 +607,7 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
     record = store.get_delivery(delivery_id)
     if record is None:
         raise BadInput(f"no delivery {delivery_id} in the run store")
-    people = People(*people_of(record))
+    people = People(*people_of(record), operations_team(record.spec))
     applied = [r for r in store.list_runs(delivery_id) if r.mode is Mode.APPLY]
     items = tuple(item for item in store.list_action_items(delivery_id) if item.open)
     decisions = store.list_decisions(delivery_id)

@@ -11,7 +11,14 @@ import structlog
 from orchestrator.engine.delivery import people_of
 from orchestrator.engine.errors import BadInput, GateRefused
 from orchestrator.engine.execution import utc_now
-from orchestrator.engine.gates import Gate, People, Role, check_approver, gate_named
+from orchestrator.engine.gates import (
+    Gate,
+    People,
+    Role,
+    check_approver,
+    gate_named,
+    operations_team,
+)
 from orchestrator.engine.ports.identity import Approver, Authenticator, statement
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import ActionItem, AuditEntry, DeliveryRecord, GateDecision
@@ -42,8 +49,10 @@ def approve(  # noqa: PLR0913 - the decision's parts, each asked for on the comm
         approver.method, approver.proof,
     )  # fmt: skip
     store.record_decision(decision)
+    team = {"team": operations_team(delivery.spec)} if role is Role.OPERATIONS else {}
     _audit(store, decision, "gate_approved", role=role.value, comment=comment,
-           login=approver.person.login, method=approver.method, evidence=evidence)  # fmt: skip
+           login=approver.person.login, method=approver.method, evidence=evidence,
+           **team)  # fmt: skip
     log.info("gate_approved", delivery=delivery_id, gate=gate.name, by=approver.name,
              role=role.value, method=approver.method)  # fmt: skip
     return decision
@@ -100,7 +109,9 @@ def _allowed(
 
 
 def _rule(store: RunStore, delivery: DeliveryRecord, gate: Gate, approver: Approver) -> Role:
-    role = check_approver(gate, approver, People(*people_of(delivery)))
+    role = check_approver(
+        gate, approver, People(*people_of(delivery), operations_team(delivery.spec))
+    )
     open_items = [item for item in store.list_action_items(delivery.id) if item.open]
     if gate.blocked_by_open_items and open_items:
         titles = ", ".join(f"#{item.id} {item.title}" for item in open_items)

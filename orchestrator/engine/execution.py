@@ -21,7 +21,7 @@ from orchestrator.engine.batch import Batch, BatchStep
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.engine.findings import failing, results_in
-from orchestrator.engine.gates import Gate, GateState, People, gate_state
+from orchestrator.engine.gates import Gate, GateState, People, gate_state, operations_team
 from orchestrator.engine.interrupts import RunInterrupted
 from orchestrator.engine.lock import LockOwner, holder_alive
 from orchestrator.engine.observers import Observers
@@ -147,7 +147,9 @@ class Execution:
         self.run = run
         self.delivery = delivery
         self.outputs: dict[str, JsonMap] = {}
-        self.people = People(delivery.lead_engineer, delivery.delivery_manager)
+        self.people = People(
+            delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
+        )
 
     def go(self, earlier_outputs: dict[str, JsonMap]) -> Ending:
         """Carry out the run; never raises for a step's or the store's failure."""

@@ -6,6 +6,8 @@
 | `buddycheck`            | before phase 5                       | an engineer other than the lead |
 | `customer_confirmation` | in phase 5, before the contract step | the delivery manager            |
 | `go_live`               | before phase 7                       | the delivery manager            |
+| `ops_acceptance`        | end of phase 7, after the go-live    | the operations team named in    |
+|                         | steps                                | the spec (site role operations) |
 | `hardware_delivered`    | end of phase 1, when hardware is     | the lead engineer or the        |
 |                         | ordered (``applies``)                | delivery manager                |
 
@@ -16,10 +18,12 @@ while action items are open. The customer confirmation sits after the handover s
 
 Who approves is authenticated (``orchestrator.engine.ports.identity``): a person the site knows,
 who must hold the site role the gate asks for (``delivery_manager``, ``lead_engineer``,
-``engineer``) and, for the delivery manager's and lead engineer's gates, be that person of this
-delivery (matched by email). The buddycheck is signed off by someone holding ``engineer`` (or
-``lead_engineer``) who is not this delivery's lead engineer. A CI account (site role ``ci``)
-runs, resumes and plans, and approves no gate.
+``engineer``, ``operations``) and, for the delivery manager's and lead engineer's gates, be that
+person of this delivery (matched by email). The operations team of the spec is a group, not a
+person: ``ops_acceptance`` is approved by anyone holding the site role ``operations``, whatever
+else they are in the delivery, and the decision's audit names the team. The buddycheck is
+signed off by someone holding ``engineer`` (or ``lead_engineer``) who is not this delivery's
+lead engineer. A CI account (site role ``ci``) runs, resumes and plans, and approves no gate.
 
 A gate with evidence (the buddycheck: the hash of the check results, the output ``evidence``
 of its ``evidence_step``) takes only an approval of the evidence as it is now: when the checks
@@ -44,14 +48,16 @@ class Role(StrEnum):
     LEAD_ENGINEER = "lead_engineer"
     DELIVERY_MANAGER = "delivery_manager"
     ENGINEER = "engineer"
+    OPERATIONS = "operations"
 
 
 @dataclass(frozen=True, slots=True)
 class People:
-    """The lead engineer and the delivery manager of a delivery."""
+    """The lead engineer and the delivery manager of a delivery, and its operations team."""
 
     lead_engineer: Person
     delivery_manager: Person
+    operations: str = ""  # the team named in the spec; a group, matched by site role only
 
     def role_of_approver(self, approver: Approver) -> Role:
         """The role an authenticated person has in the delivery, matched on their email."""
@@ -64,6 +70,13 @@ class People:
         if self.delivery_manager.is_(who):
             return Role.DELIVERY_MANAGER
         return Role.ENGINEER
+
+
+def operations_team(spec: JsonMap) -> str:
+    """The operations team a spec (as its JSON snapshot) names; empty when it names none."""
+    operations = spec.get("operations")
+    team = operations.get("team") if isinstance(operations, dict) else None
+    return team if isinstance(team, str) else ""
 
 
 def always(_spec: JsonMap) -> bool:
@@ -93,6 +106,13 @@ class Gate:
 
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""
+        if self.allowed == {Role.OPERATIONS}:
+            team = (
+                f"the operations team {people.operations}"
+                if people.operations
+                else ("the operations team")
+            )
+            return f"{team} (someone holding the site role operations)"
         if self.allowed == {Role.ENGINEER}:
             return f"an engineer other than the lead engineer ({people.lead_engineer})"
         if Role.LEAD_ENGINEER in self.allowed:
@@ -120,6 +140,11 @@ CUSTOMER_CONFIRMATION = Gate(
     frozenset({Role.DELIVERY_MANAGER}),
 )
 GO_LIVE = Gate("go_live", "approval to go live", frozenset({Role.DELIVERY_MANAGER}))
+OPS_ACCEPTANCE = Gate(
+    "ops_acceptance",
+    "acceptance of the platform by the operations team",
+    frozenset({Role.OPERATIONS}),
+)
 HARDWARE_DELIVERED = Gate(
     "hardware_delivered",
     "confirmation that the hardware ordered in phase 1 has arrived",
@@ -129,7 +154,14 @@ HARDWARE_DELIVERED = Gate(
 
 GATES = {
     gate.name: gate
-    for gate in (PRECONDITIONS, BUDDYCHECK, CUSTOMER_CONFIRMATION, GO_LIVE, HARDWARE_DELIVERED)
+    for gate in (
+        PRECONDITIONS,
+        BUDDYCHECK,
+        CUSTOMER_CONFIRMATION,
+        GO_LIVE,
+        OPS_ACCEPTANCE,
+        HARDWARE_DELIVERED,
+    )
 }
 
 
@@ -208,6 +240,7 @@ SITE_ROLE_FOR = {
     Role.DELIVERY_MANAGER: ("delivery_manager",),
     Role.LEAD_ENGINEER: ("lead_engineer",),
     Role.ENGINEER: ("engineer", "lead_engineer"),
+    Role.OPERATIONS: ("operations",),
 }
 
 
@@ -218,6 +251,8 @@ def check_approver(gate: Gate, approver: Approver, people: People) -> Role:
             f"{approver} is a CI account: CI runs, resumes and plans deliveries, and approves no "
             f"gate; {gate.name} needs {gate.who_may(people)}"
         )
+    if gate.allowed == {Role.OPERATIONS}:
+        return _operations(gate, approver, people)
     role = people.role_of_approver(approver)
     if role is Role.LEAD_ENGINEER and gate.allowed == {Role.ENGINEER}:
         raise GateRefused(
@@ -235,3 +270,14 @@ def check_approver(gate: Gate, approver: Approver, people: People) -> Role:
             f"(roles held: {held}), which {gate.name} needs"
         )
     return role
+
+
+def _operations(gate: Gate, approver: Approver, people: People) -> Role:
+    """An operations gate is approved by whoever holds the site role ``operations``."""
+    if not approver.holds("operations"):
+        held = ", ".join(sorted(approver.person.roles)) or "none"
+        raise GateRefused(
+            f"{approver} does not hold the site role operations (roles held: {held}); "
+            f"{gate.name} needs {gate.who_may(people)}"
+        )
+    return Role.OPERATIONS

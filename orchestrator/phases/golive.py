@@ -1,6 +1,6 @@
 """Phase 7, go-live & production: application monitoring, evaluation, handover to operations."""
 
-from orchestrator.engine.gates import GO_LIVE
+from orchestrator.engine.gates import GO_LIVE, OPS_ACCEPTANCE
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
 
@@ -17,5 +17,6 @@ def phase() -> Phase:
             Placeholder("golive.monitoring", "Activate application monitoring"),
             Placeholder("golive.evaluation", "Record the evaluation"),
             Placeholder("golive.operations", "Hand over to the operations team"),
+            OPS_ACCEPTANCE,
         ),
     )

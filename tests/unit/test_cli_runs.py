@@ -105,6 +105,7 @@ def test_a_delivery_goes_from_waiting_to_done_as_gates_are_approved(cli: Cli) ->
         ("buddycheck", "bob", "Bob Buddy"),
         ("customer_confirmation", "dana", "Dana Manager"),
         ("go_live", "dana", "Dana Manager"),
+        ("ops_acceptance", "olga", "Olga Ops"),
     ]
     for gate, login, name in approvals:
         approved = cli.as_(login, "approve", "acme-webshop", gate, "--comment", "checked")
@@ -207,6 +208,7 @@ def test_read_commands_print_json(cli: Cli) -> None:
         "buddycheck": False,
         "customer_confirmation": False,
         "go_live": False,
+        "ops_acceptance": False,
     }
     lines = cli("logs", latest["id"], "--json").stdout.splitlines()
     assert [json.loads(line)["event"] for line in lines][:2] == ["run_started", "phase_started"]

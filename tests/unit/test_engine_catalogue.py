@@ -8,6 +8,7 @@ from orchestrator.engine import (
     BUDDYCHECK,
     CUSTOMER_CONFIRMATION,
     GO_LIVE,
+    OPS_ACCEPTANCE,
     PRECONDITIONS,
     NotImplementedYet,
     Phase,
@@ -44,6 +45,7 @@ def test_the_gates_sit_where_the_process_puts_them() -> None:
         == handover.index("handover.contract_effective") - 1
     )
     assert phases[6].entries[0] is GO_LIVE
+    assert phases[6].entries[-1] is OPS_ACCEPTANCE  # after every go-live step
 
 
 def test_every_step_not_written_yet_is_a_placeholder_that_fails_closed() -> None:

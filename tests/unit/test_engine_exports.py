@@ -9,7 +9,8 @@ from orchestrator.cli import runs
 
 def test_the_engine_exports_exactly_its_public_api() -> None:
     assert set(orchestrator.engine.__all__) == {
-        "BUDDYCHECK", "CUSTOMER_CONFIRMATION", "GATES", "GO_LIVE", "NO_RETRY", "PRECONDITIONS",
+        "BUDDYCHECK", "CUSTOMER_CONFIRMATION", "GATES", "GO_LIVE", "NO_RETRY", "OPS_ACCEPTANCE",
+        "PRECONDITIONS",
         "BadInput", "Change", "Delivery", "Engine", "Exhausted", "ExitCode", "Gate",
         "GateRefused", "GateState", "HostRunner", "LockOwner", "LoggingObserver", "Mode",
         "NotAuthenticated", "NotImplementedYet", "OrchestratorError", "PermanentError", "Person",

@@ -81,6 +81,16 @@ def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:
 
     approve_as(bench.store, "go-live", "dana")
     outcome = bench.engine(phases).resume(REQUEST)
+    assert outcome.gate is not None
+    assert outcome.gate.gate.name == "ops_acceptance"
+    assert outcome.run.reason == (
+        "gate ops_acceptance needs acceptance of the platform by the operations team, from the "
+        "operations team Ops Nights (someone holding the site role operations)"
+    )
+    assert steps["golive.operations"].applied == [""]
+
+    approve_as(bench.store, "ops-acceptance", "olga")
+    outcome = bench.engine(phases).resume(REQUEST)
     assert (outcome.run.id, outcome.run.status, outcome.exit_code) == (
         first.run.id,
         Status.SUCCEEDED,
@@ -109,6 +119,7 @@ def test_the_lead_engineer_may_not_sign_off_their_own_buddycheck() -> None:
         ("preconditions", "alice"),
         ("customer_confirmation", "alice"),
         ("go_live", "bob"),
+        ("go_live", "olga"),
     ],
 )
 def test_only_the_people_the_rule_names_may_approve(gate: str, who: str) -> None:
@@ -121,9 +132,37 @@ def test_only_the_people_the_rule_names_may_approve(gate: str, who: str) -> None
 def test_a_ci_account_approves_no_gate() -> None:
     store = InMemoryRunStore()
     with_evidence(store)
-    for gate in ("preconditions", "buddycheck", "customer_confirmation", "go_live"):
+    for gate in (
+        "preconditions",
+        "buddycheck",
+        "customer_confirmation",
+        "go_live",
+        "ops_acceptance",
+    ):
         with pytest.raises(GateRefused, match="is a CI account: CI runs, resumes and plans"):
             approve_as(store, gate, "ci")
+
+
+def test_only_someone_holding_operations_accepts_for_the_operations_team() -> None:
+    store = InMemoryRunStore()
+    with_evidence(store)
+    for who in ("dana", "alice", "bob"):
+        with pytest.raises(GateRefused, match="does not hold the site role operations"):
+            approve_as(store, "ops_acceptance", who)
+    # the delivery manager, who is on the operations team too, accepts as operations
+    dana = known_person(
+        "Dana Manager", "dana@hosting.example.com", "delivery_manager", "operations"
+    )
+    approve_as(store, "ops_acceptance", dana)
+    approve_as(store, "ops_acceptance", "olga")
+    decisions = [d for d in store.list_decisions(DELIVERY.id) if d.gate == "ops_acceptance"]
+    assert [(d.by, d.role) for d in decisions] == [
+        ("Dana Manager", "operations"), ("Olga Ops", "operations"),
+    ]  # fmt: skip
+    approved = [e for e in store.list_audit(DELIVERY.id) if e.action == "gate_approved"]
+    assert (approved[-1].who, approved[-1].detail["team"]) == ("Olga Ops", "Ops Nights")
+    refused = [e for e in store.list_audit(DELIVERY.id) if e.action == "gate_approval_refused"]
+    assert [e.who for e in refused] == ["Dana Manager", "Alice Lead", "Bob Buddy"]
 
 
 def test_a_person_may_not_approve_for_a_role_the_site_does_not_give_them() -> None:
@@ -256,4 +295,5 @@ def test_a_plan_shows_each_gate_and_whether_it_is_passed() -> None:
         ("buddycheck", False),
         ("customer_confirmation", False),
         ("go_live", False),
+        ("ops_acceptance", False),
     ]
