@@ -10,6 +10,7 @@ import inspect
 
 import typer
 
+from orchestrator.cli import evaluate as evaluate_cli
 from orchestrator.cli import spec as spec_cli
 from orchestrator.cli.actions import actions_app
 from orchestrator.cli.lab import lab_app
@@ -33,6 +34,7 @@ app.command("validate")(spec_cli.validate)
 app.command("schema")(spec_cli.schema)
 register_runs(app)
 app.command("release")(release)
+app.command("evaluate")(evaluate_cli.evaluate)
 
 
 def paragraphs(text: str) -> str:

@@ -544,8 +544,9 @@ def approve(  # noqa: PLR0913 - one parameter per command-line option
     among the people the site file lists, with the roles it gives them. The buddycheck needs an
     engineer other than the lead engineer, no open action items, and signs the check results as
     they are (when the checks run again and find otherwise, sign off again); the preconditions,
-    the customer confirmation and go-live need the delivery's delivery manager. A CI account
-    (site role `ci`) approves no gate.
+    the customer confirmation and go-live need the delivery's delivery manager; ops_acceptance
+    needs someone of the operations team (site role `operations`). A CI account (site role `ci`)
+    approves no gate.
     """
     with (
         _exit_codes(),
