@@ -15,6 +15,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -64,10 +65,12 @@ from orchestrator.engine.gates import GATES, People, gate_state, operations_team
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
+from orchestrator.phases import phase_names
 from orchestrator.phases.release import release_after_failure
 from orchestrator.site import SITE_ENV, SiteError, load_site, site_path
 from orchestrator.store import (
     ActionItem,
+    EvaluationNote,
     HostRecord,
     LockRecord,
     PhaseRecord,
@@ -424,7 +427,9 @@ def status(
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
 ) -> None:
-    """Where a delivery stands: its latest run, each gate, open action items and the lock."""
+    """Where a delivery stands, the whole record: its latest run, every phase (as the latest run
+    that reached it left it), every gate (who, when, comment), action items, the evaluation and
+    the lock."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         summary = _status_of(store, delivery)
     if as_json:
@@ -555,7 +560,8 @@ def approve(  # noqa: PLR0913 - one parameter per command-line option
     ):
         composed = _wiring(ctx).compose(site, state_dir, _stored_site(store, delivery))
         identity = composed.authenticator(sign_with)
-        decision = record_approval(store, delivery, gate, identity, comment)
+        clock = _wiring(ctx).runtime.clock
+        decision = record_approval(store, delivery, gate, identity, comment, clock=clock)
     signed = f", evidence {decision.evidence[:12]}" if decision.evidence else ""
     out().print(
         f"{decision.gate} of {delivery} approved by {decision.by} ({decision.role}; "
@@ -586,6 +592,20 @@ class GateSummary:
     blockers: tuple[str, ...]
     evidence: str = ""  # what an approval signs now (the buddycheck's results), if anything
     stale_by: str | None = None  # who signed other evidence before the checks found otherwise
+    decided_at: datetime | None = None  # when the approval was given
+    comment: str = ""  # what the approver said was checked
+    role: str = ""  # the role the approver approved in
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSummary:
+    """A phase as ``status`` shows it: its status in the latest apply run that reached it."""
+
+    number: int
+    name: str
+    status: Status
+    run_id: str | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,11 +617,15 @@ class StatusSummary:
     delivery_manager: str
     spec_hash: str
     latest_run: RunRecord | None
-    phases: tuple[PhaseRecord, ...]
+    phases: tuple[PhaseRecord, ...]  # of the latest run
     gates: tuple[GateSummary, ...]
     open_action_items: tuple[ActionItem, ...]
     lock: LockRecord | None
     in_production_since: str | None = None  # the contract start, once phase 5 made it effective
+    record: tuple[PhaseSummary, ...] = ()  # every phase, from the latest run that reached it
+    closed_action_items: int = 0
+    evaluation: tuple[EvaluationNote, ...] = ()
+    done: bool = False  # every phase succeeded (or was skipped) and every gate passed
 
 
 def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
@@ -610,7 +634,8 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         raise BadInput(f"no delivery {delivery_id} in the run store")
     people = People(*people_of(record), operations_team(record.spec))
     applied = [r for r in store.list_runs(delivery_id) if r.mode is Mode.APPLY]
-    items = tuple(item for item in store.list_action_items(delivery_id) if item.open)
+    all_items = store.list_action_items(delivery_id)
+    items = tuple(item for item in all_items if item.open)
     decisions = store.list_decisions(delivery_id)
     gates = tuple(
         _gate_summary(
@@ -621,6 +646,7 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         for gate in GATES.values()
         if gate.applies(record.spec)
     )
+    every_phase = _phase_record(store, applied)
     return StatusSummary(
         delivery=record.id,
         lead_engineer=record.lead_engineer,
@@ -632,7 +658,26 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         open_action_items=items,
         lock=store.get_lock(delivery_id),
         in_production_since=_contract_start(store, delivery_id),
+        record=every_phase,
+        closed_action_items=len(all_items) - len(items),
+        evaluation=tuple(store.list_evaluation_notes(delivery_id)),
+        done=all(p.status.done for p in every_phase) and all(g.passed for g in gates),
     )
+
+
+def _phase_record(store: RunStore, applied: Sequence[RunRecord]) -> tuple[PhaseSummary, ...]:
+    """Every phase, as the latest apply run that reached it left it (``pending`` if none did);
+    ``applied`` is newest first."""
+    latest: dict[int, PhaseRecord] = {}
+    for run_record in applied:
+        for phase in store.list_phases(run_record.id):
+            latest.setdefault(phase.number, phase)
+    return tuple(
+        PhaseSummary(number, name, latest[number].status, latest[number].run_id,
+                     latest[number].finished_at)
+        if number in latest else PhaseSummary(number, name, Status.PENDING)
+        for number, name in phase_names().items()
+    )  # fmt: skip
 
 
 def _contract_start(store: RunStore, delivery_id: str) -> str | None:
@@ -646,8 +691,11 @@ def _gate_summary(state: GateState, people: People, evidence: str = "") -> GateS
     approved_by = state.approval.by if state.approval else None
     needs = f"{state.gate.needs}, from {state.gate.who_may(people)}"
     stale_by = state.stale.by if state.stale else None
+    approval = state.approval
     return GateSummary(state.gate.name, state.passed, needs, approved_by, state.blockers,
-                       evidence, stale_by)  # fmt: skip
+                       evidence, stale_by, approval.decided_at if approval else None,
+                       approval.comment if approval else "",
+                       approval.role if approval else "")  # fmt: skip
 
 
 # printing
@@ -766,26 +814,24 @@ def _print_next(outcome: RunOutcome) -> None:
 
 
 def _print_status(summary: StatusSummary) -> None:
-    out().print(
+    _wrapped(
         f"delivery {summary.delivery}: lead engineer {summary.lead_engineer}, "
-        f"delivery manager {summary.delivery_manager}, spec {summary.spec_hash[:12]}"
+        f"delivery manager {summary.delivery_manager}, spec {summary.spec_hash[:12]}",
+        "",
     )
     if summary.in_production_since:
         out().print(f"[green]in production[/] since {summary.in_production_since} (contract start)")
+    if summary.done:
+        out().print("[green]done[/]: every phase and every gate passed")
     _print_latest(summary)
+    _print_phases(summary.record)
     for gate in summary.gates:
-        state = f"[green]passed[/] (by {gate.approved_by})" if gate.passed else "[yellow]needed[/]"
-        needs = "" if gate.passed else f": {escape(gate.needs)}"
-        out().print(f"gate {gate.gate}: {state}{needs}")
-        if gate.evidence:
-            shown = gate.evidence[:16]  # the whole hash is in --json
-            out().print(f"    signs the check results, evidence {shown}...", markup=False)
-        if gate.stale_by and not gate.passed:
-            out().print(f"    stale: {gate.stale_by} signed earlier results", markup=False)
-        for blocker in gate.blockers:
-            out().print(f"    blocked: {blocker}", markup=False)
+        _print_gate(gate)
+    open_count, closed = len(summary.open_action_items), summary.closed_action_items
+    out().print(f"action items: {open_count} open, {closed} closed")
     for item in summary.open_action_items:
-        out().print(f"action item #{item.id} open: {item.title}", markup=False)
+        _wrapped(f"#{item.id} open: {item.title}", "  ")
+    _print_evaluation(summary.evaluation)
     if summary.lock is not None:
         lock = summary.lock
         where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
@@ -797,9 +843,59 @@ def _print_latest(summary: StatusSummary) -> None:
     if latest is None:
         out().print("no run yet")
         return
-    out().print(f"latest run {latest.id}: {_styled(latest.status)} {escape(latest.reason or '')}")
-    for phase in summary.phases:
-        out().print(f"  phase {phase.number} {phase.name}: {_styled(phase.status)}")
+    out().print(f"latest run {latest.id}: {_styled(latest.status)}")
+    if latest.reason:
+        _wrapped(latest.reason, "    ")
+
+
+def _print_phases(phases: Sequence[PhaseSummary]) -> None:
+    table = Table("#", "phase", "status", "run", "finished", box=None, show_edge=False,
+                  pad_edge=False, title="phases", title_justify="left")  # fmt: skip
+    for phase in phases:
+        finished = f"{phase.finished_at:%Y-%m-%d %H:%M}" if phase.finished_at else ""
+        table.add_row(str(phase.number), phase.name, _styled(phase.status), phase.run_id or "",
+                      finished)  # fmt: skip
+    out(soft_wrap=False).print(table)
+
+
+def _print_gate(gate: GateSummary) -> None:
+    if gate.passed and gate.approved_by is None:
+        out().print(f"gate {gate.gate}: [green]passed[/] (not needed)")
+    elif gate.passed:
+        when = f", {gate.decided_at:%Y-%m-%d %H:%M}" if gate.decided_at else ""
+        out().print(f"gate {gate.gate}: [green]passed[/]", end=" ")
+        out().print(f"(by {gate.approved_by}{when})", markup=False)
+        if gate.comment:
+            _wrapped(f"comment: {gate.comment}", "    ")
+    else:
+        out().print(f"gate {gate.gate}: [yellow]needed[/]")
+        _wrapped(f"needs {gate.needs}", "    ")
+    if gate.evidence:
+        shown = gate.evidence[:16]  # the whole hash is in --json
+        _wrapped(f"signs the check results, evidence {shown}...", "    ")
+    if gate.stale_by and not gate.passed:
+        _wrapped(f"stale: {gate.stale_by} signed earlier results", "    ")
+    for blocker in gate.blockers:
+        _wrapped(f"blocked: {blocker}", "    ")
+
+
+def _print_evaluation(notes: Sequence[EvaluationNote]) -> None:
+    if not notes:
+        out().print("evaluation: none recorded (orchestrator evaluate DELIVERY)")
+        return
+    out().print("evaluation:")
+    for kind, title in (("went_well", "went well"), ("could_be_better", "could be better")):
+        for note in (n for n in notes if n.kind == kind):
+            _wrapped(f"{title}: {note.text} ({note.by})", "  ")
+
+
+def _wrapped(text: str, indent: str) -> None:
+    """``text`` as plain text, wrapped to the terminal's width with a hanging ``indent``."""
+    console = out(soft_wrap=False)
+    width = max(console.width - len(indent), 20)
+    lines = textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+    for line in lines:
+        console.print(f"{indent}{line}", markup=False, crop=False)
 
 
 def register(app: typer.Typer) -> None:

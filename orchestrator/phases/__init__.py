@@ -6,6 +6,8 @@ Steps not written yet are ``Placeholder`` steps: they report ``not implemented``
 (fail closed). Replace a placeholder with the real step under the same key.
 """
 
+from typing import Never
+
 from orchestrator.engine.phase import Phase
 from orchestrator.phases import base, buddycheck, golive, handover, migration, network, software
 from orchestrator.phases.base import AdapterSource, RecordsSource
@@ -35,4 +37,15 @@ def all_phases(  # noqa: PLR0913, PLR0917 - a source per kind of adapter, and th
     )
 
 
-__all__ = ["all_phases"]
+def _no_adapters() -> Never:
+    raise AssertionError("the phases' names were asked for, not their steps' adapters")
+
+
+def phase_names() -> dict[int, str]:
+    """The number and name of each phase, without adapters (no step is run)."""
+    return {
+        phase.number: phase.name for phase in all_phases(_no_adapters, _no_adapters, _no_adapters)
+    }
+
+
+__all__ = ["all_phases", "phase_names"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from orchestrator.engine import Result as StepResult
 from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.phases.network import network_phase
-from orchestrator.store import LockRecord, RunStore, SqlRunStore
+from orchestrator.store import ActionItem, EvaluationNote, LockRecord, RunStore, SqlRunStore
 from orchestrator.testing import (
     T0,
     FakeClock,
@@ -334,3 +335,87 @@ def test_plan_and_run_give_the_phases_the_store_they_opened(tmp_path: Path) -> N
     assert cli("plan", "acme.yaml").exit_code == 0
     assert cli("run", "acme.yaml").exit_code == 3  # waits for a gate
     assert [type(store) for store in binding.stores] == [SqlRunStore, SqlRunStore]
+
+
+def delivered(cli: Cli) -> None:
+    """Through all seven phases, each gate approved by whom it needs."""
+    cli("run", "acme.yaml")
+    for gate, login in [("preconditions", "dana"), ("buddycheck", "bob"),
+                        ("customer_confirmation", "dana"), ("go_live", "dana"),
+                        ("ops_acceptance", "olga")]:  # fmt: skip
+        comment = f"{gate} checked against the quote, the handover document and the runbook"
+        assert cli.as_(login, "approve", DELIVERY.id, gate, "--comment", comment).exit_code == 0
+        cli("resume", "acme.yaml")
+
+
+def test_status_shows_the_whole_record_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    delivered(cli)
+    again = cli("run", "acme.yaml", "--from-phase", "7")
+    assert again.exit_code == 0, again.output
+    store = cli.store()
+    item = store.open_action_item(ActionItem(DELIVERY.id, "web-01: nginx down", "bob", T0))
+    assert item.id is not None
+    store.close_action_item(item.id, "Bob Buddy", "restarted")
+    store.open_action_item(ActionItem(DELIVERY.id, "web-02: disk nearly full", "bob", T0))
+    store.add_evaluation_note(
+        EvaluationNote(DELIVERY.id, "went_well", "calm go-live", "Olga Ops", T0)
+    )
+    store.add_evaluation_note(
+        EvaluationNote(DELIVERY.id, "could_be_better", "order hardware earlier", "Dana Manager", T0)
+    )
+    store.close()
+    status = cli("status", DELIVERY.id)
+    assert status.exit_code == 0, status.output
+    lines = status.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, status.stdout
+    phases = [line.split() for line in lines if line[:1].isdigit()]
+    names = ("network", "base", "software", "buddycheck", "handover", "migration", "golive")
+    assert [(p[0], p[1], p[2]) for p in phases] == [
+        (str(n), name, "succeeded") for n, name in enumerate(names, start=1)
+    ]
+    assert phases[0][3] != phases[6][3]  # phase 7 from the latest run, phase 1 from the first
+    [ops_line] = [line for line in lines if line.startswith("gate ops_acceptance: ")]
+    assert re.fullmatch(
+        r"gate ops_acceptance: passed \(by Olga Ops, 2025-01-10 09:\d\d\)", ops_line
+    )
+    comment = lines[lines.index(ops_line) + 1 : lines.index(ops_line) + 3]
+    assert comment == [
+        "    comment: ops_acceptance checked against the quote, the handover document and",
+        "    the runbook",
+    ]
+    assert "action items: 1 open, 1 closed" in lines
+    assert "evaluation:" in lines
+    assert "  went well: calm go-live (Olga Ops)" in lines
+    assert "  could be better: order hardware earlier (Dana Manager)" in lines
+    summary = json_of(cli("status", DELIVERY.id, "--json"))
+    assert isinstance(summary, dict)
+    assert [p["status"] for p in summary["record"]] == ["succeeded"] * 7
+    [ops] = [gate for gate in summary["gates"] if gate["gate"] == "ops_acceptance"]
+    assert (ops["approved_by"], ops["role"]) == ("Olga Ops", "operations")
+    assert ops["decided_at"].startswith("2025-01-10T09:")
+    assert ops["comment"].startswith("ops_acceptance checked")
+    assert (summary["closed_action_items"], len(summary["open_action_items"])) == (1, 1)
+    assert [n["text"] for n in summary["evaluation"]] == ["calm go-live", "order hardware earlier"]
+    assert summary["done"] is False  # an action item is open: the buddycheck is blocked
+    store = cli.store()
+    store.close_action_item(2, "Bob Buddy", "disk grown")
+    store.close()
+    assert json_of(cli("status", DELIVERY.id, "--json"))["done"] is True  # type: ignore[index]
+    assert "done: every phase and every gate passed" in cli("status", DELIVERY.id).stdout
+
+
+def test_status_before_any_run_shows_every_phase_pending(cli: Cli) -> None:
+    store = cli.store()
+    store.save_delivery(DELIVERY.record(T0))
+    store.close()
+    status = cli("status", DELIVERY.id)
+    assert status.exit_code == 0, status.output
+    assert "no run yet" in status.stdout
+    assert [line.split()[2] for line in status.stdout.splitlines() if line[:1].isdigit()] == [
+        "pending"
+    ] * 7
+    assert "evaluation: none recorded (orchestrator evaluate DELIVERY)" in status.stdout
+    assert "done" not in status.stdout.split()
