@@ -637,11 +637,12 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
     all_items = store.list_action_items(delivery_id)
     items = tuple(item for item in all_items if item.open)
     decisions = store.list_decisions(delivery_id)
+    evidence = {gate.name: evidence_now(store, delivery_id, gate) for gate in GATES.values()}
     gates = tuple(
         _gate_summary(
-            gate_state(gate, decisions, items, evidence=evidence_now(store, delivery_id, gate)),
+            gate_state(gate, decisions, items, evidence=evidence[gate.name]),
             people,
-            evidence_now(store, delivery_id, gate),
+            evidence[gate.name],
         )
         for gate in GATES.values()
         if gate.applies(record.spec)

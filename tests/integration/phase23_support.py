@@ -6,16 +6,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from orchestrator.adapters.netbox import NetBoxIpam
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.engine import Change, Phase, Result, StepContext
 from orchestrator.engine.retry import RetryPolicy
+from orchestrator.lab import backup as lab_backup
+from orchestrator.lab.hosts import destroy_host
+from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.site import site_file
 from orchestrator.phases import base
+from orchestrator.phases.release import release
 from orchestrator.site import load_site
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
 from orchestrator.store.records import Json, JsonMap
+from orchestrator.testing import InMemoryRunStore
 from orchestrator.wiring import Wiring
 
 SPEC = """
@@ -137,3 +143,12 @@ def lab_adapters(paths: LabPaths, state: Path, *, wait: float = 60.0) -> base.Ad
     probe_wait = RetryPolicy(attempts=10_000, initial_backoff=0.25, max_backoff=2.0, deadline=wait)
     access = replace(probe.access, connect_timeout=5.0)
     return replace(adapters, probe=replace(probe, wait=probe_wait, access=access))
+
+
+def clean_delivery(delivery: str, hosts: Sequence[str], paths: LabPaths) -> None:
+    """Remove a test delivery's lab hosts, NetBox objects and backups (only that delivery's)."""
+    for host in hosts:
+        destroy_host(host, paths=paths)
+    netbox = read_netbox_env(paths)
+    release(NetBoxIpam(netbox.url, netbox.token), InMemoryRunStore(), delivery, "test")
+    lab_backup.forget_delivery(paths, delivery)

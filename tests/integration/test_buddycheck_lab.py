@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from orchestrator.adapters.inventory import bare
-from orchestrator.adapters.netbox import NetBoxIpam
 from orchestrator.engine import Engine, RetryPolicy, RunOutcome, RunRequest, ThreadedRunner
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.phase import Phase, PhaseRange
@@ -31,18 +30,22 @@ from orchestrator.engine.status import Status
 from orchestrator.lab import backup as lab_backup
 from orchestrator.lab import lab
 from orchestrator.lab.addressing import BACKUP_HOST
-from orchestrator.lab.hosts import destroy_host
 from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from orchestrator.logging import configured_logging
 from orchestrator.phases import all_phases, base
 from orchestrator.phases.buddycheck import VERIFY, VerifyStep
 from orchestrator.phases.netbox_steps import Placement
-from orchestrator.phases.release import release
 from orchestrator.spec import DeliverySpec
 from orchestrator.store.sql import SqlRunStore
-from orchestrator.testing import InMemoryRunStore, approve_gates
-from tests.integration.phase23_support import FEMKE_KEY, lab_adapters, lab_wiring, make_spec
+from orchestrator.testing import approve_gates
+from tests.integration.phase23_support import (
+    FEMKE_KEY,
+    clean_delivery,
+    lab_adapters,
+    lab_wiring,
+    make_spec,
+)
 
 DELIVERY = "bc-lab"
 PREFIX = "bc-"
@@ -110,12 +113,9 @@ class Platform:
         return found
 
 
-def _clean(spec: DeliverySpec, paths: LabPaths, netbox: NetBoxInfo) -> None:
+def _clean(spec: DeliverySpec, paths: LabPaths, _netbox: NetBoxInfo) -> None:
     """Remove the delivery's lab hosts, NetBox objects and backups (only this delivery's)."""
-    for host in spec.expanded_hosts():
-        destroy_host(host.name, paths=paths)
-    release(NetBoxIpam(netbox.url, netbox.token), InMemoryRunStore(), DELIVERY, "test")
-    lab_backup.forget_delivery(paths, DELIVERY)
+    clean_delivery(DELIVERY, [host.name for host in spec.expanded_hosts()], paths)
 
 
 @pytest.fixture(scope="module")

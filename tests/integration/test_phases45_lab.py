@@ -22,20 +22,15 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.netbox import NetBoxIpam
 from orchestrator.lab import backup as lab_backup
 from orchestrator.lab import lab
 from orchestrator.lab.addressing import BACKUP_HOST
-from orchestrator.lab.hosts import destroy_host
-from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.site import person_key, site_file, state_key_file, token_file
-from orchestrator.phases.release import release
 from orchestrator.site import load_site
 from orchestrator.store.sql import SqlRunStore
-from orchestrator.testing import InMemoryRunStore
 from orchestrator.wiring import Wiring
-from tests.integration.phase23_support import FEMKE_KEY, JORIS_KEY
+from tests.integration.phase23_support import FEMKE_KEY, JORIS_KEY, clean_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -130,10 +125,7 @@ class Lab:
 
 
 def _clean(paths: LabPaths) -> None:
-    destroy_host(WEB, paths=paths)
-    netbox = read_netbox_env(paths)
-    release(NetBoxIpam(netbox.url, netbox.token), InMemoryRunStore(), DELIVERY, "test")
-    lab_backup.forget_delivery(paths, DELIVERY)
+    clean_delivery(DELIVERY, [WEB], paths)
 
 
 @pytest.fixture(scope="module")
