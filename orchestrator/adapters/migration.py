@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import socket
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import structlog
 
@@ -51,13 +53,13 @@ def itemised(output: str) -> tuple[Difference, ...]:
     for line in output.splitlines():
         change, _, path = line.partition(" ")
         path = path.lstrip(" ")
-        if path and (change == "*deleting" or len(change) == 11):  # noqa: PLR2004 - YXcstpoguax
+        if path and (change == "*deleting" or len(change) == 11):
             found.append(Difference(path, change))
     return tuple(found)
 
 
 def quote_ident(name: str) -> str:
-    """``name`` as a PostgreSQL identifier: ``"order ""x"""``."""
+    """``name`` as a PostgreSQL identifier, in double quotes (doubled inside)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -109,11 +111,10 @@ def hash_sql(table: Table) -> str:
     by newlines in primary key order (by the whole row's text without a key)."""
     order = ", ".join(f"t.{quote_ident(column)}" for column in table.key) or "t::text"
     relation = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
-    return (
-        f"SELECT json_build_object('table', {quote_literal(table.label)}, 'rows', count(*), "
-        f"'md5', md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {order}), ''))) "
-        f"FROM {relation} AS t"
-    )
+    label = quote_literal(table.label)
+    rows = f"md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {order}), ''))"
+    select = f"SELECT json_build_object('table', {label}, 'rows', count(*), 'md5', {rows})"
+    return f"{select} FROM {relation} AS t"
 
 
 def hashes_sql(tables: Sequence[Table]) -> str:
@@ -180,7 +181,7 @@ class OpenSshDataMigration:
         return hashes_of(self._psql(host, database, query)) if query else {}
 
     def run(self, host: Endpoint, command: str) -> int:
-        done = self._ssh_run(host, [*self._root(), "sh", "-s"], stdin=command.encode())
+        done = self._ssh_run(host, [*self._root(), "sh", "-s"], data=command.encode())
         self._reached(done, host)
         if done.returncode != 0:
             log.info("command_failed", host=host.name, rc=done.returncode,
@@ -193,7 +194,8 @@ class OpenSshDataMigration:
         """``ssh`` with the options that reach ``host`` (without the login and command)."""
         args = ["ssh", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={host.known_hosts}",
                 "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
-                "-o", "UpdateHostKeys=no", "-o", f"ConnectTimeout={round(self.access.connect_timeout)}",
+                "-o", "UpdateHostKeys=no",
+                "-o", f"ConnectTimeout={round(self.access.connect_timeout)}",
                 "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
                 "-p", str(host.port or self.access.port)]  # fmt: skip
         if self.access.key is not None:
@@ -217,7 +219,12 @@ class OpenSshDataMigration:
         return ["runuser", "-u", user, "--"]
 
     def _env(self) -> dict[str, str]:
-        env = {"PATH": SYSTEM_PATH, "HOME": str(Path.home()), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        env = {
+            "PATH": SYSTEM_PATH,
+            "HOME": str(Path.home()),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+        }
         if self.access.key is None and self.access.agent is not None:
             env["SSH_AUTH_SOCK"] = str(self.access.agent)
         return env
@@ -227,15 +234,16 @@ class OpenSshDataMigration:
         host: Endpoint,
         remote: Sequence[str],
         *,
-        stdin: bytes | object = None,
-        stdout: object = subprocess.PIPE,
+        data: bytes | None = None,
+        stdin: IO[bytes] | None = None,
+        stdout: IO[bytes] | int = subprocess.PIPE,
     ) -> subprocess.CompletedProcess[bytes]:
+        """``remote`` on ``host``; its input is ``data`` or read from ``stdin`` (one of them)."""
         argv = [*self.ssh_argv(host), self._login(host), shlex.join(remote)]
-        given = {"input": stdin} if isinstance(stdin, bytes) else {"stdin": stdin}
         try:
-            return subprocess.run(  # noqa: S603 - an argument list we built, no shell
-                argv, stdout=stdout, stderr=subprocess.PIPE, env=self._env(), timeout=self.timeout,
-                check=False, **given,  # type: ignore[call-overload] # stdin or input, one of them
+            return subprocess.run(
+                argv, input=data, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                env=self._env(), timeout=self.timeout, check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
             raise Unreachable(f"{host.name} ({host.address}) did not finish in time") from exc
@@ -243,7 +251,7 @@ class OpenSshDataMigration:
     def _psql(self, host: Endpoint, database: str, sql: str) -> str:
         remote = [*self._as("postgres"), "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                   f"--dbname={database}", "-f", "-"]  # fmt: skip
-        done = self._ssh_run(host, remote, stdin=sql.encode())
+        done = self._ssh_run(host, remote, data=sql.encode())
         self._check(done, host, f"psql on {database}")
         return done.stdout.decode(errors="replace")
 
@@ -257,7 +265,7 @@ class OpenSshDataMigration:
 
     def _rsync_run(self, argv: list[str], host: Endpoint, allowed: tuple[int, ...]) -> str:
         try:
-            done = subprocess.run(  # noqa: S603 - an argument list we built, no shell
+            done = subprocess.run(
                 argv, capture_output=True, env=self._env(), timeout=self.timeout, check=False
             )
         except subprocess.TimeoutExpired as exc:
@@ -266,7 +274,9 @@ class OpenSshDataMigration:
             log.warning("files_vanished", host=host.name, why=self._tail(done))
         elif done.returncode not in allowed:
             self._reached(done, host)
-            raise Refused(f"rsync with {host.name} failed (rc {done.returncode}): {self._tail(done)}")
+            raise Refused(
+                f"rsync with {host.name} failed (rc {done.returncode}): {self._tail(done)}"
+            )
         return done.stdout.decode(errors="replace")
 
     # errors
@@ -286,12 +296,23 @@ class OpenSshDataMigration:
     def _check(self, done: subprocess.CompletedProcess[bytes], host: Endpoint, what: str) -> None:
         self._reached(done, host)
         if done.returncode != 0:
-            raise Refused(f"{what} on {host.name} failed (rc {done.returncode}): {self._tail(done)}")
+            raise Refused(
+                f"{what} on {host.name} failed (rc {done.returncode}): {self._tail(done)}"
+            )
 
     @staticmethod
     def _tail(done: subprocess.CompletedProcess[bytes]) -> str:
         text = (done.stderr or b"").decode(errors="replace").strip()
         return redact_text(" / ".join(text.splitlines()[-3:]))[:MESSAGE_LIMIT]
+
+
+def tcp_answers(address: str, port: int, timeout: float = 5.0) -> bool:
+    """Whether ``address`` accepts a TCP connection on ``port`` within ``timeout`` seconds."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _folder(path: str) -> str:
@@ -310,4 +331,5 @@ __all__ = [
     "quote_ident",
     "quote_literal",
     "tables_of",
+    "tcp_answers",
 ]

@@ -10,6 +10,11 @@
 |                         | steps                                | the spec (site role operations) |
 | `hardware_delivered`    | end of phase 1, when hardware is     | the lead engineer or the        |
 |                         | ordered (``applies``)                | delivery manager                |
+| `write_freeze`          | in phase 6, before the final sync of | the lead engineer or an         |
+|                         | a migration by us (``applies``)      | engineer                        |
+| `migration_done`        | in phase 6, before the verification  | the lead engineer or the        |
+|                         | of a migration by the customer       | delivery manager                |
+|                         | (``applies``)                        |                                 |
 
 A gate is passed when it has an approval and nothing blocks it: ``preconditions`` is blocked
 while the spec says the quote or the data processing agreement is not signed, ``buddycheck``
@@ -24,6 +29,12 @@ person: ``ops_acceptance`` is approved by anyone holding the site role ``operati
 else they are in the delivery, and the decision's audit names the team. The buddycheck is
 signed off by someone holding ``engineer`` (or ``lead_engineer``) who is not this delivery's
 lead engineer. A CI account (site role ``ci``) runs, resumes and plans, and approves no gate.
+
+The write freeze is declared by whoever approves ``write_freeze``: writes on the old hosting have
+stopped and the DNS names' TTLs are lowered; it signs the pre-sync's results (a new pre-sync
+makes it stale). ``migration_done`` is the long wait of a migration by the customer: the lead
+engineer records check-ins meanwhile (``orchestrator checkin``), and approves it when the customer
+says they are done.
 
 A gate with evidence (the buddycheck: the hash of the check results, the output ``evidence``
 of its ``evidence_step``) takes only an approval of the evidence as it is now: when the checks
@@ -92,6 +103,22 @@ def orders_hardware(spec: JsonMap) -> bool:
     )
 
 
+def _migration(spec: JsonMap) -> dict[str, object]:
+    migration = spec.get("migration")
+    return migration if isinstance(migration, dict) else {}
+
+
+def migrated_by_us(spec: JsonMap) -> bool:
+    """Whether a spec (as its JSON snapshot) has us move data sets in phase 6."""
+    migration = _migration(spec)
+    return migration.get("by") == "us" and bool(migration.get("data_sets"))
+
+
+def migrated_by_customer(spec: JsonMap) -> bool:
+    """Whether a spec (as its JSON snapshot) has the customer migrate in phase 6."""
+    return _migration(spec).get("by") == "customer"
+
+
 @dataclass(frozen=True, slots=True)
 class Gate:
     """A decision the delivery waits for, and who may give it; ``applies`` to which specs."""
@@ -115,6 +142,8 @@ class Gate:
             return f"{team} (someone holding the site role operations)"
         if self.allowed == {Role.ENGINEER}:
             return f"an engineer other than the lead engineer ({people.lead_engineer})"
+        if self.allowed == {Role.LEAD_ENGINEER, Role.ENGINEER}:
+            return f"the lead engineer ({people.lead_engineer}) or an engineer"
         if Role.LEAD_ENGINEER in self.allowed:
             lead, manager = people.lead_engineer, people.delivery_manager
             return f"the lead engineer ({lead}) or the delivery manager ({manager})"
@@ -152,6 +181,20 @@ HARDWARE_DELIVERED = Gate(
     applies=orders_hardware,
 )
 
+WRITE_FREEZE = Gate(
+    "write_freeze",
+    "the write freeze: writes on the old hosting stopped and the DNS TTLs lowered",
+    frozenset({Role.LEAD_ENGINEER, Role.ENGINEER}),
+    applies=migrated_by_us,
+    evidence_step="migration.presync",
+)
+MIGRATION_DONE = Gate(
+    "migration_done",
+    "word that the customer has migrated their application and data",
+    frozenset({Role.LEAD_ENGINEER, Role.DELIVERY_MANAGER}),
+    applies=migrated_by_customer,
+)
+
 GATES = {
     gate.name: gate
     for gate in (
@@ -161,6 +204,8 @@ GATES = {
         GO_LIVE,
         OPS_ACCEPTANCE,
         HARDWARE_DELIVERED,
+        WRITE_FREEZE,
+        MIGRATION_DONE,
     )
 }
 

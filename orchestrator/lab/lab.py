@@ -3,8 +3,8 @@
 ``up`` is idempotent and self-healing: each part checks what exists and repairs what is missing,
 so running it after a reboot, a killed process or an interrupted ``up`` ends in a working lab.
 NetBox (slow when cold: install and migrate) comes up in a thread beside the image, the mirror and
-the hosts: the smoke hosts asked for and, always, the backup host (``orchestrator.lab.backup``) and the
-migration source (``orchestrator.lab.migration_source``).
+the hosts: the smoke hosts asked for and, always, the backup host (``orchestrator.lab.backup``)
+and the migration source (``orchestrator.lab.migration_source``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from orchestrator.lab import hosts as lab_hosts
 from orchestrator.lab import network, preflight
 from orchestrator.lab.addressing import BRIDGE, smoke_host_addresses
 from orchestrator.lab.backup import ensure_backup_host
-from orchestrator.lab.migration_source import ensure_migration_source
 from orchestrator.lab.image import ensure_base_image
+from orchestrator.lab.migration_source import ensure_migration_source
 from orchestrator.lab.mirror import ensure_mirror, serve_mirror, stop_mirror
 from orchestrator.lab.netbox import NetBoxInfo, NetBoxLab
 from orchestrator.lab.paths import LabPaths

@@ -48,6 +48,8 @@ INSERT INTO order_lines VALUES (1, 1, 1, 1), (1, 2, 2, 2), (2, 1, 3, 10), (3, 1,
     ON CONFLICT DO NOTHING;
 """
 
+EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = 'shop'"
+
 #: The files tree: path under ``FILES`` -> content; a file that exists is left as it is.
 SEED_FILES = {
     "index.html": "<h1>Acme shop</h1>\n",
@@ -66,7 +68,7 @@ def setup_script() -> str:
         f"printf '%s' '{content}' > {FILES}/{path}; }}\n"
         for path, content in SEED_FILES.items()
     )
-    return f"""\
+    return f"""\\
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v pg_dump >/dev/null || ! command -v rsync >/dev/null || ! command -v nginx >/dev/null
@@ -76,7 +78,7 @@ then
 fi
 systemctl start postgresql@15-main nginx
 until runuser -u postgres -- pg_isready -q; do sleep 0.2; done
-runuser -u postgres -- psql -Xtqc "SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'" |
+runuser -u postgres -- psql -Xtqc "{EXISTS_SQL}" |
     grep -q 1 || runuser -u postgres -- createdb {DATABASE}
 runuser -u postgres -- psql -Xq -v ON_ERROR_STOP=1 -d {DATABASE} <<'EOF'
 {SEED_SQL}EOF

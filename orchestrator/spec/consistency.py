@@ -221,20 +221,36 @@ def _migration(spec: DeliverySpec) -> Iterator[Inconsistency]:
         if data_set.target_role not in spec.roles():
             yield (*loc, "target_role"), _unknown_role(data_set.target_role, spec.roles())
         if data_set.kind in _NOT_SUPPORTED:
-            yield (*loc, "kind"), (
-                f"{data_set.kind} is not supported yet: phase 6 moves files and postgresql "
-                "data sets only"
+            yield (
+                (*loc, "kind"),
+                (
+                    f"{data_set.kind} is not supported yet: phase 6 moves files and postgresql "
+                    "data sets only"
+                ),
             )
             continue
-        yield from _kind_fields(
-            loc, data_set.kind, data_set, _DATA_SET_OPTIONAL, _DATA_SET_FIELDS
-        )
+        yield from _kind_fields(loc, data_set.kind, data_set, _DATA_SET_OPTIONAL, _DATA_SET_FIELDS)
+        if data_set.kind == "postgresql" and not _installs(
+            spec, data_set.target_role, "postgresql"
+        ):
+            yield (
+                (*loc, "target_role"),
+                (
+                    f"the {data_set.target_role} hosts get no PostgreSQL to restore into "
+                    f"(add postgresql to software.{data_set.target_role}.packages)"
+                ),
+            )
     yield from _freeze(spec, sources)
     for index, smoke in enumerate(migration.smoke_tests):
         if smoke.role not in spec.roles():
-            loc = ("migration", "smoke_tests", index, "role")
-            yield loc, _unknown_role(smoke.role, spec.roles())
+            where: Loc = ("migration", "smoke_tests", index, "role")
+            yield where, _unknown_role(smoke.role, spec.roles())
     yield from _verification(spec)
+
+
+def _installs(spec: DeliverySpec, role: str, package: str) -> bool:
+    software = spec.software.get(role)
+    return any(p.split("=", 1)[0] == package for p in (software.packages if software else ()))
 
 
 def _source_ref(loc: Loc, name: str, sources: list[str]) -> Iterator[Inconsistency]:
@@ -261,8 +277,9 @@ def _verification(spec: DeliverySpec) -> Iterator[Inconsistency]:
     yield from _duplicates(("migration", "verification"), (check.name for check in checks), "check")
     for index, check in enumerate(checks):
         if check.role not in spec.roles():
-            yield ("migration", "verification", index, "role"), _unknown_role(
-                check.role, spec.roles()
+            yield (
+                ("migration", "verification", index, "role"),
+                _unknown_role(check.role, spec.roles()),
             )
 
 

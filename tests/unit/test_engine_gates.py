@@ -257,7 +257,7 @@ def test_an_action_item_opened_after_the_sign_off_holds_the_handover() -> None:
         outcome.run.reason
         == "gate buddycheck is approved but blocked: 1 action item(s) open: #1 no swap"
     )
-    assert steps["migration.data"].applied == []
+    assert steps["migration.sources"].applied == []
 
 
 def test_the_preconditions_wait_while_the_spec_says_a_document_is_unsigned() -> None:
