@@ -18,8 +18,8 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -60,6 +60,7 @@ from orchestrator.engine import (
 )
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.approvals import evidence_now
+from orchestrator.engine.checkins import CHECKIN_GATES, waited, waiting_since
 from orchestrator.engine.delivery import people_of
 from orchestrator.engine.gates import GATES, People, gate_state, operations_team
 from orchestrator.engine.ports.identity import Authenticator
@@ -70,6 +71,7 @@ from orchestrator.phases.release import release_after_failure
 from orchestrator.site import SITE_ENV, SiteError, load_site, site_path
 from orchestrator.store import (
     ActionItem,
+    CheckIn,
     EvaluationNote,
     HostRecord,
     LockRecord,
@@ -595,6 +597,9 @@ class GateSummary:
     decided_at: datetime | None = None  # when the approval was given
     comment: str = ""  # what the approver said was checked
     role: str = ""  # the role the approver approved in
+    waiting_since: datetime | None = None  # when the latest runs began to wait here
+    checkins: int = 0  # check-ins recorded during the wait (``orchestrator checkin``)
+    last_checkin: CheckIn | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -639,10 +644,14 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
     decisions = store.list_decisions(delivery_id)
     evidence = {gate.name: evidence_now(store, delivery_id, gate) for gate in GATES.values()}
     gates = tuple(
-        _gate_summary(
-            gate_state(gate, decisions, items, evidence=evidence[gate.name]),
-            people,
-            evidence[gate.name],
+        _waiting(
+            _gate_summary(
+                gate_state(gate, decisions, items, evidence=evidence[gate.name]),
+                people,
+                evidence[gate.name],
+            ),
+            applied,
+            store.list_checkins(delivery_id),
         )
         for gate in GATES.values()
         if gate.applies(record.spec)
@@ -664,6 +673,17 @@ def _status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         evaluation=tuple(store.list_evaluation_notes(delivery_id)),
         done=all(p.status.done for p in every_phase) and all(g.passed for g in gates),
     )
+
+
+def _waiting(
+    summary: GateSummary, applied: Sequence[RunRecord], checkins: Sequence[CheckIn]
+) -> GateSummary:
+    """``summary`` with how long the delivery has waited at the gate and its check-ins."""
+    if summary.passed:
+        return summary
+    mine = [c for c in checkins if c.gate == summary.gate]
+    return replace(summary, waiting_since=waiting_since(applied, summary.gate),
+                   checkins=len(mine), last_checkin=mine[-1] if mine else None)  # fmt: skip
 
 
 def _phase_record(store: RunStore, applied: Sequence[RunRecord]) -> tuple[PhaseSummary, ...]:
@@ -871,6 +891,7 @@ def _print_gate(gate: GateSummary) -> None:
     else:
         out().print(f"gate {gate.gate}: [yellow]needed[/]")
         _wrapped(f"needs {gate.needs}", "    ")
+        _print_wait(gate)
     if gate.evidence:
         shown = gate.evidence[:16]  # the whole hash is in --json
         _wrapped(f"signs the check results, evidence {shown}...", "    ")
@@ -878,6 +899,20 @@ def _print_gate(gate: GateSummary) -> None:
         _wrapped(f"stale: {gate.stale_by} signed earlier results", "    ")
     for blocker in gate.blockers:
         _wrapped(f"blocked: {blocker}", "    ")
+
+
+def _print_wait(gate: GateSummary) -> None:
+    """How long the delivery has waited at a gate, and its last check-in."""
+    if gate.waiting_since is not None:
+        since = gate.waiting_since
+        long = waited(since, datetime.now(UTC))
+        _wrapped(f"waiting since {since:%Y-%m-%d %H:%M} UTC ({long})", "    ")
+    last = gate.last_checkin
+    if last is not None:
+        _wrapped(f"check-ins: {gate.checkins}, the last {last.at:%Y-%m-%d %H:%M} by {last.by}: "
+                 f"{last.comment}", "    ")  # fmt: skip
+    elif gate.waiting_since is not None and gate.gate in CHECKIN_GATES:
+        _wrapped("check-ins: none yet (orchestrator checkin DELIVERY --comment ...)", "    ")
 
 
 def _print_evaluation(notes: Sequence[EvaluationNote]) -> None:
