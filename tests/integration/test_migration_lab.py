@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.engine import Engine, RetryPolicy, RunOutcome, RunRequest, ThreadedRunner
@@ -38,13 +39,15 @@ from orchestrator.lab.addressing import MIGRATION_SOURCE
 from orchestrator.lab.hosts import destroy_host
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.prometheus import targets_dir
-from orchestrator.lab.site import person_key, site_file
+from orchestrator.lab.site import person_key, site_data
 from orchestrator.phases import base, migration, software
+from orchestrator.site import load_site
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
 from orchestrator.store.sql import SqlRunStore
 from orchestrator.testing import unwired
-from tests.integration.phase23_support import addresses_for, lab_wiring, phase1_standin
+from orchestrator.wiring import Wiring
+from tests.integration.phase23_support import addresses_for, phase1_standin
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +110,10 @@ class Migrated:
     paths: LabPaths
     state: Path
     spec_text: str
+    site: Path  # the lab's site as this checkout writes it (the shared one may be newer or older)
+
+    def wiring(self, store: SqlRunStore) -> Wiring:
+        return Wiring(load_site(self.site), self.state).using(store)
 
     @property
     def spec(self) -> DeliverySpec:
@@ -119,7 +126,7 @@ class Migrated:
         """Phases 1-7 (4, 5 and 7 empty) with the lab site's adapters, on the CLI's run store."""
         store = self.store()
         try:
-            wiring = lab_wiring(self.paths, self.state).using(store)
+            wiring = self.wiring(store)
             adapters = _quicker(wiring.adapters)
             phases = (
                 phase1_standin(addresses_for(self.spec, NETWORK)),
@@ -164,13 +171,13 @@ class Migrated:
     def apply(self, step_type: type[Any]) -> Any:
         store = self.store()
         try:
-            wiring = lab_wiring(self.paths, self.state).using(store)
+            wiring = self.wiring(store)
             return step_type(lambda: wiring.migration).apply(self.context())
         finally:
             store.close()
 
     def orc(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ORCHESTRATOR_SITE": str(site_file(self.paths)),
+        env = {**os.environ, "ORCHESTRATOR_SITE": str(self.site),
                "ORCHESTRATOR_STATE": str(self.state), "COLUMNS": "80"}  # fmt: skip
         env.pop("ORCHESTRATOR_SIGN_WITH", None)
         return subprocess.run([ORCHESTRATOR, *args], env=env, capture_output=True, text=True,
@@ -219,14 +226,14 @@ def _clean(paths: LabPaths) -> None:
 
 @pytest.fixture(scope="module")
 def migrated(
-    lab_up: lab.LabUp,  # noqa: ARG001 - brings the lab (and its migration source) up first
-    lab_paths: LabPaths,
-    tmp_path_factory: pytest.TempPathFactory,
+    lab_up: lab.LabUp, lab_paths: LabPaths, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Migrated]:
     _clean(lab_paths)
-    state = tmp_path_factory.mktemp("migration") / "state"
-    state.mkdir()
-    yield Migrated(lab_paths, state, SPEC)
+    root = tmp_path_factory.mktemp("migration")
+    (root / "state").mkdir()
+    site = root / "site.yaml"  # other checkouts' `lab up` rewrite the shared one as they know it
+    site.write_text(yaml.safe_dump(site_data(lab_paths, lab_up.netbox, lab_up.backup)))
+    yield Migrated(lab_paths, root / "state", SPEC, site)
     _clean(lab_paths)
 
 

@@ -146,7 +146,11 @@ def decision(gate: str, by: str = "Noor de Vries") -> GateDecision:
 
 
 FREEZE: JsonMap = {"command": "systemctl stop nginx", "source": "old-hosting", "rc": 0}
-SYNCED: JsonMap = {"data_sets": {"webroot": {}, "shop-database": {}}, "evidence": "e1", "freeze": FREEZE}
+SYNCED: JsonMap = {
+    "data_sets": {"webroot": {}, "shop-database": {}},
+    "evidence": "e1",
+    "freeze": FREEZE,
+}
 VERIFIED: JsonMap = {"checked": 9, "failed": 0, "evidence": "v1"}
 
 
