@@ -6,12 +6,13 @@ and the handover to the operations team.
                          their results and confirms the manual ones
     go_live              the delivery manager's approval to go live
     golive.monitoring    application monitoring switched on
-    golive.evaluation    the evaluation recorded (``orchestrator evaluate``)
+    evaluation           the evaluation recorded (``orchestrator evaluate``) by the lead
+                         engineer or the delivery manager
     golive.operations    the final report for the operations team
     ops_acceptance       the operations team accepts the platform: the delivery is done
 """
 
-from orchestrator.engine.gates import GO_LIVE, OPS_ACCEPTANCE
+from orchestrator.engine.gates import EVALUATION, GO_LIVE, OPS_ACCEPTANCE
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
 from orchestrator.phases.app_checks import GoLiveChecksStep
@@ -28,7 +29,7 @@ def phase(adapters: AdapterSource) -> Phase:
             GoLiveChecksStep(adapters),
             GO_LIVE,
             Placeholder("golive.monitoring", "Activate application monitoring"),
-            Placeholder("golive.evaluation", "Record the evaluation"),
+            EVALUATION,
             Placeholder("golive.operations", "Hand over to the operations team"),
             OPS_ACCEPTANCE,
         ),
