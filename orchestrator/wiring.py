@@ -43,6 +43,7 @@ import structlog
 from pydantic import ValidationError
 
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
+from orchestrator.adapters.app_probe import SocketProbe
 from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.identity import LoginIdentity, SshSignatureIdentity
 from orchestrator.adapters.inventory import BackupTarget
@@ -156,6 +157,7 @@ class Wiring:
             monitoring_status=PrometheusApi(str(site.monitoring.prometheus_url)),
             settings=host_settings(site),
             platform_checks=TestinfraChecks(self.access),
+            app_probe=SocketProbe(),
         )
 
     @functools.cached_property

@@ -5,7 +5,9 @@
 | `preconditions`         | before phase 1                       | the delivery manager            |
 | `buddycheck`            | before phase 5                       | an engineer other than the lead |
 | `customer_confirmation` | in phase 5, before the contract step | the delivery manager            |
-| `go_live`               | before phase 7                       | the delivery manager            |
+| `go_live`               | in phase 7, after the go-live checks | the delivery manager            |
+| `evaluation`            | in phase 7, after going live;        | the lead engineer or the        |
+|                         | recorded with `orchestrator evaluate`| delivery manager                |
 | `ops_acceptance`        | end of phase 7, after the go-live    | the operations team named in    |
 |                         | steps                                | the spec (site role operations) |
 | `hardware_delivered`    | end of phase 1, when hardware is     | the lead engineer or the        |
@@ -18,7 +20,8 @@
 
 A gate is passed when it has an approval and nothing blocks it: ``preconditions`` is blocked
 while the spec says the quote or the data processing agreement is not signed, ``buddycheck``
-while action items are open. The customer confirmation sits after the handover steps and before
+and ``go_live`` while action items are open (``go_live`` signs the go-live checks' results).
+The customer confirmation sits after the handover steps and before
 ``handover.contract_effective`` (systems go to production, the contract takes effect).
 
 Who approves is authenticated (``orchestrator.engine.ports.identity``): a person the site knows,
@@ -130,6 +133,8 @@ class Gate:
     blocked_by_unsigned_documents: bool = False
     applies: Callable[[JsonMap], bool] = always
     evidence_step: str | None = None  # whose output ``evidence`` an approval signs
+    #: the command whose record passes the gate, when that is not ``approve``
+    recorded_with: str | None = None
 
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""
@@ -168,7 +173,19 @@ CUSTOMER_CONFIRMATION = Gate(
     "the customer's confirmation of the handover, recorded by the delivery manager",
     frozenset({Role.DELIVERY_MANAGER}),
 )
-GO_LIVE = Gate("go_live", "approval to go live", frozenset({Role.DELIVERY_MANAGER}))
+GO_LIVE = Gate(
+    "go_live",
+    "approval to go live, on the go-live checks' results (and confirming the manual ones)",
+    frozenset({Role.DELIVERY_MANAGER}),
+    blocked_by_open_items=True,
+    evidence_step="golive.checks",
+)
+EVALUATION = Gate(
+    "evaluation",
+    "the evaluation: what went well and what could be better",
+    frozenset({Role.LEAD_ENGINEER, Role.DELIVERY_MANAGER}),
+    recorded_with="orchestrator evaluate",
+)
 OPS_ACCEPTANCE = Gate(
     "ops_acceptance",
     "acceptance of the platform by the operations team",
@@ -202,6 +219,7 @@ GATES = {
         BUDDYCHECK,
         CUSTOMER_CONFIRMATION,
         GO_LIVE,
+        EVALUATION,
         OPS_ACCEPTANCE,
         HARDWARE_DELIVERED,
         WRITE_FREEZE,
@@ -237,7 +255,8 @@ class GateState:
         """What is still needed and who may give it."""
         if self.approval is None:
             who = self.gate.who_may(people)
-            return f"gate {self.gate.name} needs {self.gate.needs}, from {who}{self._stale()}"
+            how = f", recorded with `{self.gate.recorded_with}`" if self.gate.recorded_with else ""
+            return f"gate {self.gate.name} needs {self.gate.needs}, from {who}{how}{self._stale()}"
         return f"gate {self.gate.name} is approved but blocked: {'; '.join(self.blockers)}"
 
     def _stale(self) -> str:

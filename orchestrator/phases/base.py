@@ -41,6 +41,7 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import HostKeyChanged, OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.app_probe import AppProbe
 from orchestrator.engine.ports.check_monitoring import CheckMonitoring
 from orchestrator.engine.ports.host_records import (
     HOST_KEY_FIELD,
@@ -104,7 +105,7 @@ class HostSettings:
 
 @dataclass(frozen=True, slots=True)
 class Adapters:
-    """What phases 2 to 4 work with."""
+    """What phases 2 to 7 work with."""
 
     machines: Machines
     probe: ReachabilityProbe
@@ -117,6 +118,7 @@ class Adapters:
     monitoring_status: MonitoringStatus | None = None
     settings: HostSettings = field(default_factory=HostSettings)
     platform_checks: PlatformChecks | None = None  # the buddycheck's checks on the hosts (phase 4)
+    app_probe: AppProbe | None = None  # the application asked by address (phases 6 and 7)
 
 
 type AdapterSource = Callable[[], Adapters]

@@ -12,8 +12,10 @@ from orchestrator.engine import (
     Status,
     approve,
 )
+from orchestrator.engine.evaluation import Evaluation, record_evaluation
 from orchestrator.engine.ports.identity import KnownPerson
 from orchestrator.store import ActionItem
+from orchestrator.store.records import StepRecord
 from orchestrator.testing import (
     T0,
     EngineBench,
@@ -37,11 +39,15 @@ def approve_as(store: InMemoryRunStore, gate: str, who: str | KnownPerson) -> No
 
 
 def with_evidence(store: InMemoryRunStore) -> None:
-    """The delivery, with a finished buddycheck whose results hash to ``abc``."""
+    """The delivery, with a finished buddycheck and go-live checks (scripted evidence)."""
     bench = EngineBench(store)
     phases, _steps = scripted_phases()
     approve_gates(store, DELIVERY, "preconditions")
-    bench.engine(phases).run(RunRequest(DELIVERY, "Alice Lead", phases=PhaseRange(1, 4)))
+    run = bench.engine(phases).run(RunRequest(DELIVERY, "Alice Lead", phases=PhaseRange(1, 4)))
+    checks = {"evidence": "evidence of golive.checks"}
+    store.save_step(
+        StepRecord(run.run.id, 7, "golive.checks", Status.SUCCEEDED, "", T0, T0, checks)
+    )
 
 
 def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:
@@ -80,6 +86,18 @@ def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:
     assert steps["migration.verify"].applied == [""]
 
     approve_as(bench.store, "go-live", "dana")
+    outcome = bench.engine(phases).resume(REQUEST)
+    assert outcome.gate is not None
+    assert outcome.run.reason == (
+        "gate evaluation needs the evaluation: what went well and what could be better, from the "
+        "lead engineer (Alice Lead) or the delivery manager (Dana Manager), recorded with "
+        "`orchestrator evaluate`"
+    )
+    with pytest.raises(BadInput, match="recorded, with `orchestrator evaluate acme-webshop`"):
+        approve_as(bench.store, "evaluation", "alice")
+    notes = Evaluation(went_well=("the buddycheck found nothing",))
+    recorded = record_evaluation(bench.store, DELIVERY.id, notes, FixedIdentity(PEOPLE["alice"]))
+    assert recorded.passed_as == "lead_engineer"
     outcome = bench.engine(phases).resume(REQUEST)
     assert outcome.gate is not None
     assert outcome.gate.gate.name == "ops_acceptance"
@@ -295,5 +313,6 @@ def test_a_plan_shows_each_gate_and_whether_it_is_passed() -> None:
         ("buddycheck", False),
         ("customer_confirmation", False),
         ("go_live", False),
+        ("evaluation", False),
         ("ops_acceptance", False),
     ]
