@@ -16,7 +16,7 @@
         .adapters also holds the buddycheck's checks on the hosts (testinfra)
         .migration              phase 6's: data moved over OpenSSH/rsync/PostgreSQL tools, a probe
                                 that pins migration sources, the run store's decisions and
-                                check-ins, a TCP probe for the cut-over's smoke test
+                                check-ins, the application probe for the cut-over's smoke test
         .phases()               the seven phases, their steps working through the above
 
 The vault uses the store the command opened (``using``): one connection pool for the run's
@@ -48,7 +48,7 @@ from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.identity import LoginIdentity, SshSignatureIdentity
 from orchestrator.adapters.inventory import BackupTarget
 from orchestrator.adapters.machines import ProviderMachines, StaticMachines
-from orchestrator.adapters.migration import OpenSshDataMigration, tcp_answers
+from orchestrator.adapters.migration import OpenSshDataMigration
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_api import PrometheusApi
@@ -204,7 +204,7 @@ class Wiring:
             workspace=self.workspace,
             decisions=self._decisions,
             checkins=self._checkins,
-            answers=tcp_answers,
+            app_probe=SocketProbe(),
         )
 
     def _decisions(self, delivery: str) -> list[GateDecision]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -306,15 +305,6 @@ class OpenSshDataMigration:
         return redact_text(" / ".join(text.splitlines()[-3:]))[:MESSAGE_LIMIT]
 
 
-def tcp_answers(address: str, port: int, timeout: float = 5.0) -> bool:
-    """Whether ``address`` accepts a TCP connection on ``port`` within ``timeout`` seconds."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _folder(path: str) -> str:
     """``path`` with one trailing slash: rsync copies the folder's contents, not the folder."""
     return path.rstrip("/") + "/"
@@ -331,5 +321,4 @@ __all__ = [
     "quote_ident",
     "quote_literal",
     "tables_of",
-    "tcp_answers",
 ]

@@ -22,7 +22,8 @@ Data sets (``files`` trees, ``postgresql`` databases) move from the customer's o
                            tables and paths (each also an action item, like a buddycheck check)
     migration.cutover      the cut-over checklist, item by item: DNS TTL lowered, write freeze,
                            final sync (or the customer's word and their check-ins), verified,
-                           and a smoke test of every target host by address
+                           and a smoke test: the spec's go-live checks sent to the delivered
+                           platform by address (``orchestrator.phases.app_checks``)
 
 Source and target never talk to each other: the controller is in the middle (the mirror and the
 dump file are in the delivery's workspace, 0700/0600). A spec without a migration, or with one by
@@ -44,11 +45,13 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.gates import MIGRATION_DONE, WRITE_FREEZE
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.app_probe import AppProbe
 from orchestrator.engine.ports.migration import DataMigration, Difference, Endpoint, TableHash
 from orchestrator.engine.ports.reachability import ReachabilityProbe, SshTarget
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
-from orchestrator.phases.base import REACHABILITY, check_pinned, outputs_of
+from orchestrator.phases.app_checks import delivered_targets, run_app_checks
+from orchestrator.phases.base import ADDRESSES, REACHABILITY, check_pinned, outputs_of
 from orchestrator.phases.reservations import record
 from orchestrator.spec.model import DataSet, Migration, MigrationSource
 from orchestrator.store.private import private_dir
@@ -64,21 +67,19 @@ FREEZE_RAN: Final = "write_freeze_command_ran"
 #: How many differing paths a check's result lists (the count is always whole).
 SHOWN: Final = 10
 
-type TcpProbe = Callable[[str, int], bool]
-
 
 @dataclass(frozen=True, slots=True)
 class MigrationAdapters:
     """What phase 6 works with: the data mover, a probe that logs in on a given port (sources
     may listen on their own), the workspace (pins, mirror, dumps), the run store's gate
-    decisions and check-ins, and a TCP probe for the smoke test."""
+    decisions and check-ins, and the application probe the smoke test asks through."""
 
     mover: DataMigration
     probe_on: Callable[[int], ReachabilityProbe]
     workspace: Workspace
     decisions: Callable[[str], list[GateDecision]]
     checkins: Callable[[str], list[CheckIn]]
-    answers: TcpProbe
+    app_probe: AppProbe
 
 
 type MigrationSourceFn = Callable[[], MigrationAdapters]
@@ -696,16 +697,12 @@ def _freeze_ran(final_sync: Mapping[str, Json]) -> str:
     return f"; `{freeze['command']}` on {freeze.get('source')}: exit {freeze.get('rc')}"
 
 
-def smoke_items(ctx: StepContext, adapters: MigrationAdapters, migration: Migration) -> list[Item]:
-    """A TCP connection to every host of each smoke test's role, by address, from here."""
-    items = []
-    for test in migration.smoke_tests:
-        for name, address in target_hosts(ctx, test.role):
-            ok = adapters.answers(address, test.port)
-            items.append(Item(f"smoke tcp/{test.port}", ok,
-                              f"{address}:{test.port} {'answers' if ok else 'does not answer'}",
-                              name))  # fmt: skip
-    return items
+def smoke_items(ctx: StepContext, adapters: MigrationAdapters) -> list[Item]:
+    """The spec's go-live checks (http, tcp) sent to the delivered platform by address, from
+    here, before the switch (``orchestrator.phases.app_checks``): one item per check and host."""
+    results = run_app_checks(delivered_targets(ctx), adapters.app_probe)
+    return [Item(f"smoke {r.check.name}", r.passed, f"{r.check.expected}: {r.found}",
+                 r.check.host) for r in results]  # fmt: skip
 
 
 def checklist_result(delivery: str, items: Sequence[Item]) -> Result:
@@ -738,7 +735,9 @@ class CutoverStep:
         return {
             "by": migration.by,
             "dns_names": list(migration.dns_names),
-            "smoke_tests": [t.model_dump(mode="json") for t in migration.smoke_tests],
+            "smoke": [t.described() for t in delivered_targets(ctx)]
+            if ADDRESSES in ctx.outputs
+            else None,
             "final_sync": (ctx.outputs.get(FINAL_SYNC) or {}).get("evidence"),
             "verified": (ctx.outputs.get(VERIFY) or {}).get("evidence"),
             "freeze": decision_input(approval(ctx, adapters, WRITE_FREEZE.name)),
@@ -754,8 +753,9 @@ class CutoverStep:
             return [Change("none", "cut-over", "the spec moves no data")]
         items = ["dns ttl lowered"] if migration.dns_names else []
         items += ["write freeze", "final sync"] if migration.by == "us" else ["customer migration"]
-        items += ["verified", *(f"smoke tcp/{t.port} on {t.role}" for t in migration.smoke_tests)]
-        return [Change("record", f"cut-over: {item}") for item in items]
+        items += ["verified"]
+        smoke = [f"smoke go-live {c.name}" for c in ctx.spec.go_live.checks if c.kind != "manual"]
+        return [Change("record", f"cut-over: {item}") for item in [*items, *smoke]]
 
     def apply(self, ctx: StepContext) -> Result:
         migration = migration_of(ctx)
@@ -770,7 +770,7 @@ class CutoverStep:
             ctx.outputs.get(VERIFY) or {},
             [c for c in adapters.checkins(delivery) if c.gate == MIGRATION_DONE.name],
         )
-        items += smoke_items(ctx, adapters, migration)
+        items += smoke_items(ctx, adapters)
         return checklist_result(delivery, items)
 
 

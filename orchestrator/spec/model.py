@@ -421,13 +421,6 @@ class WriteFreeze(SpecModel):
     )
 
 
-class SmokeTest(SpecModel):
-    """A port that must answer on every host of a role after the cut-over."""
-
-    role: Slug = Field(description="Host role whose hosts are connected to, by address.")
-    port: Port = Field(description="TCP port that must accept a connection.")
-
-
 class Migration(SpecModel):
     """Moving the customer's application and data (phase 6)."""
 
@@ -457,9 +450,6 @@ class Migration(SpecModel):
             "DNS names that move to the new platform: their TTL is lowered in advance by the "
             "customer, confirmed by a person at the `write_freeze` (or `migration_done`) gate."
         ),
-    )
-    smoke_tests: tuple[SmokeTest, ...] = Field(
-        default=(), description="Ports that must answer on the target hosts after the cut-over."
     )
     verification: tuple[Verification, ...] = Field(
         default=(), description="Commands that check the migrated platform."

@@ -91,14 +91,15 @@ migration:
        target_role: db}}
   write_freeze: {{source: old-hosting, command: systemctl stop nginx}}
   dns_names: [shop.acme.example.nl]
-  smoke_tests:
-    - {{role: web, port: 80}}
-    - {{role: db, port: 5432}}
   verification:
     - name: products
       description: the shop has its products
       role: db
       command: {COUNT_PRODUCTS}
+go_live:
+  checks:
+    - {{name: shop-home, kind: http, url: "http://shop.acme.example.nl/", role: web}}
+    - {{name: db-port, kind: tcp, role: db, port: 5432}}
 operations: {{team: Ops B, email: ops-b@hosting.example.com}}
 """
 
@@ -282,7 +283,7 @@ def test_we_migrate_files_and_a_database_and_verification_passes(migrated: Migra
     assert [(i["item"], i["host"], i["done"]) for i in checklist] == [
         ("dns ttl lowered", None, True), ("write freeze", None, True),
         ("final sync", None, True), ("verified", None, True),
-        ("smoke tcp/80", WEB, True), ("smoke tcp/5432", DB, True),
+        ("smoke go-live shop-home", WEB, True), ("smoke go-live db-port", DB, True),
     ]  # fmt: skip
     assert "Noor de Vries" in checklist[1]["detail"]
 
