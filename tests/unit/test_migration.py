@@ -4,6 +4,8 @@ the cut-over checklist, check-ins and the wait ``status`` shows."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NoReturn, cast
 
 import pytest
 
@@ -17,19 +19,25 @@ from orchestrator.adapters.migration import (
     quote_literal,
     tables_of,
 )
+from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.checkins import record_checkin, waited, waiting_since
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.errors import BadInput, GateRefused
 from orchestrator.engine.gates import GATES, migrated_by_customer, migrated_by_us
-from orchestrator.engine.ports.migration import Difference, TableHash
+from orchestrator.engine.ports.app_probe import AppProbe
+from orchestrator.engine.ports.migration import DataMigration, Difference, TableHash
+from orchestrator.engine.ports.reachability import ReachabilityProbe
 from orchestrator.engine.status import Mode, Status
+from orchestrator.engine.step import StepContext
 from orchestrator.phases.migration import (
     Finding,
+    MigrationAdapters,
     checklist,
     failure_summary,
     paths_found,
     table_findings,
 )
+from orchestrator.phases.migration import phase as migration_phase
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import load_spec, parse_spec
 from orchestrator.store.records import CheckIn, GateDecision, JsonMap, RunRecord
@@ -262,3 +270,59 @@ def test_how_long_in_words() -> None:
     assert waited(T0, T0 + timedelta(minutes=12)) == "12 min"
     assert waited(T0, T0 + timedelta(hours=2, minutes=5)) == "2 h 5 min"
     assert waited(T0, T0 + timedelta(days=3, hours=4, minutes=1)) == "3 d 4 h"
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+class Unused:
+    """A data mover a plan must never call."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise AssertionError(f"a plan called the data mover's {name}")
+
+
+def planning(spec: DeliverySpec) -> tuple[StepContext, MigrationAdapters]:
+    """A context before any phase has run, and adapters whose mover fails if used."""
+    adapters = MigrationAdapters(
+        mover=cast("DataMigration", Unused()),
+        probe_on=lambda _port: cast("ReachabilityProbe", Unused()),
+        workspace=Workspace(Path("/nonexistent")),
+        decisions=lambda _delivery: [],
+        checkins=lambda _delivery: [],
+        app_probe=cast("AppProbe", Unused()),
+    )
+    return StepContext(delivery_from_spec(spec), "run-plan", 6), adapters
+
+
+def test_a_plan_before_the_hosts_exist_lists_what_phase6_would_do() -> None:
+    ctx, adapters = planning(full())
+    phase = migration_phase(lambda: adapters)
+    planned = {step.key: [str(change) for change in step.plan(ctx)] for step in phase.steps}
+    assert planned["migration.sources"] == [
+        "reach ssh old-hosting (10.213.0.6:22) (pin the host key)"
+    ]
+    assert planned["migration.presync"] == [
+        "sync pre-sync webroot (files old-hosting:/srv/shop -> web:/var/www/shop)",
+        "sync pre-sync shop-database (postgresql old-hosting:shop -> db:acme)",
+    ]
+    assert planned["migration.final_sync"][0] == (
+        "run freeze command on old-hosting (systemctl stop nginx)"
+    )
+    assert [c.split(" (")[0] for c in planned["migration.cutover"]] == [
+        "record cut-over: dns ttl lowered", "record cut-over: write freeze",
+        "record cut-over: final sync", "record cut-over: verified",
+        "record cut-over: smoke go-live shop-home", "record cut-over: smoke go-live web-port",
+    ]  # fmt: skip
+    for step in phase.steps:  # the inputs of a plan need no host either
+        assert step.inputs(ctx) is not None
+
+
+def test_without_a_migration_phase6_has_nothing_to_do() -> None:
+    ctx, adapters = planning(load_spec(EXAMPLES / "small.yaml"))
+    phase = migration_phase(lambda: adapters)
+    assert [step.apply(ctx).outputs for step in phase.steps][2:] == [
+        {"moved": False, "why": "nothing for us to move (no migration, or the customer's)"},
+        {"checked": 0},
+        {"checklist": []},
+    ]
