@@ -13,7 +13,7 @@ from orchestrator.phases import base, buddycheck, golive, handover, migration, n
 from orchestrator.phases.base import AdapterSource, RecordsSource
 from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.handover import HandoverSource
-from orchestrator.phases.migration import MigrationSourceFn
+from orchestrator.phases.migration import MigrationAdapterSource
 from orchestrator.phases.netbox_steps import IpamSource, Placement
 
 
@@ -24,7 +24,7 @@ def all_phases(  # noqa: PLR0913, PLR0917 - a source per kind of adapter, and th
     placement: Placement | None = None,
     gateway_addresses: int = GATEWAY_ADDRESSES,
     handover_adapters: HandoverSource | None = None,
-    migration_adapters: MigrationSourceFn | None = None,
+    migration_adapters: MigrationAdapterSource | None = None,
 ) -> tuple[Phase, ...]:
     """Phases 1-7, their steps working through the given adapter sources (called on first use);
     phases 5 and 6 refuse to run without ``handover_adapters`` and ``migration_adapters``."""

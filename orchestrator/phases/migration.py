@@ -82,7 +82,7 @@ class MigrationAdapters:
     app_probe: AppProbe
 
 
-type MigrationSourceFn = Callable[[], MigrationAdapters]
+type MigrationAdapterSource = Callable[[], MigrationAdapters]
 
 
 def unwired_migration() -> MigrationAdapters:
@@ -123,11 +123,13 @@ def target_hosts(ctx: StepContext, role: str) -> list[tuple[str, str]]:
     return found
 
 
-def targets_input(ctx: StepContext, migration: Migration) -> Json:
-    """The target hosts of every data set, with their pinned keys, as a step input."""
+def targets_input(ctx: StepContext, migration: Migration, *, checks: bool = False) -> Json:
+    """The target hosts of every data set (and, with ``checks``, of every verification
+    command), with their pinned keys, as a step input."""
     if REACHABILITY not in ctx.outputs:
         return {"waiting_for": REACHABILITY}
-    roles = sorted({d.target_role for d in migration.data_sets})
+    wanted = {d.target_role for d in migration.data_sets}
+    roles = sorted(wanted | ({v.role for v in migration.verification} if checks else set()))
     hosts = outputs_of(ctx, REACHABILITY).get("hosts")
     pins = hosts if isinstance(hosts, Mapping) else {}
     return {
@@ -214,7 +216,7 @@ def database_of(ctx: StepContext) -> str:
 class SourcesStep:
     """Reach every migration source over SSH and pin its host key on first contact."""
 
-    adapters: MigrationSourceFn
+    adapters: MigrationAdapterSource
     key: str = SOURCES
     title: str = "Reach the migration sources and pin their host keys"
 
@@ -360,7 +362,7 @@ def plan_sync(ctx: StepContext, what: str) -> list[Change]:
 class PresyncStep:
     """Copy every data set while the old hosting still runs (repeat: raise ``presyncs``)."""
 
-    adapters: MigrationSourceFn
+    adapters: MigrationAdapterSource
     key: str = PRESYNC
     title: str = "Pre-sync the data sets"
 
@@ -393,7 +395,7 @@ class PresyncStep:
 class FinalSyncStep:
     """During the declared write freeze: run the freeze command, then sync every data set."""
 
-    adapters: MigrationSourceFn
+    adapters: MigrationAdapterSource
     key: str = FINAL_SYNC
     title: str = "Final sync during the write freeze"
 
@@ -581,7 +583,7 @@ def verify_commands(
 class VerifyStep:
     """Compare every data set on the source and the targets; fail naming what differs."""
 
-    adapters: MigrationSourceFn
+    adapters: MigrationAdapterSource
     key: str = VERIFY
     title: str = "Verify the migrated data (checksums, per-table counts and hashes)"
 
@@ -596,7 +598,7 @@ class VerifyStep:
         return {
             "data_sets": [described(d) for d in migration.data_sets],
             "verification": [v.model_dump(mode="json") for v in migration.verification],
-            "targets": targets_input(ctx, migration),
+            "targets": targets_input(ctx, migration, checks=True),
             "sources": (ctx.outputs.get(SOURCES) or {}).get("sources"),
             "by": migration.by,
             "synced": synced,
@@ -723,7 +725,7 @@ def checklist_result(delivery: str, items: Sequence[Item]) -> Result:
 class CutoverStep:
     """Record the cut-over checklist item by item, ending with a smoke test of the targets."""
 
-    adapters: MigrationSourceFn
+    adapters: MigrationAdapterSource
     key: str = CUTOVER
     title: str = "Cut over: the checklist, item by item, and a smoke test"
 
@@ -774,7 +776,7 @@ class CutoverStep:
         return checklist_result(delivery, items)
 
 
-def phase(adapters: MigrationSourceFn | None = None) -> Phase:
+def phase(adapters: MigrationAdapterSource | None = None) -> Phase:
     """Phase 6 with its steps working through ``adapters`` (they refuse when the catalogue was
     built without a site)."""
     source = adapters or unwired_migration
