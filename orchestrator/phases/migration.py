@@ -47,6 +47,7 @@ from orchestrator.engine.gates import MIGRATION_DONE, WRITE_FREEZE
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.app_probe import AppProbe
 from orchestrator.engine.ports.migration import DataMigration, Difference, Endpoint, TableHash
+from orchestrator.engine.ports.platform_checks import Check, CheckResult
 from orchestrator.engine.ports.reachability import ReachabilityProbe, SshTarget
 from orchestrator.engine.status import Status
 from orchestrator.engine.step import Change, Result, StepContext
@@ -452,21 +453,12 @@ class FinalSyncStep:
 # --- migration.verify --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One verification check's outcome, on one host (a target, or a source by its name)."""
-
-    host: str
-    name: str
-    kind: str
-    expected: str
-    found: str
-    passed: bool
-
-    def as_json(self) -> dict[str, Json]:
-        """As a check result in a step's outputs (``orchestrator.engine.findings`` reads it)."""
-        return {"name": self.name, "kind": self.kind, "expected": self.expected,
-                "found": self.found, "passed": self.passed}  # fmt: skip
+def finding(  # noqa: PLR0913 - a check result's parts
+    host: str, name: str, kind: str, expected: str, found: str, *, passed: bool
+) -> CheckResult:
+    """One verification's outcome on one host (a target, or a source by its name), as a check
+    result like the buddycheck's (``orchestrator.engine.findings`` reads it from the outputs)."""
+    return CheckResult(Check(host, name, kind, expected), passed=passed, found=found)
 
 
 def paths_found(differences: Sequence[Difference], root: str) -> str:
@@ -481,7 +473,7 @@ def paths_found(differences: Sequence[Difference], root: str) -> str:
 
 def table_findings(
     host: str, data_set: str, source: Mapping[str, TableHash], target: Mapping[str, TableHash]
-) -> list[Finding]:
+) -> list[CheckResult]:
     """One finding per table of either side: the target's rows must be the source's (count and
     hash); a table on one side only is a difference too."""
     found = []
@@ -489,8 +481,8 @@ def table_findings(
         want, have = source.get(table), target.get(table)
         expected = _described_table(want, "source")
         passed = want is not None and want == have
-        found.append(Finding(host, f"{data_set} table {table}", "table", expected,
-                             _described_table(have, host), passed))  # fmt: skip
+        found.append(finding(host, f"{data_set} table {table}", "table", expected,
+                             _described_table(have, host), passed=passed))  # fmt: skip
     return found
 
 
@@ -500,12 +492,13 @@ def _described_table(hashed: TableHash | None, where: str) -> str:
     return f"{hashed.rows} rows, md5 {hashed.md5}"
 
 
-def failure_summary(findings: Sequence[Finding]) -> str:
+def failure_summary(findings: Sequence[CheckResult]) -> str:
     """The error of a failed verification: the tables and paths that differ, by name."""
     failed = [f for f in findings if not f.passed]
-    tables = [f"{f.name.split(' table ', 1)[1]} on {f.host}" for f in failed if f.kind == "table"]
-    trees = [f"{f.host}: {f.found}" for f in failed if f.kind == "files"]
-    commands = [f"{f.name} on {f.host}" for f in failed if f.kind == "command"]
+    tables = [f"{f.check.name.split(' table ', 1)[1]} on {f.check.host}" for f in failed
+              if f.check.kind == "table"]  # fmt: skip
+    trees = [f"{f.check.host}: {f.found}" for f in failed if f.check.kind == "files"]
+    commands = [f"{f.check.name} on {f.check.host}" for f in failed if f.check.kind == "command"]
     parts = []
     if tables:
         parts.append(f"tables differ: {', '.join(tables)}")
@@ -516,12 +509,12 @@ def failure_summary(findings: Sequence[Finding]) -> str:
     return f"migration verification failed: {'; '.join(parts)}"
 
 
-def findings_result(findings: Sequence[Finding], extra: Mapping[str, Json]) -> Result:
+def findings_result(findings: Sequence[CheckResult], extra: Mapping[str, Json]) -> Result:
     """A verification's result: every finding as a check result of its host (failed ones become
     action items), the step failed when any failed."""
     by_host: dict[str, list[Json]] = {}
     for f in findings:
-        by_host.setdefault(f.host, []).append(f.as_json())
+        by_host.setdefault(f.check.host, []).append(f.as_json())
     hosts: dict[str, Json] = {host: {"checks": checks} for host, checks in by_host.items()}
     failed = [f for f in findings if not f.passed]
     outputs: dict[str, Json] = {"hosts": hosts, "checked": len(findings), "failed": len(failed),
@@ -533,7 +526,7 @@ def findings_result(findings: Sequence[Finding], extra: Mapping[str, Json]) -> R
 
 def verify_files(
     ctx: StepContext, adapters: MigrationAdapters, data_set: DataSet, *, refresh: bool
-) -> list[Finding]:
+) -> list[CheckResult]:
     """The tree on the source, the mirror and every target must not differ (checksums); with
     ``refresh`` (the customer migrated: the mirror is ours to fill) the mirror is synced first."""
     path, target_path = tree_paths(data_set)
@@ -543,19 +536,19 @@ def verify_files(
         mover.pull_files(source, path, mirror)
     expected = "no difference (rsync checksum dry-run)"
     pulled = mover.pull_files(source, path, mirror, dry_run=True)
-    found = [Finding(source.name, f"{data_set.name} files {path}", "files", expected,
-                     paths_found(pulled, path), not pulled)]  # fmt: skip
+    found = [finding(source.name, f"{data_set.name} files {path}", "files", expected,
+                     paths_found(pulled, path), passed=not pulled)]  # fmt: skip
     for target in targets(ctx, adapters, data_set.target_role):
         pushed = mover.push_files(mirror, target, target_path, dry_run=True)
-        found.append(Finding(target.name, f"{data_set.name} files {target_path}",
+        found.append(finding(target.name, f"{data_set.name} files {target_path}",
                              "files", expected, paths_found(pushed, target_path),
-                             not pushed))  # fmt: skip
+                             passed=not pushed))  # fmt: skip
     return found
 
 
 def verify_database(
     ctx: StepContext, adapters: MigrationAdapters, data_set: DataSet
-) -> list[Finding]:
+) -> list[CheckResult]:
     """Every table of the source database, per target host: row count and content hash."""
     source = source_endpoint(ctx, adapters, data_set.source)
     wanted = adapters.mover.table_hashes(source, database_name(data_set))
@@ -568,14 +561,14 @@ def verify_database(
 
 def verify_commands(
     ctx: StepContext, adapters: MigrationAdapters, migration: Migration
-) -> list[Finding]:
+) -> list[CheckResult]:
     """The spec's verification commands, on every host of their role."""
     found = []
     for check in migration.verification:
         for target in targets(ctx, adapters, check.role):
             rc = adapters.mover.run(target, check.command)
-            found.append(Finding(target.name, f"verification {check.name}", "command",
-                                 "exit 0", f"exit {rc}", rc == 0))  # fmt: skip
+            found.append(finding(target.name, f"verification {check.name}", "command",
+                                 "exit 0", f"exit {rc}", passed=rc == 0))  # fmt: skip
     return found
 
 
@@ -623,7 +616,7 @@ class VerifyStep:
         if migration is None:
             return Result(outputs={"checked": 0})
         adapters = self.adapters()
-        findings: list[Finding] = []
+        findings: list[CheckResult] = []
         for data_set in migration.data_sets:
             if data_set.kind == "files":
                 findings += verify_files(
@@ -709,8 +702,8 @@ def smoke_items(ctx: StepContext, adapters: MigrationAdapters) -> list[Item]:
 
 def checklist_result(delivery: str, items: Sequence[Item]) -> Result:
     """The checklist as check results (one per item, by host; the delivery's for the others)."""
-    findings = [Finding(i.host or delivery, f"cutover {i.name}", "cutover", "done", i.detail,
-                        i.passed) for i in items]  # fmt: skip
+    findings = [finding(i.host or delivery, f"cutover {i.name}", "cutover", "done", i.detail,
+                        passed=i.passed) for i in items]  # fmt: skip
     failed = [f"{i.name}{f' ({i.host})' if i.host else ''}" for i in items if not i.passed]
     result = findings_result(findings, {"checklist": [{"item": i.name, "host": i.host or None,
                                                        "done": i.passed, "detail": i.detail}

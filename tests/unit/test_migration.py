@@ -30,10 +30,10 @@ from orchestrator.engine.ports.reachability import ReachabilityProbe
 from orchestrator.engine.status import Mode, Status
 from orchestrator.engine.step import StepContext
 from orchestrator.phases.migration import (
-    Finding,
     MigrationAdapters,
     checklist,
     failure_summary,
+    finding,
     paths_found,
     table_findings,
 )
@@ -125,20 +125,20 @@ def test_tables_that_differ_or_exist_on_one_side_only_are_named() -> None:
     target = {"public.a": TableHash(2, "x"), "public.b": TableHash(1, "changed"),
               "public.d": TableHash(5, "w")}  # fmt: skip
     found = table_findings("db-01", "shop", source, target)
-    failed = {f.name: f for f in found if not f.passed}
+    failed = {f.check.name: f for f in found if not f.passed}
     assert set(failed) == {"shop table public.b", "shop table public.c", "shop table public.d"}
     assert failed["shop table public.c"].found == "no such table on db-01"
-    assert failed["shop table public.d"].expected == "no such table on source"
+    assert failed["shop table public.d"].check.expected == "no such table on source"
     summary = failure_summary(found)
     assert "tables differ: public.b on db-01, public.c on db-01, public.d on db-01" in summary
 
 
 def test_the_summary_names_paths_and_commands() -> None:
     findings = [
-        Finding("web-01", "webroot files /var/www", "files", "no difference",
+        finding("web-01", "webroot files /var/www", "files", "no difference",
                 "1 path differs: /var/www/index.html", passed=False),
-        Finding("db-01", "verification products", "command", "exit 0", "exit 1", passed=False),
-        Finding("db-01", "shop table public.a", "table", "1 rows", "1 rows", passed=True),
+        finding("db-01", "verification products", "command", "exit 0", "exit 1", passed=False),
+        finding("db-01", "shop table public.a", "table", "1 rows", "1 rows", passed=True),
     ]  # fmt: skip
     assert failure_summary(findings) == (
         "migration verification failed: web-01: 1 path differs: /var/www/index.html; "
