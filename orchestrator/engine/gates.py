@@ -188,8 +188,9 @@ EVALUATION = Gate(
 )
 OPS_ACCEPTANCE = Gate(
     "ops_acceptance",
-    "acceptance of the platform by the operations team",
+    "acceptance of the platform and its final report by the operations team",
     frozenset({Role.OPERATIONS}),
+    evidence_step="golive.report",
 )
 HARDWARE_DELIVERED = Gate(
     "hardware_delivered",
@@ -264,7 +265,7 @@ class GateState:
             return ""
         signed = self.stale.evidence[:12] or "none"
         return (f" (the sign-off by {self.stale.by} is stale: it signed evidence {signed}, "
-                "and the checks have found something else since)")  # fmt: skip
+                f"and {self.gate.evidence_step} has found something else since)")  # fmt: skip
 
 
 def gate_state(  # noqa: PLR0913 - the facts a gate is judged on

@@ -8,7 +8,8 @@ and the handover to the operations team.
     golive.monitoring    application monitoring switched on
     evaluation           the evaluation recorded (``orchestrator evaluate``) by the lead
                          engineer or the delivery manager
-    golive.operations    the final report for the operations team
+    golive.report        the final report the operations team accepts
+                         (``orchestrator.phases.final_report``)
     ops_acceptance       the operations team accepts the platform: the delivery is done
 """
 
@@ -17,10 +18,12 @@ from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
 from orchestrator.phases.app_checks import GoLiveChecksStep
 from orchestrator.phases.base import AdapterSource
+from orchestrator.phases.final_report import ReportStep
+from orchestrator.phases.handover import HandoverSource, unwired_handover
 
 
-def phase(adapters: AdapterSource) -> Phase:
-    """The phase's steps, working through ``adapters``."""
+def phase(adapters: AdapterSource, handover: HandoverSource = unwired_handover) -> Phase:
+    """The phase's steps, working through ``adapters`` (and phase 5's, for the final report)."""
     return Phase(
         number=7,
         name="golive",
@@ -30,7 +33,7 @@ def phase(adapters: AdapterSource) -> Phase:
             GO_LIVE,
             Placeholder("golive.monitoring", "Activate application monitoring"),
             EVALUATION,
-            Placeholder("golive.operations", "Hand over to the operations team"),
+            ReportStep(handover),
             OPS_ACCEPTANCE,
         ),
     )

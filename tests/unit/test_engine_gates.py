@@ -39,15 +39,15 @@ def approve_as(store: InMemoryRunStore, gate: str, who: str | KnownPerson) -> No
 
 
 def with_evidence(store: InMemoryRunStore) -> None:
-    """The delivery, with a finished buddycheck and go-live checks (scripted evidence)."""
+    """The delivery, with a finished buddycheck, go-live checks and final report (scripted
+    evidence)."""
     bench = EngineBench(store)
     phases, _steps = scripted_phases()
     approve_gates(store, DELIVERY, "preconditions")
     run = bench.engine(phases).run(RunRequest(DELIVERY, "Alice Lead", phases=PhaseRange(1, 4)))
-    checks = {"evidence": "evidence of golive.checks"}
-    store.save_step(
-        StepRecord(run.run.id, 7, "golive.checks", Status.SUCCEEDED, "", T0, T0, checks)
-    )
+    for key in ("golive.checks", "golive.report"):
+        evidence = {"evidence": f"evidence of {key}"}
+        store.save_step(StepRecord(run.run.id, 7, key, Status.SUCCEEDED, "", T0, T0, evidence))
 
 
 def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:
@@ -102,10 +102,11 @@ def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:
     assert outcome.gate is not None
     assert outcome.gate.gate.name == "ops_acceptance"
     assert outcome.run.reason == (
-        "gate ops_acceptance needs acceptance of the platform by the operations team, from the "
-        "operations team Ops Nights (someone holding the site role operations)"
+        "gate ops_acceptance needs acceptance of the platform and its final report by the "
+        "operations team, from the operations team Ops Nights (someone holding the site role "
+        "operations)"
     )
-    assert steps["golive.operations"].applied == [""]
+    assert steps["golive.report"].applied == [""]
 
     approve_as(bench.store, "ops-acceptance", "olga")
     outcome = bench.engine(phases).resume(REQUEST)
