@@ -3,6 +3,7 @@ the cut-over checklist, check-ins and the wait ``status`` shows."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn, cast
@@ -22,7 +23,7 @@ from orchestrator.adapters.migration import (
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.checkins import record_checkin, waited, waiting_since
 from orchestrator.engine.delivery import delivery_from_spec
-from orchestrator.engine.errors import BadInput, GateRefused
+from orchestrator.engine.errors import BadInput, GateRefused, HostKeyChanged
 from orchestrator.engine.gates import GATES, migrated_by_customer, migrated_by_us
 from orchestrator.engine.ports.app_probe import AppProbe
 from orchestrator.engine.ports.migration import DataMigration, Difference, TableHash
@@ -31,6 +32,7 @@ from orchestrator.engine.status import Mode, Status
 from orchestrator.engine.step import StepContext
 from orchestrator.phases.migration import (
     MigrationAdapters,
+    SourcesStep,
     checklist,
     failure_summary,
     finding,
@@ -41,7 +43,13 @@ from orchestrator.phases.migration import phase as migration_phase
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import load_spec, parse_spec
 from orchestrator.store.records import CheckIn, GateDecision, JsonMap, RunRecord
-from orchestrator.testing import BOB_BUDDY, FixedIdentity, InMemoryRunStore, site_people
+from orchestrator.testing import (
+    BOB_BUDDY,
+    FixedIdentity,
+    InMemoryRunStore,
+    ScriptedProbe,
+    site_people,
+)
 from tests.unit.test_spec import EXAMPLES
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -326,3 +334,55 @@ def test_without_a_migration_phase6_has_nothing_to_do() -> None:
         {"checked": 0},
         {"checklist": []},
     ]
+
+
+# --- sources: pinned like every host -----------------------------------------------------------
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1oJn4DcauB6XcvLIOWCzztyBoWdHXStUkcAKDEM04T"
+
+
+def reaching(
+    tmp_path: Path, probe: ScriptedProbe, spec: DeliverySpec | None = None
+) -> tuple[StepContext, MigrationAdapters]:
+    ctx, adapters = planning(spec or full())
+    workspace = Workspace(tmp_path / "deliveries")
+    return ctx, dataclasses.replace(adapters, workspace=workspace, probe_on=lambda _port: probe)
+
+
+def test_a_source_is_pinned_on_first_contact_and_a_changed_key_refused(tmp_path: Path) -> None:
+    ctx, adapters = reaching(tmp_path, ScriptedProbe())
+    step = SourcesStep(lambda: adapters)
+    first = step.apply(ctx)
+    assert first.changed
+    assert first.outputs["sources"] == {
+        "old-hosting": {"address": "10.213.0.6", "port": 22, "host_key": "ssh-ed25519 old-hosting"}
+    }
+    pins = adapters.workspace.known_hosts(ctx.delivery.id).read_text()
+    assert pins == "10.213.0.6 ssh-ed25519 old-hosting\n"
+    assert not step.apply(ctx).changed  # reached again: the same key, nothing new
+
+    reinstalled = ScriptedProbe(keys={"old-hosting": "ssh-ed25519 another"})
+    ctx, adapters = reaching(tmp_path, reinstalled)
+    with pytest.raises(HostKeyChanged):
+        SourcesStep(lambda: adapters).apply(ctx)
+
+
+def test_a_source_must_show_the_key_the_spec_gives(tmp_path: Path) -> None:
+    text = (
+        (EXAMPLES / "full.yaml")
+        .read_text()
+        .replace(
+            "address: 10.213.0.6", f"address: 10.213.0.6\n      port: 2222\n      host_key: {KEY}"
+        )
+    )
+    spec = parse_spec(text, "full.yaml")
+    ctx, adapters = reaching(tmp_path, ScriptedProbe(), spec)
+    reached = SourcesStep(lambda: adapters).apply(ctx).outputs["sources"]
+    assert reached == {"old-hosting": {"address": "10.213.0.6", "port": 2222, "host_key": KEY}}
+    pins = adapters.workspace.known_hosts(ctx.delivery.id).read_text().splitlines()
+    assert f"[10.213.0.6]:2222 {KEY}" in pins  # the name OpenSSH looks a port up by
+
+    impostor = ScriptedProbe(keys={"old-hosting": "ssh-ed25519 impostor"})
+    ctx, adapters = reaching(tmp_path / "other", impostor, spec)
+    with pytest.raises(HostKeyChanged):
+        SourcesStep(lambda: adapters).apply(ctx)
