@@ -19,7 +19,8 @@ Data sets (``files`` trees, ``postgresql`` databases) move from the customer's o
                            (source = mirror = every target), each database per table (row count
                            and an MD5 of its rows in primary key order), and the spec's
                            verification commands; any difference fails the step and names the
-                           tables and paths (each also an action item, like a buddycheck check)
+                           tables and paths (recorded per host, never accepted: fixed and verified
+                           again)
     migration.cutover      the cut-over checklist, item by item: DNS TTL lowered, write freeze,
                            final sync (or the customer's word and their check-ins), verified,
                            and a smoke test: the spec's go-live checks sent to the delivered
@@ -510,15 +511,20 @@ def failure_summary(findings: Sequence[CheckResult]) -> str:
 
 
 def findings_result(findings: Sequence[CheckResult], extra: Mapping[str, Json]) -> Result:
-    """A verification's result: every finding as a check result of its host (failed ones become
-    action items), the step failed when any failed."""
+    """A verification's result: every check result, by host (``checks``), the step failed when
+    any failed.
+
+    They are deliberately not under ``hosts`` (where ``orchestrator.engine.findings`` would make
+    action items of failures): an open item blocks the buddycheck gate before phase 5, so the
+    next run could not come back to phase 6 to verify again. A difference is fixed, never
+    accepted: the failed step runs again on the next run."""
     by_host: dict[str, list[Json]] = {}
     for f in findings:
         by_host.setdefault(f.check.host, []).append(f.as_json())
-    hosts: dict[str, Json] = {host: {"checks": checks} for host, checks in by_host.items()}
+    checks: dict[str, Json] = dict(by_host)
     failed = [f for f in findings if not f.passed]
-    outputs: dict[str, Json] = {"hosts": hosts, "checked": len(findings), "failed": len(failed),
-                                "evidence": fingerprint_of(hosts), **extra}  # fmt: skip
+    outputs: dict[str, Json] = {"checks": checks, "checked": len(findings), "failed": len(failed),
+                                "evidence": fingerprint_of(checks), **extra}  # fmt: skip
     if failed:
         return Result(status=Status.FAILED, outputs=outputs, error=failure_summary(findings))
     return Result(outputs=outputs)

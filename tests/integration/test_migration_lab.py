@@ -277,7 +277,7 @@ def test_we_migrate_files_and_a_database_and_verification_passes(migrated: Migra
     assert stopped.strip() == "inactive"
     verified = migrated.outputs(migration.VERIFY)
     assert verified["failed"] == 0
-    tables = {c["name"] for c in verified["hosts"][DB]["checks"]}
+    tables = {c["name"] for c in verified["checks"][DB]}
     assert {f"shop-db table {t}" for t in source.TABLES} <= tables
     checklist = migrated.outputs(migration.CUTOVER)["checklist"]
     assert [(i["item"], i["host"], i["done"]) for i in checklist] == [
@@ -303,8 +303,18 @@ def test_a_changed_row_or_file_on_a_target_fails_naming_it(migrated: Migrated) -
     assert f"{WEB}: 1 path differs: /var/www/shop/config/settings.ini" in failed.error
     assert "public.orders" not in failed.error
 
-    migrated.apply(migration.PresyncStep)  # synced again: the targets are the source again
-    assert migrated.apply(migration.VerifyStep).status is Status.SUCCEEDED
+    assert migrated.psql("select count(*) from products where price = 1") == "1\n"  # as it was
+
+    # mended as the docs say: a new freeze approval syncs again, and the run verifies again
+    again = migrated.signed("noor", "approve", DELIVERY, "write_freeze", "--comment", "resync")
+    assert again.returncode == 0, again.stderr
+    mended = migrated.run()
+    assert mended.run.status is Status.SUCCEEDED, _why(mended)
+    statuses = migrated.statuses(mended)
+    assert (statuses[migration.FINAL_SYNC], statuses[migration.VERIFY]) == (
+        Status.SUCCEEDED, Status.SUCCEEDED,
+    )  # fmt: skip
+    assert migrated.psql("select count(*) from products where price = 1") == "0\n"
 
 
 def test_the_customer_migrates_with_check_ins_then_we_verify(migrated: Migrated) -> None:

@@ -24,6 +24,7 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.checkins import record_checkin, waited, waiting_since
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.errors import BadInput, GateRefused, HostKeyChanged
+from orchestrator.engine.findings import results_in
 from orchestrator.engine.gates import GATES, migrated_by_customer, migrated_by_us
 from orchestrator.engine.ports.app_probe import AppProbe
 from orchestrator.engine.ports.migration import DataMigration, Difference, TableHash
@@ -36,6 +37,7 @@ from orchestrator.phases.migration import (
     checklist,
     failure_summary,
     finding,
+    findings_result,
     paths_found,
     table_findings,
 )
@@ -386,3 +388,13 @@ def test_a_source_must_show_the_key_the_spec_gives(tmp_path: Path) -> None:
     ctx, adapters = reaching(tmp_path / "other", impostor, spec)
     with pytest.raises(HostKeyChanged):
         SourcesStep(lambda: adapters).apply(ctx)
+
+
+def test_a_failed_verification_fails_the_step_and_opens_no_action_item() -> None:
+    found = [finding("db-01", "shop table public.a", "table", "1 rows, md5 x", "1 rows, md5 y",
+                     passed=False)]  # fmt: skip
+    result = findings_result(found, {"by": "us"})
+    assert result.status is Status.FAILED
+    assert result.error == "migration verification failed: tables differ: public.a on db-01"
+    assert result.outputs["checks"] == {"db-01": [found[0].as_json()]}
+    assert results_in(result.outputs) == []  # an open item would block the buddycheck gate
