@@ -31,9 +31,9 @@ from orchestrator.engine.ports.migration import DataMigration, Difference, Table
 from orchestrator.engine.ports.reachability import ReachabilityProbe
 from orchestrator.engine.status import Mode, Status
 from orchestrator.engine.step import StepContext
-from orchestrator.phases.migration import (
-    MigrationAdapters,
-    SourcesStep,
+from orchestrator.phases.migration import MigrationAdapters, SourcesStep
+from orchestrator.phases.migration import phase as migration_phase
+from orchestrator.phases.migration_checks import (
     checklist,
     failure_summary,
     finding,
@@ -41,7 +41,6 @@ from orchestrator.phases.migration import (
     paths_found,
     table_findings,
 )
-from orchestrator.phases.migration import phase as migration_phase
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import load_spec, parse_spec
 from orchestrator.store.records import CheckIn, GateDecision, JsonMap, RunRecord
