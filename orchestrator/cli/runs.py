@@ -684,10 +684,14 @@ def _print_next(outcome: RunOutcome) -> None:
     if run.status is Status.WAITING and outcome.gate is not None:
         if outcome.gate.blockers and outcome.gate.gate.blocked_by_open_items:
             out().print(f"see: orchestrator actions list {run.delivery_id}", markup=False)
+        gate = outcome.gate.gate
+        action = (
+            f"{gate.recorded_with} {run.delivery_id} --file FILE"
+            if gate.recorded_with
+            else f"orchestrator approve {run.delivery_id} {gate.name} --comment TEXT"
+        )
         out().print(
-            f"next: orchestrator approve {run.delivery_id} {outcome.gate.gate.name} "
-            "--comment TEXT [--sign-with KEY], then orchestrator resume SPEC",
-            markup=False,
+            f"next: {action} [--sign-with KEY], then orchestrator resume SPEC", markup=False
         )
     elif run.status in {Status.FAILED, Status.CRASHED}:
         out().print("next: fix the cause, then orchestrator resume SPEC")

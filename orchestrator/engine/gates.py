@@ -136,6 +136,20 @@ class Gate:
     #: the command whose record passes the gate, when that is not ``approve``
     recorded_with: str | None = None
 
+    def blocking(self, items: Sequence[ActionItem]) -> list[ActionItem]:
+        """The open items that block this gate: those its checks opened (its ``evidence_step``'s
+        phase, by step key), and items opened by hand (no step) for the buddycheck. A go-live
+        finding never holds back the buddycheck, nor a buddycheck finding the go-live."""
+        if not self.blocked_by_open_items:
+            return []
+        phase = (self.evidence_step or "").split(".", 1)[0]
+        by_hand = self.name == "buddycheck"
+        return [
+            item for item in items
+            if item.open and ((item.step_key or "").split(".", 1)[0] == phase
+                              or (item.step_key is None and by_hand))
+        ]  # fmt: skip
+
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""
         if self.allowed == {Role.OPERATIONS}:
@@ -294,9 +308,10 @@ def _blockers(
     if gate.blocked_by_unsigned_documents and unsigned:
         verb = "is" if len(unsigned) == 1 else "are"
         found.append(f"the spec says the {' and the '.join(unsigned)} {verb} not signed")
-    if gate.blocked_by_open_items and open_items:
-        titles = ", ".join(f"#{item.id} {item.title}" for item in open_items)
-        found.append(f"{len(open_items)} action item(s) open: {titles}")
+    blocking = gate.blocking(open_items)
+    if blocking:
+        titles = ", ".join(f"#{item.id} {item.title}" for item in blocking)
+        found.append(f"{len(blocking)} action item(s) open: {titles}")
     return tuple(found)
 
 

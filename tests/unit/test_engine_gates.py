@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from orchestrator.engine import (
@@ -13,6 +15,7 @@ from orchestrator.engine import (
     approve,
 )
 from orchestrator.engine.evaluation import Evaluation, record_evaluation
+from orchestrator.engine.gates import GATES
 from orchestrator.engine.ports.identity import KnownPerson
 from orchestrator.store import ActionItem
 from orchestrator.store.records import StepRecord
@@ -317,3 +320,17 @@ def test_a_plan_shows_each_gate_and_whether_it_is_passed() -> None:
         ("evaluation", False),
         ("ops_acceptance", False),
     ]
+
+
+def test_action_items_block_the_gate_of_the_checks_that_opened_them() -> None:
+    found = ActionItem(DELIVERY.id, "web-01: service nginx", "buddycheck", T0,
+                       step_key="buddycheck.verify", id=1)  # fmt: skip
+    live = ActionItem(DELIVERY.id, "vip: go-live shop-home", "buddycheck", T0,
+                      step_key="golive.checks", id=2)  # fmt: skip
+    by_hand = ActionItem(DELIVERY.id, "web-02: disk nearly full", "bob", T0, id=3)
+    items = [found, live, by_hand]
+    assert GATES["buddycheck"].blocking(items) == [found, by_hand]
+    assert GATES["go_live"].blocking(items) == [live]
+    assert GATES["customer_confirmation"].blocking(items) == []
+    closed = replace(live, closed_by="buddycheck", closed_at=T0)
+    assert GATES["go_live"].blocking([closed]) == []
