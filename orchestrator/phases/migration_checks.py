@@ -90,10 +90,10 @@ def findings_result(findings: Sequence[CheckResult], extra: Mapping[str, Json]) 
     """A verification's result: every check result, by host (``checks``), the step failed when
     any failed.
 
-    They are deliberately not under ``hosts`` (where ``orchestrator.engine.findings`` would make
-    action items of failures): an open item blocks the buddycheck gate before phase 5, so the
-    next run could not come back to phase 6 to verify again. A difference is fixed, never
-    accepted: the failed step runs again on the next run."""
+    They are deliberately not under ``hosts``, where ``orchestrator.engine.findings`` would make
+    action items of failures: an action item closed by hand is an accepted finding, and a step
+    with only accepted findings succeeds. Migrated data that differs is fixed (synced again),
+    never accepted: the failed step runs again on the next run until it finds no difference."""
     by_host: dict[str, list[Json]] = {}
     for f in findings:
         by_host.setdefault(f.check.host, []).append(f.as_json())

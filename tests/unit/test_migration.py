@@ -396,4 +396,4 @@ def test_a_failed_verification_fails_the_step_and_opens_no_action_item() -> None
     assert result.status is Status.FAILED
     assert result.error == "migration verification failed: tables differ: public.a on db-01"
     assert result.outputs["checks"] == {"db-01": [found[0].as_json()]}
-    assert results_in(result.outputs) == []  # an open item would block the buddycheck gate
+    assert results_in(result.outputs) == []  # no action item: a difference is never accepted
