@@ -57,6 +57,7 @@ SEED_FILES = {
     "images/logo.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
     "images/products/1.txt": "an anvil\n",
     "images/products/2.txt": "rocket skates\n",
+    "checkout/health": "ok\n",
 }
 
 
