@@ -48,6 +48,8 @@ for _ in $(seq 1 16); do
       $orc actions list "$delivery"
       approve buddycheck noor "every check passed; results reviewed (demo)" ;;
     customer_confirmation) approve customer_confirmation sanne "customer confirmed the handover (demo)" ;;
+    write_freeze)  # the lead engineer declares the freeze on the old hosting before the final sync
+      approve write_freeze joris "old shop frozen for the final sync, DNS TTL lowered (demo)" ;;
     go_live) approve go_live sanne "go-live checks green, DNS switch agreed (demo)" ;;
     evaluation)  # the lead engineer records what went well and what could be better
       step "evaluation: recorded by joris, signing with $people/joris"
