@@ -757,7 +757,8 @@ def _print_gate(gate: GateSummary) -> None:
         _print_wait(gate)
     if gate.evidence:
         shown = gate.evidence[:16]  # the whole hash is in --json
-        _wrapped(f"signs the check results, evidence {shown}...", "    ")
+        signed = GATES[gate.gate].evidence_step
+        _wrapped(f"signs the results of {signed}, evidence {shown}...", "    ")
     if gate.stale_by and not gate.passed:
         _wrapped(f"stale: {gate.stale_by} signed earlier results", "    ")
     for blocker in gate.blockers:

@@ -227,18 +227,18 @@ MIGRATION_DONE = Gate(
     applies=migrated_by_customer,
 )
 
-GATES = {
+GATES = {  # in the order a delivery meets them
     gate.name: gate
     for gate in (
         PRECONDITIONS,
+        HARDWARE_DELIVERED,
         BUDDYCHECK,
         CUSTOMER_CONFIRMATION,
+        WRITE_FREEZE,
+        MIGRATION_DONE,
         GO_LIVE,
         EVALUATION,
         OPS_ACCEPTANCE,
-        HARDWARE_DELIVERED,
-        WRITE_FREEZE,
-        MIGRATION_DONE,
     )
 }
 

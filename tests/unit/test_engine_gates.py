@@ -301,7 +301,7 @@ def test_approving_needs_a_known_delivery_a_known_gate_and_a_comment() -> None:
     with pytest.raises(BadInput, match="no delivery acme-webshop in the run store"):
         approve_as(store, "buddycheck", "bob")
     store.save_delivery(DELIVERY.record(T0))
-    with pytest.raises(BadInput, match="no gate 'qa'; gates are preconditions, buddycheck, "):
+    with pytest.raises(BadInput, match="no gate 'qa'; gates are preconditions, hardware_"):
         approve_as(store, "qa", "bob")
     with pytest.raises(BadInput, match="needs a comment"):
         approve(store, DELIVERY.id, "buddycheck", FixedIdentity(PEOPLE["bob"]), "  ")

@@ -312,7 +312,7 @@ def test_a_plan_before_the_hosts_exist_lists_what_phase6_would_do() -> None:
         "reach ssh old-hosting (10.213.0.6:22) (pin the host key)"
     ]
     assert planned["migration.presync"] == [
-        "sync pre-sync webroot (files old-hosting:/srv/shop -> web:/var/www/shop)",
+        "sync pre-sync webroot (files old-hosting:/srv/shop -> web:/var/www/html/shop)",
         "sync pre-sync shop-database (postgresql old-hosting:shop -> db:acme)",
     ]
     assert planned["migration.final_sync"][0] == (
