@@ -3,9 +3,11 @@
 from orchestrator.engine.gates import GO_LIVE, OPS_ACCEPTANCE
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.step import Placeholder
+from orchestrator.phases.base import AdapterSource
+from orchestrator.phases.golive_monitoring import MonitoringStep
 
 
-def phase() -> Phase:
+def phase(adapters: AdapterSource) -> Phase:
     """The phase's steps (placeholders until it is written)."""
     return Phase(
         number=7,
@@ -14,7 +16,7 @@ def phase() -> Phase:
         entries=(
             GO_LIVE,
             Placeholder("golive.checks", "Run the go-live checks"),
-            Placeholder("golive.monitoring", "Activate application monitoring"),
+            MonitoringStep(adapters),
             Placeholder("golive.evaluation", "Record the evaluation"),
             Placeholder("golive.operations", "Hand over to the operations team"),
             OPS_ACCEPTANCE,
