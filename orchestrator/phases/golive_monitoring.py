@@ -141,8 +141,8 @@ class MonitoringStep:
         route = policy.teams.get(spec.operations.team)
         team = spec.operations.team
         changes = [
-            Change("route", f"alerts of {spec.id}", f"to {route.receiver} (team {team}, "
-                   f'{route.label}="{route.value}")') if route else
+            Change("route", f"alerts of {spec.id}", f"to receiver {route.receiver} of team "
+                   f'{team}, by {route.label}="{route.value}"') if route else
             Change("refuse", f"alerts of {spec.id}", f"the site routes no alerts for team {team}")
         ]  # fmt: skip
         changes += [Change("activate", f"check {c.name}", f"{c.kind}, a go-live monitoring check")
