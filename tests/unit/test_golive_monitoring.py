@@ -23,6 +23,7 @@ from orchestrator.adapters.prometheus_app import (
     targets,
 )
 from orchestrator.adapters.prometheus_files import FileAppMonitoring, FilePrometheus
+from orchestrator.cli.site import blackbox_config_line, team_lines
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.ports.alert_routing import AlertPolicy, TeamRoute
@@ -441,3 +442,26 @@ def test_the_plan_says_where_alerts_go_and_what_is_probed(tmp_path: Path) -> Non
     ]
     assert checks.published == []
     assert app.published == []
+
+
+# --- orchestrator site check --------------------------------------------------------------------
+
+
+def test_site_check_tests_each_team_s_route() -> None:
+    policy = AlertPolicy({"Ops B": ROUTE, "Ops A": TeamRoute("team", "ops-a", "ops-a-mail")})
+    lines = list(team_lines(policy, routing_to("team", {"ops-b": "ops-b-pager"})))
+    assert [(line.name, line.ok) for line in lines] == [
+        ("alert route Ops A", False),
+        ("alert route Ops B", True),
+    ]
+    assert "to unrouted, not to ops-a-mail" in lines[0].detail
+    assert lines[1].detail == 'team="ops-b" reaches ops-b-pager'
+
+
+def test_site_check_reads_the_blackbox_configuration(tmp_path: Path) -> None:
+    path = tmp_path / "blackbox.yml"
+    path.write_text("modules: {icmp: {prober: icmp}, tcp_connect: {prober: tcp}}\n")
+    assert blackbox_config_line(path).ok
+    assert blackbox_config_line(path).detail.endswith("2 module(s)")
+    path.write_text("modules: [icmp]\n")
+    assert not blackbox_config_line(path).ok
