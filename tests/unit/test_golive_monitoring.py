@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from orchestrator.adapters.blackbox_config import BlackboxConfig, update_modules
+from orchestrator.adapters.inventory import probe_ports
 from orchestrator.adapters.prometheus_app import (
     ALERT,
     http_module,
@@ -465,3 +466,9 @@ def test_site_check_reads_the_blackbox_configuration(tmp_path: Path) -> None:
     assert blackbox_config_line(path).detail.endswith("2 module(s)")
     path.write_text("modules: [icmp]\n")
     assert not blackbox_config_line(path).ok
+
+
+def test_the_firewall_opens_the_go_live_checks_ports_of_a_role_to_the_scrapers() -> None:
+    spec = _spec()
+    assert probe_ports(spec, "web") == [80, 443]  # monitoring's 80, go-live tcp 443
+    assert probe_ports(spec, "db") == []
