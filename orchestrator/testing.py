@@ -44,6 +44,7 @@ from orchestrator.engine.gates import (
 from orchestrator.engine.lock import LockOwner
 from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
+from orchestrator.engine.ports.app_probe import MAX_BODY, HttpAnswer, HttpProbe
 from orchestrator.engine.ports.host_records import HOST_KEY_FIELD
 from orchestrator.engine.ports.identity import Approver, Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import STATUS_KINDS, Ipam, Kind, New, Note, Owned, Ref
@@ -1070,6 +1071,48 @@ class ScriptedMonitoringStatus:
         return self.observed.get(delivery, Observed())
 
 
+# the application, asked by address
+
+
+@dataclass
+class ScriptedAppProbe:
+    """The ``AppProbe`` port as a script: ``pages`` maps ``(address, port)`` to what a server
+    there answers for each ``Host`` (``(status, body)``; ``"*"`` for any host); ``closed``
+    lists ports that refuse connections; anything else gives no answer (timed out). Held to
+    ``SocketProbe``'s contract (tests/integration/test_app_probe_contract.py)."""
+
+    pages: dict[tuple[str, int], dict[str, tuple[int, str]]] = field(default_factory=dict)
+    closed: set[tuple[str, int]] = field(default_factory=set)
+    asked: list[HttpProbe | tuple[str, int]] = field(default_factory=list)
+
+    def serve(self, address: str, port: int, body: str, status: int = 200, host: str = "*") -> None:
+        """A server at ``address:port`` answers ``status`` and ``body`` for ``host``."""
+        self.closed.discard((address, port))
+        self.pages.setdefault((address, port), {})[host] = (status, body)
+
+    def stop(self, address: str, port: int) -> None:
+        """The server at ``address:port`` stops: the port refuses connections."""
+        self.pages.pop((address, port), None)
+        self.closed.add((address, port))
+
+    def http(self, probe: HttpProbe) -> HttpAnswer:
+        self.asked.append(probe)
+        where = (probe.address, probe.port)
+        if where in self.closed:
+            return HttpAnswer(error="connection refused")
+        if where not in self.pages:
+            return HttpAnswer(error="no answer (timed out)")
+        answers = self.pages[where]
+        status, body = answers.get(probe.host) or answers.get("*") or (404, "not found\n")
+        return HttpAnswer(status, body[:MAX_BODY])
+
+    def tcp(self, address: str, port: int) -> str | None:
+        self.asked.append((address, port))
+        if (address, port) in self.closed:
+            return "connection refused"
+        return None if (address, port) in self.pages else "no answer (timed out)"
+
+
 def fake_adapters(  # noqa: PLR0913 - one optional fake per port
     root: Path,
     *,
@@ -1078,6 +1121,7 @@ def fake_adapters(  # noqa: PLR0913 - one optional fake per port
     playbooks: ScriptedPlaybooks | None = None,
     vault: DeliveryVault | None = None,
     platform_checks: ScriptedChecks | None = None,
+    app_probe: ScriptedAppProbe | None = None,
 ) -> Adapters:
     """Phase 2-4 adapters with fakes, files under ``root``; pins and secrets in ``vault`` (as
     when the site shares its state) or only in the files."""
@@ -1089,6 +1133,7 @@ def fake_adapters(  # noqa: PLR0913 - one optional fake per port
         monitoring=FolderMonitoring(root / "targets"),
         management_networks=("10.213.0.1/32",),
         platform_checks=platform_checks or ScriptedChecks(),
+        app_probe=app_probe or ScriptedAppProbe(),
     )
 
 

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 
 from orchestrator.adapters.alertmanager import AmtoolRouting
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
+from orchestrator.adapters.app_probe import SocketProbe
 from orchestrator.adapters.blackbox_config import BlackboxConfig
 from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.identity import LoginIdentity, SshSignatureIdentity
@@ -159,6 +160,7 @@ class Wiring:
             app_monitoring=FileAppMonitoring(prometheus, blackbox_config(site)),
             alert_routing=AmtoolRouting(str(alertmanager.url)) if alertmanager else None,
             alert_policy=alert_policy(site),
+            app_probe=SocketProbe(),
         )
 
     @functools.cached_property

@@ -8,7 +8,7 @@ blackbox exporter read as YAML).
               content as a literal regular expression the body must match. The Debian blackbox
               exporter (0.23) takes no per-target host name, so what differs per check lives in
               a module of its own. ``tcp`` checks use the standard ``tcp_connect``.
-    targets   file-SD target groups for the probe job: one per ``AppProbe`` (the VIP, or a host),
+    targets   file-SD target groups for the probe job: one per ``GoLiveProbe`` (the VIP, or a host),
               labelled ``delivery``, ``check``, ``kind``, ``module``, ``stage: go_live`` and, for
               a host, ``host``
     rules     one rule per check, ``GoLiveCheckFailed`` on ``probe_success == 0`` of its targets,
@@ -28,7 +28,7 @@ import urllib.parse
 from collections.abc import Mapping
 
 from orchestrator.adapters.prometheus import PROBE_JOB, selector
-from orchestrator.engine.ports.app_monitoring import AppChecks, AppProbe
+from orchestrator.engine.ports.app_monitoring import AppChecks, GoLiveProbe
 from orchestrator.store.records import Json
 
 STAGE = "go_live"
@@ -62,7 +62,7 @@ def modules(checks: AppChecks) -> dict[str, Json]:
     return found
 
 
-def http_module(probe: AppProbe) -> Json:
+def http_module(probe: GoLiveProbe) -> Json:
     """A blackbox ``http`` module that succeeds only on the check's status and content."""
     http: dict[str, Json] = {
         "preferred_ip_protocol": "ip4",

@@ -21,7 +21,14 @@ from orchestrator.engine.batch import Batch, BatchStep
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import OrchestratorError, PermanentError, TransientError
 from orchestrator.engine.findings import failing, results_in
-from orchestrator.engine.gates import Gate, GateState, People, gate_state, operations_team
+from orchestrator.engine.gates import (
+    GATES,
+    Gate,
+    GateState,
+    People,
+    gate_state,
+    operations_team,
+)
 from orchestrator.engine.interrupts import RunInterrupted
 from orchestrator.engine.lock import LockOwner, holder_alive
 from orchestrator.engine.observers import Observers
@@ -29,7 +36,7 @@ from orchestrator.engine.phase import Phase, PhaseRange
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.runners import HostRunner
 from orchestrator.engine.status import Status
-from orchestrator.engine.step import Result, Step, StepContext, input_hash
+from orchestrator.engine.step import Rechecking, Result, Step, StepContext, input_hash
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import (
     HostRecord,
@@ -249,9 +256,18 @@ class Execution:
             except Exception as exc:  # noqa: BLE001 - failures are values
                 return self._unprepared(phase, step, exc)
             previous = self.parts.store.latest_step(self.delivery.id, step.key)
+            if not self.settled(step, previous):
+                previous = None  # nothing of an earlier run stands in: look again, every host
             if previous is not None and up_to_date(previous, prepared.input_hash):
                 return self._skip(phase, previous)
             return self._apply(step, ctx, prepared, previous)
+
+    def settled(self, step: Step, previous: StepRecord | None) -> bool:
+        """Whether a checkpoint may stand for ``step``: always, unless the step looks at the
+        platform again on every run (``Rechecking``) and its gate has no current approval."""
+        if not isinstance(step, Rechecking) or previous is None:
+            return True
+        return previous.run_id == self.run.id or self.gate_state(GATES[step.settled_by]).passed
 
     def _unprepared(self, phase: int, step: Step, exc: Exception) -> Ending:
         log_failure(exc)

@@ -5,7 +5,7 @@
 | `preconditions`         | before phase 1                       | the delivery manager            |
 | `buddycheck`            | before phase 5                       | an engineer other than the lead |
 | `customer_confirmation` | in phase 5, before the contract step | the delivery manager            |
-| `go_live`               | before phase 7                       | the delivery manager            |
+| `go_live`               | in phase 7, after the go-live checks | the delivery manager            |
 | `ops_acceptance`        | end of phase 7, after the go-live    | the operations team named in    |
 |                         | steps                                | the spec (site role operations) |
 | `hardware_delivered`    | end of phase 1, when hardware is     | the lead engineer or the        |
@@ -13,7 +13,8 @@
 
 A gate is passed when it has an approval and nothing blocks it: ``preconditions`` is blocked
 while the spec says the quote or the data processing agreement is not signed, ``buddycheck``
-while action items are open. The customer confirmation sits after the handover steps and before
+and ``go_live`` while action items are open (``go_live`` signs the go-live checks' results).
+The customer confirmation sits after the handover steps and before
 ``handover.contract_effective`` (systems go to production, the contract takes effect).
 
 Who approves is authenticated (``orchestrator.engine.ports.identity``): a person the site knows,
@@ -139,7 +140,13 @@ CUSTOMER_CONFIRMATION = Gate(
     "the customer's confirmation of the handover, recorded by the delivery manager",
     frozenset({Role.DELIVERY_MANAGER}),
 )
-GO_LIVE = Gate("go_live", "approval to go live", frozenset({Role.DELIVERY_MANAGER}))
+GO_LIVE = Gate(
+    "go_live",
+    "approval to go live, on the go-live checks' results (and confirming the manual ones)",
+    frozenset({Role.DELIVERY_MANAGER}),
+    blocked_by_open_items=True,
+    evidence_step="golive.checks",
+)
 OPS_ACCEPTANCE = Gate(
     "ops_acceptance",
     "acceptance of the platform by the operations team",

@@ -83,7 +83,8 @@ class Planning:
             status, error = failure_of(exc)
             return PlannedStep(phase, step.key, step.title, status, error=error)
         previous = self.execution.parts.store.latest_step(self.execution.delivery.id, step.key)
-        if previous is not None and up_to_date(previous, prepared.input_hash):
+        settled = self.execution.settled(step, previous)
+        if previous is not None and settled and up_to_date(previous, prepared.input_hash):
             self.execution.outputs[step.key] = previous.outputs
             return PlannedStep(phase, step.key, step.title, Status.SKIPPED)
         return _planned(phase, step, self.execution.attempt(step.plan, ctx))

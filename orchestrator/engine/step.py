@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import NotImplementedYet
@@ -100,6 +100,19 @@ class Step(Protocol):
 
     def apply(self, ctx: StepContext) -> Result:
         """Do the work (for ``ctx.host`` when the step has hosts)."""
+        ...
+
+
+@runtime_checkable
+class Rechecking(Protocol):
+    """A step that looks at the platform as it is now (a check), so that a checkpoint of an
+    earlier run never stands in for looking again — until the gate that signs its results off
+    has an approval of them: from then on the verdict stands, and a run with the same inputs
+    skips the step like any other. ``settled_by`` names that gate."""
+
+    @property
+    def settled_by(self) -> str:
+        """The gate whose current approval settles the step's results."""
         ...
 
 

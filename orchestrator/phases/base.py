@@ -43,6 +43,7 @@ from orchestrator.engine.errors import HostKeyChanged, OrchestratorError, Refuse
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.alert_routing import AlertPolicy, AlertRouting
 from orchestrator.engine.ports.app_monitoring import AppMonitoring
+from orchestrator.engine.ports.app_probe import AppProbe
 from orchestrator.engine.ports.check_monitoring import CheckMonitoring
 from orchestrator.engine.ports.host_records import (
     HOST_KEY_FIELD,
@@ -106,7 +107,7 @@ class HostSettings:
 
 @dataclass(frozen=True, slots=True)
 class Adapters:
-    """What phases 2 to 4, and phase 7's monitoring, work with."""
+    """What phases 2 to 7 work with."""
 
     machines: Machines
     probe: ReachabilityProbe
@@ -122,6 +123,7 @@ class Adapters:
     app_monitoring: AppMonitoring | None = None  # probes and alerts of the go-live checks (phase 7)
     alert_routing: AlertRouting | None = None  # ``None``: the site names no Alertmanager
     alert_policy: AlertPolicy = field(default_factory=AlertPolicy)  # routes per team (phase 7)
+    app_probe: AppProbe | None = None  # the application asked by address (phases 6 and 7)
 
 
 type AdapterSource = Callable[[], Adapters]

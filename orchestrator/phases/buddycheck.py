@@ -90,28 +90,29 @@ def described(check: Check) -> Json:
 class VerifyStep:
     """Verify every host against what was sold: one check per sold item, per host.
 
-    ``inputs()`` holds the checks, the inventory and the pinned host keys — and the run's id, so
-    that every run of phase 4 really checks again: a buddycheck re-run after fixing things must
-    look at the platform as it is now, never reuse an earlier run's verdict. ``plan()`` lists the
-    checks without running them.
+    ``inputs()`` holds the checks, the inventory and the pinned host keys. The step is
+    ``Rechecking``: until the buddycheck is signed off, every run of phase 4 really checks again
+    (a re-run after fixing things must look at the platform as it is now, never reuse an earlier
+    run's verdict); once the sign-off approves its results, they stand while the inputs stay the
+    same. ``plan()`` lists the checks without running them.
     """
 
     adapters: AdapterSource
     key: str = VERIFY
     title: str = "Verify the platform against what was agreed"
+    settled_by: str = "buddycheck"
 
     def hosts(self, ctx: StepContext) -> Sequence[str]:
         return [h.name for h in ctx.spec.expanded_hosts()]
 
     def inputs(self, ctx: StepContext) -> JsonMap:
         if REACHABILITY not in ctx.outputs:  # planning before the machines are up
-            return {"waiting_for": REACHABILITY, "run": ctx.run_id}
+            return {"waiting_for": REACHABILITY}
         adapters = self.adapters()
         return {
             "checks": [described(c) for c in self.checks(ctx, adapters)],
             "inventory": delivery_inventory(ctx, adapters),
             "pins": {h: per_host(ctx, REACHABILITY, h).get("host_key") for h in self.hosts(ctx)},
-            "run": ctx.run_id,  # every run checks again
         }
 
     def plan(self, ctx: StepContext) -> Sequence[Change]:

@@ -29,17 +29,39 @@ from orchestrator.adapters.prometheus import check_rules
 from orchestrator.adapters.prometheus_app import ALERT, alert_labels
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.ports.alert_routing import AlertPolicy, AlertRouting, TeamRoute
-from orchestrator.engine.ports.app_monitoring import AppChecks, AppProbe
+from orchestrator.engine.ports.app_monitoring import AppChecks, GoLiveProbe
+from orchestrator.engine.ports.app_probe import hostport
 from orchestrator.engine.ports.check_monitoring import resolve
 from orchestrator.engine.step import Change, Result, StepContext
+from orchestrator.phases.app_checks import VIP, AppTarget, delivered_targets
 from orchestrator.phases.base import REACHABILITY, AdapterSource
-from orchestrator.phases.golive_targets import app_probes
 from orchestrator.phases.monitoring import check_hosts
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.model import GoLiveCheck
 from orchestrator.store.records import Json, JsonMap
 
 MONITORING = "golive.monitoring"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def probe_of(target: AppTarget) -> GoLiveProbe:
+    """The probe of one go-live check at one address, as ``golive.checks`` sends it: by address,
+    with the URL's host name as ``Host``."""
+    check, host = target.check, None if target.host == VIP else target.host
+    if check.kind == "tcp":
+        return GoLiveProbe(check.name, "tcp", hostport(target.address, int(check.port or 0)), host)
+    request = target.request()
+    where = hostport(request.address, request.port)
+    if request.port == _DEFAULT_PORTS.get(request.scheme):
+        where = where.rsplit(":", 1)[0]
+    url = f"{request.scheme}://{where}{request.target}"
+    return GoLiveProbe(check.name, "http", url, host, request.host, check.expect_status or 200,
+                       check.content)  # fmt: skip
+
+
+def app_probes(ctx: StepContext) -> tuple[GoLiveProbe, ...]:
+    """Every probe of the delivery's ``http`` and ``tcp`` go-live checks."""
+    return tuple(probe_of(target) for target in delivered_targets(ctx))
 
 
 def team_route(spec: DeliverySpec, policy: AlertPolicy) -> TeamRoute:
@@ -62,7 +84,7 @@ def delivery_labels(spec: DeliverySpec, route: TeamRoute) -> dict[str, str]:
 
 
 def alerts(
-    spec: DeliverySpec, labels: Mapping[str, str], probes: Sequence[AppProbe]
+    spec: DeliverySpec, labels: Mapping[str, str], probes: Sequence[GoLiveProbe]
 ) -> list[dict[str, str]]:
     """The label sets of every alert rule of the delivery (go-live and monitoring checks), each
     with its ``alertname``, once each."""
@@ -174,7 +196,7 @@ class MonitoringStep:
         })  # fmt: skip
 
     def _publish(self, ctx: StepContext, labels: Mapping[str, str],
-                 probes: Sequence[AppProbe]) -> bool:  # fmt: skip
+                 probes: Sequence[GoLiveProbe]) -> bool:  # fmt: skip
         adapters, spec = self.adapters(), ctx.spec
         changed = False
         if spec.monitoring.checks:
@@ -192,16 +214,16 @@ class MonitoringStep:
 
 
 def _probed(spec: DeliverySpec) -> Iterator[GoLiveCheck]:
-    return (c for c in (spec.go_live.checks if spec.go_live else ()) if c.kind != "manual")
+    return (c for c in spec.go_live.checks if c.kind != "manual")
 
 
-def _probe_json(probe: AppProbe) -> JsonMap:
+def _probe_json(probe: GoLiveProbe) -> JsonMap:
     return {"check": probe.check, "kind": probe.kind, "target": probe.target,
             "host": probe.host, "host_header": probe.host_header,
             "expect_status": probe.expect_status, "content": probe.content}  # fmt: skip
 
 
-def _describe(probe: AppProbe, alert_after: str) -> str:
+def _describe(probe: GoLiveProbe, alert_after: str) -> str:
     what = probe.target
     if probe.kind == "http":
         what += f" as {probe.host_header}" if probe.host_header else ""

@@ -77,12 +77,14 @@ class ObservedStep:
     settle: float = SETTLE_SECONDS  # how long to ask again while monitoring has not looked yet
     recheck: float = RECHECK_SECONDS  # how long to ask again while a monitoring check fails
     pause: Callable[[float], None] = time.sleep
+    settled_by: str = "buddycheck"
 
     def inputs(self, ctx: StepContext) -> JsonMap:
-        """The run's id first: what Prometheus and NetBox say changes without anything of ours
-        changing, so a checkpoint of an earlier run must never stand in for asking again."""
+        """The hosts and checks. What Prometheus and NetBox say changes without anything of ours
+        changing, so the step is ``Rechecking``: it asks again on every run until the buddycheck
+        is signed off."""
         checks = [c.model_dump(mode="json", exclude_none=True) for c in ctx.spec.monitoring.checks]
-        return {"run": ctx.run_id, "hosts": list(_hosts(ctx)), "checks": checks}
+        return {"hosts": list(_hosts(ctx)), "checks": checks}
 
     def hosts(self, ctx: StepContext) -> Sequence[str]:  # noqa: ARG002 - the Step protocol
         return ()

@@ -34,11 +34,11 @@ _MONITORING_OPTIONAL = frozenset(
     {"port", "path", "expect_status", "process", "mount", "warning", "critical"}
 )
 _GO_LIVE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "http": (frozenset({"url", "expect_status"}), frozenset({"url"})),
+    "http": (frozenset({"url", "expect_status", "content", "role"}), frozenset({"url"})),
     "tcp": (frozenset({"role", "port"}), frozenset({"role", "port"})),
     "manual": (frozenset(), frozenset({"description"})),
 }
-_GO_LIVE_OPTIONAL = frozenset({"url", "expect_status", "role", "port"})
+_GO_LIVE_OPTIONAL = frozenset({"url", "expect_status", "content", "role", "port"})
 
 
 def inconsistencies(spec: DeliverySpec) -> list[Inconsistency]:
@@ -237,3 +237,10 @@ def _go_live(spec: DeliverySpec) -> Iterator[Inconsistency]:
         yield from _kind_fields(loc, check.kind, check, _GO_LIVE_OPTIONAL, _GO_LIVE_FIELDS)
         if check.role is not None and check.role not in spec.roles():
             yield (*loc, "role"), _unknown_role(check.role, spec.roles())
+        if check.kind == "http" and check.role is None and not _has_vip(spec):
+            yield (*loc, "role"), "required: the delivery has no VIP to send the request to"
+
+
+def _has_vip(spec: DeliverySpec) -> bool:
+    balancer = spec.network.load_balancer
+    return balancer is not None and balancer.vip is not False

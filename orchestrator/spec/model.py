@@ -407,12 +407,27 @@ class GoLiveCheck(SpecModel):
     description: Text | None = Field(
         default=None, description="What to check (required for `manual`)."
     )
-    url: HttpUrl | None = Field(default=None, description="`http`: URL to request (required).")
+    url: HttpUrl | None = Field(
+        default=None,
+        description=(
+            "`http`: the URL as the public will use it (required). It is requested by address: "
+            "sent to the delivery's VIP (or to each host of `role`) with the URL's host name "
+            "as `Host` (and TLS server name), so it works before DNS points at the platform."
+        ),
+    )
     expect_status: int | None = Field(
         default=None, ge=100, le=599, description="`http`: expected status; 200 when left out."
     )
+    content: Text | None = Field(
+        default=None,
+        description="`http`: text the response body must contain (literally); any when left out.",
+    )
     role: Slug | None = Field(
-        default=None, description="`tcp`: host role whose hosts must answer (required)."
+        default=None,
+        description=(
+            "`tcp`: host role whose hosts must answer (required). `http`: send the request to "
+            "each host of this role instead of the VIP (required without a VIP)."
+        ),
     )
     port: Port | None = Field(default=None, description="`tcp`: port (required).")
 

@@ -76,7 +76,7 @@ monitoring:
     - {{name: web-health, kind: http, roles: [web], port: 80, path: /health, activate: go_live}}
 go_live:
   checks:
-    - {{name: shop, kind: http, url: "http://shop.golive.example.nl/"}}
+    - {{name: shop, kind: http, url: "http://shop.golive.example.nl/", content: Golive B.V. on}}
     - {{name: web-port, kind: tcp, role: web, port: 80}}
     - {{name: dns-switched, kind: manual, description: shop.golive.example.nl points to the VIP}}
 operations: {{team: {TEAM}, email: ops-b@hosting.example.com}}

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from orchestrator.engine.ports.app_monitoring import AppChecks, AppMonitoring, AppProbe
+from orchestrator.engine.ports.app_monitoring import AppChecks, AppMonitoring, GoLiveProbe
 from orchestrator.testing_alerts import InMemoryAppMonitoring
 
 PREFIX = "am-contract-"
 LABELS = {"customer": "Contract B.V.", "tenant": "contract", "team": "ops-b"}
-HTTP = AppProbe("home", "http", "http://127.0.0.1:9090/-/healthy", None, "shop.example.net",
+HTTP = GoLiveProbe("home", "http", "http://127.0.0.1:9090/-/healthy", None, "shop.example.net",
                 200, "Healthy")  # fmt: skip
-TCP = AppProbe("port", "tcp", "127.0.0.1:9090", "contract-01")
+TCP = GoLiveProbe("port", "tcp", "127.0.0.1:9090", "contract-01")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class World:
     loaded: Callable[[str], set[str]]
 
 
-def checks(delivery: str, *probes: AppProbe) -> AppChecks:
+def checks(delivery: str, *probes: GoLiveProbe) -> AppChecks:
     return AppChecks(delivery, probes, LABELS, "30s")
 
 

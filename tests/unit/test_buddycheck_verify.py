@@ -135,6 +135,18 @@ def test_running_phase_4_again_checks_again_and_sees_the_mended_platform(tmp_pat
     assert len(checks.requests) == 3  # nothing changed, and still it checks
 
 
+def test_once_signed_off_the_verdict_stands(tmp_path: Path) -> None:
+    bench = Bench(tmp_path)
+    bench.run()
+    bench.run(first=4)
+    assert len(bench.checks.requests) == 2  # not signed off yet: every run checks
+    approve_gates(bench.store, DELIVERY, "buddycheck")
+    settled = bench.run(first=4)
+    assert len(bench.checks.requests) == 2  # the sign-off's results stand
+    step = bench.store.list_steps(settled)
+    assert [(s.key, s.status) for s in step] == [(VERIFY, Status.SKIPPED)]
+
+
 def test_plan_lists_the_checks_without_running_them(tmp_path: Path) -> None:
     bench = Bench(tmp_path)
     bench.run()

@@ -14,6 +14,7 @@ from orchestrator.engine import (
 )
 from orchestrator.engine.ports.identity import KnownPerson
 from orchestrator.store import ActionItem
+from orchestrator.store.records import StepRecord
 from orchestrator.testing import (
     T0,
     EngineBench,
@@ -37,11 +38,15 @@ def approve_as(store: InMemoryRunStore, gate: str, who: str | KnownPerson) -> No
 
 
 def with_evidence(store: InMemoryRunStore) -> None:
-    """The delivery, with a finished buddycheck whose results hash to ``abc``."""
+    """The delivery, with a finished buddycheck and go-live checks (scripted evidence)."""
     bench = EngineBench(store)
     phases, _steps = scripted_phases()
     approve_gates(store, DELIVERY, "preconditions")
-    bench.engine(phases).run(RunRequest(DELIVERY, "Alice Lead", phases=PhaseRange(1, 4)))
+    run = bench.engine(phases).run(RunRequest(DELIVERY, "Alice Lead", phases=PhaseRange(1, 4)))
+    checks = {"evidence": "evidence of golive.checks"}
+    store.save_step(
+        StepRecord(run.run.id, 7, "golive.checks", Status.SUCCEEDED, "", T0, T0, checks)
+    )
 
 
 def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:

@@ -28,7 +28,7 @@ from orchestrator.cli.site import blackbox_config_line, team_lines
 from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.ports.alert_routing import AlertPolicy, TeamRoute
-from orchestrator.engine.ports.app_monitoring import AppChecks, AppProbe
+from orchestrator.engine.ports.app_monitoring import AppChecks, GoLiveProbe
 from orchestrator.engine.ports.check_monitoring import DeliveryChecks
 from orchestrator.engine.step import StepContext
 from orchestrator.phases import base
@@ -66,16 +66,18 @@ monitoring:
     - {{name: checkout, kind: http, roles: [web], port: 80, path: /checkout, activate: go_live}}
 go_live:
   checks:
-    - {{name: shop, kind: http, url: "https://shop.acme.example.nl/", expect_status: 200}}
+    - {{name: shop, kind: http, url: "https://shop.acme.example.nl/", content: Welcome (to) Acme}}
+    - {{name: api, kind: http, url: "http://api.acme.example.nl:8080/v1?x=1", role: web,
+       expect_status: 204}}
     - {{name: web-port, kind: tcp, role: web, port: 443}}
     - {{name: dns, kind: manual, description: the name points to the VIP}}
 operations: {{team: Ops B, email: ops-b@hosting.example.com}}
 """
 ROUTE = TeamRoute("team", "ops-b", "ops-b-pager")
 POLICY = AlertPolicy({"Ops B": ROUTE}, "30s")
-HTTP = AppProbe("shop", "http", "https://10.213.202.100/", None, "shop.acme.example.nl", 200,
+HTTP = GoLiveProbe("shop", "http", "https://10.213.202.100/", None, "shop.acme.example.nl", 200,
                 "Welcome (to) the $hop")  # fmt: skip
-TCP = AppProbe("web-port", "tcp", "10.213.202.10:443", "web-01")
+TCP = GoLiveProbe("web-port", "tcp", "10.213.202.10:443", "web-01")
 LABELS = {"customer": "Acme B.V.", "tenant": "acme", "team": "ops-b"}
 
 
@@ -83,7 +85,7 @@ def _spec() -> DeliverySpec:
     return parse_spec(SPEC, "golive.yaml")
 
 
-def _checks(*probes: AppProbe) -> AppChecks:
+def _checks(*probes: GoLiveProbe) -> AppChecks:
     return AppChecks(DELIVERY, probes or (HTTP, TCP), LABELS, "30s")
 
 
@@ -102,7 +104,7 @@ def test_an_http_check_gets_a_module_with_its_host_status_and_literal_content() 
 
 
 def test_a_plain_http_check_with_a_port_names_no_tls_and_no_content_match() -> None:
-    probe = AppProbe("api", "http", "http://10.0.0.5:8080/v1", "web-01", "api.example:8080", 204)
+    probe = GoLiveProbe("api", "http", "http://10.0.0.5:8080/v1", "web-01", "api.example:8080", 204)
     module: Any = http_module(probe)
     http = module["http"]
     assert http["headers"] == {"Host": "api.example:8080"}
@@ -381,7 +383,7 @@ def test_the_step_routes_then_activates_the_checks_and_probes_the_go_live_ones(
     result = step.apply(_ctx(_spec()))
     assert result.changed
     assert result.outputs["receiver"] == "ops-b-pager"
-    assert result.outputs["routes_tested"] == 4
+    assert result.outputs["routes_tested"] == 5  # 2 monitoring checks, 3 go-live checks
     (published,) = checks.published
     assert published.live
     assert [c.name for c in published.active()] == ["web-port", "checkout"]
@@ -390,9 +392,14 @@ def test_the_step_routes_then_activates_the_checks_and_probes_the_go_live_ones(
     assert installed.alert_after == "30s"
     assert [(p.check, p.target, p.host, p.host_header) for p in installed.probes] == [
         ("shop", "https://10.213.202.100/", None, "shop.acme.example.nl"),
+        ("api", "http://10.213.202.10:8080/v1?x=1", "web-01", "api.acme.example.nl"),
+        ("api", "http://10.213.202.11:8080/v1?x=1", "web-02", "api.acme.example.nl"),
         ("web-port", "10.213.202.10:443", "web-01", None),
         ("web-port", "10.213.202.11:443", "web-02", None),
     ]
+    shop, api = installed.probes[:2]
+    assert (shop.content, shop.expect_status) == ("Welcome (to) Acme", 200)
+    assert (api.content, api.expect_status) == (None, 204)
     assert {a["team"] for a in routing.asked} == {"ops-b"}
 
 
@@ -436,7 +443,15 @@ def test_the_plan_says_where_alerts_go_and_what_is_probed(tmp_path: Path) -> Non
         "activate check checkout (http, a go-live monitoring check)",
         (
             "probe go-live check shop (https://10.213.202.100/ as shop.acme.example.nl, status "
-            "200 on vip; alerts after 30s)"
+            "200, containing 'Welcome (to) Acme' on vip; alerts after 30s)"
+        ),
+        (
+            "probe go-live check api (http://10.213.202.10:8080/v1?x=1 as api.acme.example.nl, "
+            "status 204 on web-01; alerts after 30s)"
+        ),
+        (
+            "probe go-live check api (http://10.213.202.11:8080/v1?x=1 as api.acme.example.nl, "
+            "status 204 on web-02; alerts after 30s)"
         ),
         "probe go-live check web-port (10.213.202.10:443 on web-01; alerts after 30s)",
         "probe go-live check web-port (10.213.202.11:443 on web-02; alerts after 30s)",
@@ -470,5 +485,5 @@ def test_site_check_reads_the_blackbox_configuration(tmp_path: Path) -> None:
 
 def test_the_firewall_opens_the_go_live_checks_ports_of_a_role_to_the_scrapers() -> None:
     spec = _spec()
-    assert probe_ports(spec, "web") == [80, 443]  # monitoring's 80, go-live tcp 443
+    assert probe_ports(spec, "web") == [80, 443, 8080]  # monitoring's, go-live tcp and http
     assert probe_ports(spec, "db") == []

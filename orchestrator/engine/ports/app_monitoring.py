@@ -6,7 +6,7 @@ Phase 7 (``golive.monitoring``) resolves the spec's ``go_live.checks`` of kind `
 ``tcp`` to the delivery's addresses (``orchestrator.phases.app_checks``): an ``http`` check goes
 to the load balancer's VIP, or to each host of its role, with the URL's own host name as the
 ``Host`` header, never to the customer's public name; a ``tcp`` check goes to each host of its
-role. Each target becomes an ``AppProbe``; the monitoring system probes it and alerts, with the
+role. Each target becomes an ``GoLiveProbe``; the monitoring system probes it and alerts, with the
 delivery's ``labels`` (customer, tenant, delivery, the operations team's routing label), when it
 has failed for ``alert_after``. Publishing replaces the delivery's earlier go-live probes, so a
 check removed from the spec disappears; ``AppChecks(delivery, ())`` removes them all.
@@ -34,7 +34,7 @@ OWN_LABELS = frozenset({"alertname", "check", "customer", "delivery", "host", "i
 
 
 @dataclass(frozen=True, slots=True)
-class AppProbe:
+class GoLiveProbe:
     """One target of a go-live check, reached by the delivery's own address."""
 
     check: str
@@ -56,7 +56,7 @@ class AppChecks:
     """Every go-live probe of one delivery, and the labels its alerts carry."""
 
     delivery: str
-    probes: tuple[AppProbe, ...]
+    probes: tuple[GoLiveProbe, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
     alert_after: str = ALERT_AFTER  # a Prometheus duration: ``30s``, ``1m``
 
