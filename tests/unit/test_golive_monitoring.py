@@ -15,6 +15,7 @@ import yaml
 
 from orchestrator.adapters.blackbox_config import BlackboxConfig, update_modules
 from orchestrator.adapters.inventory import probe_ports
+from orchestrator.adapters.prometheus import BLACKBOX_MODULES
 from orchestrator.adapters.prometheus_app import (
     ALERT,
     http_module,
@@ -31,6 +32,9 @@ from orchestrator.engine.ports.alert_routing import AlertPolicy, TeamRoute
 from orchestrator.engine.ports.app_monitoring import AppChecks, GoLiveProbe
 from orchestrator.engine.ports.check_monitoring import DeliveryChecks
 from orchestrator.engine.step import StepContext
+from orchestrator.lab import alertmanager as lab_alertmanager
+from orchestrator.lab import prometheus as lab_prometheus
+from orchestrator.lab.paths import LabPaths
 from orchestrator.phases import base
 from orchestrator.phases.golive_monitoring import (
     MonitoringStep,
@@ -487,3 +491,28 @@ def test_the_firewall_opens_the_go_live_checks_ports_of_a_role_to_the_scrapers()
     spec = _spec()
     assert probe_ports(spec, "web") == [80, 443, 8080]  # monitoring's, go-live tcp and http
     assert probe_ports(spec, "db") == []
+
+
+# --- the lab's Alertmanager ---------------------------------------------------------------------
+
+
+def test_the_lab_routes_each_team_to_its_webhook_and_sends_resolved_alerts() -> None:
+    config = json.loads(lab_alertmanager.config_text())
+    routes = {r["matchers"][0]: r["receiver"] for r in config["route"]["routes"]}
+    assert routes == {'team="operations-team-b"': "operations-team-b",
+                      'team="operations"': "operations", 'team="ops-b"': "ops-b"}  # fmt: skip
+    assert config["route"]["receiver"] == lab_alertmanager.UNROUTED
+    hooks = {r["name"]: r.get("webhook_configs") for r in config["receivers"]}
+    assert hooks["ops-b"] == [{"url": "http://127.0.0.1:9097/ops-b", "send_resolved": True}]
+    assert hooks[lab_alertmanager.UNROUTED] is None
+    prometheus = json.loads(lab_prometheus.config_text(LabPaths(Path("/lab"), Path("/cache"))))
+    assert prometheus["alerting"] == {
+        "alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}]
+    }
+
+
+def test_lab_up_keeps_the_deliveries_modules_and_repairs_its_own() -> None:
+    ours: dict[str, Json] = {f"golive_{DELIVERY}_shop": {"prober": "http"}, "icmp": {"prober": "x"}}
+    modules_now = lab_prometheus.with_standard_modules(ours)
+    assert modules_now[f"golive_{DELIVERY}_shop"] == {"prober": "http"}
+    assert modules_now["icmp"] == BLACKBOX_MODULES["icmp"]

@@ -6,14 +6,14 @@ Phase 7 (``golive.monitoring``) resolves the spec's ``go_live.checks`` of kind `
 ``tcp`` to the delivery's addresses (``orchestrator.phases.app_checks``): an ``http`` check goes
 to the load balancer's VIP, or to each host of its role, with the URL's own host name as the
 ``Host`` header, never to the customer's public name; a ``tcp`` check goes to each host of its
-role. Each target becomes an ``GoLiveProbe``; the monitoring system probes it and alerts, with the
+role. Each target becomes a ``GoLiveProbe``; the monitoring system probes it and alerts, with the
 delivery's ``labels`` (customer, tenant, delivery, the operations team's routing label), when it
 has failed for ``alert_after``. Publishing replaces the delivery's earlier go-live probes, so a
 check removed from the spec disappears; ``AppChecks(delivery, ())`` removes them all.
 
 Adapters: ``FileAppMonitoring`` (``orchestrator.adapters.prometheus_files``: blackbox exporter
 modules, file-SD probe targets and Prometheus alert rules) and ``InMemoryAppMonitoring``
-(``orchestrator.testing``). Errors: ``Refused`` when the monitoring system refuses the
+(``orchestrator.testing_alerts``). Errors: ``Refused`` when the monitoring system refuses the
 configuration (the blackbox exporter or Prometheus will not load it), ``TransientError``
 subclasses when it could not be asked to reload.
 """
