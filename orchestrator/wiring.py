@@ -34,7 +34,6 @@ import functools
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
 
 import requests
 import structlog
@@ -73,6 +72,7 @@ from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.handover import HandoverAdapters
 from orchestrator.phases.handover_facts import HandoverSettings, Jump
 from orchestrator.phases.netbox_steps import Placement
+from orchestrator.phases.record import StatusSummary, status_of
 from orchestrator.phases.software import RESTIC_PASSWORD
 from orchestrator.site import Site
 from orchestrator.site.model import Ssh
@@ -80,7 +80,7 @@ from orchestrator.spec import DeliverySpec
 from orchestrator.spec.messages import problems_of
 from orchestrator.spec.problems import field_path
 from orchestrator.store.location import DEFAULT_STATE
-from orchestrator.store.protocol import Decisions, SharedState
+from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import ActionItem
 
 log = structlog.get_logger("orchestrator.wiring")
@@ -90,8 +90,9 @@ NOT_SHARED = (
 )
 
 
-class WiredStore(SharedState, Decisions, Protocol):
-    """What the adapters use of the run store: shared state, and the action items phase 5 lists."""
+#: What the adapters use of the run store: shared state, the action items phase 5 lists, and
+#: the delivery's record phase 7's final report writes down.
+type WiredStore = RunStore
 
 
 class Wiring:
@@ -186,8 +187,13 @@ class Wiring:
         installed), action items from the run store, what the documents say about the site."""
         return HandoverAdapters(
             self.workspace, WeasyPrintCommand(), self._action_items,
-            handover_settings(self.site, shared=self._shared()),
+            handover_settings(self.site, shared=self._shared()), record=self._record,
         )  # fmt: skip
+
+    def _record(self, delivery: str) -> StatusSummary:
+        if self.store is None:
+            raise Refused("the final report reads the delivery's record: no run store was given")
+        return status_of(self.store, delivery)
 
     def _action_items(self, delivery: str) -> list[ActionItem]:
         if self.store is None:

@@ -30,6 +30,7 @@ from orchestrator.cli.runs import (
 )
 from orchestrator.engine import BadInput
 from orchestrator.engine.evaluation import KINDS, Evaluation, by_kind, record_evaluation
+from orchestrator.engine.gates import EVALUATION
 from orchestrator.logging import configured_logging
 from orchestrator.spec.problems import Loc, SpecError, SpecProblem, field_path
 from orchestrator.spec.source import YamlDocument, read_yaml
@@ -66,6 +67,8 @@ def evaluate(  # noqa: PLR0913 - one parameter per command-line option
 
     You are authenticated as at a gate: your OS login, or the SSH key you sign with
     (--sign-with), among the site's people. A CI account (site role `ci`) evaluates nothing.
+    The lead engineer's or the delivery manager's evaluation passes phase 7's gate `evaluation`;
+    anyone else's notes are kept too.
     """
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         if show:
@@ -74,18 +77,31 @@ def evaluate(  # noqa: PLR0913 - one parameter per command-line option
             evaluation = read_evaluation(file) if file is not None else _asked()
             with configured_logging(console=sys.stderr):
                 composed = _wiring(ctx).compose(site, state_dir, _stored_site(store, delivery))
-                notes = record_evaluation(
+                recorded = record_evaluation(
                     store, delivery, evaluation, composed.authenticator(sign_with),
                     clock=_wiring(ctx).runtime.clock,
                 )  # fmt: skip
+                notes = list(recorded.notes)
     if as_json:
         _print_json(notes)
         return
     if not show:
         out().print(f"{len(notes)} evaluation note(s) of {delivery} recorded by {notes[0].by}",
                     markup=False)  # fmt: skip
+        out().print(_gate_line(notes[0].by, recorded.passed_as), markup=False)
         return
     _print_notes(delivery, notes)
+
+
+def _gate_line(by: str, role: str | None) -> str:
+    """Whether the notes passed the evaluation gate (the lead engineer's or the delivery
+    manager's do)."""
+    if role is not None:
+        return f"gate {EVALUATION.name} passed ({by}, {role.replace('_', ' ')})"
+    return (
+        f"gate {EVALUATION.name} still waits: the lead engineer or the delivery manager "
+        "records the evaluation that passes it"
+    )
 
 
 def _stored(store: RunStore, delivery: str) -> list[EvaluationNote]:

@@ -39,6 +39,11 @@ def approve(  # noqa: PLR0913 - the decision's parts, each asked for on the comm
     is now; ``GateRefused`` (audited) when the rule forbids it."""
     delivery = _known(store, delivery_id)
     gate = gate_named(gate_name)
+    if gate.recorded_with is not None:
+        raise BadInput(
+            f"{gate.name} is not approved: it passes once {gate.needs} is recorded, with "
+            f"`{gate.recorded_with} {delivery_id}`"
+        )
     if not comment.strip():
         raise BadInput("an approval needs a comment (--comment): what was checked")
     evidence = current_evidence(store, delivery_id, gate)

@@ -6,6 +6,8 @@
 | `buddycheck`            | before phase 5                       | an engineer other than the lead |
 | `customer_confirmation` | in phase 5, before the contract step | the delivery manager            |
 | `go_live`               | in phase 7, after the go-live checks | the delivery manager            |
+| `evaluation`            | in phase 7, after going live;        | the lead engineer or the        |
+|                         | recorded with `orchestrator evaluate`| delivery manager                |
 | `ops_acceptance`        | end of phase 7, after the go-live    | the operations team named in    |
 |                         | steps                                | the spec (site role operations) |
 | `hardware_delivered`    | end of phase 1, when hardware is     | the lead engineer or the        |
@@ -104,6 +106,8 @@ class Gate:
     blocked_by_unsigned_documents: bool = False
     applies: Callable[[JsonMap], bool] = always
     evidence_step: str | None = None  # whose output ``evidence`` an approval signs
+    #: the command whose record passes the gate, when that is not ``approve``
+    recorded_with: str | None = None
 
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""
@@ -147,10 +151,17 @@ GO_LIVE = Gate(
     blocked_by_open_items=True,
     evidence_step="golive.checks",
 )
+EVALUATION = Gate(
+    "evaluation",
+    "the evaluation: what went well and what could be better",
+    frozenset({Role.LEAD_ENGINEER, Role.DELIVERY_MANAGER}),
+    recorded_with="orchestrator evaluate",
+)
 OPS_ACCEPTANCE = Gate(
     "ops_acceptance",
-    "acceptance of the platform by the operations team",
+    "acceptance of the platform and its final report by the operations team",
     frozenset({Role.OPERATIONS}),
+    evidence_step="golive.report",
 )
 HARDWARE_DELIVERED = Gate(
     "hardware_delivered",
@@ -166,6 +177,7 @@ GATES = {
         BUDDYCHECK,
         CUSTOMER_CONFIRMATION,
         GO_LIVE,
+        EVALUATION,
         OPS_ACCEPTANCE,
         HARDWARE_DELIVERED,
     )
@@ -199,7 +211,8 @@ class GateState:
         """What is still needed and who may give it."""
         if self.approval is None:
             who = self.gate.who_may(people)
-            return f"gate {self.gate.name} needs {self.gate.needs}, from {who}{self._stale()}"
+            how = f", recorded with `{self.gate.recorded_with}`" if self.gate.recorded_with else ""
+            return f"gate {self.gate.name} needs {self.gate.needs}, from {who}{how}{self._stale()}"
         return f"gate {self.gate.name} is approved but blocked: {'; '.join(self.blockers)}"
 
     def _stale(self) -> str:
@@ -207,7 +220,7 @@ class GateState:
             return ""
         signed = self.stale.evidence[:12] or "none"
         return (f" (the sign-off by {self.stale.by} is stale: it signed evidence {signed}, "
-                "and the checks have found something else since)")  # fmt: skip
+                f"and {self.gate.evidence_step} has found something else since)")  # fmt: skip
 
 
 def gate_state(  # noqa: PLR0913 - the facts a gate is judged on

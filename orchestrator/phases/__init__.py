@@ -33,7 +33,7 @@ def all_phases(  # noqa: PLR0913, PLR0917 - a source per kind of adapter, and th
         buddycheck.phase(adapters, ipam, records),
         handover.phase(handover_adapters, ipam),
         migration.phase(),
-        golive.phase(adapters),
+        golive.phase(adapters, handover_adapters or handover.unwired_handover),
     )
 
 

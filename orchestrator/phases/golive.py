@@ -6,21 +6,24 @@ and the handover to the operations team.
                          their results and confirms the manual ones
     go_live              the delivery manager's approval to go live
     golive.monitoring    application monitoring switched on
-    golive.evaluation    the evaluation recorded (``orchestrator evaluate``)
-    golive.operations    the final report for the operations team
+    evaluation           the evaluation recorded (``orchestrator evaluate``) by the lead
+                         engineer or the delivery manager
+    golive.report        the final report the operations team accepts
+                         (``orchestrator.phases.final_report``)
     ops_acceptance       the operations team accepts the platform: the delivery is done
 """
 
-from orchestrator.engine.gates import GO_LIVE, OPS_ACCEPTANCE
+from orchestrator.engine.gates import EVALUATION, GO_LIVE, OPS_ACCEPTANCE
 from orchestrator.engine.phase import Phase
-from orchestrator.engine.step import Placeholder
 from orchestrator.phases.app_checks import GoLiveChecksStep
 from orchestrator.phases.base import AdapterSource
+from orchestrator.phases.final_report import ReportStep
 from orchestrator.phases.golive_monitoring import MonitoringStep
+from orchestrator.phases.handover import HandoverSource, unwired_handover
 
 
-def phase(adapters: AdapterSource) -> Phase:
-    """The phase's steps, working through ``adapters``."""
+def phase(adapters: AdapterSource, handover: HandoverSource = unwired_handover) -> Phase:
+    """The phase's steps, working through ``adapters`` (and phase 5's, for the final report)."""
     return Phase(
         number=7,
         name="golive",
@@ -29,8 +32,8 @@ def phase(adapters: AdapterSource) -> Phase:
             GoLiveChecksStep(adapters),
             GO_LIVE,
             MonitoringStep(adapters),
-            Placeholder("golive.evaluation", "Record the evaluation"),
-            Placeholder("golive.operations", "Hand over to the operations team"),
+            EVALUATION,
+            ReportStep(handover),
             OPS_ACCEPTANCE,
         ),
     )

@@ -193,6 +193,7 @@ class MonitoringStep:
             "labels": dict(labels), "routes_tested": tested,
             "probes": [_probe_json(p) for p in probes],
             "active": [c.name for c in spec.monitoring.checks],
+            "summary": summary(spec, route, probes, adapters.alert_policy.alert_after),
         })  # fmt: skip
 
     def _publish(self, ctx: StepContext, labels: Mapping[str, str],
@@ -211,6 +212,19 @@ class MonitoringStep:
             return changed
         app = AppChecks(spec.id, tuple(probes), labels, adapters.alert_policy.alert_after)
         return adapters.app_monitoring.publish_app_checks(app) or changed
+
+
+def summary(
+    spec: DeliverySpec, route: TeamRoute, probes: Sequence[GoLiveProbe], alert_after: str
+) -> list[Json]:
+    """What was switched on, one line each, for the final report."""
+    team = spec.operations.team
+    routed = f'{route.receiver}, the receiver of {team} ({route.label}="{route.value}")'
+    lines: list[Json] = [f"alerts go to {routed}; the Alertmanager's routes were tested"]
+    lines += [f"go-live check {p.check}: {_describe(p, alert_after)}" for p in probes]
+    lines += [f"monitoring check {c.name} ({c.kind}) alerts from go-live on"
+              for c in spec.monitoring.checks if c.activate == "go_live"]  # fmt: skip
+    return lines
 
 
 def _probed(spec: DeliverySpec) -> Iterator[GoLiveCheck]:

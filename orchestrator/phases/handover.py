@@ -27,7 +27,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import structlog
 
@@ -63,6 +63,9 @@ from orchestrator.phases.reservations import key_of, record
 from orchestrator.store.private import private_dir, write_private
 from orchestrator.store.records import Json, JsonMap
 
+if TYPE_CHECKING:
+    from orchestrator.phases.record import StatusSummary
+
 log = structlog.get_logger("orchestrator.phases.handover")
 
 DOCUMENT: Final = "handover.document"
@@ -81,6 +84,13 @@ def _utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+type RecordSource = Callable[[str], StatusSummary]
+
+
+def _no_record(delivery: str) -> StatusSummary:
+    raise Refused(f"the final report of {delivery} reads the run store: no run store was given")
+
+
 @dataclass(frozen=True, slots=True)
 class HandoverAdapters:
     """What phase 5 works with: the workspace its files go to, a PDF printer, the run store's
@@ -91,6 +101,7 @@ class HandoverAdapters:
     items: ItemSource
     settings: HandoverSettings
     today: Callable[[], dt.date] = _utc_today
+    record: RecordSource = _no_record  # the delivery's record, for phase 7's final report
 
 
 type HandoverSource = Callable[[], HandoverAdapters]

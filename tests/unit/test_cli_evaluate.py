@@ -93,6 +93,19 @@ def test_an_evaluation_from_a_file_is_stored_as_its_author_and_audited(
         "Alice Lead", 1, 2,
     )  # fmt: skip
     assert (audit.detail["login"], audit.detail["method"]) == ("alice", "login")
+    assert "gate evaluation passed (Alice Lead, lead engineer)" in done.stdout
+
+
+def test_another_engineers_notes_are_kept_and_the_gate_still_waits(
+    tmp_path: Path, terminal: Terminal
+) -> None:
+    done = terminal("bob", DELIVERY.id, "--file", written(tmp_path, GOOD))
+    assert done.exit_code == 0, done.output
+    assert "gate evaluation still waits: the lead engineer or the delivery manager" in done.stdout
+    store = terminal.store()
+    assert [d.gate for d in store.list_decisions(DELIVERY.id)] == []
+    assert len(store.list_evaluation_notes(DELIVERY.id)) == 3
+    store.close()
 
 
 def test_a_json_file_works_too_and_show_lists_the_notes(tmp_path: Path, terminal: Terminal) -> None:

@@ -19,6 +19,7 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.cli.runs import RunsWiring, register
 from orchestrator.engine import BadInput, Delivery, Phase, Refused, StepContext
 from orchestrator.engine import Result as StepResult
+from orchestrator.engine.evaluation import Evaluation, record_evaluation
 from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.phases.network import network_phase
@@ -27,6 +28,7 @@ from orchestrator.testing import (
     T0,
     FakeClock,
     FixedComposition,
+    FixedIdentity,
     InMemoryIpam,
     ScriptedStep,
     catalogue,
@@ -114,6 +116,10 @@ def test_a_delivery_goes_from_waiting_to_done_as_gates_are_approved(cli: Cli) ->
         assert f"{gate} of acme-webshop approved by {name}" in approved.stdout
         assert "authenticated by login" in approved.stdout
         resumed = cli("resume", "acme.yaml")
+        if gate == "go_live":
+            assert "gate evaluation needs the evaluation" in resumed.stdout
+            evaluated(cli)
+            resumed = cli("resume", "acme.yaml")
     assert resumed.exit_code == 0, resumed.output
     assert "succeeded" in resumed.stdout
     status = cli("status", "acme-webshop")
@@ -209,6 +215,7 @@ def test_read_commands_print_json(cli: Cli) -> None:
         "buddycheck": False,
         "customer_confirmation": False,
         "go_live": False,
+        "evaluation": False,
         "ops_acceptance": False,
     }
     lines = cli("logs", latest["id"], "--json").stdout.splitlines()
@@ -337,6 +344,15 @@ def test_plan_and_run_give_the_phases_the_store_they_opened(tmp_path: Path) -> N
     assert [type(store) for store in binding.stores] == [SqlRunStore, SqlRunStore]
 
 
+def evaluated(cli: Cli) -> None:
+    """The lead engineer records the evaluation, which passes its gate."""
+    store = cli.store()
+    alice = FixedIdentity(site_people(DELIVERY)["alice"])
+    notes = Evaluation(went_well=("the buddycheck found nothing",))
+    assert record_evaluation(store, DELIVERY.id, notes, alice).passed_as == "lead_engineer"
+    store.close()
+
+
 def delivered(cli: Cli) -> None:
     """Through all seven phases, each gate approved by whom it needs."""
     cli("run", "acme.yaml")
@@ -346,6 +362,9 @@ def delivered(cli: Cli) -> None:
         comment = f"{gate} checked against the quote, the handover document and the runbook"
         assert cli.as_(login, "approve", DELIVERY.id, gate, "--comment", comment).exit_code == 0
         cli("resume", "acme.yaml")
+        if gate == "go_live":
+            evaluated(cli)
+            cli("resume", "acme.yaml")
 
 
 def test_status_shows_the_whole_record_at_80_columns(
@@ -398,7 +417,11 @@ def test_status_shows_the_whole_record_at_80_columns(
     assert ops["decided_at"].startswith("2025-01-10T09:")
     assert ops["comment"].startswith("ops_acceptance checked")
     assert (summary["closed_action_items"], len(summary["open_action_items"])) == (1, 1)
-    assert [n["text"] for n in summary["evaluation"]] == ["calm go-live", "order hardware earlier"]
+    assert [n["text"] for n in summary["evaluation"]] == [
+        "the buddycheck found nothing",
+        "calm go-live",
+        "order hardware earlier",
+    ]
     assert summary["done"] is False  # an action item is open: the buddycheck is blocked
     store = cli.store()
     store.close_action_item(2, "Bob Buddy", "disk grown")

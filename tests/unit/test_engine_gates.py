@@ -12,6 +12,7 @@ from orchestrator.engine import (
     Status,
     approve,
 )
+from orchestrator.engine.evaluation import Evaluation, record_evaluation
 from orchestrator.engine.ports.identity import KnownPerson
 from orchestrator.store import ActionItem
 from orchestrator.store.records import StepRecord
@@ -38,15 +39,15 @@ def approve_as(store: InMemoryRunStore, gate: str, who: str | KnownPerson) -> No
 
 
 def with_evidence(store: InMemoryRunStore) -> None:
-    """The delivery, with a finished buddycheck and go-live checks (scripted evidence)."""
+    """The delivery, with a finished buddycheck, go-live checks and final report (scripted
+    evidence)."""
     bench = EngineBench(store)
     phases, _steps = scripted_phases()
     approve_gates(store, DELIVERY, "preconditions")
     run = bench.engine(phases).run(RunRequest(DELIVERY, "Alice Lead", phases=PhaseRange(1, 4)))
-    checks = {"evidence": "evidence of golive.checks"}
-    store.save_step(
-        StepRecord(run.run.id, 7, "golive.checks", Status.SUCCEEDED, "", T0, T0, checks)
-    )
+    for key in ("golive.checks", "golive.report"):
+        evidence = {"evidence": f"evidence of {key}"}
+        store.save_step(StepRecord(run.run.id, 7, key, Status.SUCCEEDED, "", T0, T0, evidence))
 
 
 def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:
@@ -87,12 +88,25 @@ def test_a_delivery_goes_through_every_gate_as_people_approve() -> None:
     approve_as(bench.store, "go-live", "dana")
     outcome = bench.engine(phases).resume(REQUEST)
     assert outcome.gate is not None
+    assert outcome.run.reason == (
+        "gate evaluation needs the evaluation: what went well and what could be better, from the "
+        "lead engineer (Alice Lead) or the delivery manager (Dana Manager), recorded with "
+        "`orchestrator evaluate`"
+    )
+    with pytest.raises(BadInput, match="recorded, with `orchestrator evaluate acme-webshop`"):
+        approve_as(bench.store, "evaluation", "alice")
+    notes = Evaluation(went_well=("the buddycheck found nothing",))
+    recorded = record_evaluation(bench.store, DELIVERY.id, notes, FixedIdentity(PEOPLE["alice"]))
+    assert recorded.passed_as == "lead_engineer"
+    outcome = bench.engine(phases).resume(REQUEST)
+    assert outcome.gate is not None
     assert outcome.gate.gate.name == "ops_acceptance"
     assert outcome.run.reason == (
-        "gate ops_acceptance needs acceptance of the platform by the operations team, from the "
-        "operations team Ops Nights (someone holding the site role operations)"
+        "gate ops_acceptance needs acceptance of the platform and its final report by the "
+        "operations team, from the operations team Ops Nights (someone holding the site role "
+        "operations)"
     )
-    assert steps["golive.operations"].applied == [""]
+    assert steps["golive.report"].applied == [""]
 
     approve_as(bench.store, "ops-acceptance", "olga")
     outcome = bench.engine(phases).resume(REQUEST)
@@ -300,5 +314,6 @@ def test_a_plan_shows_each_gate_and_whether_it_is_passed() -> None:
         ("buddycheck", False),
         ("customer_confirmation", False),
         ("go_live", False),
+        ("evaluation", False),
         ("ops_acceptance", False),
     ]

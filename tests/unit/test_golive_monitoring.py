@@ -388,6 +388,10 @@ def test_the_step_routes_then_activates_the_checks_and_probes_the_go_live_ones(
     assert result.changed
     assert result.outputs["receiver"] == "ops-b-pager"
     assert result.outputs["routes_tested"] == 5  # 2 monitoring checks, 3 go-live checks
+    summary: Any = result.outputs["summary"]
+    assert summary[0].startswith('alerts go to ops-b-pager, the receiver of Ops B (team="ops-b")')
+    assert summary[-1] == "monitoring check checkout (http) alerts from go-live on"
+    assert len(summary) == 7  # the route, 5 probes, 1 activated check
     (published,) = checks.published
     assert published.live
     assert [c.name for c in published.active()] == ["web-port", "checkout"]
