@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator.adapters.alertmanager import matcher, receivers_of
 from orchestrator.adapters.blackbox_config import BlackboxConfig, update_modules
 from orchestrator.adapters.inventory import probe_ports
 from orchestrator.adapters.prometheus import BLACKBOX_MODULES
@@ -520,3 +521,25 @@ def test_lab_up_keeps_the_deliveries_modules_and_repairs_its_own() -> None:
     modules_now = lab_prometheus.with_standard_modules(ours)
     assert modules_now[f"golive_{DELIVERY}_shop"] == {"prober": "http"}
     assert modules_now["icmp"] == BLACKBOX_MODULES["icmp"]
+
+
+# --- amtool's arguments and answer --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "argument"),
+    [
+        ("team", "ops-b", 'team="ops-b"'),
+        ("customer", 'Acme "Shop", café\\', 'customer="Acme \\"Shop\\", café\\\\"'),
+    ],
+)
+def test_labels_are_given_to_amtool_as_quoted_matchers(
+    name: str, value: str, argument: str
+) -> None:
+    assert matcher(name, value) == argument
+
+
+def test_amtool_s_receivers_are_read_from_its_first_line() -> None:
+    assert receivers_of("ops-b,archive\n") == ("ops-b", "archive")
+    assert receivers_of("\nunrouted\n") == ("unrouted",)
+    assert receivers_of("") == ()
