@@ -15,7 +15,6 @@ origin for that message.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from orchestrator.engine.errors import BadInput
 from orchestrator.site.model import Site
 from orchestrator.spec.messages import problems_of
 from orchestrator.spec.problems import Loc, SpecError, SpecProblem, field_path
-from orchestrator.spec.source import YamlDocument, parse_yaml
+from orchestrator.spec.source import YamlDocument, read_yaml
 
 SITE_ENV = "ORCHESTRATOR_SITE"
 SITES_DIR_ENV = "ORCHESTRATOR_SITES_DIR"
@@ -96,26 +95,9 @@ def load_site(path: Path, overrides: Mapping[str, Any] | None = None) -> Site:
 
 
 def _read(path: Path) -> YamlDocument:
-    """The file's YAML, refusing what is not a regular file of sane size."""
-    file = str(path)
+    """The file's YAML, refusing what is not a regular file of sane size (``read_yaml``)."""
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise SiteError([SpecProblem(file, None, "", "file not found")]) from None
-    except OSError as exc:
-        raise SiteError([SpecProblem(file, None, "", f"cannot read: {exc.strerror}")]) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise SiteError([SpecProblem(file, None, "", "not a regular file")])
-    if info.st_size > MAX_SITE_BYTES:
-        raise SiteError([SpecProblem(file, None, "", f"larger than {MAX_SITE_BYTES} bytes")])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SiteError(
-            [SpecProblem(file, None, "", f"not UTF-8 text (byte {exc.start})")]
-        ) from None
-    try:
-        return parse_yaml(text, file)
+        return read_yaml(path, MAX_SITE_BYTES)
     except SpecError as exc:
         raise SiteError(exc.problems) from None
 

@@ -10,6 +10,8 @@ reported at its line like any other bad value.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,8 @@ from orchestrator.spec.problems import Loc, SpecError, SpecProblem
 
 #: A spec has a few hundred values; aliases must not make it millions (the "billion laughs").
 MAX_NODES = 100_000
+#: A spec is a few kilobytes; a file this large is a mistake, never read whole.
+MAX_BYTES = 1024 * 1024
 _MERGE_KEY = "<<"
 _TEXT_TAG = "tag:yaml.org,2002:str"
 _KINDS = {
@@ -89,22 +93,42 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     return YamlDocument(file, data, lines, key_problems)
 
 
-def read_yaml(path: Path) -> YamlDocument:
-    """Read and parse the spec file at ``path``; any failure raises ``SpecError``."""
+def read_text_file(path: Path, limit: int = MAX_BYTES) -> str:
+    """The UTF-8 text of the regular file at ``path``, at most ``limit`` bytes; anything else (a
+    missing file, a directory, a FIFO, a device such as ``/dev/zero``, a file too large, bytes
+    that are not UTF-8) raises ``SpecError`` saying so. A FIFO is opened without waiting for a
+    writer, and nothing past ``limit`` is read."""
     file = str(path)
+
+    def problem(message: str) -> SpecError:
+        return SpecError([SpecProblem(file, None, "", message)])
+
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise SpecError([SpecProblem(file, None, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise SpecError([SpecProblem(file, None, "", "is a directory, not a file")]) from None
-    except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text (byte {exc.start})"
-        raise SpecError([SpecProblem(file, None, "", message)]) from None
+        raise problem("file not found") from None
     except OSError as exc:
-        message = f"cannot read: {exc.strerror or exc}"
-        raise SpecError([SpecProblem(file, None, "", message)]) from None
-    return parse_yaml(text, file)
+        raise problem(f"cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise problem("is a directory, not a file")
+        raise problem("not a regular file (a FIFO, socket or device)")
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise problem(f"larger than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise problem(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def read_yaml(path: Path, limit: int = MAX_BYTES) -> YamlDocument:
+    """Read and parse the YAML file at ``path`` (``read_text_file``); any failure raises
+    ``SpecError``."""
+    return parse_yaml(read_text_file(path, limit), str(path))
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> SpecProblem:

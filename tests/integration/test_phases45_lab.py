@@ -1,6 +1,8 @@
-"""Phases 1-5 on the lab, through the command line as people use it: the buddycheck finds what was
+"""Phases 1-7 on the lab, through the command line as people use it: the buddycheck finds what was
 broken as action items, closes them once mended, is signed off by a second engineer (never the
-lead engineer, never the CI account), and the handover makes the platform live.
+lead engineer, never the CI account), and the handover makes the platform live; the go-live checks
+find the application down, the delivery manager approves going live, the lead engineer records the
+evaluation, operations accept the final report, and a second run skips every step.
 
 One delivery (one web host with nginx, two users and backups; prefix ``p45-``) is run with the
 installed ``orchestrator`` command on the lab's site file. Each approval is signed with the
@@ -59,8 +61,16 @@ software:
   web: {{packages: [nginx], services: [nginx]}}
 backups:
   web: {{schedule: "@daily", retention: {{days: 14}}, paths: [/var/www]}}
+go_live:
+  checks:
+    - {{name: shop-home, kind: http, url: "http://shop.p45.example.nl/", role: web,
+       content: "Acme B.V. (p45) on"}}
+    - {{name: web-port, kind: tcp, role: web, port: 80}}
+    - {{name: dns-switched, kind: manual, description: shop.p45.example.nl points to the platform}}
 operations: {{team: Ops B, email: ops-b@hosting.example.com}}
 """
+#: What the go-live checks find with nginx stopped.
+DOWN = {(WEB, "go-live shop-home"), (WEB, "go-live web-port")}
 #: What breaking the platform must open as action items, and nothing else.
 BROKEN = {
     (WEB, "service nginx"),
@@ -237,3 +247,60 @@ def test_the_handover_document_names_every_host_and_no_secret(delivered: Lab) ->
     ]
     for text in (markdown, html, *access):
         assert [s for s in secrets if s.strip() and s.strip() in text] == []
+
+
+def test_go_live_evaluation_and_operations_end_the_delivery(delivered: Lab) -> None:
+    lab = delivered
+    waiting = lab.orc("run", lab.spec)
+    assert waiting.returncode == 3, _why(waiting)
+    assert "gate go_live needs" in waiting.stdout
+
+    # the application down: the go-live checks say so, as action items
+    lab.ssh("systemctl stop nginx")
+    down = lab.orc("run", lab.spec, "--from-phase", "7")
+    assert down.returncode == 1, _why(down)
+    opened = {(i["host"], i["check"]) for i in lab.items() if i["closed_at"] is None}
+    assert opened == DOWN
+    lab.ssh("systemctl start nginx")
+    up = lab.orc("run", lab.spec, "--from-phase", "7")
+    assert up.returncode == 3, _why(up)
+    assert not [i for i in lab.items() if i["closed_at"] is None]
+    checks = lab.outputs("golive.checks")
+    [home] = [c for c in checks["hosts"][WEB]["checks"] if c["name"] == "go-live shop-home"]
+    assert home["found"] == "status 200 containing 'Acme B.V. (p45) on'"
+
+    assert lab.approve("go_live", "sanne", "checks green; DNS moved").returncode == 0
+    live = lab.orc("resume", lab.spec)
+    assert live.returncode == 3, _why(live)
+    assert "gate evaluation needs" in live.stdout
+    notes = lab.root / "evaluation.yaml"
+    notes.write_text("went_well: [the go-live checks caught nginx down]\n"
+                     "could_be_better: [agree the DNS switch earlier]\n")  # fmt: skip
+    key = str(person_key(lab.paths, "joris"))
+    evaluated = lab.orc("evaluate", DELIVERY, "--file", str(notes), "--sign-with", key)
+    assert evaluated.returncode == 0, _why(evaluated)
+    reported = lab.orc("resume", lab.spec)
+    assert reported.returncode == 3, _why(reported)
+    assert "gate ops_acceptance needs" in reported.stdout
+    report = Path(lab.outputs("golive.report")["markdown"]).read_text()
+    assert "the go-live checks caught nginx down" in report
+    assert "| `go_live` | Sanne Jansen | delivery manager |" in report
+
+    assert lab.approve("ops_acceptance", "ops", "final report read; runbook ok").returncode == 0
+    done = lab.orc("resume", lab.spec)
+    assert done.returncode == 0, _why(done)
+    status = lab.orc("status", DELIVERY)
+    assert "done: every phase and every gate passed" in status.stdout
+
+    again = lab.orc("run", lab.spec)
+    assert again.returncode == 0, _why(again)
+    shown = json.loads(lab.orc("show", "--json", _latest_run(lab)).stdout)
+    assert {s["status"] for s in shown["steps"]} == {"skipped"}, shown["steps"]
+
+
+def _latest_run(lab: Lab) -> str:
+    store = lab.store()
+    try:
+        return store.list_runs(DELIVERY)[0].id
+    finally:
+        store.close()

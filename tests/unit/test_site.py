@@ -113,7 +113,7 @@ def test_files_that_are_not_a_site(tmp_path: Path, text: str, expected: str) -> 
 def test_only_a_regular_file_is_read(tmp_path: Path) -> None:
     link = tmp_path / "zero.yaml"
     link.symlink_to("/dev/zero")
-    assert problems(link) == [f"{link}: not a regular file"]
+    assert problems(link) == [f"{link}: not a regular file (a FIFO, socket or device)"]
     assert problems(tmp_path / "missing.yaml") == [f"{tmp_path / 'missing.yaml'}: file not found"]
 
 

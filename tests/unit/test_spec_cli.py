@@ -1,6 +1,8 @@
 """``orchestrator validate`` and ``orchestrator schema``, registered the way the main app does."""
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from orchestrator.cli import spec as spec_cli
+from orchestrator.spec.source import MAX_BYTES
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CASES = Path(__file__).parent / "spec_cases"
@@ -68,6 +71,40 @@ def test_missing_file_exits_2(app: typer.Typer, tmp_path: Path) -> None:
     code, _, err = _run(app, "validate", str(path))
     assert code == 2
     assert err.splitlines() == [f"{path}: file not found", f"{path}: invalid, 1 problem"]
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _zero(path: Path) -> Path:
+    path.symlink_to("/dev/zero")
+    return path
+
+
+def _large(path: Path) -> Path:
+    path.write_text("# " + "x" * MAX_BYTES + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_fifo, "not a regular file (a FIFO, socket or device)"),
+        (_zero, "not a regular file (a FIFO, socket or device)"),
+        (_large, f"larger than {MAX_BYTES} bytes"),
+        (Path.mkdir, "is a directory, not a file"),
+    ],
+)
+def test_only_a_regular_file_of_sane_size_is_read(
+    app: typer.Typer, tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    path = tmp_path / "spec.yaml"
+    make(path)
+    code, _, err = _run(app, "validate", str(path))  # returns: no wait on a FIFO, no endless read
+    assert code == 2
+    assert err.splitlines() == [f"{path}: {message}", f"{path}: invalid, 1 problem"]
 
 
 def test_json_when_valid(app: typer.Typer) -> None:
