@@ -1,20 +1,28 @@
 """The app-monitoring contract against the lab (same checks as the fake): ``FileAppMonitoring``
-as the lab's site wires it writes blackbox modules, probe targets and rules, and the lab's
-Prometheus and blackbox exporter reload them. What alerts is read from Prometheus's rules API.
-Every ``am-contract-*`` delivery is removed at the start and at the end."""
+on the lab's folders and blackbox configuration (as its site names them) writes blackbox
+modules, probe targets and rules, and the lab's Prometheus and blackbox exporter reload them.
+What alerts is read from Prometheus's rules API. Every ``am-contract-*`` delivery is removed at
+the start and at the end."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
 
+from orchestrator.adapters.blackbox_config import BlackboxConfig
+from orchestrator.adapters.prometheus_files import FileAppMonitoring, FilePrometheus
 from orchestrator.engine.ports.app_monitoring import AppChecks
 from orchestrator.lab.paths import LabPaths
-from orchestrator.lab.prometheus import api, blackbox_file
-from tests.integration.phase23_support import lab_wiring
+from orchestrator.lab.prometheus import (
+    BLACKBOX_LISTEN,
+    URL,
+    api,
+    blackbox_file,
+    checks_dir,
+    targets_dir,
+)
 from tests.unit.test_app_monitoring_contract import (
     PREFIX,
     World,
@@ -32,9 +40,10 @@ def loaded(delivery: str) -> set[str]:
 
 
 @pytest.fixture
-def world(lab_paths: LabPaths, tmp_path: Path) -> Iterator[World]:
-    monitoring = lab_wiring(lab_paths, tmp_path).adapters.app_monitoring
-    assert monitoring is not None
+def world(lab_paths: LabPaths) -> Iterator[World]:
+    prometheus = FilePrometheus(targets_dir(lab_paths), checks_dir(lab_paths), URL)
+    blackbox = BlackboxConfig(blackbox_file(lab_paths), f"http://{BLACKBOX_LISTEN}")
+    monitoring = FileAppMonitoring(prometheus, blackbox)
     for name in DELIVERIES:
         monitoring.publish_app_checks(AppChecks(f"{PREFIX}{name}", ()))
     yield World(monitoring, loaded)
