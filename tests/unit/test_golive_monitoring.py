@@ -543,3 +543,11 @@ def test_amtool_s_receivers_are_read_from_its_first_line() -> None:
     assert receivers_of("ops-b,archive\n") == ("ops-b", "archive")
     assert receivers_of("\nunrouted\n") == ("unrouted",)
     assert receivers_of("") == ()
+
+
+def test_the_lab_s_alertmanager_listens_on_loopback_alone() -> None:
+    argv = lab_prometheus.alertmanager_argv(LabPaths(Path("/lab"), Path("/cache")))
+    assert argv[0] == "/usr/bin/prometheus-alertmanager"
+    assert "--web.listen-address=127.0.0.1:9093" in argv
+    assert "--cluster.listen-address=" in argv  # no gossip port: one Alertmanager
+    assert "--config.file=/lab/prometheus/alertmanager.yml" in argv
