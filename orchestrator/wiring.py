@@ -8,7 +8,9 @@
                                 run store when the site has ``shared_state.key`` (resolved on
                                 first use), on this controller only otherwise (with a warning)
         .adapters               machines, SSH probe, Ansible, workspace, monitoring (files to
-                                register with, and Prometheus's API to ask), host settings
+                                register with, and Prometheus's API to ask), host settings,
+                                phase 7's go-live probes (blackbox modules, rules) and the
+                                Alertmanager's routes per operations team
         .authenticator(key)     who approves a gate: the OS login, or a signature with ``key``,
                                 among the site's people
         .handover               phase 5's: the workspace, the weasyprint command for PDFs, the
@@ -41,8 +43,10 @@ import requests
 import structlog
 from pydantic import ValidationError
 
+from orchestrator.adapters.alertmanager import AmtoolRouting
 from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSettings
 from orchestrator.adapters.app_probe import SocketProbe
+from orchestrator.adapters.blackbox_config import BlackboxConfig
 from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.identity import LoginIdentity, SshSignatureIdentity
 from orchestrator.adapters.inventory import BackupTarget
@@ -51,7 +55,7 @@ from orchestrator.adapters.migration import OpenSshDataMigration
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_api import PrometheusApi
-from orchestrator.adapters.prometheus_files import FilePrometheus
+from orchestrator.adapters.prometheus_files import FileAppMonitoring, FilePrometheus
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop, SshAccess
 from orchestrator.adapters.testinfra_checks import TestinfraChecks
@@ -61,6 +65,7 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.delivery import Delivery, delivery_from_spec
 from orchestrator.engine.errors import BadInput, Refused
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.alert_routing import AlertPolicy, TeamRoute
 from orchestrator.engine.ports.host_records import HostRecords
 from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
@@ -147,6 +152,7 @@ class Wiring:
             site.monitoring.rules.path,
             str(site.monitoring.prometheus_url),
         )
+        alertmanager = site.monitoring.alertmanager
         return Adapters(
             machines=self.machines(),
             probe=ParamikoProbe(self.access),
@@ -158,6 +164,9 @@ class Wiring:
             monitoring_status=PrometheusApi(str(site.monitoring.prometheus_url)),
             settings=host_settings(site),
             platform_checks=TestinfraChecks(self.access),
+            app_monitoring=FileAppMonitoring(prometheus, blackbox_config(site)),
+            alert_routing=AmtoolRouting(str(alertmanager.url)) if alertmanager else None,
+            alert_policy=alert_policy(site),
             app_probe=SocketProbe(),
         )
 
@@ -334,6 +343,23 @@ def handover_settings(site: Site, *, shared: bool) -> HandoverSettings:
         backup_password=str(password) if password is not None else "",
         shared_state=shared,
     )
+
+
+def blackbox_config(site: Site) -> BlackboxConfig | None:
+    """The site's blackbox exporter configuration file, if it names one."""
+    path = site.monitoring.blackbox_config
+    return BlackboxConfig(path, f"http://{site.monitoring.blackbox}") if path else None
+
+
+def alert_policy(site: Site) -> AlertPolicy:
+    """How ``site`` routes each operations team's alerts, and when a go-live check alerts."""
+    monitoring = site.monitoring
+    am = monitoring.alertmanager
+    teams = {} if am is None else {
+        team: TeamRoute(am.route_label, route.value(), route.receiver)
+        for team, route in am.teams.items()
+    }  # fmt: skip
+    return AlertPolicy(teams, monitoring.go_live_alert_after)
 
 
 def backup_target(site: Site) -> BackupTarget | None:

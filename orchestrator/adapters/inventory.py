@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.engine.ports.check_monitoring import systemd_unit
-from orchestrator.spec.model import DeliverySpec, ExpandedHost, User
+from orchestrator.spec.model import DeliverySpec, ExpandedHost, GoLiveCheck, User
 from orchestrator.store.records import Json, JsonMap
 
 NODE_EXPORTER_PORT = 9100
@@ -131,15 +132,28 @@ def checked_units(spec: DeliverySpec, role: str) -> list[str]:
 
 
 def probe_ports(spec: DeliverySpec, role: str) -> list[int]:
-    """The ports the monitoring system probes (``tcp`` and ``http`` checks) on hosts of ``role``:
-    the firewall baseline opens them to the management networks."""
+    """The ports the monitoring system probes (``tcp`` and ``http`` checks, and the go-live
+    checks phase 7 probes on the hosts of a role) on hosts of ``role``: the firewall baseline
+    opens them to the scraper networks."""
     ports = {
         c.port
         for c in spec.monitoring.checks
         if c.kind in ("tcp", "http") and c.port is not None
         and (c.roles is None or role in c.roles)
     }  # fmt: skip
+    go_live = spec.go_live.checks if spec.go_live else ()
+    ports |= {port for c in go_live if c.role == role and (port := _go_live_port(c)) is not None}
     return sorted(ports)
+
+
+def _go_live_port(check: GoLiveCheck) -> int | None:
+    """The port a go-live check probes on its role's hosts."""
+    if check.kind == "tcp":
+        return check.port
+    if check.kind == "http" and check.url is not None:
+        url = urllib.parse.urlsplit(str(check.url))
+        return url.port or (443 if url.scheme == "https" else 80)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

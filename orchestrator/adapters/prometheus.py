@@ -57,9 +57,12 @@ class PrometheusFiles:
     probes: str  # a file-SD target list for the probe job
 
 
-def render(delivery: str, checks: Sequence[ResolvedCheck]) -> PrometheusFiles:
-    """The rule file and the probe targets of ``checks``."""
-    rules = [rule for check in checks for rule in check_rules(delivery, check.check)]
+def render(
+    delivery: str, checks: Sequence[ResolvedCheck], labels: Mapping[str, str] | None = None
+) -> PrometheusFiles:
+    """The rule file and the probe targets of ``checks``; every rule also carries ``labels``
+    (phase 7 adds the customer's and the operations team's)."""
+    rules = [rule for check in checks for rule in check_rules(delivery, check.check, labels)]
     groups: Json = {"groups": [{"name": f"checks-{delivery}", "rules": rules}]}
     targets = [t for check in checks for t in probe_targets(delivery, check)]
     return PrometheusFiles(_dump(groups), _dump(targets))
@@ -112,11 +115,13 @@ def _probe(delivery: str, check: MonitoringCheck) -> str:
     return selector(job=PROBE_JOB, delivery=delivery, check=check.name)
 
 
-def check_rules(delivery: str, check: MonitoringCheck) -> list[Json]:
-    """The alert rules of one check."""
+def check_rules(
+    delivery: str, check: MonitoringCheck, extra: Mapping[str, str] | None = None
+) -> list[Json]:
+    """The alert rules of one check, labelled also with ``extra``."""
     kinds = {"disk": _disk, "load": _load, "process": _process,
              "ping": _reachable, "tcp": _reachable, "http": _http}  # fmt: skip
-    labels = {"check": check.name, "delivery": delivery, "kind": check.kind}
+    labels = {**(extra or {}), "check": check.name, "delivery": delivery, "kind": check.kind}
     return [
         {"alert": a.name, "expr": a.expr, "for": a.wait,
          "labels": {**labels, "severity": a.severity},

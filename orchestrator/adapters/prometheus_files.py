@@ -4,6 +4,9 @@
     <targets>/probes/<delivery>.json        blackbox probe targets of the delivery's checks
     <rules>/<delivery>.yml                  the delivery's alert rules (loaded)
     <rules>/pending/<delivery>.*            go-live checks kept aside until phase 7 (not loaded)
+    <targets>/probes/golive_<delivery>.json the probe targets of the spec's go-live checks
+    <rules>/golive_<delivery>.yml           their alert rules (phase 7, ``FileAppMonitoring``)
+    blackbox config: golive_<delivery>_*    their blackbox modules (``BlackboxConfig``)
 
 The Prometheus (any: a site's own or the lab's) must read ``<targets>/*.json`` in a node job,
 ``<targets>/probes/*.json`` in a probe job through the blackbox exporter, and
@@ -24,10 +27,14 @@ from pathlib import Path
 
 import structlog
 
+from orchestrator.adapters import prometheus_app
+from orchestrator.adapters.blackbox_config import BlackboxConfig
 from orchestrator.adapters.prometheus import render
 from orchestrator.engine.errors import Refused, Unreachable
+from orchestrator.engine.ports.app_monitoring import AppChecks
 from orchestrator.engine.ports.check_monitoring import DeliveryChecks
 from orchestrator.store.private import write_private
+from orchestrator.store.records import Json
 
 log = structlog.get_logger("orchestrator.monitoring")
 RELOAD_TIMEOUT = 30.0
@@ -46,9 +53,9 @@ class FilePrometheus:
 
     def publish_checks(self, checks: DeliveryChecks) -> bool:
         name, active, pending = checks.delivery, checks.active(), checks.pending()
-        live, waiting = render(name, active), render(name, pending)
+        live, waiting = render(name, active, checks.labels), render(name, pending, checks.labels)
         if active:
-            self._check_rules(live.rules)
+            self.check_rules(live.rules)
         rules = _put(self.rules / f"{name}.yml", live.rules if active else None)
         changed = rules | _put(self.targets / "probes" / f"{name}.json",
                                live.probes if active else None)  # fmt: skip
@@ -73,7 +80,7 @@ class FilePrometheus:
         except OSError as exc:
             raise Unreachable(f"Prometheus at {self.url} did not answer a reload: {exc}") from exc
 
-    def _check_rules(self, text: str) -> None:
+    def check_rules(self, text: str) -> None:
         """Refuse rules that ``promtool check rules`` refuses, where promtool is installed."""
         promtool = shutil.which("promtool")
         if promtool is None:
@@ -89,6 +96,43 @@ class FilePrometheus:
             draft.unlink(missing_ok=True)
         if done.returncode != 0:
             raise Refused(f"the generated check rules are invalid: {done.stdout}{done.stderr}")
+
+
+@dataclass(frozen=True)
+class FileAppMonitoring:
+    """The ``AppMonitoring`` of a Prometheus that reads our files, probing through a blackbox
+    exporter whose configuration file is on this controller (``None``: the site names none, and
+    only ``tcp`` checks, on the standard ``tcp_connect`` module, can be probed)."""
+
+    prometheus: FilePrometheus
+    blackbox: BlackboxConfig | None
+
+    def publish_app_checks(self, checks: AppChecks) -> bool:
+        name, wanted = checks.delivery, prometheus_app.modules(checks)
+        if wanted and self.blackbox is None:
+            raise Refused(
+                "http go-live checks need blackbox modules: the site names no blackbox "
+                "exporter configuration file (monitoring.blackbox_config)"
+            )
+        rules = prometheus_app.dump(prometheus_app.rules(checks)) if checks.probes else None
+        probes = prometheus_app.dump(prometheus_app.targets(checks)) if checks.probes else None
+        if rules is not None:
+            self.prometheus.check_rules(rules)
+        changed = self._modules(name, wanted) if checks.probes else False  # before their targets
+        loaded = _put(self.prometheus.rules / f"golive_{name}.yml", rules)
+        changed |= loaded | _put(self.prometheus.targets / "probes" / f"golive_{name}.json", probes)
+        if loaded:
+            self.prometheus.reload()
+        if not checks.probes:
+            changed |= self._modules(name, {})  # after their targets went
+        log.info("app_checks_published", delivery=name, checks=list(checks.checks()),
+                 probes=len(checks.probes), changed=changed)  # fmt: skip
+        return changed
+
+    def _modules(self, delivery: str, wanted: dict[str, Json]) -> bool:
+        if self.blackbox is None:
+            return False
+        return self.blackbox.replace_modules(prometheus_app.module_prefix(delivery), wanted)
 
 
 def _put(path: Path, text: str | None) -> bool:

@@ -5,7 +5,9 @@ any fails, 2 when the site file itself is wrong. Secrets are resolved to see tha
 and never printed; the shared-state key must be a Fernet key (a site without one passes, with a
 note that its state stays on each controller). It reads only: NetBox (token, permissions, custom
 fields, the site's references), the SSH key (the file, or the ssh-agent's list of keys), the jump
-hosts and the backup host (their host keys, before any login), and the monitoring endpoints.
+hosts and the backup host (their host keys, before any login), the monitoring endpoints, the
+blackbox exporter's configuration file, and the Alertmanager's route for each operations team
+(its configuration tested with amtool; nothing is sent).
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ from pathlib import Path
 
 import typer
 
+from orchestrator.adapters.alertmanager import AmtoolRouting
+from orchestrator.adapters.blackbox_config import read_config
 from orchestrator.adapters.netbox_check import CheckLine, SiteRefs, netbox_check
+from orchestrator.adapters.prometheus_app import ALERT
 from orchestrator.adapters.ssh import login_keys, shown_host_key
 from orchestrator.adapters.vault import FIELD, fernet
 from orchestrator.cli.console import out
 from orchestrator.cli.runs import SiteOption, _exit_codes
 from orchestrator.engine import BadInput, ExitCode, OrchestratorError
+from orchestrator.engine.ports.alert_routing import AlertPolicy, AlertRouting
+from orchestrator.phases.golive_monitoring import route_problem
 from orchestrator.site import Site, SiteError, load_site, site_path
 from orchestrator.site.secrets import SecretRef
 from orchestrator.store.location import DEFAULT_STATE
-from orchestrator.wiring import Wiring
+from orchestrator.wiring import Wiring, alert_policy
 
 site_app = typer.Typer(help="Site files: where and how deliveries land.", no_args_is_help=True)
 READY_TIMEOUT = 5.0
@@ -126,6 +133,53 @@ def monitoring_lines(site: Site) -> Iterator[CheckLine]:
     yield _answers("blackbox exporter", f"http://{site.monitoring.blackbox}/-/healthy")
 
 
+def alerting_lines(site: Site) -> Iterator[CheckLine]:
+    """The blackbox configuration file can be kept, the Alertmanager answers, and each team's
+    alerts reach its receiver."""
+    config = site.monitoring.blackbox_config
+    if config is None:
+        note = "none named (monitoring.blackbox_config): http go-live checks cannot be probed"
+        yield CheckLine("blackbox config", ok=True, detail=note)
+    else:
+        yield blackbox_config_line(config)
+    am = site.monitoring.alertmanager
+    if am is None:
+        note = "none named (monitoring.alertmanager): phase 7 refuses to activate monitoring"
+        yield CheckLine("alertmanager", ok=True, detail=note)
+        return
+    ready = _answers("alertmanager", f"{str(am.url).rstrip('/')}/-/ready")
+    yield ready
+    if ready.ok:
+        yield from team_lines(alert_policy(site), AmtoolRouting(str(am.url)))
+
+
+def blackbox_config_line(path: Path) -> CheckLine:
+    """The blackbox exporter's configuration file is a configuration, in a folder we can write."""
+    try:
+        modules = read_config(path).get("modules") or {}
+    except OrchestratorError as exc:
+        return CheckLine("blackbox config", ok=False, detail=str(exc))
+    folder = _folder_line("blackbox config", path.parent)
+    if not folder.ok:
+        return folder
+    return CheckLine("blackbox config", ok=True, detail=f"{path}: {len(modules)} module(s)")
+
+
+def team_lines(policy: AlertPolicy, routing: AlertRouting) -> Iterator[CheckLine]:
+    """Each team's routing label reaches the team's receiver."""
+    for team, route in sorted(policy.teams.items()):
+        name = f"alert route {team}"
+        labels = {route.label: route.value, "alertname": ALERT}
+        try:
+            found = routing.receivers(labels)
+        except OrchestratorError as exc:
+            yield CheckLine(name, ok=False, detail=str(exc))
+            continue
+        problem = route_problem(team, route, labels, found)
+        detail = problem or f'{route.label}="{route.value}" reaches {route.receiver}'
+        yield CheckLine(name, ok=problem is None, detail=detail)
+
+
 def _folder_line(name: str, folder: Path) -> CheckLine:
     if not folder.is_dir():
         return CheckLine(name, ok=False, detail=f"{folder} is not a folder: create it")
@@ -182,6 +236,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
         lambda: ssh_key_lines(wiring),
         lambda: jump_lines(site),
         lambda: monitoring_lines(site),
+        lambda: alerting_lines(site),
         lambda: backup_lines(site),
     )
     for section in sections:

@@ -4,14 +4,19 @@ It runs as a process of the lab, listening on loopback only, and scrapes the lab
 through file-based service discovery: phase 2 registers each host by writing
 ``<state>/prometheus/targets/<delivery>-<host>.json``. Standard alert rules come with it.
 Beside it runs the Debian blackbox exporter (``127.0.0.1:9115``), which probes the hosts for the
-spec's ping/tcp/http checks. Phase 3 publishes a delivery's checks (see
-``orchestrator.adapters.prometheus_files``, the same adapter any site uses) as
+spec's ping/tcp/http checks, and the Debian Alertmanager (``127.0.0.1:9093``, configured by
+``orchestrator.lab.alertmanager``), which Prometheus sends its alerts to. Phase 3 publishes a
+delivery's checks (see ``orchestrator.adapters.prometheus_files``, the same adapter any site
+uses) as
 ``checks/<delivery>.yml`` (rules, loaded) and ``targets/probes/<delivery>.json`` (probe targets);
 checks that wait for go-live are kept in ``checks/pending/``, which Prometheus does not read.
-``lab up`` starts both; nothing a delivery runs starts them.
+The blackbox exporter's ``blackbox.yml`` is shared with the deliveries: phase 7 adds modules for
+its go-live checks (``golive_<delivery>_<check>``), so ``lab up`` only adds or repairs the
+standard modules in it, under the file's lock, and keeps every other module.
+``lab up`` starts all three; nothing a delivery runs starts them.
 
-    ensure_prometheus(paths)   both installed (apt) if missing, configured, running, ready
-    stop_prometheus(paths)     both stopped; nothing to do if they are not running
+    ensure_prometheus(paths)   all three installed (apt) if missing, configured, running, ready
+    stop_prometheus(paths)     all three stopped; nothing to do if they are not running
     query(expr)                an instant query, for checks and tests
     api(path)                  the ``data`` of a GET on Prometheus' HTTP API (rules, targets)
 """
@@ -30,7 +35,9 @@ from typing import Any
 
 import structlog
 
+from orchestrator.adapters.blackbox_config import update_modules
 from orchestrator.adapters.prometheus import BLACKBOX_MODULES, NODE_JOB, PROBE_JOB
+from orchestrator.lab import alertmanager
 from orchestrator.lab.errors import PreflightError
 from orchestrator.lab.files import write_atomically
 from orchestrator.lab.paths import LabPaths
@@ -42,6 +49,7 @@ from orchestrator.lab.processes import (
     stop_tree,
 )
 from orchestrator.lab.services import apt_install
+from orchestrator.store.records import Json
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +124,7 @@ def config_text(paths: LabPaths) -> str:
     """prometheus.yml: scrape every registered target and probe, with the standard rules."""
     config = {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager.LISTEN]}]}]},
         "rule_files": [str(_dir(paths) / "rules.yml"), str(checks_dir(paths) / "*.yml")],
         "scrape_configs": [
             {
@@ -142,9 +151,19 @@ def config_text(paths: LabPaths) -> str:
     return json.dumps(config, indent=2) + "\n"  # JSON is YAML
 
 
-def blackbox_text() -> str:
-    """blackbox.yml: the probe modules the check targets name."""
-    return json.dumps({"modules": BLACKBOX_MODULES}, indent=2) + "\n"
+def blackbox_file(paths: LabPaths) -> Path:
+    """blackbox.yml: the standard probe modules, and the deliveries' go-live modules."""
+    return _dir(paths) / "blackbox.yml"
+
+
+def with_standard_modules(modules: dict[str, Json]) -> dict[str, Json]:
+    """``modules`` with the standard ones as the checks' targets name them (others kept)."""
+    return {**modules, **BLACKBOX_MODULES}
+
+
+def alertmanager_file(paths: LabPaths) -> Path:
+    """alertmanager.yml, written by ``lab up``."""
+    return _dir(paths) / "alertmanager.yml"
 
 
 def argv(paths: LabPaths) -> list[str]:
@@ -163,8 +182,19 @@ def blackbox_argv(paths: LabPaths) -> list[str]:
     """The command line of the lab's blackbox exporter."""
     return [
         BLACKBOX_BINARY,
-        f"--config.file={_dir(paths) / 'blackbox.yml'}",
+        f"--config.file={blackbox_file(paths)}",
         f"--web.listen-address={BLACKBOX_LISTEN}",
+    ]
+
+
+def alertmanager_argv(paths: LabPaths) -> list[str]:
+    """The command line of the lab's Alertmanager (alone: no cluster port)."""
+    return [
+        alertmanager.BINARY,
+        f"--config.file={alertmanager_file(paths)}",
+        f"--storage.path={_dir(paths) / 'alertmanager-data'}",
+        f"--web.listen-address={alertmanager.LISTEN}",
+        "--cluster.listen-address=",
     ]
 
 
@@ -181,15 +211,18 @@ def ensure_prometheus(paths: LabPaths) -> None:
     Each is reloaded if its configuration changed.
     """
     missing = [p for p, b in (("prometheus", BINARY), ("prometheus-blackbox-exporter",
-               BLACKBOX_BINARY)) if not Path(b).is_file()]  # fmt: skip
+               BLACKBOX_BINARY), (alertmanager.PACKAGE, alertmanager.BINARY))
+               if not Path(b).is_file()]  # fmt: skip
     if missing:
         apt_install(*missing)
     folder = _dir(paths)
     for sub in (folder, targets_dir(paths), checks_dir(paths), probes_dir(paths),
-                pending_dir(paths), folder / "data"):  # fmt: skip
+                pending_dir(paths), folder / "data", folder / "alertmanager-data"):  # fmt: skip
         sub.mkdir(parents=True, exist_ok=True)
-    changed = _write_if_changed(folder / "blackbox.yml", blackbox_text())
+    changed = update_modules(blackbox_file(paths), with_standard_modules)
     _ensure_running(paths, blackbox_argv(paths), "blackbox", reload=changed)
+    changed = _write_if_changed(alertmanager_file(paths), alertmanager.config_text())
+    _ensure_running(paths, alertmanager_argv(paths), "alertmanager", reload=changed)
     changed = _write_if_changed(folder / "prometheus.yml", config_text(paths))
     changed |= _write_if_changed(folder / "rules.yml", RULES)
     _ensure_running(paths, argv(paths), "prometheus", reload=changed)
@@ -219,8 +252,8 @@ def _start(paths: LabPaths, command: list[str], name: str) -> int:
     return start_detached(command, folder / f"{name}.log", folder / f"{name}.pid", env)
 
 
-_LISTENS = {"prometheus": LISTEN, "blackbox": BLACKBOX_LISTEN}
-_READY_PATHS = {"prometheus": "/-/ready", "blackbox": "/-/healthy"}
+_LISTENS = {"prometheus": LISTEN, "blackbox": BLACKBOX_LISTEN, "alertmanager": alertmanager.LISTEN}
+_READY_PATHS = {"prometheus": "/-/ready", "blackbox": "/-/healthy", "alertmanager": "/-/ready"}
 
 
 def _wait_ready(paths: LabPaths, pid: int, name: str) -> None:
@@ -245,8 +278,9 @@ def _ready(url: str) -> bool:
 
 
 def stop_prometheus(paths: LabPaths) -> None:
-    """Stop the lab's Prometheus and blackbox exporter (their data stays)."""
-    for command, name in ((argv(paths), "prometheus"), (blackbox_argv(paths), "blackbox")):
+    """Stop the lab's Prometheus, blackbox exporter and Alertmanager (their data stays)."""
+    for command, name in ((argv(paths), "prometheus"), (blackbox_argv(paths), "blackbox"),
+                          (alertmanager_argv(paths), "alertmanager")):  # fmt: skip
         pid = _running(paths, command, name)
         if pid is not None:
             stop_tree(pid)

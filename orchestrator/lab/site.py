@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from cryptography.fernet import Fernet
 
-from orchestrator.lab import backup, netbox, prometheus
+from orchestrator.lab import alertmanager, backup, netbox, prometheus
 from orchestrator.lab.addressing import CONTROLLER, PLATFORM_PARENT
 from orchestrator.lab.files import write_atomically
 from orchestrator.lab.hosts import LabHost, ensure_key_pair
@@ -89,7 +89,8 @@ def ensure_state_key(paths: LabPaths) -> Path:
 
 def site_data(paths: LabPaths, info: NetBoxInfo, backup_host: LabHost) -> dict[str, object]:
     """The lab's site: its NetBox, root over SSH with the lab key, its Prometheus, NTP and backup
-    host (the password of each delivery's repositories is generated)."""
+    host (the password of each delivery's repositories is generated), and its Alertmanager with
+    a receiver per operations team (``orchestrator.lab.alertmanager``)."""
     controller = f"{CONTROLLER}/32"
     return {
         "name": NAME,
@@ -109,6 +110,9 @@ def site_data(paths: LabPaths, info: NetBoxInfo, backup_host: LabHost) -> dict[s
             "rules": {"path": str(prometheus.checks_dir(paths))},
             "prometheus_url": prometheus.URL,
             "blackbox": prometheus.BLACKBOX_LISTEN,
+            "blackbox_config": str(prometheus.blackbox_file(paths)),
+            "alertmanager": alertmanager.site_section(),
+            "go_live_alert_after": alertmanager.GO_LIVE_ALERT_AFTER,
             "scraper_networks": [controller],
         },
         "backups": {

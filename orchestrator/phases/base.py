@@ -41,6 +41,8 @@ from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.batch import HostOutcomes
 from orchestrator.engine.errors import HostKeyChanged, OrchestratorError, Refused, Unreachable
 from orchestrator.engine.phase import Phase
+from orchestrator.engine.ports.alert_routing import AlertPolicy, AlertRouting
+from orchestrator.engine.ports.app_monitoring import AppMonitoring
 from orchestrator.engine.ports.app_probe import AppProbe
 from orchestrator.engine.ports.check_monitoring import CheckMonitoring
 from orchestrator.engine.ports.host_records import (
@@ -118,6 +120,9 @@ class Adapters:
     monitoring_status: MonitoringStatus | None = None
     settings: HostSettings = field(default_factory=HostSettings)
     platform_checks: PlatformChecks | None = None  # the buddycheck's checks on the hosts (phase 4)
+    app_monitoring: AppMonitoring | None = None  # probes and alerts of the go-live checks (phase 7)
+    alert_routing: AlertRouting | None = None  # ``None``: the site names no Alertmanager
+    alert_policy: AlertPolicy = field(default_factory=AlertPolicy)  # routes per team (phase 7)
     app_probe: AppProbe | None = None  # the application asked by address (phases 6 and 7)
 
 

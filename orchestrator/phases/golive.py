@@ -15,10 +15,10 @@ and the handover to the operations team.
 
 from orchestrator.engine.gates import EVALUATION, GO_LIVE, OPS_ACCEPTANCE
 from orchestrator.engine.phase import Phase
-from orchestrator.engine.step import Placeholder
 from orchestrator.phases.app_checks import GoLiveChecksStep
 from orchestrator.phases.base import AdapterSource
 from orchestrator.phases.final_report import ReportStep
+from orchestrator.phases.golive_monitoring import MonitoringStep
 from orchestrator.phases.handover import HandoverSource, unwired_handover
 
 
@@ -31,7 +31,7 @@ def phase(adapters: AdapterSource, handover: HandoverSource = unwired_handover) 
         entries=(
             GoLiveChecksStep(adapters),
             GO_LIVE,
-            Placeholder("golive.monitoring", "Activate application monitoring"),
+            MonitoringStep(adapters),
             EVALUATION,
             ReportStep(handover),
             OPS_ACCEPTANCE,

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from pydantic_core import PydanticCustomError
 
+from orchestrator.engine.ports.alert_routing import ALERT_AFTER
+from orchestrator.engine.ports.app_monitoring import OWN_LABELS
 from orchestrator.site.secrets import SecretField
 from orchestrator.spec.fields import (
     AbsolutePath,
@@ -131,6 +133,66 @@ class TargetsFolder(SiteModel):
     path: Path = Field(description="Absolute path of the folder.")
 
 
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
+
+
+def _label_name(value: str) -> str:
+    if not _LABEL_NAME.fullmatch(value):
+        raise ValueError(
+            "must be a Prometheus label name (letters, digits and _, not first a digit)"
+        )
+    if value in OWN_LABELS:
+        raise ValueError(
+            f"is a label the orchestrator sets itself ({', '.join(sorted(OWN_LABELS))}): "
+            "choose another"
+        )
+    return value
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.fullmatch(value):
+        raise ValueError("must be a Prometheus duration such as 30s, 1m or 1h30m")
+    return value
+
+
+LabelName = Annotated[str, AfterValidator(_label_name)]
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class TeamRoute(SiteModel):
+    """How one operations team's alerts are routed in the site's Alertmanager."""
+
+    receiver: Text = Field(description="The Alertmanager receiver that reaches the team.")
+    label: Text | None = Field(
+        default=None,
+        description=(
+            "Value of the routing label on the team's alerts; the receiver's name when left out."
+        ),
+    )
+
+    def value(self) -> str:
+        """The routing label's value on the team's alerts."""
+        return self.label or self.receiver
+
+
+class Alertmanager(SiteModel):
+    """The Alertmanager the site's Prometheus sends alerts to, and how it reaches the teams."""
+
+    url: HttpUrl = Field(description="Alertmanager's URL (its status API, `/-/ready`).")
+    route_label: LabelName = Field(
+        default="team",
+        description="Label the Alertmanager's routes match on to choose an operations team.",
+    )
+    teams: dict[Text, TeamRoute] = Field(
+        min_length=1,
+        description=(
+            "Per operations team, as specs name it (`operations.team`): the routing label's value "
+            "and the receiver it must reach."
+        ),
+    )
+
+
 class Monitoring(SiteModel):
     """Where hosts and checks are registered, and where Prometheus answers."""
 
@@ -138,6 +200,21 @@ class Monitoring(SiteModel):
     rules: TargetsFolder = Field(description="Folder of alert rule files Prometheus loads.")
     prometheus_url: HttpUrl = Field(description="Prometheus's URL (API queries, `/-/reload`).")
     blackbox: Text = Field(description="The blackbox exporter's `host:port`, for probes.")
+    blackbox_config: Path | None = Field(
+        default=None,
+        description=(
+            "The blackbox exporter's configuration file, on this controller: go-live `http` "
+            "checks get modules `golive_<delivery>_<check>` in it; other modules are kept."
+        ),
+    )
+    alertmanager: Alertmanager | None = Field(
+        default=None,
+        description="The Alertmanager that routes go-live alerts to the operations teams.",
+    )
+    go_live_alert_after: Duration = Field(
+        default=ALERT_AFTER,
+        description="How long a go-live check fails before it alerts (the rules' `for:`).",
+    )
     scraper_networks: tuple[IpNetwork, ...] = Field(
         min_length=1,
         description="Networks the scrapers and probes come from; the firewall lets them in.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -9,11 +10,14 @@ from pathlib import Path
 from orchestrator.adapters.netbox import NetBoxIpam
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.engine import Change, Phase, Result, StepContext
+from orchestrator.engine.ports.app_monitoring import AppChecks
+from orchestrator.engine.ports.check_monitoring import DeliveryChecks
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.lab import backup as lab_backup
 from orchestrator.lab.hosts import destroy_host
 from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
+from orchestrator.lab.prometheus import targets_dir
 from orchestrator.lab.site import site_file
 from orchestrator.phases import base
 from orchestrator.phases.release import release
@@ -146,9 +150,24 @@ def lab_adapters(paths: LabPaths, state: Path, *, wait: float = 60.0) -> base.Ad
 
 
 def clean_delivery(delivery: str, hosts: Sequence[str], paths: LabPaths) -> None:
-    """Remove a test delivery's lab hosts, NetBox objects and backups (only that delivery's)."""
+    """Remove a test delivery's lab hosts, NetBox objects, backups and monitoring (only that
+    delivery's)."""
     for host in hosts:
         destroy_host(host, paths=paths)
     netbox = read_netbox_env(paths)
     release(NetBoxIpam(netbox.url, netbox.token), InMemoryRunStore(), delivery, "test")
     lab_backup.forget_delivery(paths, delivery)
+    forget_monitoring(delivery, paths)
+
+
+def forget_monitoring(delivery: str, paths: LabPaths) -> None:
+    """Take a test delivery out of the lab's Prometheus: its hosts' targets, its checks, and its
+    go-live probes, rules and blackbox modules (``orchestrator release`` does not, yet)."""
+    with tempfile.TemporaryDirectory() as state:
+        adapters = Wiring(load_site(site_file(paths)), Path(state)).adapters
+        if adapters.checks is not None:
+            adapters.checks.publish_checks(DeliveryChecks(delivery, ()))
+        if adapters.app_monitoring is not None:
+            adapters.app_monitoring.publish_app_checks(AppChecks(delivery, ()))
+    for target in targets_dir(paths).glob(f"{delivery}-*.json"):
+        target.unlink()

@@ -13,7 +13,11 @@
     monitoring      Monitoring          the folder a host is registered in for scraping
                                         (orchestrator.lab.prometheus.LabPrometheus)
     check_monitoring  CheckMonitoring   the spec's monitoring checks, resolved to hosts, installed
-                                        (orchestrator.lab.prometheus.LabPrometheus)
+                                        (orchestrator.adapters.prometheus_files.FilePrometheus)
+    app_monitoring  AppMonitoring       the go-live checks probed by address and alerting
+                                        (orchestrator.adapters.prometheus_files.FileAppMonitoring)
+    alert_routing   AlertRouting        the receivers an alert with given labels is routed to
+                                        (orchestrator.adapters.alertmanager.AmtoolRouting)
     vault           DeliveryVault       generated secrets and pinned host keys, the same for every
                                         controller (orchestrator.adapters.vault.FernetVault)
     printer         Printer             a PDF of an HTML document, or why there is none

@@ -12,8 +12,8 @@ stay silent until phase 7 publishes the same checks with ``live=True``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from orchestrator.spec.model import MonitoringCheck
@@ -52,6 +52,8 @@ class DeliveryChecks:
     delivery: str
     checks: tuple[ResolvedCheck, ...]
     live: bool = False
+    #: labels every rule carries besides its own (phase 7: the customer's, the team's route)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def active(self) -> tuple[ResolvedCheck, ...]:
         """The checks that alert now."""
@@ -63,7 +65,12 @@ class DeliveryChecks:
 
 
 def resolve(
-    delivery: str, checks: Sequence[MonitoringCheck], hosts: Sequence[CheckHost], *, live: bool
+    delivery: str,
+    checks: Sequence[MonitoringCheck],
+    hosts: Sequence[CheckHost],
+    *,
+    live: bool,
+    labels: Mapping[str, str] | None = None,
 ) -> DeliveryChecks:
     """Each check with the hosts of its roles (every host when it names no roles)."""
     return DeliveryChecks(
@@ -73,6 +80,7 @@ def resolve(
             for c in checks
         ),
         live,
+        dict(labels or {}),
     )
 
 
