@@ -17,7 +17,7 @@ from orchestrator.engine.status import Status
 from orchestrator.phases.final_report import REPORT, ReportStep, cutover_lines
 from orchestrator.phases.handover import HandoverAdapters
 from orchestrator.phases.record import status_of
-from orchestrator.store.records import ActionItem
+from orchestrator.store.records import ActionItem, JsonMap
 from orchestrator.testing import (
     T0,
     EngineBench,
@@ -135,7 +135,7 @@ def test_the_acceptance_signs_the_report(gate: str) -> None:
 
 
 def test_the_cut_over_checklist_is_listed_item_by_item() -> None:
-    outputs = {"checklist": [
+    outputs: JsonMap = {"checklist": [
         {"item": "write freeze", "host": None, "done": True, "detail": "approved by Joris"},
         {"item": "smoke go-live web-port", "host": "web-01", "done": False, "detail": "refused"},
     ]}  # fmt: skip
