@@ -136,19 +136,20 @@ class Gate:
     #: the command whose record passes the gate, when that is not ``approve``
     recorded_with: str | None = None
 
+    def owns(self, item: ActionItem) -> bool:
+        """Whether ``item`` is this gate's: opened by its checks (its ``evidence_step``'s phase,
+        by step key), or, for the buddycheck, opened by hand (no step)."""
+        if item.step_key is None:
+            return self.name == "buddycheck"
+        phase = (self.evidence_step or "").split(".", 1)[0]
+        return item.step_key.split(".", 1)[0] == phase
+
     def blocking(self, items: Sequence[ActionItem]) -> list[ActionItem]:
-        """The open items that block this gate: those its checks opened (its ``evidence_step``'s
-        phase, by step key), and items opened by hand (no step) for the buddycheck. A go-live
-        finding never holds back the buddycheck, nor a buddycheck finding the go-live."""
+        """The open items that block this gate: its own (``owns``). A go-live finding never holds
+        back the buddycheck, nor a buddycheck finding the go-live."""
         if not self.blocked_by_open_items:
             return []
-        phase = (self.evidence_step or "").split(".", 1)[0]
-        by_hand = self.name == "buddycheck"
-        return [
-            item for item in items
-            if item.open and ((item.step_key or "").split(".", 1)[0] == phase
-                              or (item.step_key is None and by_hand))
-        ]  # fmt: skip
+        return [item for item in items if item.open and self.owns(item)]
 
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""

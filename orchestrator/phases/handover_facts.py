@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.adapters.inventory import BackupTarget, bare, sql_name
 from orchestrator.engine.errors import Refused
+from orchestrator.engine.gates import BUDDYCHECK
 from orchestrator.engine.ports.platform_checks import CheckResult, result_from_json
 from orchestrator.engine.ports.reachability import fingerprint
 from orchestrator.engine.step import StepContext
@@ -587,8 +588,10 @@ class Items:
 
 
 def items_of(found: Sequence[ActionItem]) -> Items:
-    """Closed and open action items, oldest first."""
-    ordered = sorted(found, key=lambda item: (item.opened_at, item.id or 0))
+    """The buddycheck's action items (``BUDDYCHECK.owns``; later phases' findings are not the
+    handover's), closed and open, oldest first."""
+    ours = [item for item in found if BUDDYCHECK.owns(item)]
+    ordered = sorted(ours, key=lambda item: (item.opened_at, item.id or 0))
     return Items(
         tuple(item_line(i) for i in ordered if not i.open),
         tuple(item_line(i) for i in ordered if i.open),

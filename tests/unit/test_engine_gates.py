@@ -334,3 +334,5 @@ def test_action_items_block_the_gate_of_the_checks_that_opened_them() -> None:
     assert GATES["customer_confirmation"].blocking(items) == []
     closed = replace(live, closed_by="buddycheck", closed_at=T0)
     assert GATES["go_live"].blocking([closed]) == []
+    assert GATES["go_live"].owns(closed)
+    assert not GATES["buddycheck"].owns(closed)

@@ -23,9 +23,11 @@ from orchestrator.phases.handover_facts import (
     ContactLine,
     HandoverFacts,
     handover_facts,
+    items_of,
     user_access,
 )
-from orchestrator.testing import InMemoryIpam
+from orchestrator.store.records import ActionItem
+from orchestrator.testing import T0, InMemoryIpam
 from tests.unit import handover_support as support
 
 SPEC = support.full_spec()
@@ -208,3 +210,12 @@ def test_the_document_knows_the_kinds_of_the_buddychecks_backup_checks() -> None
     kinds = {c.kind for c in backup_checks(spec, "host-01", role) if c.name.startswith("backup")}
     assert kinds == BACKUP_KINDS
     assert RESTORE_KIND in kinds
+
+
+def test_the_handover_lists_the_buddychecks_items_not_later_phases_findings() -> None:
+    found = support.action_items("acme-webshop")
+    live = ActionItem("acme-webshop", "vip: go-live shop-home", "buddycheck", T0,
+                      "golive.checks", "buddycheck", T0, "check passes again", 2)  # fmt: skip
+    items = items_of([*found, live])
+    assert [line.title for line in items.closed] == [found[0].title]
+    assert items.open == ()
