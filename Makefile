@@ -10,7 +10,7 @@ $(VENV)/.setup-done: pyproject.toml scripts/setup.sh
 	scripts/setup.sh
 	touch $@
 
-## make demo: set up, bring the lab up, deliver examples/full.yaml through phases 1-5 on lab hosts.
+## make demo: set up, bring the lab up, deliver examples/full.yaml through all seven phases on lab hosts.
 demo: setup
 	scripts/demo.sh
 

@@ -57,6 +57,7 @@ from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
+    CheckIn,
     DeliveryRecord,
     EvaluationNote,
     GateDecision,
@@ -89,6 +90,7 @@ class InMemoryRunStore:
         self.decisions: list[GateDecision] = []
         self.action_items: dict[int, ActionItem] = {}
         self.notes: list[EvaluationNote] = []
+        self.checkins: list[CheckIn] = []
         self.audit: list[AuditEntry] = []
         self.logs: dict[str, list[str]] = {}
         self.locks: dict[str, LockRecord] = {}
@@ -166,6 +168,12 @@ class InMemoryRunStore:
 
     def list_evaluation_notes(self, delivery_id: str) -> list[EvaluationNote]:
         return [n for n in self.notes if n.delivery_id == delivery_id]
+
+    def add_checkin(self, checkin: CheckIn) -> None:
+        self.checkins.append(checkin)
+
+    def list_checkins(self, delivery_id: str) -> list[CheckIn]:
+        return [c for c in self.checkins if c.delivery_id == delivery_id]
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
         appended = replace(entry, id=len(self.audit) + 1, detail=_copy(entry.detail))
@@ -353,7 +361,7 @@ def approve_gates(store: RunStore, delivery: Delivery, *names: str) -> None:
         delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
     )
     manager = site_people(delivery)[delivery.delivery_manager.name.split()[0].lower()]
-    by_gate = {"buddycheck": BOB_BUDDY, "ops_acceptance": OLGA_OPS}
+    by_gate = {"buddycheck": BOB_BUDDY, "ops_acceptance": OLGA_OPS, "write_freeze": BOB_BUDDY}
     for gate in (GATES[name] for name in names or GATES):
         approver = FixedIdentity(by_gate.get(gate.name, manager))
         who = approver.authenticate("")

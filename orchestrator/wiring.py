@@ -16,6 +16,9 @@
         .handover               phase 5's: the workspace, the weasyprint command for PDFs, the
                                 run store's action items, the site's facts for the documents
         .adapters also holds the buddycheck's checks on the hosts (testinfra)
+        .migration              phase 6's: data moved over OpenSSH/rsync/PostgreSQL tools, a probe
+                                that pins migration sources, the run store's decisions and
+                                check-ins, the application probe for the cut-over's smoke test
         .phases()               the seven phases, their steps working through the above
 
 The vault uses the store the command opened (``using``): one connection pool for the run's
@@ -30,6 +33,7 @@ that need no NetBox never resolve its token.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Mapping
@@ -47,6 +51,7 @@ from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.identity import LoginIdentity, SshSignatureIdentity
 from orchestrator.adapters.inventory import BackupTarget
 from orchestrator.adapters.machines import ProviderMachines, StaticMachines
+from orchestrator.adapters.migration import OpenSshDataMigration
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_api import PrometheusApi
@@ -71,6 +76,7 @@ from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.handover import HandoverAdapters
 from orchestrator.phases.handover_facts import HandoverSettings, Jump
+from orchestrator.phases.migration import MigrationAdapters
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.phases.record import StatusSummary, status_of
 from orchestrator.phases.software import RESTIC_PASSWORD
@@ -81,7 +87,7 @@ from orchestrator.spec.messages import problems_of
 from orchestrator.spec.problems import field_path
 from orchestrator.store.location import DEFAULT_STATE
 from orchestrator.store.protocol import RunStore
-from orchestrator.store.records import ActionItem
+from orchestrator.store.records import ActionItem, CheckIn, GateDecision
 
 log = structlog.get_logger("orchestrator.wiring")
 NOT_SHARED = (
@@ -202,6 +208,30 @@ class Wiring:
             )
         return self.store.list_action_items(delivery)
 
+    @functools.cached_property
+    def migration(self) -> MigrationAdapters:
+        """Phase 6's: data moved over OpenSSH the way the site logs in, sources pinned by a
+        probe on their own port, decisions and check-ins from the run store."""
+        access = self.access
+        return MigrationAdapters(
+            mover=OpenSshDataMigration(access),
+            probe_on=lambda port: ParamikoProbe(dataclasses.replace(access, port=port)),
+            workspace=self.workspace,
+            decisions=self._decisions,
+            checkins=self._checkins,
+            app_probe=SocketProbe(),
+        )
+
+    def _decisions(self, delivery: str) -> list[GateDecision]:
+        if self.store is None:
+            raise Refused("phase 6 reads the gate decisions: no run store was given")
+        return self.store.list_decisions(delivery)
+
+    def _checkins(self, delivery: str) -> list[CheckIn]:
+        if self.store is None:
+            raise Refused("phase 6 reads the check-ins: no run store was given")
+        return self.store.list_checkins(delivery)
+
     def machines(self) -> Machines:
         """The machine providers the site names, each with its settings."""
         return ProviderMachines({name: self._provider(name, settings)
@@ -263,6 +293,7 @@ class Wiring:
             Placement(nb.clusters, nb.interface),
             nb.gateway_addresses,
             lambda: self.handover,
+            lambda: self.migration,
         )
 
 

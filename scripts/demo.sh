@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The demo: a delivery of examples/full.yaml (load balancer, 2 web hosts, 1 database) against the
-# lab, through phase 5 (buddycheck and handover; phases 6-7 are not written yet). The lab is one site: `lab up` writes its site file,
-# and the run goes through it like through any other. Safe to run again: finished steps are skipped.
+# lab, through all seven phases: network, machines, software, buddycheck, handover, migration from
+# the lab's migration source host, go-live with application monitoring, evaluation and ops
+# acceptance. The lab is one site: `lab up` writes its site file, and the run goes through it like
+# through any other. Safe to run again: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orc=.venv/bin/orchestrator
 spec=${SPEC:-examples/full.yaml}
-through=${THROUGH_PHASE:-5}
+through=${THROUGH_PHASE:-7}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "lab: NetBox, package mirror, bridge (lab up is idempotent)"
@@ -37,7 +39,7 @@ print(reason.split()[1] if reason.startswith("gate ") else "")'
 
 step "run phases 1..$through of $delivery"
 rc=0; $orc run "$spec" --through-phase "$through" || rc=$?
-for _ in 1 2 3 4 5 6; do
+for _ in $(seq 1 16); do
   [ "$rc" -eq 3 ] || break
   case "$(waiting_gate)" in
     preconditions) approve preconditions sanne "quote and data processing agreement signed (demo)" ;;
@@ -46,6 +48,13 @@ for _ in 1 2 3 4 5 6; do
       $orc actions list "$delivery"
       approve buddycheck noor "every check passed; results reviewed (demo)" ;;
     customer_confirmation) approve customer_confirmation sanne "customer confirmed the handover (demo)" ;;
+    write_freeze)  # the lead engineer declares the freeze on the old hosting before the final sync
+      approve write_freeze joris "old shop frozen for the final sync, DNS TTL lowered (demo)" ;;
+    go_live) approve go_live sanne "go-live checks green, DNS switch agreed (demo)" ;;
+    evaluation)  # the lead engineer records what went well and what could be better
+      step "evaluation: recorded by joris, signing with $people/joris"
+      $orc evaluate "$delivery" --file examples/evaluation.yaml --sign-with "$people/joris" ;;
+    ops_acceptance) approve ops_acceptance ops "final report read, alert routes checked (demo)" ;;
     *) break ;;
   esac
   step "resume"
@@ -55,5 +64,5 @@ done
 
 step "status of $delivery"
 $orc status "$delivery"
-step "the same run again: every step is skipped, but phase 4 checks the platform again"
+step "the same run again: every step is skipped"
 $orc run "$spec" --through-phase "$through"

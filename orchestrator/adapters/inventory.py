@@ -184,7 +184,10 @@ def host_vars(
         "role": host.role,
         "owns_kernel": record.owns_kernel,
         "existing_host": record.existing,
-        "packages": list(software.packages) if software else [],
+        "packages": [
+            *(software.packages if software else ()),
+            *migration_packages(spec, host),
+        ],
         "services": list(software.services) if software else [],
         "watched_services": list(dict.fromkeys(watched)),
         "probe_ports": probe_ports(spec, host.role),
@@ -216,6 +219,16 @@ def host_vars(
             "repository": backups.repository(spec.id, host.name) if backups else None,
         }
     return hv
+
+
+def migration_packages(spec: DeliverySpec, host: ExpandedHost) -> list[str]:
+    """What phase 6 needs on ``host`` besides the spec's software: rsync where a
+    files data set goes (rsync runs at both ends of a copy), unless the spec installs it."""
+    software = spec.software.get(host.role)
+    named = {p.split("=", 1)[0] for p in (software.packages if software else ())}
+    data_sets = spec.migration.data_sets if spec.migration else ()
+    wanted = any(d.kind == "files" and d.target_role == host.role for d in data_sets)
+    return ["rsync"] if wanted and "rsync" not in named else []
 
 
 def _db(spec: DeliverySpec) -> dict[str, Json]:

@@ -9,6 +9,9 @@
         runs/<run>-<step>/        0700  ansible-runner artifacts, files 0600, the newest kept
         handover/                 0700  the handover document (.md, .html, .pdf), files 0600
             access/               0700  one access document per customer user (.md, .html)
+        migration/                0700  phase 6 (``orchestrator.phases.migration``)
+            files/<data set>/           the controller's copy of a files data set (rsync mirror)
+            dumps/<data set>.dump 0600  a PostgreSQL data set's pg_dump (custom format)
 
 Where the pins and passwords are kept depends on the site:
 

@@ -10,6 +10,7 @@ import inspect
 
 import typer
 
+from orchestrator.cli import checkin as checkin_cli
 from orchestrator.cli import evaluate as evaluate_cli
 from orchestrator.cli import spec as spec_cli
 from orchestrator.cli.actions import actions_app
@@ -35,6 +36,7 @@ app.command("schema")(spec_cli.schema)
 register_runs(app)
 app.command("release")(release)
 app.command("evaluate")(evaluate_cli.evaluate)
+app.command("checkin")(checkin_cli.checkin)
 
 
 def paragraphs(text: str) -> str:

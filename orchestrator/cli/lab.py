@@ -19,6 +19,7 @@ from orchestrator.lab import lab
 from orchestrator.lab.backup import NAME as BACKUP_HOST_NAME
 from orchestrator.lab.errors import LabError
 from orchestrator.lab.hosts import list_hosts
+from orchestrator.lab.migration_source import NAME as SOURCE_NAME
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.smoke import SMOKE_PLAYBOOK, run_playbook
 from orchestrator.logging import configured_logging
@@ -81,8 +82,9 @@ def up(
     out().print(f"NetBox URL and token: {LabPaths.from_env().netbox_env} (mode 0600)")
     for host in done.hosts:
         out().print(f"  {host.name:10} {host.address:15} ssh root@{host.address}")
-    backup = done.backup
+    backup, source = done.backup, done.migration_source
     out().print(f"  {backup.name:10} {backup.address:15} backup host (restic over sftp)")
+    out().print(f"  {source.name:10} {source.address:15} migration source (old hosting)")
 
 
 @lab_app.command("down")
@@ -119,13 +121,14 @@ def status(
 
 @lab_app.command("smoke")
 def smoke() -> None:
-    """Run the smoke playbook on every lab host but the backup host: install nginx, start it.
+    """Run the smoke playbook on every lab host but the backup host and the migration source:
+    install nginx, start it.
 
     Prints each task's outcome per host as it happens, then a summary; exits 1 if any host failed.
     """
     paths = LabPaths.from_env()
     with _lab_errors():
-        hosts = [h for h in list_hosts(paths) if h.name != BACKUP_HOST_NAME]
+        hosts = [h for h in list_hosts(paths) if h.name not in (BACKUP_HOST_NAME, SOURCE_NAME)]
         if not hosts:
             raise LabError("no lab hosts", "run `orchestrator lab up --hosts 2` first")
         err().print(f"running {SMOKE_PLAYBOOK.name} on {', '.join(h.name for h in hosts)}")

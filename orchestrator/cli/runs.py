@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -57,6 +57,7 @@ from orchestrator.engine import (
     write_junit,
 )
 from orchestrator.engine.approvals import approve as record_approval
+from orchestrator.engine.checkins import CHECKIN_GATES, waited
 from orchestrator.engine.gates import GATES, People, operations_team
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
@@ -683,10 +684,14 @@ def _print_next(outcome: RunOutcome) -> None:
     if run.status is Status.WAITING and outcome.gate is not None:
         if outcome.gate.blockers and outcome.gate.gate.blocked_by_open_items:
             out().print(f"see: orchestrator actions list {run.delivery_id}", markup=False)
+        gate = outcome.gate.gate
+        action = (
+            f"{gate.recorded_with} {run.delivery_id} --file FILE"
+            if gate.recorded_with
+            else f"orchestrator approve {run.delivery_id} {gate.name} --comment TEXT"
+        )
         out().print(
-            f"next: orchestrator approve {run.delivery_id} {outcome.gate.gate.name} "
-            "--comment TEXT [--sign-with KEY], then orchestrator resume SPEC",
-            markup=False,
+            f"next: {action} [--sign-with KEY], then orchestrator resume SPEC", markup=False
         )
     elif run.status in {Status.FAILED, Status.CRASHED}:
         out().print("next: fix the cause, then orchestrator resume SPEC")
@@ -749,13 +754,29 @@ def _print_gate(gate: GateSummary) -> None:
     else:
         out().print(f"gate {gate.gate}: [yellow]needed[/]")
         _wrapped(f"needs {gate.needs}", "    ")
+        _print_wait(gate)
     if gate.evidence:
         shown = gate.evidence[:16]  # the whole hash is in --json
-        _wrapped(f"signs the check results, evidence {shown}...", "    ")
+        signed = GATES[gate.gate].evidence_step
+        _wrapped(f"signs the results of {signed}, evidence {shown}...", "    ")
     if gate.stale_by and not gate.passed:
         _wrapped(f"stale: {gate.stale_by} signed earlier results", "    ")
     for blocker in gate.blockers:
         _wrapped(f"blocked: {blocker}", "    ")
+
+
+def _print_wait(gate: GateSummary) -> None:
+    """How long the delivery has waited at a gate, and its last check-in."""
+    if gate.waiting_since is not None:
+        since = gate.waiting_since
+        long = waited(since, datetime.now(UTC))
+        _wrapped(f"waiting since {since:%Y-%m-%d %H:%M} UTC ({long})", "    ")
+    last = gate.last_checkin
+    if last is not None:
+        _wrapped(f"check-ins: {gate.checkins}, the last {last.at:%Y-%m-%d %H:%M} by {last.by}: "
+                 f"{last.comment}", "    ")  # fmt: skip
+    elif gate.waiting_since is not None and gate.gate in CHECKIN_GATES:
+        _wrapped("check-ins: none yet (orchestrator checkin DELIVERY --comment ...)", "    ")
 
 
 def _print_evaluation(notes: Sequence[EvaluationNote]) -> None:

@@ -117,9 +117,9 @@ def _rule(store: RunStore, delivery: DeliveryRecord, gate: Gate, approver: Appro
     role = check_approver(
         gate, approver, People(*people_of(delivery), operations_team(delivery.spec))
     )
-    open_items = [item for item in store.list_action_items(delivery.id) if item.open]
-    if gate.blocked_by_open_items and open_items:
-        titles = ", ".join(f"#{item.id} {item.title}" for item in open_items)
+    blocking = gate.blocking(store.list_action_items(delivery.id))
+    if blocking:
+        titles = ", ".join(f"#{item.id} {item.title}" for item in blocking)
         raise GateRefused(f"{gate.name} cannot be signed off while action items are open: {titles}")
     return role
 

@@ -12,6 +12,11 @@
 |                         | steps                                | the spec (site role operations) |
 | `hardware_delivered`    | end of phase 1, when hardware is     | the lead engineer or the        |
 |                         | ordered (``applies``)                | delivery manager                |
+| `write_freeze`          | in phase 6, before the final sync of | the lead engineer or an         |
+|                         | a migration by us (``applies``)      | engineer                        |
+| `migration_done`        | in phase 6, before the verification  | the lead engineer or the        |
+|                         | of a migration by the customer       | delivery manager                |
+|                         | (``applies``)                        |                                 |
 
 A gate is passed when it has an approval and nothing blocks it: ``preconditions`` is blocked
 while the spec says the quote or the data processing agreement is not signed, ``buddycheck``
@@ -27,6 +32,12 @@ person: ``ops_acceptance`` is approved by anyone holding the site role ``operati
 else they are in the delivery, and the decision's audit names the team. The buddycheck is
 signed off by someone holding ``engineer`` (or ``lead_engineer``) who is not this delivery's
 lead engineer. A CI account (site role ``ci``) runs, resumes and plans, and approves no gate.
+
+The write freeze is declared by whoever approves ``write_freeze``: writes on the old hosting have
+stopped and the DNS names' TTLs are lowered; it signs the pre-sync's results (a new pre-sync
+makes it stale). ``migration_done`` is the long wait of a migration by the customer: the lead
+engineer records check-ins meanwhile (``orchestrator checkin``), and approves it when the customer
+says they are done.
 
 A gate with evidence (the buddycheck: the hash of the check results, the output ``evidence``
 of its ``evidence_step``) takes only an approval of the evidence as it is now: when the checks
@@ -95,6 +106,22 @@ def orders_hardware(spec: JsonMap) -> bool:
     )
 
 
+def _migration(spec: JsonMap) -> dict[str, object]:
+    migration = spec.get("migration")
+    return migration if isinstance(migration, dict) else {}
+
+
+def migrated_by_us(spec: JsonMap) -> bool:
+    """Whether a spec (as its JSON snapshot) has us move data sets in phase 6."""
+    migration = _migration(spec)
+    return migration.get("by") == "us" and bool(migration.get("data_sets"))
+
+
+def migrated_by_customer(spec: JsonMap) -> bool:
+    """Whether a spec (as its JSON snapshot) has the customer migrate in phase 6."""
+    return _migration(spec).get("by") == "customer"
+
+
 @dataclass(frozen=True, slots=True)
 class Gate:
     """A decision the delivery waits for, and who may give it; ``applies`` to which specs."""
@@ -109,6 +136,20 @@ class Gate:
     #: the command whose record passes the gate, when that is not ``approve``
     recorded_with: str | None = None
 
+    def blocking(self, items: Sequence[ActionItem]) -> list[ActionItem]:
+        """The open items that block this gate: those its checks opened (its ``evidence_step``'s
+        phase, by step key), and items opened by hand (no step) for the buddycheck. A go-live
+        finding never holds back the buddycheck, nor a buddycheck finding the go-live."""
+        if not self.blocked_by_open_items:
+            return []
+        phase = (self.evidence_step or "").split(".", 1)[0]
+        by_hand = self.name == "buddycheck"
+        return [
+            item for item in items
+            if item.open and ((item.step_key or "").split(".", 1)[0] == phase
+                              or (item.step_key is None and by_hand))
+        ]  # fmt: skip
+
     def who_may(self, people: People) -> str:
         """Who may approve, in words."""
         if self.allowed == {Role.OPERATIONS}:
@@ -120,6 +161,8 @@ class Gate:
             return f"{team} (someone holding the site role operations)"
         if self.allowed == {Role.ENGINEER}:
             return f"an engineer other than the lead engineer ({people.lead_engineer})"
+        if self.allowed == {Role.LEAD_ENGINEER, Role.ENGINEER}:
+            return f"the lead engineer ({people.lead_engineer}) or an engineer"
         if Role.LEAD_ENGINEER in self.allowed:
             lead, manager = people.lead_engineer, people.delivery_manager
             return f"the lead engineer ({lead}) or the delivery manager ({manager})"
@@ -170,16 +213,32 @@ HARDWARE_DELIVERED = Gate(
     applies=orders_hardware,
 )
 
-GATES = {
+WRITE_FREEZE = Gate(
+    "write_freeze",
+    "the write freeze: writes on the old hosting stopped and the DNS TTLs lowered",
+    frozenset({Role.LEAD_ENGINEER, Role.ENGINEER}),
+    applies=migrated_by_us,
+    evidence_step="migration.presync",
+)
+MIGRATION_DONE = Gate(
+    "migration_done",
+    "word that the customer has migrated their application and data",
+    frozenset({Role.LEAD_ENGINEER, Role.DELIVERY_MANAGER}),
+    applies=migrated_by_customer,
+)
+
+GATES = {  # in the order a delivery meets them
     gate.name: gate
     for gate in (
         PRECONDITIONS,
+        HARDWARE_DELIVERED,
         BUDDYCHECK,
         CUSTOMER_CONFIRMATION,
+        WRITE_FREEZE,
+        MIGRATION_DONE,
         GO_LIVE,
         EVALUATION,
         OPS_ACCEPTANCE,
-        HARDWARE_DELIVERED,
     )
 }
 
@@ -249,9 +308,10 @@ def _blockers(
     if gate.blocked_by_unsigned_documents and unsigned:
         verb = "is" if len(unsigned) == 1 else "are"
         found.append(f"the spec says the {' and the '.join(unsigned)} {verb} not signed")
-    if gate.blocked_by_open_items and open_items:
-        titles = ", ".join(f"#{item.id} {item.title}" for item in open_items)
-        found.append(f"{len(open_items)} action item(s) open: {titles}")
+    blocking = gate.blocking(open_items)
+    if blocking:
+        titles = ", ".join(f"#{item.id} {item.title}" for item in blocking)
+        found.append(f"{len(blocking)} action item(s) open: {titles}")
     return tuple(found)
 
 

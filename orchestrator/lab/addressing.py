@@ -3,7 +3,8 @@
 The lab is one flat layer-2 segment (a bridge on the controller) numbered from ``LAB_PREFIX``.
 Customer platforms get their prefixes from ``PLATFORM_PARENT`` (through NetBox, phase 1); the
 hosts ``lab up --hosts N`` makes for a quick check are numbered from ``SMOKE_HOSTS``; the backup
-host has ``BACKUP_HOST``, beside the controller and outside both ranges. The lab never creates or
+host has ``BACKUP_HOST`` and the migration source ``MIGRATION_SOURCE``, beside the controller
+and outside both ranges. The lab never creates or
 targets an address outside ``LAB_PREFIX``.
 """
 
@@ -21,6 +22,8 @@ SMOKE_HOSTS = ipaddress.IPv4Network("10.213.1.0/24")
 PLATFORM_PARENT = ipaddress.IPv4Network("10.213.128.0/17")
 #: The lab's backup host (``orchestrator.lab.backup``): no smoke host or delivery can take it.
 BACKUP_HOST = ipaddress.IPv4Address("10.213.0.5")
+#: The lab's migration source host (``orchestrator.lab.migration_source``), the "old hosting".
+MIGRATION_SOURCE = ipaddress.IPv4Address("10.213.0.6")
 MIRROR_PORT = 8780
 MIRROR_URL = f"http://{CONTROLLER}:{MIRROR_PORT}/debian"
 

@@ -13,6 +13,7 @@ from orchestrator.phases import base, buddycheck, golive, handover, migration, n
 from orchestrator.phases.base import AdapterSource, RecordsSource
 from orchestrator.phases.gateway import GATEWAY_ADDRESSES
 from orchestrator.phases.handover import HandoverSource
+from orchestrator.phases.migration import MigrationAdapterSource
 from orchestrator.phases.netbox_steps import IpamSource, Placement
 
 
@@ -23,16 +24,17 @@ def all_phases(  # noqa: PLR0913, PLR0917 - a source per kind of adapter, and th
     placement: Placement | None = None,
     gateway_addresses: int = GATEWAY_ADDRESSES,
     handover_adapters: HandoverSource | None = None,
+    migration_adapters: MigrationAdapterSource | None = None,
 ) -> tuple[Phase, ...]:
     """Phases 1-7, their steps working through the given adapter sources (called on first use);
-    phase 5 refuses to run without ``handover_adapters``."""
+    phases 5 and 6 refuse to run without ``handover_adapters`` and ``migration_adapters``."""
     return (
         network.network_phase(ipam, placement, gateway_addresses=gateway_addresses),
         base.phase(adapters, ipam, records),
         software.phase(adapters),
         buddycheck.phase(adapters, ipam, records),
         handover.phase(handover_adapters, ipam),
-        migration.phase(),
+        migration.phase(migration_adapters),
         golive.phase(adapters, handover_adapters or handover.unwired_handover),
     )
 

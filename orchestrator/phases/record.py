@@ -7,10 +7,11 @@ report (``golive.report``) writes it down for the operations team.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from orchestrator.engine.approvals import evidence_now
+from orchestrator.engine.checkins import waiting_since
 from orchestrator.engine.delivery import people_of
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.gates import GATES, GateState, People, gate_state, operations_team
@@ -20,6 +21,7 @@ from orchestrator.phases.handover import CONTRACT
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import (
     ActionItem,
+    CheckIn,
     EvaluationNote,
     LockRecord,
     PhaseRecord,
@@ -41,6 +43,9 @@ class GateSummary:
     decided_at: datetime | None = None  # when the approval was given
     comment: str = ""  # what the approver said was checked
     role: str = ""  # the role the approver approved in
+    waiting_since: datetime | None = None  # when the latest runs began to wait here
+    checkins: int = 0  # check-ins recorded during the wait (``orchestrator checkin``)
+    last_checkin: CheckIn | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +89,16 @@ def status_of(store: RunStore, delivery_id: str) -> StatusSummary:
     items = tuple(item for item in all_items if item.open)
     decisions = store.list_decisions(delivery_id)
     evidence = {gate.name: evidence_now(store, delivery_id, gate) for gate in GATES.values()}
+    checkins = store.list_checkins(delivery_id)
     gates = tuple(
-        gate_summary(
-            gate_state(gate, decisions, items, evidence=evidence[gate.name]),
-            people,
-            evidence[gate.name],
+        waiting(
+            gate_summary(
+                gate_state(gate, decisions, items, evidence=evidence[gate.name]),
+                people,
+                evidence[gate.name],
+            ),
+            applied,
+            checkins,
         )
         for gate in GATES.values()
         if gate.applies(record.spec)
@@ -110,6 +120,17 @@ def status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         evaluation=tuple(store.list_evaluation_notes(delivery_id)),
         done=all(p.status.done for p in every_phase) and all(g.passed for g in gates),
     )
+
+
+def waiting(
+    summary: GateSummary, applied: Sequence[RunRecord], checkins: Sequence[CheckIn]
+) -> GateSummary:
+    """``summary`` with how long the delivery has waited at the gate and its check-ins."""
+    if summary.passed:
+        return summary
+    mine = [c for c in checkins if c.gate == summary.gate]
+    return replace(summary, waiting_since=waiting_since(applied, summary.gate),
+                   checkins=len(mine), last_checkin=mine[-1] if mine else None)  # fmt: skip
 
 
 def phase_record(store: RunStore, applied: Sequence[RunRecord]) -> tuple[PhaseSummary, ...]:

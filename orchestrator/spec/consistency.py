@@ -196,6 +196,16 @@ def _kind_fields(
         yield (*loc, name), f"required for kind {kind}"
 
 
+#: For each kind of data set: the optional fields that apply to it, and those it requires.
+_DATA_SET_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "files": (frozenset({"path", "target_path"}), frozenset({"path", "target_path"})),
+    "postgresql": (frozenset({"database"}), frozenset({"database"})),
+}
+_DATA_SET_OPTIONAL = frozenset({"path", "target_path", "database"})
+#: Kinds of data set the spec names but phase 6 cannot move yet.
+_NOT_SUPPORTED = frozenset({"mysql", "mariadb"})
+
+
 def _migration(spec: DeliverySpec) -> Iterator[Inconsistency]:
     migration = spec.migration
     if migration is None:
@@ -207,26 +217,66 @@ def _migration(spec: DeliverySpec) -> Iterator[Inconsistency]:
     )
     for index, data_set in enumerate(migration.data_sets):
         loc = ("migration", "data_sets", index)
-        if data_set.source not in sources:
-            known = ", ".join(sources) or "none"
-            yield (
-                (*loc, "source"),
-                f"no migration source named '{data_set.source}' (sources: {known})",
-            )
+        yield from _source_ref((*loc, "source"), data_set.source, sources)
         if data_set.target_role not in spec.roles():
             yield (*loc, "target_role"), _unknown_role(data_set.target_role, spec.roles())
+        if data_set.kind in _NOT_SUPPORTED:
+            yield (
+                (*loc, "kind"),
+                (
+                    f"{data_set.kind} is not supported yet: phase 6 moves files and postgresql "
+                    "data sets only"
+                ),
+            )
+            continue
+        yield from _kind_fields(loc, data_set.kind, data_set, _DATA_SET_OPTIONAL, _DATA_SET_FIELDS)
+        if data_set.kind == "postgresql" and not _installs(
+            spec, data_set.target_role, "postgresql"
+        ):
+            yield (
+                (*loc, "target_role"),
+                (
+                    f"the {data_set.target_role} hosts get no PostgreSQL to restore into "
+                    f"(add postgresql to software.{data_set.target_role}.packages)"
+                ),
+            )
+    yield from _freeze(spec, sources)
     yield from _verification(spec)
+
+
+def _installs(spec: DeliverySpec, role: str, package: str) -> bool:
+    software = spec.software.get(role)
+    return any(p.split("=", 1)[0] == package for p in (software.packages if software else ()))
+
+
+def _source_ref(loc: Loc, name: str, sources: list[str]) -> Iterator[Inconsistency]:
+    if name not in sources:
+        known = ", ".join(sources) or "none"
+        yield loc, f"no migration source named '{name}' (sources: {known})"
+
+
+def _freeze(spec: DeliverySpec, sources: list[str]) -> Iterator[Inconsistency]:
+    freeze = spec.migration.write_freeze if spec.migration else None
+    if freeze is None:
+        return
+    loc: Loc = ("migration", "write_freeze")
+    if freeze.command is not None and freeze.source is None:
+        yield (*loc, "source"), "required with a command (the source that runs it)"
+    elif freeze.source is not None:
+        yield from _source_ref((*loc, "source"), freeze.source, sources)
+        if freeze.command is None:
+            yield (*loc, "command"), "required with a source (what the source runs)"
 
 
 def _verification(spec: DeliverySpec) -> Iterator[Inconsistency]:
     checks = spec.migration.verification if spec.migration else ()
     yield from _duplicates(("migration", "verification"), (check.name for check in checks), "check")
     for index, check in enumerate(checks):
-        loc = ("migration", "verification", index, "role")
-        if check.command is not None and check.role is None:
-            yield loc, "required with a command (the role whose hosts run it)"
-        elif check.role is not None and check.role not in spec.roles():
-            yield loc, _unknown_role(check.role, spec.roles())
+        if check.role not in spec.roles():
+            yield (
+                ("migration", "verification", index, "role"),
+                _unknown_role(check.role, spec.roles()),
+            )
 
 
 def _go_live(spec: DeliverySpec) -> Iterator[Inconsistency]:

@@ -116,10 +116,21 @@ def _one_of(expected: str) -> str:
     return f"must be one of: {', '.join(choices)}"
 
 
+#: Keys an earlier spec format had, by model: what they are called now.
+RENAMED = {
+    "Migration": {"led_by": "by"},
+    "MigrationSource": {"location": "address"},
+    "DataSet": {"method": "kind"},
+}
+
+
 def _unknown_key(loc: tuple[int | str, ...], root: type[BaseModel]) -> str:
     model = _model_at(root, loc[:-1])
     if model is None:
         return "unknown key"
+    now = RENAMED.get(model.__name__, {}).get(str(loc[-1]))
+    if now is not None:
+        return f"unknown key: it is called '{now}' now (see docs/spec.md)"
     known = list(model.model_fields)
     close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     if close:

@@ -353,49 +353,106 @@ class Backup(SpecModel):
 
 
 class MigrationSource(SpecModel):
-    """Where the customer's application or data lives today."""
+    """A host of the customer's old hosting that holds data to move. The controller reaches it
+    with the site's SSH settings (user, key or agent, jump hosts); its host key is pinned on
+    first contact, or must be ``host_key`` when the spec gives one."""
 
     name: Slug = Field(description="Unique name, referred to by data sets.")
-    location: Text = Field(description="Host, URL or description of the current location.")
+    address: Text = Field(
+        description="Host name or IP address the controller reaches the source at over SSH."
+    )
+    port: Port = Field(default=22, description="SSH port of the source.")
+    host_key: SshPublicKey | None = Field(
+        default=None,
+        description=(
+            "The source's SSH host key (`ssh-ed25519 AAAA...`); pinned on first contact when "
+            "left out. A source that shows another key is refused."
+        ),
+    )
     description: Text | None = Field(default=None, description="What it is.")
 
 
 class DataSet(SpecModel):
-    """A set of data to move from a source to the new hosts."""
+    """A set of data to move from a source to the delivered hosts (phase 6)."""
 
     name: Slug = Field(description="Unique name.")
     source: Slug = Field(description="Name of the migration source it comes from.")
-    method: Literal["rsync", "mysqldump", "pg_dump", "manual"] = Field(
-        description="How it is moved."
+    kind: Literal["files", "postgresql", "mysql", "mariadb"] = Field(
+        description=(
+            "What it is: `files` (a tree, moved with rsync over SSH with checksums) or "
+            "`postgresql` (a database, moved with pg_dump/pg_restore); `mysql` and `mariadb` "
+            "are not supported yet and are refused."
+        )
     )
-    target_role: Slug = Field(description="Host role it goes to.")
-    target_path: AbsolutePath | None = Field(default=None, description="Path on the target hosts.")
+    path: AbsolutePath | None = Field(
+        default=None, description="`files`: the tree's path on the source (required)."
+    )
+    database: Text | None = Field(
+        default=None, description="`postgresql`: the database's name on the source (required)."
+    )
+    target_role: Slug = Field(description="Host role it goes to (every host of the role).")
+    target_path: AbsolutePath | None = Field(
+        default=None, description="`files`: the tree's path on the target hosts (required)."
+    )
     size_gb: float | None = Field(default=None, ge=0, description="Approximate size in GiB.")
 
 
 class Verification(SpecModel):
-    """A check that the migration is complete and correct."""
+    """A command that checks the migrated platform, on every host of a role."""
 
     name: Slug = Field(description="Unique name.")
     description: Text = Field(description="What is verified, for the person signing it off.")
-    role: Slug | None = Field(
-        default=None, description="Host role to run `command` on (required with `command`)."
+    role: Slug = Field(description="Host role whose hosts run `command`.")
+    command: Text = Field(description="Command whose exit code 0 means verified (run as root).")
+
+
+class WriteFreeze(SpecModel):
+    """How the customer's data stops changing before the final sync (migrations by us)."""
+
+    source: Slug | None = Field(
+        default=None, description="Migration source to run `command` on (required with it)."
     )
     command: Text | None = Field(
-        default=None, description="Command whose exit code 0 means verified; manual when left out."
+        default=None,
+        description=(
+            "Command run (as root) on the source when the freeze starts, e.g. `systemctl stop "
+            "nginx`; the freeze is the approval of the `write_freeze` gate when left out."
+        ),
     )
 
 
 class Migration(SpecModel):
     """Moving the customer's application and data (phase 6)."""
 
-    led_by: Literal["us", "customer"] = Field(
-        description="Who migrates: `us`, or the `customer` with check-ins by us."
+    by: Literal["us", "customer"] = Field(
+        description=(
+            "Who migrates: `us` (the orchestrator moves the data) or the `customer` (we wait, "
+            "with check-ins, then verify)."
+        )
     )
-    sources: tuple[MigrationSource, ...] = Field(default=(), description="Current locations.")
-    data_sets: tuple[DataSet, ...] = Field(default=(), description="Data to move.")
+    sources: tuple[MigrationSource, ...] = Field(default=(), description="Hosts data comes from.")
+    data_sets: tuple[DataSet, ...] = Field(default=(), description="Data to move and verify.")
+    presyncs: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description=(
+            "`us`: how many pre-syncs were asked for; raise it by one to run another pre-sync "
+            "before the write freeze."
+        ),
+    )
+    write_freeze: WriteFreeze = Field(
+        default_factory=WriteFreeze, description="`us`: how writes stop before the final sync."
+    )
+    dns_names: tuple[Text, ...] = Field(
+        default=(),
+        description=(
+            "DNS names that move to the new platform: their TTL is lowered in advance by the "
+            "customer, confirmed by a person at the `write_freeze` (or `migration_done`) gate."
+        ),
+    )
     verification: tuple[Verification, ...] = Field(
-        default=(), description="Checks that the migration is done."
+        default=(), description="Commands that check the migrated platform."
     )
 
 

@@ -14,6 +14,7 @@ from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
+    CheckIn,
     DeliveryRecord,
     EvaluationNote,
     GateDecision,
@@ -50,6 +51,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "ActionItem",
     "AuditEntry",
+    "CheckIn",
     "DeliveryRecord",
     "EvaluationNote",
     "GateDecision",

@@ -13,6 +13,7 @@ from typing import Protocol
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
+    CheckIn,
     DeliveryRecord,
     EvaluationNote,
     GateDecision,
@@ -48,7 +49,8 @@ class RunHistory(Protocol):
 
 
 class Decisions(Protocol):
-    """Gate decisions, action items and evaluation notes: what people decided and found."""
+    """Gate decisions, action items, evaluation notes and check-ins: what people decided and
+    found."""
 
     def record_decision(self, decision: GateDecision) -> None: ...
     def list_decisions(self, delivery_id: str) -> list[GateDecision]: ...
@@ -57,6 +59,8 @@ class Decisions(Protocol):
     def list_action_items(self, delivery_id: str) -> list[ActionItem]: ...
     def add_evaluation_note(self, note: EvaluationNote) -> None: ...
     def list_evaluation_notes(self, delivery_id: str) -> list[EvaluationNote]: ...
+    def add_checkin(self, checkin: CheckIn) -> None: ...
+    def list_checkins(self, delivery_id: str) -> list[CheckIn]: ...
 
 
 class AuditLog(Protocol):

@@ -167,6 +167,19 @@ class EvaluationNote:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckIn:
+    """A check-in during a long wait at a gate (a migration by the customer): who asked how it
+    goes, when, and what they heard; ``method`` says how they were authenticated."""
+
+    delivery_id: str
+    gate: str
+    by: str
+    comment: str
+    at: datetime
+    method: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One line of the append-only audit log: who did what, when."""
 

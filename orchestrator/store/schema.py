@@ -168,6 +168,18 @@ evaluation_notes = Table(
     _when("created_at"),
 )
 
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(100), ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("gate", String(50), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    _when("at"),
+    Column("method", String(50), nullable=False, server_default=""),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

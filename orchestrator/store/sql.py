@@ -21,6 +21,7 @@ from orchestrator.store.migrate import connect, migrate
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
+    CheckIn,
     DeliveryRecord,
     EvaluationNote,
     GateDecision,
@@ -163,6 +164,14 @@ class SqlRunStore:
         table = t.evaluation_notes
         query = select(table).where(table.c.delivery_id == delivery_id).order_by(table.c.id)
         return [_note(row) for row in self._all(query)]
+
+    def add_checkin(self, checkin: CheckIn) -> None:
+        self._insert(t.checkins, _checkin_values(checkin))
+
+    def list_checkins(self, delivery_id: str) -> list[CheckIn]:
+        table = t.checkins
+        query = select(table).where(table.c.delivery_id == delivery_id).order_by(table.c.id)
+        return [_checkin(row) for row in self._all(query)]
 
     # audit and logs
 
@@ -516,6 +525,21 @@ def _note_values(n: EvaluationNote) -> Values:
 
 def _note(row: Row[Any]) -> EvaluationNote:
     return EvaluationNote(row.delivery_id, row.kind, row.text, row.by, _utc(row.created_at))
+
+
+def _checkin_values(c: CheckIn) -> Values:
+    return {
+        "delivery_id": c.delivery_id,
+        "gate": c.gate,
+        "by": c.by,
+        "comment": c.comment,
+        "at": _maybe_utc(c.at),
+        "method": c.method,
+    }
+
+
+def _checkin(row: Row[Any]) -> CheckIn:
+    return CheckIn(row.delivery_id, row.gate, row.by, row.comment, _utc(row.at), row.method)
 
 
 def _audit_values(e: AuditEntry) -> Values:

@@ -124,7 +124,9 @@ def test_a_delivery_goes_from_waiting_to_done_as_gates_are_approved(cli: Cli) ->
     assert "succeeded" in resumed.stdout
     status = cli("status", "acme-webshop")
     assert "in production since 2025-01-10 (contract start)" in status.stdout
-    assert "signs the check results, evidence evidence of budd..." in status.stdout
+    assert "signs the results of buddycheck.action_items, evidence evidence of budd..." in (
+        status.stdout
+    )
     assert json_of(cli("status", "acme-webshop", "--json"))["in_production_since"] == "2025-01-10"  # type: ignore[index]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from orchestrator.engine import (
@@ -13,6 +15,7 @@ from orchestrator.engine import (
     approve,
 )
 from orchestrator.engine.evaluation import Evaluation, record_evaluation
+from orchestrator.engine.gates import GATES
 from orchestrator.engine.ports.identity import KnownPerson
 from orchestrator.store import ActionItem
 from orchestrator.store.records import StepRecord
@@ -276,7 +279,7 @@ def test_an_action_item_opened_after_the_sign_off_holds_the_handover() -> None:
         outcome.run.reason
         == "gate buddycheck is approved but blocked: 1 action item(s) open: #1 no swap"
     )
-    assert steps["migration.data"].applied == []
+    assert steps["migration.sources"].applied == []
 
 
 def test_the_preconditions_wait_while_the_spec_says_a_document_is_unsigned() -> None:
@@ -298,7 +301,7 @@ def test_approving_needs_a_known_delivery_a_known_gate_and_a_comment() -> None:
     with pytest.raises(BadInput, match="no delivery acme-webshop in the run store"):
         approve_as(store, "buddycheck", "bob")
     store.save_delivery(DELIVERY.record(T0))
-    with pytest.raises(BadInput, match="no gate 'qa'; gates are preconditions, buddycheck, "):
+    with pytest.raises(BadInput, match="no gate 'qa'; gates are preconditions, hardware_"):
         approve_as(store, "qa", "bob")
     with pytest.raises(BadInput, match="needs a comment"):
         approve(store, DELIVERY.id, "buddycheck", FixedIdentity(PEOPLE["bob"]), "  ")
@@ -317,3 +320,17 @@ def test_a_plan_shows_each_gate_and_whether_it_is_passed() -> None:
         ("evaluation", False),
         ("ops_acceptance", False),
     ]
+
+
+def test_action_items_block_the_gate_of_the_checks_that_opened_them() -> None:
+    found = ActionItem(DELIVERY.id, "web-01: service nginx", "buddycheck", T0,
+                       step_key="buddycheck.verify", id=1)  # fmt: skip
+    live = ActionItem(DELIVERY.id, "vip: go-live shop-home", "buddycheck", T0,
+                      step_key="golive.checks", id=2)  # fmt: skip
+    by_hand = ActionItem(DELIVERY.id, "web-02: disk nearly full", "bob", T0, id=3)
+    items = [found, live, by_hand]
+    assert GATES["buddycheck"].blocking(items) == [found, by_hand]
+    assert GATES["go_live"].blocking(items) == [live]
+    assert GATES["customer_confirmation"].blocking(items) == []
+    closed = replace(live, closed_by="buddycheck", closed_at=T0)
+    assert GATES["go_live"].blocking([closed]) == []

@@ -66,7 +66,7 @@ class Bench:
         store.close_action_item(1, "Bob Buddy", "restarted nginx")
         approve_gates(store, DELIVERY, "preconditions", "hardware_delivered")
         self.engine().run(REQUEST)
-        for gate in ("buddycheck", "customer_confirmation", "go_live"):
+        for gate in ("buddycheck", "customer_confirmation", "write_freeze", "go_live"):
             approve_gates(store, DELIVERY, gate)
             self.engine().resume(REQUEST)
         self.evaluate("the buddycheck caught nginx before the customer did")

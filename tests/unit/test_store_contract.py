@@ -15,6 +15,7 @@ from orchestrator.engine.status import Mode, Status
 from orchestrator.store import (
     ActionItem,
     AuditEntry,
+    CheckIn,
     DeliveryRecord,
     EvaluationNote,
     GateDecision,
@@ -214,6 +215,15 @@ class StoreContract:
         store.add_evaluation_note(note)
         assert store.list_evaluation_notes("acme-webshop") == [note]
         assert store.list_evaluation_notes("other") == []
+
+    def test_checkins_are_kept_per_delivery_in_order(self, store: RunStore) -> None:
+        with_runs(store)
+        first = CheckIn("acme-webshop", "migration_done", "Alice", "copying images", T0, "login")
+        second = CheckIn("acme-webshop", "migration_done", "Alice", "nearly done", at(90))
+        store.add_checkin(first)
+        store.add_checkin(second)
+        assert store.list_checkins("acme-webshop") == [first, second]
+        assert store.list_checkins("other") == []
 
     def test_the_audit_log_appends_with_increasing_ids(self, store: RunStore) -> None:
         first = store.append_audit(AuditEntry(T0, "alice", "run_started", "acme-webshop", "r1"))
