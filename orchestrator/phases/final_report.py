@@ -2,8 +2,9 @@
 
 It writes down the delivery's record as it stands after going live (``orchestrator.phases.record``,
 what ``status`` shows): every phase, every gate with who decided, when and why, the action items
-and how each was closed, the go-live checks' results and the manual checks confirmed, what
-application monitoring was switched on, the evaluation, and where the handover document is.
+and how each was closed, the migration's cut-over checklist, the go-live checks' results and the
+manual checks confirmed, what application monitoring was switched on, the evaluation, and where
+the handover document is.
 Markdown (canonical) and HTML, in the delivery's handover folder; no secret is in any of it.
 
 The report's facts are the step's inputs, so a re-run with nothing new skips it, and its SHA-256
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 REPORT = "golive.report"
 MONITORING = "golive.monitoring"
+CUTOVER = "migration.cutover"
 #: The gate that accepts the report; it is not in the report it accepts.
 ACCEPTANCE = "ops_acceptance"
 
@@ -93,6 +95,7 @@ class ReportFacts:
     items: tuple[ItemLine, ...]
     checks: tuple[CheckLine, ...]
     manual: tuple[str, ...]
+    cutover: tuple[str, ...]  # phase 6's cut-over checklist, item by item
     monitoring: tuple[str, ...]
     notes: tuple[NoteLine, ...]
     handover: str  # the handover document's file name and SHA-256
@@ -125,6 +128,21 @@ def _strings(outputs: JsonMap, key: str) -> tuple[str, ...]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return tuple(str(v) for v in value)
     return ()
+
+
+def cutover_lines(outputs: JsonMap) -> tuple[str, ...]:
+    """The cut-over checklist's items: ``[web-01] smoke go-live web-port: done (...)``."""
+    items = outputs.get("checklist")
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        return ()
+    lines = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        where = f"[{item['host']}] " if item.get("host") else ""
+        state = "done" if item.get("done") else "not done"
+        lines.append(f"{where}{item.get('item')}: {state} ({item.get('detail')})")
+    return tuple(lines)
 
 
 def _handover(outputs: Mapping[str, JsonMap]) -> str:
@@ -164,6 +182,7 @@ def report_facts(
         items=tuple(_item(i) for i in items),
         checks=results,
         manual=_strings(checks, "manual"),
+        cutover=cutover_lines(ctx.outputs.get(CUTOVER) or {}),
         monitoring=_strings(ctx.outputs.get(MONITORING) or {}, "summary"),
         notes=tuple(_note(n) for n in record.evaluation),
         handover=_handover(ctx.outputs),

@@ -14,10 +14,10 @@ from orchestrator.engine.evaluation import Evaluation, record_evaluation
 from orchestrator.engine.gates import GATES
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.status import Status
-from orchestrator.phases.final_report import REPORT, ReportStep
+from orchestrator.phases.final_report import REPORT, ReportStep, cutover_lines
 from orchestrator.phases.handover import HandoverAdapters
 from orchestrator.phases.record import status_of
-from orchestrator.store.records import ActionItem
+from orchestrator.store.records import ActionItem, JsonMap
 from orchestrator.testing import (
     T0,
     EngineBench,
@@ -132,3 +132,15 @@ def test_a_new_evaluation_note_makes_the_acceptance_stale(tmp_path: Path) -> Non
 @pytest.mark.parametrize("gate", ["ops_acceptance"])
 def test_the_acceptance_signs_the_report(gate: str) -> None:
     assert GATES[gate].evidence_step == REPORT
+
+
+def test_the_cut_over_checklist_is_listed_item_by_item() -> None:
+    outputs: JsonMap = {"checklist": [
+        {"item": "write freeze", "host": None, "done": True, "detail": "approved by Joris"},
+        {"item": "smoke go-live web-port", "host": "web-01", "done": False, "detail": "refused"},
+    ]}  # fmt: skip
+    assert cutover_lines(outputs) == (
+        "write freeze: done (approved by Joris)",
+        "[web-01] smoke go-live web-port: not done (refused)",
+    )
+    assert cutover_lines({}) == ()
