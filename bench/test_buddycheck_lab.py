@@ -1,6 +1,11 @@
 """Phase 4's ``buddycheck.verify`` on the real lab: a delivered platform passes every check; a
 broken one fails exactly the checks of what was broken; mended, it passes again.
 
+A long suite, outside `make test` (run it with `.venv/bin/pytest bench/test_buddycheck_lab.py`):
+its short version in the test suite is tests/integration/test_phases45_lab.py, which breaks and
+mends a web host through the command line; this one adds the load balancer's VIP and the
+database checks on lb + web + db.
+
 One delivery (lb + web + db, prefix ``bc-``) goes through phases 1-3 with the real engine, then
 phase 4's verify step (with ``TestinfraChecks``, as the lab site wires it) runs three times:
 delivered, broken (nginx stopped on the web host, a user's key removed, the web host's backup
@@ -141,7 +146,7 @@ def _timed[T](label: str, action: Callable[[], T]) -> T:
     try:
         return action()
     finally:
-        print(f"{label}: {time.monotonic() - started:.1f} s")  # noqa: T201 - timings for the report
+        print(f"{label}: {time.monotonic() - started:.1f} s")
 
 
 def _vip_serves(vip: str, page: str, deadline: float = 30.0) -> bool:
