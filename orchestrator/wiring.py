@@ -96,22 +96,17 @@ NOT_SHARED = (
 )
 
 
-#: What the adapters use of the run store: shared state, the action items phase 5 lists, and
-#: the delivery's record phase 7's final report writes down.
-type WiredStore = RunStore
-
-
 class Wiring:
     """The adapters of one site, made on first use and then shared by every step of a run."""
 
     def __init__(
-        self, site: Site, state_dir: Path = DEFAULT_STATE, store: WiredStore | None = None
+        self, site: Site, state_dir: Path = DEFAULT_STATE, store: RunStore | None = None
     ) -> None:
         self.site = site
         self.state_dir = state_dir
         self.store = store
 
-    def using(self, store: WiredStore) -> Wiring:
+    def using(self, store: RunStore) -> Wiring:
         """The same site's adapters, with shared state kept in ``store`` (the run store)."""
         return Wiring(self.site, self.state_dir, store)
 

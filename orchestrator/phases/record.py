@@ -38,7 +38,7 @@ class GateSummary:
     needs: str
     approved_by: str | None
     blockers: tuple[str, ...]
-    evidence: str = ""  # what an approval signs now (the buddycheck's results), if anything
+    evidence: str = ""  # what an approval signs now (its evidence step's results), if anything
     stale_by: str | None = None  # who signed other evidence before the checks found otherwise
     decided_at: datetime | None = None  # when the approval was given
     comment: str = ""  # what the approver said was checked
