@@ -1,0 +1,256 @@
+"""How the run commands print: tables and lines for a person, JSON for a program.
+
+Everything here reads records and writes to the console (``orchestrator.cli.console``); nothing
+here reads the store or changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from enum import Enum
+
+from rich.markup import escape
+from rich.table import Table
+
+from orchestrator.cli.console import out
+from orchestrator.engine import PlanOutcome, RunOutcome, RunReport, Status
+from orchestrator.engine.checkins import CHECKIN_GATES, waited
+from orchestrator.engine.gates import GATES, People
+from orchestrator.phases.record import GateSummary, PhaseSummary, StatusSummary, gate_summary
+from orchestrator.store import EvaluationNote, HostRecord, RunRecord
+
+_STYLES = {
+    Status.SUCCEEDED: "green",
+    Status.SKIPPED: "dim",
+    Status.FAILED: "red",
+    Status.CRASHED: "bold red",
+    Status.WAITING: "yellow",
+    Status.RUNNING: "cyan",
+    Status.PENDING: "cyan",
+}
+
+
+def styled(status: Status, text: str = "") -> str:
+    return f"[{_STYLES[status]}]{text or status}[/]"
+
+
+_PLANNED = {Status.SKIPPED: "up to date", Status.PENDING: "would change"}
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    if isinstance(value, Enum):
+        return value.value
+    return str(value)
+
+
+def _plain(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(_plain(value), indent=2, default=_json_default) + "\n")
+
+
+def print_runs(found: Sequence[RunRecord]) -> None:
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    for heading in ("delivery", "mode", "status", "who", "started (UTC)", "phases"):
+        table.add_column(heading)
+    for record in found:
+        phases = f"{record.from_phase}..{record.through_phase}"
+        started = f"{record.started_at:%Y-%m-%d %H:%M}"
+        status = styled(record.status)
+        table.add_row(
+            record.id, record.delivery_id, record.mode, status, record.who, started, phases
+        )
+    out().print(table)
+
+
+def print_plan(outcome: PlanOutcome, people: People, *, as_json: bool) -> None:
+    if as_json:
+        gates = [asdict(gate_summary(state, people)) for state in outcome.gates]
+        steps = [asdict(step) for step in outcome.steps]
+        print_json({"run": asdict(outcome.run), "steps": steps, "gates": gates})
+        return
+    table = Table("phase", "step", "plan", "changes")
+    for step in outcome.steps:
+        what = styled(step.status, _PLANNED.get(step.status, "cannot plan"))
+        detail = "\n".join(str(change) for change in step.changes) or step.error or ""
+        table.add_row(str(step.phase), step.key, what, escape(detail))
+    out().print(table)
+    for state in outcome.gates:
+        mark = "[green]passed[/]" if state.passed else "[yellow]needed[/]"
+        out().print(f"gate {state.gate.name}: {mark}")
+    out().print(f"plan {outcome.run.id}: {styled(outcome.run.status)}")
+
+
+def print_report(report: RunReport, *, tasks: bool = False) -> None:
+    run = report.run
+    phases = f"phases {run.from_phase}..{run.through_phase}"
+    out().print(
+        f"run {run.id} of {run.delivery_id} ({run.mode}, {phases}, by {run.who} on {run.host}): "
+        f"{styled(run.status)}"
+    )
+    table = Table("phase", "step", "status", "hosts", "error")
+    for step in report.steps:
+        hosts = report.hosts_of(step.key)
+        table.add_row(
+            str(step.phase),
+            step.key,
+            styled(step.status),
+            _hosts_cell(hosts),
+            escape(step.error or ""),
+        )
+    if report.steps:
+        out().print(table)
+    if tasks:
+        _print_tasks(report)
+
+
+def _hosts_cell(hosts: Sequence[HostRecord]) -> str:
+    done = [host for host in hosts if host.status.done]
+    return f"{len(done)}/{len(hosts)}" if hosts else ""
+
+
+def _print_tasks(report: RunReport) -> None:
+    for host in report.hosts:
+        out().print(
+            f"{host.step_key} @ {host.host}: {styled(host.status)} {escape(host.error or '')}"
+        )
+        for task in host.tasks:
+            changed = " (changed)" if task.changed else ""
+            out().print(f"    {escape(task.name)}: {styled(task.status)}{changed}")
+
+
+def print_next(outcome: RunOutcome) -> None:
+    run = outcome.run
+    if run.reason:
+        out().print(f"{styled(run.status)}: {escape(run.reason)}")
+    if run.status is Status.WAITING and outcome.gate is not None:
+        if outcome.gate.blockers and outcome.gate.gate.blocked_by_open_items:
+            out().print(f"see: orchestrator actions list {run.delivery_id}", markup=False)
+        gate = outcome.gate.gate
+        action = (
+            f"{gate.recorded_with} {run.delivery_id} --file FILE"
+            if gate.recorded_with
+            else f"orchestrator approve {run.delivery_id} {gate.name} --comment TEXT"
+        )
+        out().print(
+            f"next: {action} [--sign-with KEY], then orchestrator resume SPEC", markup=False
+        )
+    elif run.status in {Status.FAILED, Status.CRASHED}:
+        out().print("next: fix the cause, then orchestrator resume SPEC")
+
+
+def print_status(summary: StatusSummary) -> None:
+    _wrapped(
+        f"delivery {summary.delivery}: lead engineer {summary.lead_engineer}, "
+        f"delivery manager {summary.delivery_manager}, spec {summary.spec_hash[:12]}",
+        "",
+    )
+    if summary.in_production_since:
+        out().print(f"[green]in production[/] since {summary.in_production_since} (contract start)")
+    if summary.done:
+        out().print("[green]done[/]: every phase and every gate passed")
+    _print_latest(summary)
+    _print_phases(summary.record)
+    for gate in summary.gates:
+        _print_gate(gate)
+    open_count, closed = len(summary.open_action_items), summary.closed_action_items
+    out().print(f"action items: {open_count} open, {closed} closed")
+    for item in summary.open_action_items:
+        _wrapped(f"#{item.id} open: {item.title}", "  ")
+    _print_evaluation(summary.evaluation)
+    if summary.lock is not None:
+        lock = summary.lock
+        where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
+        out().print(f"locked by {lock.holder} on {where}", markup=False)
+
+
+def _print_latest(summary: StatusSummary) -> None:
+    latest = summary.latest_run
+    if latest is None:
+        out().print("no run yet")
+        return
+    out().print(f"latest run {latest.id}: {styled(latest.status)}")
+    if latest.reason:
+        _wrapped(latest.reason, "    ")
+
+
+def _print_phases(phases: Sequence[PhaseSummary]) -> None:
+    table = Table("#", "phase", "status", "run", "finished", box=None, show_edge=False,
+                  pad_edge=False, title="phases", title_justify="left")  # fmt: skip
+    for phase in phases:
+        finished = f"{phase.finished_at:%Y-%m-%d %H:%M}" if phase.finished_at else ""
+        table.add_row(str(phase.number), phase.name, styled(phase.status), phase.run_id or "",
+                      finished)  # fmt: skip
+    out(soft_wrap=False).print(table)
+
+
+def _print_gate(gate: GateSummary) -> None:
+    if gate.passed and gate.approved_by is None:
+        out().print(f"gate {gate.gate}: [green]passed[/] (not needed)")
+    elif gate.passed:
+        when = f", {gate.decided_at:%Y-%m-%d %H:%M}" if gate.decided_at else ""
+        out().print(f"gate {gate.gate}: [green]passed[/]", end=" ")
+        out().print(f"(by {gate.approved_by}{when})", markup=False)
+        if gate.comment:
+            _wrapped(f"comment: {gate.comment}", "    ")
+    else:
+        out().print(f"gate {gate.gate}: [yellow]needed[/]")
+        _wrapped(f"needs {gate.needs}", "    ")
+        _print_wait(gate)
+    if gate.evidence:
+        shown = gate.evidence[:16]  # the whole hash is in --json
+        signed = GATES[gate.gate].evidence_step
+        _wrapped(f"signs the results of {signed}, evidence {shown}...", "    ")
+    if gate.stale_by and not gate.passed:
+        _wrapped(f"stale: {gate.stale_by} signed earlier results", "    ")
+    for blocker in gate.blockers:
+        _wrapped(f"blocked: {blocker}", "    ")
+
+
+def _print_wait(gate: GateSummary) -> None:
+    """How long the delivery has waited at a gate, and its last check-in."""
+    if gate.waiting_since is not None:
+        since = gate.waiting_since
+        long = waited(since, datetime.now(UTC))
+        _wrapped(f"waiting since {since:%Y-%m-%d %H:%M} UTC ({long})", "    ")
+    last = gate.last_checkin
+    if last is not None:
+        _wrapped(f"check-ins: {gate.checkins}, the last {last.at:%Y-%m-%d %H:%M} by {last.by}: "
+                 f"{last.comment}", "    ")  # fmt: skip
+    elif gate.waiting_since is not None and gate.gate in CHECKIN_GATES:
+        _wrapped("check-ins: none yet (orchestrator checkin DELIVERY --comment ...)", "    ")
+
+
+def _print_evaluation(notes: Sequence[EvaluationNote]) -> None:
+    if not notes:
+        out().print("evaluation: none recorded (orchestrator evaluate DELIVERY)")
+        return
+    out().print("evaluation:")
+    for kind, title in (("went_well", "went well"), ("could_be_better", "could be better")):
+        for note in (n for n in notes if n.kind == kind):
+            _wrapped(f"{title}: {note.text} ({note.by})", "  ")
+
+
+def _wrapped(text: str, indent: str) -> None:
+    """``text`` as plain text, wrapped to the terminal's width with a hanging ``indent``."""
+    console = out(soft_wrap=False)
+    width = max(console.width - len(indent), 20)
+    lines = textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+    for line in lines:
+        console.print(f"{indent}{line}", markup=False, crop=False)
