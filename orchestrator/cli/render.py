@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli.console import out
-from orchestrator.engine import PlanOutcome, RunOutcome, RunReport, Status
+from orchestrator.cli.progress import took
+from orchestrator.engine import Mode, PlanOutcome, RunOutcome, RunReport, Status
 from orchestrator.engine.checkins import CHECKIN_GATES, waited
 from orchestrator.engine.gates import GATES, People
 from orchestrator.phases.record import GateSummary, PhaseSummary, StatusSummary, gate_summary
@@ -65,18 +66,28 @@ def print_json(value: object) -> None:
 
 
 def print_runs(found: Sequence[RunRecord]) -> None:
-    table = Table()
+    """Runs, one a row; at 80 columns a long delivery or name folds, nothing else does. A plan
+    run's status is ``planned`` (or ``plan failed``, ...)."""
+    table = _table()
     table.add_column("run", no_wrap=True)
-    for heading in ("delivery", "mode", "status", "who", "started (UTC)", "phases"):
-        table.add_column(heading)
+    table.add_column("delivery", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("phases", no_wrap=True)
+    table.add_column("by", overflow="fold")
+    table.add_column("started (UTC)", no_wrap=True)
     for record in found:
-        phases = f"{record.from_phase}..{record.through_phase}"
         started = f"{record.started_at:%Y-%m-%d %H:%M}"
-        status = styled(record.status)
-        table.add_row(
-            record.id, record.delivery_id, record.mode, status, record.who, started, phases
-        )
+        table.add_row(record.id, escape(record.delivery_id), _run_status(record),
+                      f"{record.from_phase}..{record.through_phase}", escape(record.who),
+                      started)  # fmt: skip
     out().print(table)
+
+
+def _run_status(run: RunRecord) -> str:
+    if run.mode is Mode.APPLY:
+        return styled(run.status)
+    word = "planned" if run.status is Status.SUCCEEDED else f"{run.mode} {run.status}"
+    return styled(run.status, word)
 
 
 def print_plan(outcome: PlanOutcome, people: People, *, as_json: bool) -> None:
@@ -98,26 +109,40 @@ def print_plan(outcome: PlanOutcome, people: People, *, as_json: bool) -> None:
 
 
 def print_report(report: RunReport, *, tasks: bool = False) -> None:
+    """A run: who ran it, when, how it ended, and each step with its hosts and duration."""
     run = report.run
-    phases = f"phases {run.from_phase}..{run.through_phase}"
-    out().print(
-        f"run {run.id} of {run.delivery_id} ({run.mode}, {phases}, by {run.who} on {run.host}): "
-        f"{styled(run.status)}"
-    )
-    table = Table("phase", "step", "status", "hosts", "error")
-    for step in report.steps:
-        hosts = report.hosts_of(step.key)
-        table.add_row(
-            str(step.phase),
-            step.key,
-            styled(step.status),
-            _hosts_cell(hosts),
-            escape(step.error or ""),
-        )
+    out().print(f"run {run.id} of {escape(run.delivery_id)}: {styled(run.status)}")
+    when = f"started {run.started_at:%Y-%m-%d %H:%M}"
+    if run.finished_at is not None:
+        same_day = run.finished_at.date() == run.started_at.date()
+        when += f", ended {run.finished_at:{'%H:%M' if same_day else '%Y-%m-%d %H:%M'}}"
+    _wrapped(f"{run.mode}, phases {run.from_phase}..{run.through_phase}, by {run.who} on "
+             f"{run.host}, {when} UTC", "  ")  # fmt: skip
     if report.steps:
-        out().print(table)
+        out().print(_steps_table(report))
     if tasks:
         _print_tasks(report)
+
+
+def _steps_table(report: RunReport) -> Table:
+    table = _table()
+    table.add_column("phase", justify="right", no_wrap=True)
+    table.add_column("step", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("hosts", justify="right", no_wrap=True)
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    for step in report.steps:
+        hosts = report.hosts_of(step.key)
+        duration = "" if step.status is Status.SKIPPED else took(step.started_at, step.finished_at)
+        table.add_row(str(step.phase), step.key, styled(step.status), _hosts_cell(hosts),
+                      duration, escape(step.error or ""))  # fmt: skip
+    return table
+
+
+def _table() -> Table:
+    """A table without borders: its columns fit an 80-column terminal."""
+    return Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
 
 
 def _hosts_cell(hosts: Sequence[HostRecord]) -> str:
@@ -136,23 +161,25 @@ def _print_tasks(report: RunReport) -> None:
 
 
 def print_next(outcome: RunOutcome) -> None:
+    """Why a run stopped and the command that comes next, wrapped between words."""
     run = outcome.run
+    console = out(soft_wrap=False)
     if run.reason:
-        out().print(f"{styled(run.status)}: {escape(run.reason)}")
+        console.print(f"{styled(run.status)}: {escape(run.reason)}")
     if run.status is Status.WAITING and outcome.gate is not None:
         if outcome.gate.blockers and outcome.gate.gate.blocked_by_open_items:
-            out().print(f"see: orchestrator actions list {run.delivery_id}", markup=False)
+            console.print(f"see: orchestrator actions list {run.delivery_id}", markup=False)
         gate = outcome.gate.gate
         action = (
             f"{gate.recorded_with} {run.delivery_id} --file FILE"
             if gate.recorded_with
             else f"orchestrator approve {run.delivery_id} {gate.name} --comment TEXT"
         )
-        out().print(
+        console.print(
             f"next: {action} [--sign-with KEY], then orchestrator resume SPEC", markup=False
         )
     elif run.status in {Status.FAILED, Status.CRASHED}:
-        out().print("next: fix the cause, then orchestrator resume SPEC")
+        console.print("next: fix the cause, then orchestrator resume SPEC")
 
 
 def print_status(summary: StatusSummary) -> None:

@@ -26,6 +26,7 @@ from rich.markup import escape
 
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.cli.console import err, out
+from orchestrator.cli.progress import LiveProgress, PlainProgress, worth_showing
 from orchestrator.cli.render import (
     print_json,
     print_next,
@@ -48,6 +49,7 @@ from orchestrator.engine import (
     RetryPolicy,
     RunInterrupted,
     RunLocked,
+    RunObserver,
     RunOutcome,
     RunReport,
     RunRequest,
@@ -61,7 +63,15 @@ from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.gates import GATES, People, operations_team
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
-from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
+from orchestrator.logging import (
+    ConsoleStream,
+    RunLog,
+    RunLogShipper,
+    configured_logging,
+    every_event,
+    readable,
+    redact_text,
+)
 from orchestrator.phases.record import (
     status_of,
 )
@@ -175,6 +185,22 @@ KeepOnFailure = Annotated[
         help="When phase 1 fails, keep its NetBox reservations (default: release them).",
     ),
 ]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No live display in a terminal: plain progress lines, as when output is piped.",
+    ),
+]
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Every log line on the console too (the run's JSON log always has them all).",
+    ),
+]
 By = Annotated[
     str | None,
     typer.Option("--by", envvar=USER_ENV, help="Who runs it; default: the login name."),
@@ -237,14 +263,17 @@ def _composed(
 
 
 def _engine(
-    ctx: typer.Context, store: RunStore, shipper: RunLogShipper, composed: Composition
+    ctx: typer.Context,
+    store: RunStore,
+    composed: Composition,
+    observers: Sequence[RunObserver],
 ) -> Engine:
     """An engine on ``store``; ``composed`` is bound to it already (``Composition.using``)."""
     wiring = _wiring(ctx)
     return Engine(
         store,
         composed.phases(),
-        observers=[LoggingObserver(), shipper],
+        observers=[LoggingObserver(), *observers],
         retry=wiring.retry,
         runner=wiring.runner,
         runtime=wiring.runtime,
@@ -285,9 +314,9 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         )
         with (
             _opened(ctx, state_dir, store_url) as store,
-            _run_logging(store, state_dir, store_url) as shipper,
+            _run_logging(store, StoreLocation(state_dir, store_url)) as shipper,
         ):
-            outcome = _engine(ctx, store, shipper, composed.using(store)).plan(
+            outcome = _engine(ctx, store, composed.using(store), [shipper]).plan(
                 RunRequest(delivery, _who(by), command, phases)
             )
             shipper.ship()
@@ -307,6 +336,8 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     junit: JunitFile = None,
     break_lock: BreakLock = False,
     keep_on_failure: KeepOnFailure = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
     by: By = None,
     site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
@@ -315,6 +346,9 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     """Run the selected phases; steps already done with the same inputs are skipped.
 
     Stops at the first failure, crash or gate that needs a person; `resume` continues from there.
+    In a terminal a status line shows the phase, the step, its hosts done and the time so far;
+    piped (or with --quiet) the same progress comes as plain lines. The console shows the log's
+    warnings and errors (--verbose: every line); the run's JSON log keeps everything.
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
@@ -331,7 +365,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
         )
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
-            keep=keep_on_failure,
+            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose),
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -347,6 +381,8 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     junit: JunitFile = None,
     break_lock: BreakLock = False,
     keep_on_failure: KeepOnFailure = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
     by: By = None,
     site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
@@ -356,6 +392,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
 
     Only what is not done is redone: steps that succeeded are skipped, and of a step that failed
     on some hosts only those hosts are retried. The spec must be the one the run started with.
+    Progress and console logging as for `run` (--quiet, --verbose).
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
@@ -364,19 +401,43 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
-            keep=keep_on_failure,
+            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose),
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
 
 @contextmanager
 def _run_logging(
-    store: RunStore, state_dir: Path, store_url: str | None
+    store: RunStore,
+    location: StoreLocation,
+    console: ConsoleStream | None = None,
+    *,
+    verbose: bool = False,
 ) -> Iterator[RunLogShipper]:
-    """The run's JSON log on disk and a readable console; the shipper copies lines to the store."""
-    run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
-    with configured_logging(console=sys.stderr, run_log=run_log):
+    """The run's JSON log on disk (every line) and a readable console (standard error unless
+    given; only what the progress display does not say unless ``verbose``); the shipper copies
+    lines to the store."""
+    run_log = RunLog(location.run_logs)
+    shows = every_event if verbose else worth_showing
+    with configured_logging(console=console or sys.stderr, run_log=run_log, console_shows=shows):
         yield RunLogShipper(store, run_log)
+
+
+def _progress(*, quiet: bool) -> PlainProgress:
+    """A live status line when standard error is a terminal (and not ``quiet``), else lines."""
+    if sys.stderr.isatty() and not quiet:
+        return LiveProgress(err())
+    return PlainProgress(sys.stderr)
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """How ``run`` and ``resume`` were asked to go: keep phase 1's reservations on failure,
+    plain progress lines in a terminal, every log line on the console."""
+
+    keep: bool = False
+    quiet: bool = False
+    verbose: bool = False
 
 
 def _carry_out(
@@ -384,18 +445,19 @@ def _carry_out(
     composed: Composition,
     where: tuple[Path, str | None, Path | None],
     action: Callable[[Engine], RunOutcome],
-    *,
-    keep: bool = False,
+    choices: Choices,
 ) -> RunOutcome:
     state_dir, store_url, junit = where
+    location = StoreLocation(state_dir, store_url)
     with (
         _opened(ctx, state_dir, store_url) as store,
-        _run_logging(store, state_dir, store_url) as shipper,
+        _progress(quiet=choices.quiet) as progress,
+        _run_logging(store, location, progress.log_stream, verbose=choices.verbose) as shipper,
         stop_on_signals(),
     ):
         bound = composed.using(store)
-        outcome = action(_engine(ctx, store, shipper, bound))
-        if not keep:
+        outcome = action(_engine(ctx, store, bound, [shipper, progress]))
+        if not choices.keep:
             release_after_failure(lambda: bound.ipam, store, outcome.run)
         report = RunReport.load(store, outcome.run.id)
         if junit is not None:
