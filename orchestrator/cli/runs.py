@@ -26,6 +26,15 @@ from rich.markup import escape
 
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.cli.console import err, out
+from orchestrator.cli.logview import (
+    LEVELS,
+    FileTail,
+    LogFilter,
+    StoreTail,
+    follow,
+    level,
+    since,
+)
 from orchestrator.cli.progress import LiveProgress, PlainProgress, worth_showing
 from orchestrator.cli.render import (
     print_json,
@@ -528,29 +537,79 @@ def runs(  # noqa: PLR0913 - one parameter per command-line option
     print_runs(found)
 
 
-def logs(
+def logs(  # noqa: PLR0913 - one parameter per command-line option
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id.", show_default=False)],
     *,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Only the lines about this host.")
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option("--step", help="Only this step's lines (a key, or a phase: `base`)."),
+    ] = None,
+    min_level: Annotated[
+        str,
+        typer.Option("--level", help=f"Only lines at this level or above: {', '.join(LEVELS)}."),
+    ] = "debug",
+    since_text: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only lines logged since a time (14:05, 2025-01-10 14:05; UTC) or for a "
+            "duration (10m, 1h30m, 2d).",
+            show_default=False,
+        ),
+    ] = None,
+    follow_run: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing new lines until the run ends."),
+    ] = False,
     as_json: AsJson = False,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
 ) -> None:
-    """A run's log: readable, or the stored JSON lines with --json."""
+    """A run's log: readable, or the stored JSON lines with --json; filtered by host, step,
+    level and time. With --follow, new lines are printed as the run writes them, until it ends
+    (at once for a run that is not under way)."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
-        lines = _log_lines(store, StoreLocation(state_dir, store_url), run_id)
-    for line in lines:
-        out().print(line if as_json else readable(line), markup=False)
+        runtime = _wiring(ctx).runtime
+        start = since(since_text, runtime.clock()) if since_text else None
+        chosen = LogFilter(host, step, level(min_level), start)
+        tail = _log_tail(store, StoreLocation(state_dir, store_url), run_id)
+        lines = (
+            follow(tail, _under_way(store, run_id, runtime), runtime.sleep)
+            if follow_run
+            else tail()
+        )
+        try:
+            for line in lines:
+                if chosen.matches(line):
+                    out().print(line if as_json else readable(line), markup=False)
+        except KeyboardInterrupt:
+            return
 
 
-def _log_lines(store: RunStore, location: StoreLocation, run_id: str) -> list[str]:
+def _log_tail(store: RunStore, location: StoreLocation, run_id: str) -> Callable[[], list[str]]:
     """The run's log file when this machine has it (it has every line), else the store's copy."""
     if store.get_run(run_id) is None:
         raise BadInput(f"no run {run_id} in the run store")
     file = location.run_logs / f"{run_id}.jsonl"
     if file.is_file():
-        return file.read_text(encoding="utf-8").splitlines()
-    return store.read_log_lines(run_id)
+        return FileTail(file)
+    return StoreTail(lambda: store.read_log_lines(run_id))
+
+
+def _under_way(store: RunStore, run_id: str, runtime: Runtime) -> Callable[[], bool]:
+    """Whether the run is being carried out: its delivery's lock is its own, held by a live
+    process (a process killed leaves the lock; on its own machine that shows)."""
+    run = store.get_run(run_id)
+
+    def check() -> bool:
+        lock = store.get_lock(run.delivery_id) if run is not None else None
+        return lock is not None and lock.run_id == run_id and runtime.holder_alive(lock)
+
+    return check
 
 
 # approve
