@@ -7,10 +7,10 @@ a CI log) or with ``--quiet``, ``PlainProgress`` prints the same lines as they h
 per host. The JSON log (file and store) keeps every event either way; the console shows the log's
 warnings and errors only (``--verbose``: every line).
 
-    lines:  phase 2 base configuration
-              base.machines            succeeded  3/3 hosts   12.0s
-            phase 2 succeeded in 14.2s (1 step up to date)
-    status: ⠋ phase 2/7 base configuration · base.packages · hosts 1/3 · 0:04 · run 0:18
+    lines:  phase 2 base
+              base.machines               succeeded 3/3 hosts      12s
+            phase 2 succeeded in 14s (1 step up to date)
+    status: ⠋ phase 2/7 base · base.configure · hosts 1/3 · 0:04 · run 0:18
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def run_started_line(run: RunRecord, *, resumed: bool) -> Text:
 
 
 def phase_started_line(phase: PhaseRecord) -> Text:
-    """``phase 2 base configuration``."""
+    """``phase 2 base``."""
     return Text(f"phase {phase.number} {phase.name}", style="bold")
 
 
@@ -200,7 +200,7 @@ class Position:
         return self._monotonic() - self.run_began
 
     def describe(self) -> Text:
-        """``phase 2/7 base configuration · base.packages · hosts 1/3 · 0:04 · run 0:18``."""
+        """``phase 2/7 base · base.configure · hosts 1/3 · 0:04 · run 0:18``."""
         now = self._monotonic()
         parts = []
         if self.phase is not None and self.run is not None:
