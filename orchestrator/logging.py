@@ -94,28 +94,30 @@ class ConsoleStream(Protocol):
     def isatty(self) -> bool: ...
 
 
-type EventFilter = Callable[[Mapping[str, object]], bool]
+#: What the console makes of an event: the fields to print, or ``None`` to print nothing.
+type ConsoleView = Callable[[EventDict], EventDict | None]
 
 
-def every_event(_event: Mapping[str, object]) -> bool:
-    """The console filter that shows everything."""
-    return True
+def every_event(event: EventDict) -> EventDict | None:
+    """The console view that shows every event as it is."""
+    return event
 
 
 class ConsoleTee:
-    """structlog processor: print a readable copy of each event ``shows`` lets through, pass
-    every event on unchanged (the JSON log keeps them all)."""
+    """structlog processor: print a readable copy of each event as ``view`` shows it (if it
+    does), pass every event on unchanged (the JSON log keeps them all)."""
 
     def __init__(
-        self, stream: ConsoleStream, *, colors: bool, shows: EventFilter = every_event
+        self, stream: ConsoleStream, *, colors: bool, view: ConsoleView = every_event
     ) -> None:
         self._stream = stream
-        self._shows = shows
+        self._view = view
         self._render = structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=24)
 
     def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-        if self._shows(event_dict):
-            self._stream.write(self._render(logger, method, dict(event_dict)) + "\n")
+        shown = self._view(dict(event_dict))
+        if shown is not None:
+            self._stream.write(self._render(logger, method, shown) + "\n")
             self._stream.flush()
         return event_dict
 
@@ -213,7 +215,7 @@ class RunLogShipper:
 
 
 def processors(
-    console: ConsoleStream | None, *, colors: bool = False, console_shows: EventFilter = every_event
+    console: ConsoleStream | None, *, colors: bool = False, console_view: ConsoleView = every_event
 ) -> list[Processor]:
     """The processor chain: context, level, UTC time, exceptions, redaction, console, JSON."""
     chain: list[Processor] = [
@@ -224,7 +226,7 @@ def processors(
         redact,
     ]
     if console is not None:
-        chain.append(ConsoleTee(console, colors=colors, shows=console_shows))
+        chain.append(ConsoleTee(console, colors=colors, view=console_view))
     chain.append(structlog.processors.JSONRenderer(sort_keys=True, default=str))
     return chain
 
@@ -235,14 +237,14 @@ def configured_logging(
     console: ConsoleStream | None,
     run_log: RunLog | None = None,
     level: int = logging.INFO,
-    console_shows: EventFilter = every_event,
+    console_view: ConsoleView = every_event,
 ) -> Iterator[None]:
-    """Log to ``console`` (readable, the lines ``console_shows`` lets through) and ``run_log``
+    """Log to ``console`` (readable, as ``console_view`` shows each line) and ``run_log``
     (JSON, every line at ``level`` or above) inside the block; restore after."""
     previous = structlog.get_config()
     colors = console is not None and console.isatty()
     structlog.configure(
-        processors=processors(console, colors=colors, console_shows=console_shows),
+        processors=processors(console, colors=colors, console_view=console_view),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=(lambda *_args: run_log) if run_log else structlog.ReturnLoggerFactory(),
         cache_logger_on_first_use=False,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import IO, Self
@@ -28,6 +28,7 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
+from structlog.typing import EventDict
 
 from orchestrator.engine import Delivery, Status
 from orchestrator.engine.gates import GateState
@@ -151,10 +152,16 @@ def run_finished_line(run: RunRecord, elapsed: float) -> Text:
     return line
 
 
-def worth_showing(event: Mapping[str, object]) -> bool:
-    """Whether a log line goes to the console beside the progress: a warning or an error that the
-    progress lines do not already say (a gate closed, a step failed)."""
-    return level_of(event) >= logging.WARNING and event.get("event") not in LIFECYCLE_EVENTS
+def beside_progress(event: EventDict) -> EventDict | None:
+    """A log line as the console shows it beside the progress: only a warning or an error that
+    the progress lines do not already say (a gate closed, a step failed), and of a traceback
+    only its last line."""
+    if level_of(event) < logging.WARNING or event.get("event") in LIFECYCLE_EVENTS:
+        return None
+    if isinstance(event.get("exception"), str):
+        last = str(event.pop("exception")).strip().splitlines()[-1:]
+        event["raised"] = f"{''.join(last)} (the traceback is in the run's log)"
+    return event
 
 
 class Position:

@@ -35,7 +35,7 @@ from orchestrator.cli.logview import (
     level,
     since,
 )
-from orchestrator.cli.progress import LiveProgress, PlainProgress, worth_showing
+from orchestrator.cli.progress import LiveProgress, PlainProgress, beside_progress
 from orchestrator.cli.render import (
     print_json,
     print_next,
@@ -427,8 +427,8 @@ def _run_logging(
     given; only what the progress display does not say unless ``verbose``); the shipper copies
     lines to the store."""
     run_log = RunLog(location.run_logs)
-    shows = every_event if verbose else worth_showing
-    with configured_logging(console=console or sys.stderr, run_log=run_log, console_shows=shows):
+    view = every_event if verbose else beside_progress
+    with configured_logging(console=console or sys.stderr, run_log=run_log, console_view=view):
         yield RunLogShipper(store, run_log)
 
 

@@ -149,7 +149,7 @@ def test_quiet_gives_plain_lines_and_verbose_every_log_line_too(approved: Cli) -
     assert "gate_closed" in verbose.stderr
 
 
-def test_a_warning_the_progress_does_not_say_reaches_the_console(tmp_path: Path) -> None:
+def test_an_error_the_progress_does_not_say_reaches_the_console_in_one_line(tmp_path: Path) -> None:
     phases, steps = scripted_phases(HOSTS)
     cli = cli_with(tmp_path, phases)
     steps["base.configure"].outcomes = {"web-02": [RuntimeError("a bug in the adapter")]}
@@ -170,7 +170,13 @@ def test_a_warning_the_progress_does_not_say_reaches_the_console(tmp_path: Path)
         "adapter",
     ] in said
     assert "step_raised" in crashed.stderr  # an error only the log says: on the console too
+    assert "RuntimeError: a bug in the adapter (the traceback is in the run's log)" in (
+        crashed.stderr
+    )
+    assert "Traceback" not in crashed.stderr
     assert "host_crashed" not in crashed.stderr  # the progress said it
+    raised = next(e for e in json_log(cli.state) if e["event"] == "step_raised")
+    assert str(raised["exception"]).startswith("Traceback (most recent call last):")
 
 
 def test_durations_read_as_a_person_says_them() -> None:
