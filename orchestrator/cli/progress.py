@@ -194,8 +194,9 @@ class Position:
 
     def step_finished(self, step: StepRecord) -> tuple[int, int]:
         """The step's hosts that succeeded (or were up to date) and all of them; none for a step
-        that did not start here."""
-        carried = self.hosts - self.done  # done earlier in this run: not told again
+        that did not start here. A host done earlier in the same run (a resume) is not told
+        again: every host of a step that ran to its end and was not told of is one of those."""
+        carried = self.hosts - self.done if step.status is not Status.CRASHED else 0
         counts = (self.succeeded + carried, self.hosts) if step.key == self.step else (0, 0)
         if step.status is Status.SKIPPED:
             self.up_to_date += 1
@@ -317,7 +318,7 @@ class LiveProgress(PlainProgress):
         return grid
 
     def say(self, line: Text) -> None:
-        self._console.print(line, soft_wrap=True, highlight=False)
+        self._console.print(line, soft_wrap=False, highlight=False)
 
     def shows(self, host: HostRecord) -> bool:
         """Only the hosts that failed or crashed; the status line counts the others."""

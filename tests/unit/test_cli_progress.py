@@ -201,3 +201,21 @@ def test_the_status_line_counts_hosts_and_time() -> None:
         "phase 2/7 base · base.configure · hosts 1/3 · 0:03 · run 0:07"
     )
     assert position.step_finished(replace(step, status=Status.SUCCEEDED)) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("ended", "counted"),
+    [
+        (Status.SUCCEEDED, (3, 3)),  # the two hosts not told of were done earlier in the run
+        (Status.FAILED, (2, 3)),  # every host had its turn: web-02 failed, two were done
+        (Status.CRASHED, (0, 3)),  # interrupted: the hosts not told of may never have run
+    ],
+)
+def test_a_resumed_steps_line_counts_the_hosts_done_earlier_in_the_run(
+    ended: Status, counted: tuple[int, int]
+) -> None:
+    position = Position(lambda: 0.0)
+    step = StepRecord("r1", 2, "base.configure", Status.RUNNING, "hash", T0)
+    position.step_started(step, HOSTS)
+    position.host_finished(HostRecord("r1", "base.configure", "web-02", ended, "hash", T0, T0))
+    assert position.step_finished(replace(step, status=ended)) == counted
