@@ -433,9 +433,11 @@ def _run_logging(
 
 
 def _progress(*, quiet: bool) -> PlainProgress:
-    """A live status line when standard error is a terminal (and not ``quiet``), else lines."""
-    if sys.stderr.isatty() and not quiet:
-        return LiveProgress(err())
+    """A live status line when standard error is a terminal that moves its cursor (and not
+    ``quiet``), else lines. The stream itself is asked: ``FORCE_COLOR`` does not make a pipe one."""
+    console = err()
+    if sys.stderr.isatty() and not console.is_dumb_terminal and not quiet:
+        return LiveProgress(console)
     return PlainProgress(sys.stderr)
 
 
