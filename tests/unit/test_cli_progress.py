@@ -81,12 +81,13 @@ def _read(fd: int) -> bytes:
         return b""
 
 
-def resume_piped(state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def resume_piped(state: Path) -> subprocess.CompletedProcess[str]:
+    """``resume`` with standard error on a pipe, colours forced: still no terminal."""
     return subprocess.run(
         [sys.executable, "-m", "tests.unit.terminal_cli", "resume", "acme.yaml",
-         "--state-dir", str(state), *extra],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=child_env(), cwd=SOURCE,
-        timeout=120, check=False,
+         "--state-dir", str(state)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=SOURCE,
+        env={**child_env(), "FORCE_COLOR": "1"}, timeout=120, check=False,
     )  # fmt: skip
 
 
