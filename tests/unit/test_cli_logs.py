@@ -20,12 +20,11 @@ HOSTS = ("web-01", "web-02")
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def failed(tmp_path: Path) -> tuple[Cli, str]:
+def failed_run(folder: Path) -> tuple[Cli, str]:
     """A run through phase 2 whose ``base.configure`` fails on web-02."""
     phases, steps = scripted_phases(HOSTS)
     steps["base.configure"].outcomes = {"web-02": [Refused("apt-get said no")]}
-    cli = cli_with(tmp_path, phases)
+    cli = cli_with(folder, phases)
     cli("run", "acme.yaml", "--through-phase", "2")
     cli.as_("dana", "approve", "acme-webshop", "preconditions", "--comment", "ok")
     assert cli("resume", "acme.yaml").exit_code == 1
@@ -33,6 +32,12 @@ def failed(tmp_path: Path) -> tuple[Cli, str]:
     [run] = store.list_runs()
     store.close()
     return cli, run.id
+
+
+@pytest.fixture(scope="module")
+def failed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, str]:
+    """The failed run, read by every test of the module that leaves it as it is."""
+    return failed_run(tmp_path_factory.mktemp("logs"))
 
 
 def events(cli: Cli, *args: str) -> list[dict[str, object]]:
@@ -116,10 +121,8 @@ def test_a_filter_keeps_a_cut_line_only_when_it_filters_nothing() -> None:
     assert not LogFilter(host="web-02").matches('{"event": "run_st')
 
 
-def test_follow_prints_new_lines_until_the_run_is_no_longer_under_way(
-    failed: tuple[Cli, str],
-) -> None:
-    cli, run = failed
+def test_follow_prints_new_lines_until_the_run_is_no_longer_under_way(tmp_path: Path) -> None:
+    cli, run = failed_run(tmp_path)
     log_file = cli.state / "runs" / f"{run}.jsonl"
     store = cli.store()
     store.acquire_lock(LockRecord("acme-webshop", run, "alice", "test-host", 1001, T0))
