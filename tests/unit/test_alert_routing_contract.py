@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from orchestrator.engine.ports.alert_routing import AlertRouting
 from orchestrator.lab import alertmanager
-from orchestrator.testing_alerts import routing_to
+from orchestrator.testing import routing_to
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from orchestrator.engine.ports.app_monitoring import AppChecks, AppMonitoring, GoLiveProbe
-from orchestrator.testing_alerts import InMemoryAppMonitoring
+from orchestrator.testing import InMemoryAppMonitoring
 
 PREFIX = "am-contract-"
 LABELS = {"customer": "Contract B.V.", "tenant": "contract", "team": "ops-b"}
