@@ -12,7 +12,7 @@ class ScriptedAppProbe:
     """The ``AppProbe`` port as a script: ``pages`` maps ``(address, port)`` to what a server
     there answers for each ``Host`` (``(status, body)``; ``"*"`` for any host); ``closed``
     lists ports that refuse connections; anything else gives no answer (timed out). Held to
-    ``SocketProbe``'s contract (tests/integration/test_app_probe_contract.py)."""
+    ``SocketProbe``'s contract (``orchestrator.testing.contracts.app_probe``)."""
 
     pages: dict[tuple[str, int], dict[str, tuple[int, str]]] = field(default_factory=dict)
     closed: set[tuple[str, int]] = field(default_factory=set)
