@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from orchestrator.engine.ports.playbooks import HostOutcome, PlaybookOutcome, PlaybookRun
 from orchestrator.engine.status import Status
+from orchestrator.store.private import private_dir
 from orchestrator.store.records import TaskRecord
 
 type HostScript = Callable[[PlaybookRun, str], HostOutcome]
@@ -19,7 +20,8 @@ def all_ok(request: PlaybookRun, host: str) -> HostOutcome:  # noqa: ARG001 - a 
 
 class ScriptedPlaybooks:
     """The ``PlaybookRunner`` port: each host's outcome comes from ``script`` (or ``scripts``
-    per host, consumed in order); every request is remembered."""
+    per host, consumed in order); every request is remembered. Each run gets a folder of its own
+    in the request's artifact folder, as with ansible-runner (left empty)."""
 
     def __init__(
         self, script: HostScript = all_ok, scripts: Mapping[str, Sequence[HostScript]] | None = None
@@ -32,8 +34,10 @@ class ScriptedPlaybooks:
         self.requests.append(request)
         hosts = {host: self._next(host)(request, host) for host in request.hosts}
         status = "successful" if all(h.succeeded for h in hosts.values()) else "failed"
-        return PlaybookOutcome(status, 0 if status == "successful" else 2, hosts,
-                               request.artifacts, 0.0)  # fmt: skip
+        folder = private_dir(
+            private_dir(request.artifacts) / f"{len(self.requests)}-{request.label}"
+        )
+        return PlaybookOutcome(status, 0 if status == "successful" else 2, hosts, folder, 0.0)
 
     def _next(self, host: str) -> HostScript:
         queued = self.scripts.get(host)
