@@ -10,9 +10,8 @@ Adapters: ``AmtoolRouting`` (``orchestrator.adapters.alertmanager``: the running
 configuration, tested with ``amtool config routes test``) and ``ScriptedAlertRouting``
 (``orchestrator.testing``), held to the same contract
 (``orchestrator.testing.contracts.alert_routing``: the fake in tests/unit, the lab's Alertmanager
-in tests/integration). Errors: ``Refused`` when the
-configuration cannot be read or tested, ``TransientError`` subclasses when the Alertmanager could
-not be asked.
+in tests/integration). Errors: ``Refused`` when the configuration cannot be read or tested,
+``TransientError`` subclasses when the Alertmanager could not be asked.
 """
 
 from __future__ import annotations
