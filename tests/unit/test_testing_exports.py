@@ -9,6 +9,9 @@ import types
 from pathlib import Path
 
 import orchestrator.testing
+import orchestrator.testing_alerts
+import orchestrator.testing_checks
+from orchestrator import testing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +60,11 @@ def test_every_name_the_tests_import_from_it_is_exported() -> None:
     assert used  # the scan found the tests' imports
     missing = {name: files for name, files in used.items() if name not in PINNED}
     assert missing == {}
+
+
+def test_the_modules_the_fakes_moved_from_give_the_same_ones() -> None:
+    assert orchestrator.testing_alerts.InMemoryAppMonitoring is testing.InMemoryAppMonitoring
+    assert orchestrator.testing_alerts.ScriptedAlertRouting is testing.ScriptedAlertRouting
+    assert orchestrator.testing_alerts.routing_to is testing.routing_to
+    assert orchestrator.testing_checks.ScriptedChecks is testing.ScriptedChecks
+    assert orchestrator.testing_checks.inventory_hosts is testing.inventory_hosts
