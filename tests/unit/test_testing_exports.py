@@ -48,7 +48,10 @@ def imported_from(module: str, *folders: str) -> dict[str, set[str]]:
     """The names ``from <module> import ...`` imports, with the files that import each."""
     found: dict[str, set[str]] = {}
     for path in (p for folder in folders for p in (ROOT / folder).rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        text = path.read_text()
+        if f"from {module} import" not in text:
+            continue  # parse only the files that may import it
+        for node in ast.walk(ast.parse(text, str(path))):
             if isinstance(node, ast.ImportFrom) and node.module == module:
                 for alias in node.names:
                     found.setdefault(alias.name, set()).add(str(path.relative_to(ROOT)))
