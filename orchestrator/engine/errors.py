@@ -114,7 +114,7 @@ class HostKeyChanged(Refused):
         super().__init__(
             f"host key of {name} ({address}) changed: {what} {pinned}, shown {shown}; {advice}"
         )
-        self.name, self.address = name, address
+        self.name, self.address, self.expected = name, address, expected
 
 
 class JumpHostKeyMismatch(Refused):

@@ -1,8 +1,9 @@
 """The ``RunStore`` port: everything the engine and the command line keep about deliveries.
 
 Implementations: ``SqlRunStore`` (SQLite or PostgreSQL) and ``InMemoryRunStore`` (in
-``orchestrator.testing``); one contract test suite holds both to the same behaviour. Every method
-is one transaction. The audit log and the run logs are append-only.
+``orchestrator.testing``); one contract suite (``orchestrator.testing.contracts.store``) holds both
+to the same behaviour. Every method is one transaction. The audit log and the run logs are
+append-only.
 """
 
 from __future__ import annotations

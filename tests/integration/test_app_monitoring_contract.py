@@ -1,4 +1,5 @@
-"""The app-monitoring contract against the lab (same checks as the fake): ``FileAppMonitoring``
+"""The app-monitoring contract against the lab (same checks as the fake,
+``orchestrator.testing.contracts.app_monitoring``): ``FileAppMonitoring``
 on the lab's folders and blackbox configuration (as its site names them) writes blackbox
 modules, probe targets and rules, and the lab's Prometheus and blackbox exporter reload them.
 What alerts is read from Prometheus's rules API. Every ``am-contract-*`` delivery is removed at
@@ -6,7 +7,7 @@ the start and at the end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import yaml
@@ -23,13 +24,7 @@ from orchestrator.lab.prometheus import (
     checks_dir,
     targets_dir,
 )
-from tests.unit.test_app_monitoring_contract import (
-    PREFIX,
-    World,
-    check_a_changed_check_is_a_change_and_a_removed_one_goes,
-    check_publishing_installs_once_then_changes_nothing,
-    check_removing_a_delivery_leaves_another_alone,
-)
+from orchestrator.testing.contracts.app_monitoring import CHECKS, PREFIX, World
 
 DELIVERIES = ("once", "change", "one", "two")
 
@@ -54,13 +49,8 @@ def world(lab_paths: LabPaths) -> Iterator[World]:
     assert {"icmp", "tcp_connect", "http_any"} <= set(modules)  # the lab's own stay
 
 
-def test_publishing_installs_once_then_changes_nothing(world: World) -> None:
-    check_publishing_installs_once_then_changes_nothing(world)
-
-
-def test_a_changed_check_is_a_change_and_a_removed_one_goes(world: World) -> None:
-    check_a_changed_check_is_a_change_and_a_removed_one_goes(world)
-
-
-def test_removing_a_delivery_leaves_another_alone(world: World) -> None:
-    check_removing_a_delivery_leaves_another_alone(world)
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_file_app_monitoring_keeps_the_contract(
+    world: World, check: Callable[[World], None]
+) -> None:
+    check(world)

@@ -1,28 +1,17 @@
-"""The ``AppProbe`` contract: ``ScriptedAppProbe`` (the fake) and ``SocketProbe`` (real sockets,
-against a real HTTP server on loopback) give the same answers to the same questions.
-
-The scene: a server on one port answers ``Host: shop.example.nl`` with 200 and a page, any other
-host with 404; a second port is closed. (The lab tests send the same requests to delivered hosts:
-tests/integration/test_golive_lab.py.)
-"""
+"""The ``AppProbe`` contract against ``SocketProbe`` (same checks as the fake's,
+``orchestrator.testing.contracts.app_probe``): real sockets, a real HTTP server on loopback."""
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from orchestrator.adapters.app_probe import SocketProbe
-from orchestrator.engine.ports.app_probe import AppProbe, HttpProbe
-from orchestrator.testing import ScriptedAppProbe
-
-LOOPBACK = "127.0.0.1"
-SHOP = "shop.example.nl"
-PAGE = "Acme B.V. on web-01\n"
+from orchestrator.testing.contracts.app_probe import CHECKS, LOOPBACK, PAGE, SHOP, Scene
 
 
 class _Shop(BaseHTTPRequestHandler):
@@ -38,29 +27,15 @@ class _Shop(BaseHTTPRequestHandler):
         pass
 
 
-@dataclass(frozen=True, slots=True)
-class Scene:
-    probe: AppProbe
-    open_port: int
-    closed_port: int
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(params=["scripted", "sockets"])
-def scene(request: pytest.FixtureRequest) -> Iterator[Scene]:
+@pytest.fixture
+def scene() -> Iterator[Scene]:
     closed = _free_port()
-    if request.param == "scripted":
-        fake = ScriptedAppProbe()
-        fake.serve(LOOPBACK, 8080, PAGE, host=SHOP)
-        fake.serve(LOOPBACK, 8080, "not found\n", status=404)
-        fake.stop(LOOPBACK, closed)
-        yield Scene(fake, 8080, closed)
-        return
     server = ThreadingHTTPServer((LOOPBACK, 0), _Shop)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -71,21 +46,6 @@ def scene(request: pytest.FixtureRequest) -> Iterator[Scene]:
         server.server_close()
 
 
-def test_a_page_is_asked_for_by_address_with_the_public_host_name(scene: Scene) -> None:
-    answer = scene.probe.http(HttpProbe("http", LOOPBACK, scene.open_port, "/", SHOP))
-    assert (answer.status, answer.body, answer.error) == (200, PAGE, "")
-
-
-def test_another_host_name_gets_what_the_server_gives_it(scene: Scene) -> None:
-    answer = scene.probe.http(HttpProbe("http", LOOPBACK, scene.open_port, "/", "other.example"))
-    assert (answer.status, answer.body) == (404, "not found\n")
-
-
-def test_a_closed_port_is_an_answer_saying_so_never_an_exception(scene: Scene) -> None:
-    answer = scene.probe.http(HttpProbe("http", LOOPBACK, scene.closed_port, "/", SHOP))
-    assert (answer.status, answer.error) == (None, "connection refused")
-    assert scene.probe.tcp(LOOPBACK, scene.closed_port) == "connection refused"
-
-
-def test_an_open_port_accepts_a_connection(scene: Scene) -> None:
-    assert scene.probe.tcp(LOOPBACK, scene.open_port) is None
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_socket_probe_keeps_the_contract(scene: Scene, check: Callable[[Scene], None]) -> None:
+    check(scene)

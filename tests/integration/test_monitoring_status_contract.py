@@ -24,7 +24,7 @@ from orchestrator.engine.ports.monitoring_status import Observed
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.prometheus import URL, checks_dir, probes_dir, targets_dir
 from orchestrator.store.records import Json
-from tests.unit.test_monitoring_status_contract import ALERT, CHECKS, PREFIX, Done, World
+from orchestrator.testing.contracts.monitoring_status import ALERT, CHECKS, PREFIX, Done, World
 
 UP, REFUSED = "127.0.0.1:9090", "127.0.0.1:9"
 PAGES = {

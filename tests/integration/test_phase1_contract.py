@@ -10,7 +10,7 @@ from orchestrator.adapters.netbox import NetBoxIpam
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.lab.netbox import read_netbox_env
 from orchestrator.lab.paths import LabPaths
-from tests.unit.test_phase1_contract import CHECKS, cleanup, fresh_delivery
+from orchestrator.testing.contracts.ipam import CHECKS, cleanup, fresh_delivery
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """The ``PlatformChecks`` contract against ``TestinfraChecks`` on a lab host (same assertions as
-the fake's, tests/unit/test_platform_checks_contract.py): a fresh smoke host of the lab, reached
-with the lab site's SSH access and its host key pinned in a known_hosts file of the test's own;
-an address of the lab where no host answers stands for the unreachable one. Nothing on the host
-is changed."""
+the fake's, ``orchestrator.testing.contracts.platform_checks``): a fresh smoke host of the lab,
+reached with the lab site's SSH access and its host key pinned in a known_hosts file of the
+test's own; an address of the lab where no host answers stands for the unreachable one. Nothing
+on the host is changed."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from orchestrator.lab.hosts import LabHost, known_hosts_line
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.site import site_file
 from orchestrator.site import load_site
+from orchestrator.testing.contracts.platform_checks import CHECKS, World, inventory
 from orchestrator.wiring import ssh_access
-from tests.unit.test_platform_checks_contract import CHECKS, World, inventory
 
 #: A lab address no host has (the smoke range is numbered from .10).
 NOWHERE = "10.213.1.249"

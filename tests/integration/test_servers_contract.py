@@ -17,7 +17,7 @@ from orchestrator.engine.ports.ipam import Kind
 from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
 from orchestrator.lab.paths import LabPaths
 from orchestrator.store.records import Json
-from tests.unit.test_servers_contract import CHECKS, Servers
+from orchestrator.testing.contracts.host_records import CHECKS, Servers
 
 PREFIX = "st-contract"
 

@@ -21,7 +21,7 @@ from orchestrator.store import RunStore, SqlRunStore
 from orchestrator.store.migrate import connect, migrate
 from orchestrator.store.records import AuditEntry
 from orchestrator.store.schema import metadata
-from tests.unit.test_store_contract import T0, StoreContract
+from orchestrator.testing.contracts.store import T0, StoreContract
 from tests.unit.test_vault import VaultContract, assert_one_value_each, controllers, race
 
 SERVER = os.environ.get("ORCHESTRATOR_TEST_PG", "postgres@127.0.0.1:5432")

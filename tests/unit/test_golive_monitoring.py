@@ -49,8 +49,12 @@ from orchestrator.site import SiteError, load_site
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
 from orchestrator.store.records import Json
-from orchestrator.testing import fake_adapters
-from orchestrator.testing_alerts import InMemoryAppMonitoring, ScriptedAlertRouting, routing_to
+from orchestrator.testing import (
+    InMemoryAppMonitoring,
+    ScriptedAlertRouting,
+    fake_adapters,
+    routing_to,
+)
 from tests.integration.phase23_support import addresses_for
 from tests.unit.test_site import SITE
 

@@ -14,7 +14,7 @@ from orchestrator.store import SqlRunStore, StoreLocation, open_store
 from orchestrator.store.migrate import connect, migrate
 from orchestrator.store.records import AuditEntry
 from orchestrator.store.schema import metadata
-from tests.unit.test_store_contract import T0
+from orchestrator.testing.contracts.store import T0
 
 
 def url(tmp_path: Path) -> str:

@@ -11,7 +11,7 @@
     playbooks       PlaybookRunner      a playbook on some hosts, an outcome per host and task
                                         (orchestrator.adapters.ansible.AnsibleRunnerPlaybooks)
     monitoring      Monitoring          the folder a host is registered in for scraping
-                                        (orchestrator.lab.prometheus.LabPrometheus)
+                                        (orchestrator.adapters.prometheus_files.FilePrometheus)
     check_monitoring  CheckMonitoring   the spec's monitoring checks, resolved to hosts, installed
                                         (orchestrator.adapters.prometheus_files.FilePrometheus)
     app_monitoring  AppMonitoring       the go-live checks probed by address and alerting
@@ -26,5 +26,6 @@
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a
 port imports no adapter. Errors are drawn in ``orchestrator.engine.errors``. This package imports
-none of its modules: import the port you need.
+none of its modules: import the port you need. Each port's fake is in ``orchestrator.testing``,
+held to the real adapter's behaviour by a contract suite in ``orchestrator.testing.contracts``.
 """

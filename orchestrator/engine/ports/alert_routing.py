@@ -8,10 +8,10 @@ whether the alert reaches the receiver of the spec's operations team (the site s
 
 Adapters: ``AmtoolRouting`` (``orchestrator.adapters.alertmanager``: the running Alertmanager's
 configuration, tested with ``amtool config routes test``) and ``ScriptedAlertRouting``
-(``orchestrator.testing``), held to the same contract (tests/unit/test_alert_routing_contract.py,
-and against the lab's Alertmanager in tests/integration). Errors: ``Refused`` when the
-configuration cannot be read or tested, ``TransientError`` subclasses when the Alertmanager could
-not be asked.
+(``orchestrator.testing``), held to the same contract
+(``orchestrator.testing.contracts.alert_routing``: the fake in tests/unit, the lab's Alertmanager
+in tests/integration). Errors: ``Refused`` when the configuration cannot be read or tested,
+``TransientError`` subclasses when the Alertmanager could not be asked.
 """
 
 from __future__ import annotations

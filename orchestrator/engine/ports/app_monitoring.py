@@ -13,7 +13,7 @@ check removed from the spec disappears; ``AppChecks(delivery, ())`` removes them
 
 Adapters: ``FileAppMonitoring`` (``orchestrator.adapters.prometheus_files``: blackbox exporter
 modules, file-SD probe targets and Prometheus alert rules) and ``InMemoryAppMonitoring``
-(``orchestrator.testing_alerts``). Errors: ``Refused`` when the monitoring system refuses the
+(``orchestrator.testing``). Errors: ``Refused`` when the monitoring system refuses the
 configuration (the blackbox exporter or Prometheus will not load it), ``TransientError``
 subclasses when it could not be asked to reload.
 """

@@ -13,7 +13,8 @@ found.
 
 Adapters: ``SocketProbe`` (``orchestrator.adapters.app_probe``, the standard library's sockets)
 and ``ScriptedAppProbe`` (``orchestrator.testing``), held to one contract
-(tests/integration/test_app_probe_contract.py).
+(``orchestrator.testing.contracts.app_probe``: the fake in tests/unit, real sockets in
+tests/integration).
 """
 
 from __future__ import annotations

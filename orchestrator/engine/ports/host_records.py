@@ -8,9 +8,9 @@ the key the server must show (never trusted on first use). Writes go through the
 
 Adapters: ``NetBoxHostRecords`` (``orchestrator.adapters.host_records``) and
 ``InMemoryHostRecords`` (``orchestrator.testing``), held to the same contract
-(tests/unit/test_servers_contract.py, and against the lab NetBox in tests/integration). Errors
-(``orchestrator.engine.errors``): ``Refused`` when NetBox refuses the read, ``TransientError``
-subclasses when NetBox could not answer.
+(``orchestrator.testing.contracts.host_records``: the fakes in tests/unit, the lab NetBox in
+tests/integration). Errors (``orchestrator.engine.errors``): ``Refused`` when NetBox refuses the
+read, ``TransientError`` subclasses when NetBox could not answer.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Every object the orchestrator creates carries two custom fields, set in the crea
 an earlier, interrupted attempt created instead of allocating again; ``release`` removes them.
 
 Adapters: ``NetBoxIpam`` (``orchestrator.adapters.netbox``) and ``InMemoryIpam``
-(``orchestrator.testing``); one contract test holds both to the same behaviour. This module imports
+(``orchestrator.testing``); one contract (``orchestrator.testing.contracts.ipam``) holds both
+to the same behaviour. This module imports
 no vendor library.
 
 Errors (``orchestrator.engine.errors``): ``Exhausted`` when a pool has no room (HTTP 409),

@@ -4,10 +4,11 @@
 
 Adapters (``orchestrator.adapters.machines``): ``LabMachines``, ``StaticMachines`` and
 ``ProviderMachines``, which picks one of them by the provider the spec names per host group;
-hypervisor providers implement the same one method. Errors (``orchestrator.engine.errors``): a
-provider that refuses (bad address, name in use, unknown image) raises ``Refused``; an existing
-server whose host key is not recorded raises ``HostKeyUnrecorded`` (a ``Refused``); a host that
-does not come up in time raises ``TimedOut`` (the engine retries it).
+hypervisor providers implement the same one method. ``InMemoryMachines`` (``orchestrator.testing``)
+is held to ``LabMachines``'s behaviour by ``orchestrator.testing.contracts.machines``. Errors
+(``orchestrator.engine.errors``): a provider that refuses (bad address, name in use, unknown image)
+raises ``Refused``; an existing server whose host key is not recorded raises ``HostKeyUnrecorded``
+(a ``Refused``); a host that does not come up in time raises ``TimedOut`` (the engine retries it).
 """
 
 from __future__ import annotations

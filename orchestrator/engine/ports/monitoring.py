@@ -3,8 +3,9 @@
     Monitoring.targets_dir() -> Path     the folder of scrape targets (Prometheus file-based
                                          discovery): one ``*.json`` file per host
 
-Adapters: ``LabPrometheus`` (``orchestrator.lab.prometheus``) and ``FolderMonitoring``
-(``orchestrator.testing``). The checks a delivery's spec adds are the ``CheckMonitoring`` port
+Adapters: ``FilePrometheus`` (``orchestrator.adapters.prometheus_files``) and ``FolderMonitoring``
+(``orchestrator.testing``), held to one contract (``orchestrator.testing.contracts.monitoring``).
+The checks a delivery's spec adds are the ``CheckMonitoring`` port
 (``orchestrator.engine.ports.check_monitoring``).
 """
 

@@ -10,10 +10,10 @@ value is identified by the labels phases 2 and 3 give it: ``delivery``, ``host``
 
 Adapters: ``PrometheusApi`` (``orchestrator.adapters.prometheus_api``, Prometheus's HTTP API) and
 ``ScriptedMonitoringStatus`` (``orchestrator.testing``), held to the same contract
-(tests/unit/test_monitoring_status_contract.py, and against the lab's Prometheus in
-tests/integration). Errors (``orchestrator.engine.errors``): ``Refused`` when the monitoring
-system refuses the question or answers nonsense, ``TransientError`` subclasses when it could not
-answer.
+(``orchestrator.testing.contracts.monitoring_status``: the fake in tests/unit, the lab's
+Prometheus in tests/integration). Errors (``orchestrator.engine.errors``): ``Refused`` when the
+monitoring system refuses the question or answers nonsense, ``TransientError`` subclasses when it
+could not answer.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
     PlaybookRunner.run(PlaybookRun) -> PlaybookOutcome
 
 Adapters: ``AnsibleRunnerPlaybooks`` (``orchestrator.adapters.ansible``) and ``ScriptedPlaybooks``
-(``orchestrator.testing``). Failures of hosts are values in the outcome, never exceptions: a host
-that was unreachable, or whose SSH connection died under a task, is ``retryable``; a host whose key
-does not match its pin is ``key_changed``. In check mode a changed task's detail is ``DIFF_MARK``
-followed by what it would change.
+(``orchestrator.testing``), held to one contract (``orchestrator.testing.contracts.playbooks``).
+Failures of hosts are values in the outcome, never exceptions: a host that was unreachable, or whose
+SSH connection died under a task, is ``retryable``; a host whose key does not match its pin is
+``key_changed``. In check mode a changed task's detail is ``DIFF_MARK`` followed by what it would
+change.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
     Printer.pdf(html, pdf) -> Printed
 
 Adapters: ``WeasyPrintCommand`` (``orchestrator.adapters.weasyprint``: the ``weasyprint`` command
-of the Debian package) and ``ScriptedPrinter`` (``orchestrator.testing``). A PDF is a courtesy
+of the Debian package) and ``ScriptedPrinter`` (``orchestrator.testing``), held to one contract
+(``orchestrator.testing.contracts.printer``). A PDF is a courtesy
 copy: a printer that cannot make one (the command is not installed, it failed, it took too long)
 says why in ``Printed.note`` and raises nothing, so a document step never fails for it.
 """

@@ -3,8 +3,9 @@
     ReachabilityProbe.reach(SshTarget) -> Reached
 
 Adapters: ``ParamikoProbe`` (``orchestrator.adapters.ssh``) and ``ScriptedProbe``
-(``orchestrator.testing``). A host with no pin yet is pinned on first contact (or must show the key
-its provider reported); the key a host shows is compared before anything is sent to it.
+(``orchestrator.testing``), held to one contract (``orchestrator.testing.contracts.reachability``).
+A host with no pin yet is pinned on first contact (or must show the key its provider reported); the
+key a host shows is compared before anything is sent to it.
 
 Errors (``orchestrator.engine.errors``):
     Unreachable       no SSH answer before the deadline (connection refused, no route, timeout)
