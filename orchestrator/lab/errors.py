@@ -8,7 +8,8 @@ The CLI prints both and exits 1; nothing above the lab sees a traceback for an e
     ├── CommandFailed    a system command the lab ran returned non-zero
     │   └── CommandTimedOut  ... or ran past its deadline (and was killed)
     ├── HostBootTimeout  a lab host gave no SSH banner in time (worth another try)
-    └── UnsafeTarget     an address or interface outside what the lab owns
+    ├── UnsafeTarget     an address or interface outside what the lab owns
+    └── LabInUse         the machine's lab belongs to another state folder, still running
 """
 
 from __future__ import annotations
@@ -57,3 +58,7 @@ class HostBootTimeout(LabError):
 
 class UnsafeTarget(LabError):
     """The lab was asked to touch an address or interface it does not own."""
+
+
+class LabInUse(LabError):
+    """The machine's lab was claimed by another state folder whose lab still runs."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.lab import hosts as lab_hosts
-from orchestrator.lab import network, preflight
+from orchestrator.lab import network, owner, preflight
 from orchestrator.lab.addressing import BRIDGE, smoke_host_addresses
 from orchestrator.lab.backup import ensure_backup_host
 from orchestrator.lab.image import ensure_base_image
@@ -79,6 +79,7 @@ def _hosts_up(
 def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
     """Bring the whole lab up (or repair it) with ``hosts`` smoke hosts."""
     preflight.check_machine(preflight.machine_facts())
+    owner.claim(paths)
     started = time.monotonic()
     netbox = NetBoxLab(paths, progress=_prefixed(progress, "netbox"))
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -96,6 +97,7 @@ def up(paths: LabPaths, hosts: int, progress: Progress) -> LabUp:
 def down(paths: LabPaths, progress: Progress) -> None:
     """Remove every host, namespace, link, mount and process the lab made; keep the caches."""
     preflight.check_machine(preflight.machine_facts())
+    owner.claim(paths)
     lab_hosts.destroy_all_hosts(paths)
     progress("hosts: removed")
     stop_mirror(paths)
@@ -104,6 +106,7 @@ def down(paths: LabPaths, progress: Progress) -> None:
     progress("network: removed")
     NetBoxLab(paths).down()
     progress("netbox: stopped")
+    owner.give_up(paths)
 
 
 def status(paths: LabPaths) -> dict[str, object]:
