@@ -42,6 +42,7 @@ from orchestrator.engine.gates import (
     operations_team,
 )
 from orchestrator.engine.lock import LockOwner
+from orchestrator.engine.notifying import Notifications
 from orchestrator.engine.observers import RunObserver
 from orchestrator.engine.phase import Entry, Phase
 from orchestrator.engine.ports.app_probe import MAX_BODY, HttpAnswer, HttpProbe
@@ -463,6 +464,7 @@ class FixedComposition:
     fixed_ipam: Ipam | None = None
     fixed_workspace: Workspace | None = None
     fixed_identity: Authenticator | None = None
+    fixed_notifications: Notifications = field(default_factory=Notifications)
 
     def authenticator(self, sign_with: Path | None = None) -> Authenticator:  # noqa: ARG002
         if self.fixed_identity is None:
@@ -491,6 +493,10 @@ class FixedComposition:
     def complete(self, delivery: Delivery) -> Delivery:
         """The same: a test's spec says where it lands."""
         return delivery
+
+    def notifications(self) -> Notifications:
+        """The notifications given (none by default: nothing is sent)."""
+        return self.fixed_notifications
 
     def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> FixedComposition:
         return self

@@ -59,6 +59,7 @@ from orchestrator.engine import (
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.checkins import CHECKIN_GATES, waited
 from orchestrator.engine.gates import GATES, People, operations_team
+from orchestrator.engine.notifying import Notifications
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
@@ -106,6 +107,10 @@ class Composition(Protocol):
 
     def complete(self, delivery: Delivery) -> Delivery:
         """``delivery`` with what its spec leaves to the site filled in (the network's place)."""
+        ...
+
+    def notifications(self) -> Notifications:
+        """Who is told when a run waits, fails or crashes, through the site's channels."""
         ...
 
 
@@ -337,7 +342,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
         )
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
-            keep=keep_on_failure,
+            keep=keep_on_failure, spec=spec,
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -370,7 +375,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
-            keep=keep_on_failure,
+            keep=keep_on_failure, spec=spec,
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -385,13 +390,14 @@ def _run_logging(
         yield RunLogShipper(store, run_log)
 
 
-def _carry_out(
+def _carry_out(  # noqa: PLR0913 - the run, where it is kept, and its options
     ctx: typer.Context,
     composed: Composition,
     where: tuple[Path, str | None, Path | None],
     action: Callable[[Engine], RunOutcome],
     *,
     keep: bool = False,
+    spec: Path | None = None,
 ) -> RunOutcome:
     state_dir, store_url, junit = where
     with (
@@ -403,6 +409,7 @@ def _carry_out(
         outcome = action(_engine(ctx, store, shipper, bound))
         if not keep:
             release_after_failure(lambda: bound.ipam, store, outcome.run)
+        bound.notifications().after_run(store, outcome, str(spec) if spec else None)
         report = RunReport.load(store, outcome.run.id)
         if junit is not None:
             write_junit(junit, report)

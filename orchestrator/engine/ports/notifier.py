@@ -50,7 +50,8 @@ class Notice:
     """What the people who must act are told about one run's stop.
 
     ``needed`` says what is needed and from whom, ``command`` is the exact command that acts on
-    it, ``viewer`` the delivery's page in the run viewer when the site has one. ``key`` is the
+    it and ``then`` the one that continues the delivery afterwards (empty when ``command`` does),
+    ``viewer`` the delivery's page in the run viewer when the site has one. ``key`` is the
     same for the same stop (a re-run waiting at the same gate on the same evidence): a notice
     already sent under it is not sent again."""
 
@@ -61,6 +62,7 @@ class Notice:
     needed: str
     command: str
     key: str
+    then: str = ""
     gate: str | None = None
     reason: str = ""
     viewer: str | None = None
@@ -77,7 +79,8 @@ class Notice:
         lines = [self.subject, "", self.needed, ""]
         if self.reason:
             lines += [f"The run says: {self.reason}", ""]
-        lines += ["To act:", f"    {self.command}", ""]
+        lines += ["To act:", f"    {self.command}"]
+        lines += ["Then:", f"    {self.then}", ""] if self.then else [""]
         if self.viewer:
             lines += [f"The delivery in the run viewer: {self.viewer}", ""]
         lines += [
@@ -96,6 +99,7 @@ class Notice:
             "who": [{"name": person.name, "email": person.email} for person in self.who],
             "needed": self.needed,
             "command": self.command,
+            "then": self.then,
             "reason": self.reason,
             "viewer": self.viewer,
             "subject": self.subject,
