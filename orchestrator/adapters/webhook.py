@@ -8,8 +8,8 @@ JSON webhook (``notifications.webhook``).
 Header values (``Authorization: Bearer ...``) are resolved from the site's secret references when
 a notice is sent, and never logged or recorded; the URL is named without its query. Redirects
 are not followed (a header could follow them elsewhere). Errors, translated at the edge:
-``Unreachable``, ``TimedOut``, ``Throttled`` (429), ``ServerError`` (5xx), ``Refused`` (any other
-answer but 2xx).
+``Unreachable``, ``TimedOut``, ``Throttled`` (429), ``ServerError`` (5xx), ``Refused`` (a redirect,
+any other answer but 2xx).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import requests
 
 from orchestrator import __version__
 from orchestrator.adapters.prometheus_api import http_error, plain_session
-from orchestrator.engine.errors import TimedOut, Unreachable
+from orchestrator.engine.errors import Refused, TimedOut, Unreachable
 from orchestrator.engine.ports.notifier import Notice, Recipient
 
 DEFAULT_TIMEOUT = 10.0
@@ -64,10 +64,11 @@ class WebhookNotifier:
         with translated(self.target):
             answer = self.session.post(self.url, json=notice.payload(), headers=headers,
                                        timeout=self.timeout, allow_redirects=False)  # fmt: skip
+        said = f"webhook {self.target} answered HTTP {answer.status_code}"
+        if 300 <= answer.status_code < 400:
+            raise Refused(f"{said}: redirects are not followed; name the final URL in the site")
         if not 200 <= answer.status_code < 300:
-            raise http_error(
-                answer.status_code, f"webhook {self.target} answered HTTP {answer.status_code}"
-            )
+            raise http_error(answer.status_code, said)
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from orchestrator.engine.ports.notifier import Notifier
 from orchestrator.store import NotificationRecord
 from orchestrator.testing import (
     EngineBench,
+    InMemoryRunStore,
     approve_gates,
     make_delivery,
     scripted_phases,
@@ -40,8 +41,8 @@ FAST = RetryPolicy(attempts=3, initial_backoff=0.01, max_backoff=0.01, deadline=
 class Bench:
     """The seven scripted phases on an in-memory store, and the site's two channels."""
 
-    def __init__(self) -> None:
-        self.bench = EngineBench()
+    def __init__(self, store: InMemoryRunStore | None = None) -> None:
+        self.bench = EngineBench(store or InMemoryRunStore())
         self.phases, self.steps = scripted_phases()
         self.email = RecordingNotifier()
         self.webhook = RecordingNotifier("webhook", per_person=False, target="https://hook/x")
@@ -177,14 +178,21 @@ def test_an_error_of_its_own_never_escapes_to_the_run(bench: Bench) -> None:
         ("failed", "RuntimeError: a bug in a channel")
     ]
 
-    def broken(_delivery: str) -> list[NotificationRecord]:
-        raise OSError("database gone")
 
-    bench.bench.store.list_notifications = broken  # type: ignore[method-assign]
+class BrokenStore(InMemoryRunStore):
+    """A run store that cannot read its notifications."""
+
+    def list_notifications(self, delivery_id: str) -> list[NotificationRecord]:
+        raise OSError(f"database gone while reading {delivery_id}")
+
+
+def test_a_store_that_breaks_never_fails_the_run() -> None:
+    bench = Bench(BrokenStore())
+    outcome = bench.run()
     with capture_logs() as logs:
         assert bench.notify(outcome) == []
     assert [e["error"] for e in logs if e["event"] == "notifications_crashed"] == [
-        "OSError: database gone"
+        "OSError: database gone while reading acme-webshop"
     ]
 
 
