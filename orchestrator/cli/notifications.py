@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.cli.console import out
 from orchestrator.cli.runs import AsJson, StateDir, StoreUrl, _exit_codes, _opened, _print_json
@@ -44,7 +43,7 @@ def notifications(
     if not found:
         out().print(f"{delivery}: no notifications sent", markup=False)
         return
-    _print_table(found)
+    _print_lines(found)
 
 
 def _stored(store: RunStore, delivery: str) -> list[NotificationRecord]:
@@ -53,13 +52,16 @@ def _stored(store: RunStore, delivery: str) -> list[NotificationRecord]:
     return store.list_notifications(delivery)
 
 
-def _print_table(found: list[NotificationRecord]) -> None:
-    table = Table("when (UTC)", "run", "event", "channel", "to", "status", "tries", "detail")
+def _print_lines(found: list[NotificationRecord]) -> None:
+    """Two lines a send: when, why, the channel and whom it reached, how it went; then what it
+    said, or why it failed."""
+    console = out()
     for item in found:
         event = f"{item.event} at {item.gate}" if item.gate else item.event
-        status = f"[{_STATUS_STYLE.get(item.status, 'yellow')}]{item.status}[/]"
-        detail = escape(item.error or item.subject)
-        when = f"{item.at:%Y-%m-%d %H:%M}"
-        table.add_row(when, item.run_id, event, item.channel, escape(item.recipient), status,
-                      str(item.attempts), detail)  # fmt: skip
-    out().print(table)
+        tries = f"{item.attempts} attempt{'s' if item.attempts != 1 else ''}"
+        console.print(
+            f"{item.at:%Y-%m-%d %H:%M} run {item.run_id}, {event}: {item.channel} to "
+            f"{escape(item.recipient)}: [{_STATUS_STYLE.get(item.status, 'yellow')}]{item.status}"
+            f"[/] ({tries})"
+        )
+        console.print(f"    {escape(item.error or item.subject)}")
