@@ -328,7 +328,7 @@ _VIEWER_FIELDS = frozenset({"delivery", "run"})
 
 def _header_name(value: str) -> str:
     if not _HEADER_NAME.fullmatch(value):
-        raise ValueError("must be an HTTP header name (letters, digits and - only, say)")
+        raise ValueError("must be an HTTP header name like Authorization or X-Api-Key")
     return value
 
 
