@@ -283,7 +283,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
 @site_app.command("check")
 def check(site: SiteOption = None) -> None:
     """Check a site: secrets resolve, NetBox is ready, an SSH key, jump, monitoring and backup
-    hosts answer.
+    hosts answer, and whether notifications are on (the SMTP server answers; nothing is sent).
 
     One line per check; exit 1 with what to fix when any fails. Nothing is changed.
     """
