@@ -14,6 +14,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from orchestrator.cli import app
+from orchestrator.cli.site import notification_lines
+from orchestrator.site import load_site
 from orchestrator.store import SqlRunStore
 from tests.integration.notify_support import (
     HOOK_TOKEN,
@@ -142,6 +144,17 @@ def test_a_run_waiting_at_a_gate_emails_and_posts_once(setup: Setup) -> None:
         assert secret not in done.output
         for path in kept:
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_site_check_has_the_smtp_server_answer_and_sends_nothing(setup: Setup) -> None:
+    lines = [str(line) for line in notification_lines(load_site(setup.site))]
+    answers = f"{LOOPBACK}:{setup.smtp.port} answers (STARTTLS, logged in as {SMTP_USER})"
+    assert lines == [
+        f"ok   notifications smtp: {answers}",
+        f"ok   notifications webhook: {setup.hook.url}: named, not called (it would post)",
+    ]
+    assert setup.smtp.mailbox.messages == []
+    assert setup.hook.hook.bodies == []
 
 
 def test_a_channel_that_keeps_failing_is_recorded_and_the_run_goes_on(setup: Setup) -> None:

@@ -91,9 +91,21 @@ def test_site_check_resolves_the_notification_secrets_and_names_the_webhook(
     assert "TEST_SMTP_PASSWORD is not set" in lines["secret notifications.smtp.password"].detail
     assert lines["secret notifications.webhook.headers.Authorization"].ok
     assert all("t0ken" not in line.detail for line in lines.values())
-    webhook = [line for line in notification_lines(site) if line.name == "notifications webhook"]
-    assert [line.detail for line in webhook] == [
-        "https://hooks.example.net/orchestrator: named, not called (it would post)"
+
+
+def test_site_check_names_the_webhook_and_calls_nothing(tmp_path: Path) -> None:
+    """Without ``smtp`` nothing is contacted (tests/integration has the SMTP server's answer)."""
+    only_webhook = (
+        NOTIFICATIONS.split("  smtp:", maxsplit=1)[0]
+        + "  webhook:"
+        + NOTIFICATIONS.split("  webhook:")[1]
+    )
+    site = load_site(with_notifications(tmp_path, only_webhook))
+    assert site.notifications is not None
+    assert site.notifications.smtp is None
+    named = "https://hooks.example.net/orchestrator: named, not called (it would post)"
+    assert [str(line) for line in notification_lines(site)] == [
+        f"ok   notifications webhook: {named}"
     ]
 
 
