@@ -82,7 +82,7 @@ class Setup:
 
     def __call__(self, *args: str) -> Result:
         options = ["--site", str(self.site), "--state-dir", str(self.state)]
-        if args[0] == "notifications":
+        if args[0] in {"notifications", "logs"}:
             options = options[2:]
         return CliRunner().invoke(app, [*args, *options])
 
@@ -139,6 +139,13 @@ def test_a_run_waiting_at_a_gate_emails_and_posts_once(setup: Setup) -> None:
     listed = json.loads(setup("notifications", DELIVERY, "--json").stdout)
     assert {n["status"] for n in listed} == {"sent"}
 
+    logged = [json.loads(line) for line in setup("logs", listed[0]["run_id"], "--json").stdout
+              .splitlines()]  # fmt: skip
+    sent = [(e["channel"], e["recipient"]) for e in logged if e["event"] == "notification_sent"]
+    assert sent[:2] in (
+        [("email", MANAGER), ("webhook", setup.hook.url)],
+        [("webhook", setup.hook.url), ("email", MANAGER)],
+    )
     kept = [*setup.state.rglob("*.jsonl"), setup.state / "runs.db"]
     for secret in (SMTP_PASSWORD, HOOK_TOKEN.split()[1]):
         assert secret not in done.output
