@@ -326,6 +326,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     """Run the selected phases; steps already done with the same inputs are skipped.
 
     Stops at the first failure, crash or gate that needs a person; `resume` continues from there.
+    Who must act then is told through the site's `notifications` (email, a webhook), once.
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
@@ -367,6 +368,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
 
     Only what is not done is redone: steps that succeeded are skipped, and of a step that failed
     on some hosts only those hosts are retried. The spec must be the one the run started with.
+    A stop is told to who must act as for `run`.
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
