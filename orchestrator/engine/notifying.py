@@ -25,7 +25,7 @@ import structlog
 from orchestrator.engine.approvals import evidence_now
 from orchestrator.engine.engine import RunOutcome
 from orchestrator.engine.execution import utc_now
-from orchestrator.engine.notifications import notice_of
+from orchestrator.engine.notifications import event_of, notice_of
 from orchestrator.engine.ports.identity import KnownPerson
 from orchestrator.engine.ports.notifier import Notice, Notifier, Recipient
 from orchestrator.engine.retry import RetryPolicy
@@ -82,7 +82,10 @@ class Notifications:
             return []
         try:
             notice = self.notice(store, outcome, spec)
-            return [] if notice is None else self.send(store, notice)
+            if notice is None:
+                _unaddressed(outcome)
+                return []
+            return self.send(store, notice)
         except Exception as exc:  # a notification never fails the run: logged, not raised
             log.exception("notifications_crashed", error=f"{type(exc).__name__}: {exc}")
             return []
@@ -157,6 +160,15 @@ class Notifications:
             dispatch.recipient, notice.key, attempted.status or "failed", attempted.attempts,
             notice.subject, notice.command, self.clock(), notice.gate, attempted.error,
         )  # fmt: skip
+
+
+def _unaddressed(outcome: RunOutcome) -> None:
+    """Say so when a run stopped for someone and nobody could be told."""
+    if event_of(outcome.run) is not None:
+        gate = outcome.gate.gate.name if outcome.gate is not None else None
+        why = "nobody who must act has an email address in the spec or the site"
+        log.warning("notification_unaddressed", status=str(outcome.run.status), gate=gate,
+                    why=why)  # fmt: skip
 
 
 def _sent_before(store: RunStore, notice: Notice) -> set[tuple[str, str]]:

@@ -208,3 +208,19 @@ def test_a_run_that_succeeds_is_not_notified(bench: Bench) -> None:
     assert outcome.run.status is Status.SUCCEEDED
     assert bench.notify(outcome) == []
     assert bench.email.sent == []
+
+
+def test_a_stop_nobody_can_be_told_of_is_logged(bench: Bench) -> None:
+    approve_gates(bench.bench.store, DELIVERY, "preconditions")
+    outcome = bench.run()
+    assert outcome.gate is not None
+    assert outcome.gate.gate.name == "buddycheck"
+    lead_only = tuple(p for p in PEOPLE if p.email == DELIVERY.lead_engineer.email)
+    with capture_logs() as logs:
+        records = Notifications((bench.email,), lead_only).after_run(
+            bench.bench.store, outcome, SPEC
+        )
+    assert records == []
+    assert bench.email.sent == []
+    [warning] = [e for e in logs if e["event"] == "notification_unaddressed"]
+    assert warning["gate"] == "buddycheck"
