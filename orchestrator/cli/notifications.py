@@ -13,7 +13,8 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.console import out
-from orchestrator.cli.runs import AsJson, StateDir, StoreUrl, _exit_codes, _opened, _print_json
+from orchestrator.cli.render import print_json
+from orchestrator.cli.runs import AsJson, StateDir, StoreUrl, _exit_codes, _opened
 from orchestrator.engine import BadInput
 from orchestrator.store import NotificationRecord, RunStore
 from orchestrator.store.location import DEFAULT_STATE
@@ -38,7 +39,7 @@ def notifications(
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         found = _stored(store, delivery)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     if not found:
         out().print(f"{delivery}: no notifications sent", markup=False)
