@@ -20,6 +20,8 @@
                                 that pins migration sources, the run store's decisions and
                                 check-ins, the application probe for the cut-over's smoke test
         .phases()               the seven phases, their steps working through the above
+        .notifications()        who is told when a run waits, fails or crashes: email through
+                                the site's SMTP server, a JSON webhook (none: nothing is sent)
 
 The vault uses the store the command opened (``using``): one connection pool for the run's
 records and its shared state. A ``Wiring`` without a store (tests, benchmarks) keeps state on
@@ -56,22 +58,27 @@ from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_api import PrometheusApi
 from orchestrator.adapters.prometheus_files import FileAppMonitoring, FilePrometheus
+from orchestrator.adapters.smtp import SmtpNotifier, SmtpSettings
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop, SshAccess
 from orchestrator.adapters.testinfra_checks import TestinfraChecks
 from orchestrator.adapters.vault import FIELD, FernetVault
 from orchestrator.adapters.weasyprint import WeasyPrintCommand
+from orchestrator.adapters.webhook import WebhookNotifier
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.delivery import Delivery, delivery_from_spec
 from orchestrator.engine.errors import BadInput, Refused
+from orchestrator.engine.notifying import Notifications
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.alert_routing import AlertPolicy, TeamRoute
 from orchestrator.engine.ports.host_records import HostRecords
 from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.engine.ports.machines import Machines
+from orchestrator.engine.ports.notifier import Notifier
 from orchestrator.engine.ports.reachability import fingerprint
 from orchestrator.engine.ports.vault import DeliveryVault
+from orchestrator.engine.retry import RetryPolicy
 from orchestrator.phases import all_phases
 from orchestrator.phases.base import Adapters, HostSettings
 from orchestrator.phases.handover import HandoverAdapters
@@ -81,7 +88,8 @@ from orchestrator.phases.netbox_steps import Placement
 from orchestrator.phases.record import StatusSummary, status_of
 from orchestrator.phases.software import RESTIC_PASSWORD
 from orchestrator.site import Site
-from orchestrator.site.model import Ssh
+from orchestrator.site.model import Smtp, Ssh, Webhook
+from orchestrator.site.secrets import SecretRef
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.messages import problems_of
 from orchestrator.spec.problems import field_path
@@ -278,6 +286,24 @@ class Wiring:
             return SshSignatureIdentity(self.people(), sign_with)
         return LoginIdentity(self.people())
 
+    def notifications(self) -> Notifications:
+        """Who is told when a run stops, through the site's channels (none: nobody)."""
+        wanted = self.site.notifications
+        if wanted is None:
+            return Notifications()
+        channels: list[Notifier] = []
+        if wanted.smtp is not None:
+            channels.append(SmtpNotifier(smtp_settings(wanted.smtp)))
+        if wanted.webhook is not None:
+            channels.append(webhook_notifier(wanted.webhook))
+        slowest = max((c.timeout for c in (wanted.smtp, wanted.webhook) if c), default=0.0)
+        return Notifications(
+            tuple(channels), tuple(self.people().values()), viewer=wanted.viewer,
+            retry=RetryPolicy(attempts=wanted.attempts, initial_backoff=1.0, max_backoff=5.0,
+                              deadline=wanted.deadline),
+            wait=wanted.deadline + slowest + 1.0,
+        )  # fmt: skip
+
     def phases(self) -> tuple[Phase, ...]:
         """Phases 1-7 on this site's adapters."""
         nb = self.site.netbox
@@ -305,6 +331,29 @@ def ssh_access(ssh: Ssh, environ: Mapping[str, str]) -> SshAccess:
         jump_hosts=tuple(Hop(j.host, j.port, j.user, j.host_key) for j in ssh.jump_hosts),
         connect_timeout=float(ssh.connect_timeout),
     )
+
+
+def smtp_settings(smtp: Smtp) -> SmtpSettings:
+    """How the ``SmtpNotifier`` reaches the site's SMTP server; the password read when used."""
+    return SmtpSettings(
+        host=smtp.host, sender=smtp.sender, port=smtp.port, starttls=smtp.starttls,
+        ca=smtp.ca, username=smtp.username, password=_reader(smtp.password),
+        timeout=smtp.timeout,
+    )  # fmt: skip
+
+
+def webhook_notifier(webhook: Webhook) -> WebhookNotifier:
+    """The site's webhook, its headers' values read when a notice is sent."""
+    headers = {name: _read(ref) for name, ref in webhook.headers.items()}
+    return WebhookNotifier(str(webhook.url), headers, webhook.timeout)
+
+
+def _reader(ref: SecretRef | None) -> Callable[[], str] | None:
+    return None if ref is None else _read(ref)
+
+
+def _read(ref: SecretRef) -> Callable[[], str]:
+    return lambda: ref.resolve().reveal()
 
 
 def host_settings(site: Site) -> HostSettings:

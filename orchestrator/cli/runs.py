@@ -70,6 +70,7 @@ from orchestrator.engine import (
 )
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.gates import GATES, People, operations_team
+from orchestrator.engine.notifying import Notifications
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.logging import (
@@ -119,6 +120,10 @@ class Composition(Protocol):
 
     def complete(self, delivery: Delivery) -> Delivery:
         """``delivery`` with what its spec leaves to the site filled in (the network's place)."""
+        ...
+
+    def notifications(self) -> Notifications:
+        """Who is told when a run waits, fails or crashes, through the site's channels."""
         ...
 
 
@@ -358,6 +363,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     In a terminal a status line shows the phase, the step, its hosts done and the time so far;
     piped (or with --quiet) the same progress comes as plain lines. The console shows the log's
     warnings and errors (--verbose: every line); the run's JSON log keeps everything.
+    At a stop, who must act is told through the site's `notifications` (email, a webhook), once.
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
@@ -374,7 +380,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
         )
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
-            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose),
+            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose, spec=spec),
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -402,6 +408,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     Only what is not done is redone: steps that succeeded are skipped, and of a step that failed
     on some hosts only those hosts are retried. The spec must be the one the run started with.
     Progress and console logging as for `run` (--quiet, --verbose).
+    A stop is told to who must act as for `run`.
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
@@ -410,7 +417,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
-            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose),
+            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose, spec=spec),
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -444,11 +451,12 @@ def _progress(*, quiet: bool) -> PlainProgress:
 @dataclass(frozen=True, slots=True)
 class Choices:
     """How ``run`` and ``resume`` were asked to go: keep phase 1's reservations on failure,
-    plain progress lines in a terminal, every log line on the console."""
+    plain progress lines in a terminal, every log line on the console; the spec as given."""
 
     keep: bool = False
     quiet: bool = False
     verbose: bool = False
+    spec: Path | None = None  # as given: the command a notice names to resume
 
 
 def _carry_out(
@@ -470,6 +478,8 @@ def _carry_out(
         outcome = action(_engine(ctx, store, bound, [shipper, progress]))
         if not choices.keep:
             release_after_failure(lambda: bound.ipam, store, outcome.run)
+        spec = str(choices.spec) if choices.spec else None
+        bound.notifications().after_run(store, outcome, spec)
         report = RunReport.load(store, outcome.run.id)
         if junit is not None:
             write_junit(junit, report)

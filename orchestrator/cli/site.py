@@ -6,8 +6,9 @@ and never printed; the shared-state key must be a Fernet key (a site without one
 note that its state stays on each controller). It reads only: NetBox (token, permissions, custom
 fields, the site's references), the SSH key (the file, or the ssh-agent's list of keys), the jump
 hosts and the backup host (their host keys, before any login), the monitoring endpoints, the
-blackbox exporter's configuration file, and the Alertmanager's route for each operations team
-(its configuration tested with amtool; nothing is sent).
+blackbox exporter's configuration file, the Alertmanager's route for each operations team
+(its configuration tested with amtool; nothing is sent), and the notifications: off when the site
+names no channel, else the SMTP server's answer to a session short of sending (STARTTLS, login).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from orchestrator.adapters.alertmanager import AmtoolRouting
 from orchestrator.adapters.blackbox_config import read_config
 from orchestrator.adapters.netbox_check import CheckLine, SiteRefs, netbox_check
 from orchestrator.adapters.prometheus_app import ALERT
+from orchestrator.adapters.smtp import SmtpNotifier
 from orchestrator.adapters.ssh import login_keys, shown_host_key
 from orchestrator.adapters.vault import FIELD, fernet
+from orchestrator.adapters.webhook import shown_url
 from orchestrator.cli.console import out
 from orchestrator.cli.runs import SiteOption, _exit_codes
 from orchestrator.engine import BadInput, ExitCode, OrchestratorError
@@ -32,7 +35,7 @@ from orchestrator.phases.golive_monitoring import route_problem
 from orchestrator.site import Site, SiteError, load_site, site_path
 from orchestrator.site.secrets import SecretRef
 from orchestrator.store.location import DEFAULT_STATE
-from orchestrator.wiring import Wiring, alert_policy
+from orchestrator.wiring import Wiring, alert_policy, smtp_settings
 
 site_app = typer.Typer(help="Site files: where and how deliveries land.", no_args_is_help=True)
 READY_TIMEOUT = 5.0
@@ -43,6 +46,7 @@ def secret_lines(site: Site) -> Iterator[CheckLine]:
     refs: dict[str, SecretRef | None] = {
         "netbox.token": site.netbox.token,
         "backups.password": site.backups.password if site.backups else None,
+        **notification_secrets(site),
     }
     for name, ref in refs.items():
         if ref is None:
@@ -53,6 +57,38 @@ def secret_lines(site: Site) -> Iterator[CheckLine]:
             yield CheckLine(f"secret {name}", ok=False, detail=str(exc))
         else:
             yield CheckLine(f"secret {name}", ok=True, detail=f"{ref} resolves")
+
+
+def notification_secrets(site: Site) -> dict[str, SecretRef | None]:
+    """The secret references of the site's notification channels, by field."""
+    wanted = site.notifications
+    smtp = wanted.smtp if wanted else None
+    webhook = wanted.webhook if wanted else None
+    headers = webhook.headers if webhook else {}
+    return {
+        "notifications.smtp.password": smtp.password if smtp else None,
+        **{f"notifications.webhook.headers.{name}": ref for name, ref in headers.items()},
+    }
+
+
+def notification_lines(site: Site) -> Iterator[CheckLine]:
+    """Whether anyone is told when a run stops; the SMTP server answers and takes the login
+    (nothing is sent); the webhook is named, not called (a call would post a notice)."""
+    wanted = site.notifications
+    if wanted is None or (wanted.smtp is None and wanted.webhook is None):
+        note = "off: no channel named (notifications): nobody is told when a run waits or fails"
+        yield CheckLine("notifications", ok=True, detail=note)
+        return
+    if wanted.smtp is not None:
+        try:
+            detail = SmtpNotifier(smtp_settings(wanted.smtp)).check()
+        except OrchestratorError as exc:
+            yield CheckLine("notifications smtp", ok=False, detail=str(exc))
+        else:
+            yield CheckLine("notifications smtp", ok=True, detail=detail)
+    if wanted.webhook is not None:
+        detail = f"{shown_url(str(wanted.webhook.url))}: named, not called (it would post)"
+        yield CheckLine("notifications webhook", ok=True, detail=detail)
 
 
 def shared_state_lines(site: Site) -> Iterator[CheckLine]:
@@ -238,6 +274,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
         lambda: monitoring_lines(site),
         lambda: alerting_lines(site),
         lambda: backup_lines(site),
+        lambda: notification_lines(site),
     )
     for section in sections:
         yield from section()
@@ -246,7 +283,7 @@ def all_lines(site: Site) -> Iterator[CheckLine]:
 @site_app.command("check")
 def check(site: SiteOption = None) -> None:
     """Check a site: secrets resolve, NetBox is ready, an SSH key, jump, monitoring and backup
-    hosts answer.
+    hosts answer, and whether notifications are on (the SMTP server answers; nothing is sent).
 
     One line per check; exit 1 with what to fix when any fails. Nothing is changed.
     """

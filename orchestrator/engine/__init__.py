@@ -5,6 +5,9 @@
         .run(RunRequest) -> RunOutcome          skips steps done with the same inputs
         .resume(RunRequest, run_id=None)        continues the latest failed/crashed/waiting run
     approve(store, delivery_id, gate, authenticator, comment) -> GateDecision
+    Notifications(channels, people).after_run(store, outcome, spec)
+                                                tells the people who must act that a run stopped
+                                                (``notifications``: who and what; ``notifying``)
 
 Steps implement ``Step`` (``inputs``, ``hosts``, ``plan``, ``apply``) and return ``Result`` values;
 errors are drawn in ``orchestrator.engine.errors``; retries are a ``RetryPolicy``. What steps need

@@ -8,6 +8,7 @@ secrets``). Unknown keys are errors. Each field's description is its reference t
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -321,6 +322,108 @@ class PersonEntry(SiteModel):
     )
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_VIEWER_FIELDS = frozenset({"delivery", "run"})
+
+
+def _header_name(value: str) -> str:
+    if not _HEADER_NAME.fullmatch(value):
+        raise ValueError("must be an HTTP header name like Authorization or X-Api-Key")
+    return value
+
+
+def _viewer_page(value: str) -> str:
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must be an http(s) URL like https://viewer.example.net/d/{delivery}")
+    try:
+        fields = {name for _text, name, _spec, _conv in string.Formatter().parse(value) if name}
+    except ValueError as exc:
+        raise ValueError(f"must be a URL with {{delivery}} (and {{run}}) in it: {exc}") from None
+    unknown = sorted(fields - _VIEWER_FIELDS)
+    if unknown:
+        raise ValueError(f"may name {{delivery}} and {{run}} only, not {', '.join(unknown)}")
+    return value
+
+
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+ViewerPage = Annotated[str, AfterValidator(_viewer_page)]
+
+
+class Smtp(SiteModel):
+    """The SMTP server notifications are emailed through."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    host: Text = Field(description="The SMTP server's name or address.")
+    port: int = Field(default=587, ge=1, le=65535, description="Its port (587: submission).")
+    sender: Email = Field(alias="from", description="The address notifications come from.")
+    starttls: bool = Field(
+        default=True,
+        description=(
+            "Say STARTTLS before anything else (the certificate and name checked); needed to "
+            "log in."
+        ),
+    )
+    ca: Path | None = Field(
+        default=None,
+        description="CA bundle the server's certificate must chain to; the system's if left out.",
+    )
+    username: Text | None = Field(default=None, description="Who to log in as, if it must.")
+    password: SecretField | None = Field(
+        default=None, description="Reference to the password (`env:`, `file:`, `command:`)."
+    )
+    timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds per connection.")
+
+    @model_validator(mode="after")
+    def _login_over_tls(self) -> Smtp:
+        if (self.username is None) != (self.password is None):
+            raise PydanticCustomError(
+                "smtp_login", "a login needs both `username` and `password` (or neither)"
+            )
+        if self.password is not None and not self.starttls:
+            raise PydanticCustomError(
+                "smtp_cleartext", "a password is never sent in the clear: set `starttls: true`"
+            )
+        return self
+
+
+class Webhook(SiteModel):
+    """A generic JSON webhook each notification is posted to."""
+
+    url: HttpUrl = Field(description="The URL notices are `POST`ed to as JSON.")
+    headers: dict[HeaderName, SecretField] = Field(
+        default_factory=dict,
+        description=(
+            "Headers sent with each notice, each value a reference to where it is kept "
+            "(`Authorization: env:HOOK_AUTH`, the variable holding `Bearer ...`)."
+        ),
+    )
+    timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds per request.")
+
+
+class Notifications(SiteModel):
+    """Who is told when a run waits at a gate, fails or crashes, and how."""
+
+    smtp: Smtp | None = Field(default=None, description="Email to each person who must act.")
+    webhook: Webhook | None = Field(default=None, description="One JSON `POST` per notice.")
+    viewer: ViewerPage | None = Field(
+        default=None,
+        description=(
+            "A delivery's page in the run viewer, with `{delivery}` (and `{run}`) in it; "
+            "notices link to it."
+        ),
+    )
+    attempts: int = Field(
+        default=3, ge=1, le=10, description="Attempts per send before it is recorded as failed."
+    )
+    deadline: float = Field(
+        default=20.0,
+        gt=0,
+        le=300,
+        description="Seconds all attempts of one send may take; a run waits no longer for it.",
+    )
+
+
 class SharedState(SiteModel):
     """Where generated secrets and pinned host keys are kept, so every controller sees them."""
 
@@ -357,6 +460,10 @@ class Site(SiteModel):
     )
     shared_state: SharedState = Field(
         default_factory=SharedState, description="Where shared secrets and host keys are kept."
+    )
+    notifications: Notifications | None = Field(
+        default=None,
+        description="Who is told when a run waits, fails or crashes; nobody if left out.",
     )
 
     def cluster_for(self, provider: str) -> str | None:

@@ -20,6 +20,7 @@ from orchestrator.store.records import (
     GateDecision,
     HostRecord,
     LockRecord,
+    NotificationRecord,
     PhaseRecord,
     RunRecord,
     StateKind,
@@ -62,6 +63,18 @@ class Decisions(Protocol):
     def list_evaluation_notes(self, delivery_id: str) -> list[EvaluationNote]: ...
     def add_checkin(self, checkin: CheckIn) -> None: ...
     def list_checkins(self, delivery_id: str) -> list[CheckIn]: ...
+
+
+class NotificationLog(Protocol):
+    """The notifications sent (or not) to the people who must act when a run stops."""
+
+    def add_notification(self, record: NotificationRecord) -> NotificationRecord:
+        """Keep ``record``; it comes back with its id."""
+        ...
+
+    def list_notifications(self, delivery_id: str) -> list[NotificationRecord]:
+        """The delivery's notifications, oldest first."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -111,7 +124,10 @@ class SharedState(Protocol):
         ...
 
 
-class RunStore(DeliveryStore, RunHistory, Decisions, AuditLog, Locks, SharedState, Protocol):
-    """Everything kept about deliveries, their runs, decisions, locks and shared state."""
+class RunStore(
+    DeliveryStore, RunHistory, Decisions, NotificationLog, AuditLog, Locks, SharedState, Protocol
+):
+    """Everything kept about deliveries, their runs, decisions, notifications, locks and shared
+    state."""
 
     def close(self) -> None: ...

@@ -17,6 +17,8 @@ type Json = bool | int | float | str | Sequence[Json] | Mapping[str, Json] | Non
 type JsonMap = Mapping[str, Json]
 #: What a delivery's shared state holds: generated secrets by name, host keys by address.
 type StateKind = Literal["secret", "pin"]
+#: How a notification went: delivered to the server that takes it, or given up on.
+type SendStatus = Literal["sent", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,28 @@ class CheckIn:
     comment: str
     at: datetime
     method: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """One notification of one run's stop through one channel to one recipient: whether it was
+    sent, after how many attempts, and why not. ``key`` is the notice's dedupe key: a stop
+    already notified under it is not notified again."""
+
+    delivery_id: str
+    run_id: str
+    event: str
+    channel: str
+    recipient: str
+    key: str
+    status: SendStatus
+    attempts: int
+    subject: str
+    command: str
+    at: datetime
+    gate: str | None = None
+    error: str | None = None
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,25 @@ checkins = Table(
     Column("method", String(50), nullable=False, server_default=""),
 )
 
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(100), ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("run_id", String(100), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("gate", String(50)),
+    Column("channel", String(20), nullable=False),
+    Column("recipient", String(300), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("error", Text),
+    _when("at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

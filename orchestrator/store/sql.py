@@ -27,6 +27,7 @@ from orchestrator.store.records import (
     GateDecision,
     HostRecord,
     LockRecord,
+    NotificationRecord,
     PhaseRecord,
     RunRecord,
     StateKind,
@@ -173,6 +174,17 @@ class SqlRunStore:
         query = select(table).where(table.c.delivery_id == delivery_id).order_by(table.c.id)
         return [_checkin(row) for row in self._all(query)]
 
+    # notifications
+
+    def add_notification(self, record: NotificationRecord) -> NotificationRecord:
+        record_id = self._insert(t.notifications, _notification_values(record))
+        return _replace_id(record, record_id)
+
+    def list_notifications(self, delivery_id: str) -> list[NotificationRecord]:
+        table = t.notifications
+        query = select(table).where(table.c.delivery_id == delivery_id).order_by(table.c.id)
+        return [_notification(row) for row in self._all(query)]
+
     # audit and logs
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
@@ -300,7 +312,7 @@ def _maybe_utc(value: datetime | None) -> datetime | None:
     return None if value is None else _utc(value)
 
 
-def _replace_id[R: (ActionItem, AuditEntry)](record: R, new_id: int) -> R:
+def _replace_id[R: (ActionItem, AuditEntry, NotificationRecord)](record: R, new_id: int) -> R:
     return replace(record, id=new_id)
 
 
@@ -540,6 +552,32 @@ def _checkin_values(c: CheckIn) -> Values:
 
 def _checkin(row: Row[Any]) -> CheckIn:
     return CheckIn(row.delivery_id, row.gate, row.by, row.comment, _utc(row.at), row.method)
+
+
+def _notification_values(n: NotificationRecord) -> Values:
+    return {
+        "delivery_id": n.delivery_id,
+        "run_id": n.run_id,
+        "event": n.event,
+        "gate": n.gate,
+        "channel": n.channel,
+        "recipient": n.recipient,
+        "key": n.key,
+        "status": n.status,
+        "attempts": n.attempts,
+        "subject": n.subject,
+        "command": n.command,
+        "error": n.error,
+        "at": _maybe_utc(n.at),
+    }
+
+
+def _notification(row: Row[Any]) -> NotificationRecord:
+    return NotificationRecord(
+        row.delivery_id, row.run_id, row.event, row.channel, row.recipient, row.key,
+        row.status, row.attempts, row.subject, row.command, _utc(row.at), row.gate, row.error,
+        row.id,
+    )  # fmt: skip
 
 
 def _audit_values(e: AuditEntry) -> Values:

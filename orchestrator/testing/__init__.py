@@ -23,6 +23,7 @@ which runs the same assertions against the fake (tests/unit) and the real adapte
                         routing_to
     printer             ScriptedPrinter            ``Printer``: a stand-in PDF, or a note
     identity            FixedIdentity              ``Authenticator``: always the given person
+    notifier            RecordingNotifier          ``Notifier``: keeps what it was given to send
     adapters            fake_adapters              phase 2-4 ``Adapters`` made of the fakes above
     deliveries          make_delivery, T0, OPERATIONS, site_people, known_person, BOB_BUDDY,
                         OLGA_OPS, approve_gates    a ``Delivery`` without a spec file, its people,
@@ -63,6 +64,7 @@ from orchestrator.testing.ipam import InMemoryIpam
 from orchestrator.testing.machines import InMemoryMachines
 from orchestrator.testing.monitoring import FolderMonitoring
 from orchestrator.testing.monitoring_status import ScriptedMonitoringStatus
+from orchestrator.testing.notifier import RecordingNotifier
 from orchestrator.testing.observers import CrashingObserver, RecordingObserver, keys_of
 from orchestrator.testing.platform_checks import ScriptedChecks, inventory_hosts
 from orchestrator.testing.playbooks import HostScript, ScriptedPlaybooks, all_ok
@@ -96,6 +98,7 @@ __all__ = [
     "InMemoryIpam",
     "InMemoryMachines",
     "InMemoryRunStore",
+    "RecordingNotifier",
     "RecordingObserver",
     "ScriptedAlertRouting",
     "ScriptedAppProbe",

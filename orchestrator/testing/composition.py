@@ -9,6 +9,7 @@ from pathlib import Path
 
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.engine.delivery import Delivery
+from orchestrator.engine.notifying import Notifications
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
@@ -24,6 +25,7 @@ class FixedComposition:
     fixed_ipam: Ipam | None = None
     fixed_workspace: Workspace | None = None
     fixed_identity: Authenticator | None = None
+    fixed_notifications: Notifications = field(default_factory=Notifications)
 
     def authenticator(self, sign_with: Path | None = None) -> Authenticator:  # noqa: ARG002
         if self.fixed_identity is None:
@@ -52,6 +54,10 @@ class FixedComposition:
     def complete(self, delivery: Delivery) -> Delivery:
         """The same: a test's spec says where it lands."""
         return delivery
+
+    def notifications(self) -> Notifications:
+        """The notifications given (none by default: nothing is sent)."""
+        return self.fixed_notifications
 
     def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> FixedComposition:
         return self

@@ -20,6 +20,7 @@ from orchestrator.store.records import (
     HostRecord,
     JsonMap,
     LockRecord,
+    NotificationRecord,
     PhaseRecord,
     RunRecord,
     StateKind,
@@ -46,6 +47,7 @@ class InMemoryRunStore:
         self.action_items: dict[int, ActionItem] = {}
         self.notes: list[EvaluationNote] = []
         self.checkins: list[CheckIn] = []
+        self.notifications: list[NotificationRecord] = []
         self.audit: list[AuditEntry] = []
         self.logs: dict[str, list[str]] = {}
         self.locks: dict[str, LockRecord] = {}
@@ -129,6 +131,15 @@ class InMemoryRunStore:
 
     def list_checkins(self, delivery_id: str) -> list[CheckIn]:
         return [c for c in self.checkins if c.delivery_id == delivery_id]
+
+    def add_notification(self, record: NotificationRecord) -> NotificationRecord:
+        with self._state_lock:  # notifications are recorded from their senders' threads
+            kept = replace(record, id=len(self.notifications) + 1)
+            self.notifications.append(kept)
+        return kept
+
+    def list_notifications(self, delivery_id: str) -> list[NotificationRecord]:
+        return [n for n in self.notifications if n.delivery_id == delivery_id]
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
         appended = replace(entry, id=len(self.audit) + 1, detail=_copy(entry.detail))

@@ -20,6 +20,7 @@ from orchestrator.cli.runs import RunsWiring, register
 from orchestrator.engine import BadInput, Delivery, Phase, Refused, StepContext
 from orchestrator.engine import Result as StepResult
 from orchestrator.engine.evaluation import Evaluation, record_evaluation
+from orchestrator.engine.notifying import Notifications
 from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
 from orchestrator.phases.network import network_phase
@@ -330,6 +331,9 @@ class Binding:
 
     def complete(self, delivery: Delivery) -> Delivery:
         return self.fixed.complete(delivery)
+
+    def notifications(self) -> Notifications:
+        return self.fixed.notifications()
 
     def __call__(self, _site: str | None, _state: Path, _spec_site: str | None) -> Binding:
         return self

@@ -28,8 +28,9 @@ def test_the_engine_exports_exactly_its_public_api() -> None:
 def test_the_store_exports_its_port_its_adapter_and_its_records() -> None:
     assert set(orchestrator.store.__all__) == {
         "ActionItem", "AuditEntry", "CheckIn", "DeliveryRecord", "EvaluationNote", "GateDecision",
-        "HostRecord", "Json", "JsonMap", "LockRecord", "PhaseRecord", "RunRecord", "RunStore",
-        "SqlRunStore", "StateKind", "StepRecord", "StoreLocation", "TaskRecord", "open_store",
+        "HostRecord", "Json", "JsonMap", "LockRecord", "NotificationRecord", "PhaseRecord",
+        "RunRecord", "RunStore", "SqlRunStore", "StateKind", "StepRecord", "StoreLocation",
+        "TaskRecord", "open_store",
     }  # fmt: skip
 
 

@@ -35,7 +35,7 @@ def test_migrating_again_changes_nothing(tmp_path: Path) -> None:
     engine = connect(url(tmp_path))
     migrate(engine)
     with engine.begin() as db:
-        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
     engine.dispose()
 
 

@@ -22,6 +22,9 @@
                                         controller (orchestrator.adapters.vault.FernetVault)
     printer         Printer             a PDF of an HTML document, or why there is none
                                         (orchestrator.adapters.weasyprint.WeasyPrintCommand)
+    notifier        Notifier            a notice to the people who must act when a run stops
+                                        (orchestrator.adapters.smtp.SmtpNotifier,
+                                        orchestrator.adapters.webhook.WebhookNotifier)
 
 Ports are named by capability, adapters (``orchestrator.adapters``) by technology. A port module
 imports no vendor library (pynetbox, paramiko, ansible-runner, requests, SQLAlchemy): importing a

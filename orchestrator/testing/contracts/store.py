@@ -22,6 +22,7 @@ from orchestrator.store import (
     HostRecord,
     JsonMap,
     LockRecord,
+    NotificationRecord,
     PhaseRecord,
     RunRecord,
     RunStore,
@@ -222,6 +223,23 @@ class StoreContract:
         store.add_checkin(second)
         assert store.list_checkins("acme-webshop") == [first, second]
         assert store.list_checkins("other") == []
+
+    def test_notifications_are_kept_per_delivery_in_order_with_ids(self, store: RunStore) -> None:
+        with_runs(store)
+        sent = NotificationRecord(
+            "acme-webshop", "r1", "waiting", "email", "dana@example.com", "k" * 64, "sent", 1,
+            "acme-webshop waits at gate preconditions", "orchestrator approve ...", T0,
+            gate="preconditions",
+        )  # fmt: skip
+        failed = replace(sent, channel="webhook", recipient="https://hooks.example.net/x",
+                         status="failed", attempts=3, error="no answer", at=at(1))  # fmt: skip
+        first, second = store.add_notification(sent), store.add_notification(failed)
+        assert first.id is not None
+        assert second.id is not None
+        assert second.id > first.id
+        assert store.list_notifications("acme-webshop") == [first, second]
+        assert store.list_notifications("other") == []
+        assert replace(second, id=None) == failed
 
     def test_the_audit_log_appends_with_increasing_ids(self, store: RunStore) -> None:
         first = store.append_audit(AuditEntry(T0, "alice", "run_started", "acme-webshop", "r1"))
