@@ -56,6 +56,7 @@ from orchestrator.engine import (
     stop_on_signals,
     write_junit,
 )
+from orchestrator.engine.abandoned import LOG_CUT, LOG_ENDED, settle_abandoned
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.checkins import CHECKIN_GATES, waited
 from orchestrator.engine.gates import GATES, People, operations_team
@@ -296,7 +297,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
             outcome = _engine(ctx, store, shipper, composed.using(store)).plan(
                 RunRequest(delivery, _who(by), command, phases)
             )
-            shipper.ship()
+            shipper.end(outcome.run)
         people = People(
             delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
         )
@@ -337,7 +338,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
         )
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
-            keep=keep_on_failure,
+            delivery_id=delivery.id, keep=keep_on_failure,
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -370,7 +371,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
-            keep=keep_on_failure,
+            delivery_id=delivery.id, keep=keep_on_failure,
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -385,12 +386,13 @@ def _run_logging(
         yield RunLogShipper(store, run_log)
 
 
-def _carry_out(
+def _carry_out(  # noqa: PLR0913 - the command's parts, and which delivery it settles first
     ctx: typer.Context,
     composed: Composition,
     where: tuple[Path, str | None, Path | None],
     action: Callable[[Engine], RunOutcome],
     *,
+    delivery_id: str,
     keep: bool = False,
 ) -> RunOutcome:
     state_dir, store_url, junit = where
@@ -399,6 +401,7 @@ def _carry_out(
         _run_logging(store, state_dir, store_url) as shipper,
         stop_on_signals(),
     ):
+        _settle(ctx, store, StoreLocation(state_dir, store_url), delivery_id)
         bound = composed.using(store)
         outcome = action(_engine(ctx, store, shipper, bound))
         if not keep:
@@ -407,7 +410,7 @@ def _carry_out(
         if junit is not None:
             write_junit(junit, report)
             log.info("junit_written", path=str(junit))
-        shipper.ship()
+        shipper.end(outcome.run)
     _print_report(report)
     _print_next(outcome)
     return outcome
@@ -428,6 +431,7 @@ def status(
     that reached it left it), every gate (who, when, comment), action items, the evaluation and
     the lock."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        _settle(ctx, store, StoreLocation(state_dir, store_url), delivery)
         summary = status_of(store, delivery)
     if as_json:
         _print_json(summary)
@@ -445,6 +449,7 @@ def show(
 ) -> None:
     """Everything one run did: phases, steps, hosts and their tasks."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        _settle_run(ctx, store, StoreLocation(state_dir, store_url), run_id)
         report = RunReport.load(store, run_id)
     if as_json:
         _print_json(report)
@@ -493,9 +498,38 @@ def logs(
 ) -> None:
     """A run's log: readable, or the stored JSON lines with --json."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        _settle_run(ctx, store, StoreLocation(state_dir, store_url), run_id)
         lines = _log_lines(store, StoreLocation(state_dir, store_url), run_id)
     for line in lines:
         out().print(line if as_json else readable(line), markup=False)
+    if not as_json and _last_event(lines) not in {LOG_ENDED, LOG_CUT}:
+        err().print("[yellow]the log has no end marker[/]: the run is still going", markup=True)
+
+
+def _last_event(lines: Sequence[str]) -> str:
+    try:
+        event = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        return ""
+    return str(event.get("event", "")) if isinstance(event, dict) else ""
+
+
+def _settle(ctx: typer.Context, store: RunStore, location: StoreLocation, delivery: str) -> None:
+    """The delivery's runs whose process is gone recorded as crashed, their logs cut
+    (``orchestrator.engine.abandoned``): in the store, and in this machine's log files."""
+    runtime = _wiring(ctx).runtime
+    for cut in settle_abandoned(store, delivery, alive=runtime.holder_alive, clock=runtime.clock):
+        file = location.run_logs / f"{cut.run.id}.jsonl"
+        if file.is_file():  # a machine without it reads the store's copy, which has the line
+            run_log = RunLog(location.run_logs)
+            run_log.attach(cut.run.id)
+            run_log.msg(cut.line)
+
+
+def _settle_run(ctx: typer.Context, store: RunStore, location: StoreLocation, run_id: str) -> None:
+    run = store.get_run(run_id)
+    if run is not None:
+        _settle(ctx, store, location, run.delivery_id)
 
 
 def _log_lines(store: RunStore, location: StoreLocation, run_id: str) -> list[str]:
