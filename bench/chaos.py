@@ -5,7 +5,8 @@ Run as root with the lab up:
 ``.venv/bin/python -m bench.chaos [--hosts 20] [--kills 200] [--seed N] [--keep]``.
 
 Each attempt is ``orchestrator run`` (the first) or ``orchestrator resume`` of one spec (web
-hosts ``k<hex>-NN`` with nginx, a fresh delivery id) in a process of its own. Each kill is aimed
+hosts ``k<hex>-NN`` with nginx, a fresh delivery id) in a process of its own; ``--through-phase
+1`` stops after phase 1 (NetBox and store moments only, no lab hosts). Each kill is aimed
 at one kind of moment, chosen at random, by watching the run's JSON log as it is written:
 
 - ``netbox``    a phase 1 step, or phase 2's NetBox write-back, has started (NetBox requests)
@@ -69,6 +70,7 @@ from orchestrator.store.sql import SqlRunStore
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "small.yaml"
 KINDS = ("netbox", "machines", "ssh", "ansible", "store")
+PHASE1_KINDS = ("netbox", "store")  # the moments phase 1 has
 #: Seconds a kill waits, at most, after its moment came.
 DELAY = {"netbox": 0.3, "machines": 2.0, "ssh": 1.0, "ansible": 3.0, "store": 0.05}
 NETBOX_STEPS = ("network.", "base.netbox_record")
@@ -182,9 +184,10 @@ def expected_objects(delivery: Delivery) -> dict[str, int]:
 class Cli:
     """``orchestrator`` commands on the lab's site, for one delivery, in processes of their own."""
 
-    def __init__(self, delivery: Delivery, paths: LabPaths) -> None:
+    def __init__(self, delivery: Delivery, paths: LabPaths, through: int = 3) -> None:
         self.delivery = delivery
         self.paths = paths
+        self.through = through
         self.env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -198,7 +201,7 @@ class Cli:
 
     def start(self, command: str) -> subprocess.Popen[bytes]:
         """``run`` or ``resume`` of phases 1-3, output to a file beside the store."""
-        extra = ["--through-phase", "3"] if command == "run" else []
+        extra = ["--through-phase", str(self.through)] if command == "run" else []
         out = (self.delivery.state / "attempts.log").open("ab")
         try:
             return subprocess.Popen(
@@ -311,7 +314,8 @@ def chaos(cli: Cli, kills: int, rng: random.Random, figures: Figures) -> int | N
     stalled = 0
     rc: int | None = None
     while sum(figures.kills.values()) < kills:
-        aim = "store" if stalled >= STALLED else rng.choice(KINDS)
+        kinds = KINDS if cli.through > 1 else PHASE1_KINDS
+        aim = "store" if stalled >= STALLED else rng.choice(kinds)
         done = attempt(cli, "resume", aim, rng)
         figures.attempts += 1
         if done.killed is None:
@@ -320,6 +324,7 @@ def chaos(cli: Cli, kills: int, rng: random.Random, figures: Figures) -> int | N
                 return rc  # finished before the last kill
             continue
         figures.kills[done.killed] += 1
+        print(f"kill {sum(figures.kills.values())}: {done.killed}", file=sys.stderr, flush=True)
         stalled = 0 if done.progressed else stalled + 1
     for _ in range(3):  # a resume that crashes on its own is retried, not counted as a kill
         rc = attempt(cli, "resume", None, rng).rc
@@ -346,12 +351,13 @@ def count_netbox(info: NetBoxInfo, delivery: Delivery, figures: Figures) -> None
     figures.duplicate_keys = sum(n - 1 for n in Counter(keys).values())
 
 
-def count_hosts(paths: LabPaths, delivery: Delivery, figures: Figures) -> None:
-    """Lab hosts named for the delivery, against the spec's hosts."""
+def count_hosts(paths: LabPaths, delivery: Delivery, figures: Figures, through: int) -> None:
+    """Lab hosts named for the delivery, against the spec's hosts (made in phase 2)."""
     prefix = delivery.hosts[0].rsplit("-", 1)[0] + "-"
+    expected = set(delivery.hosts) if through >= 2 else set()
     found = {host.name for host in list_hosts(paths) if host.name.startswith(prefix)}
-    figures.hosts = (len(found & set(delivery.hosts)), len(delivery.hosts))
-    figures.stray_hosts = sorted(found - set(delivery.hosts))
+    figures.hosts = (len(found & expected), len(expected))
+    figures.stray_hosts = sorted(found - expected)
 
 
 def count_store(delivery: Delivery, figures: Figures) -> None:
@@ -407,7 +413,9 @@ def clean_up(info: NetBoxInfo, paths: LabPaths, delivery: Delivery) -> None:
             destroy_host(host.name, paths=paths)
 
 
-def run_chaos(hosts: int, kills: int, seed: int, *, keep: bool = False) -> Figures:
+def run_chaos(
+    hosts: int, kills: int, seed: int, *, through: int = 3, keep: bool = False
+) -> Figures:
     """The whole bench: make, kill, resume, count, clean up."""
     paths = LabPaths.from_env()
     info = read_netbox_env(paths)
@@ -418,11 +426,11 @@ def run_chaos(hosts: int, kills: int, seed: int, *, keep: bool = False) -> Figur
     figures = Figures()
     started = time.monotonic()
     try:
-        chaos(Cli(delivery, paths), kills, rng, figures)
+        chaos(Cli(delivery, paths, through), kills, rng, figures)
         figures.seconds = time.monotonic() - started
         count_processes(delivery, figures)
         count_netbox(info, delivery, figures)
-        count_hosts(paths, delivery, figures)
+        count_hosts(paths, delivery, figures, through)
         count_store(delivery, figures)
         count_logs(delivery, figures)
     finally:
@@ -437,11 +445,14 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20, help="web hosts in the delivery")
     parser.add_argument("--kills", type=int, default=200, help="kill -9s before the last resume")
     parser.add_argument("--seed", type=int, default=None, help="for the random moments")
+    parser.add_argument("--through-phase", type=int, default=3, help="the last phase to run")
     parser.add_argument("--keep", action="store_true", help="leave NetBox, hosts and state")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
-    print(f"chaos: {args.hosts} hosts, {args.kills} kills, seed {seed}")
-    figures = run_chaos(args.hosts, args.kills, seed, keep=args.keep)
+    print(
+        f"chaos: {args.hosts} hosts, {args.kills} kills, phases 1-{args.through_phase}, seed {seed}"
+    )
+    figures = run_chaos(args.hosts, args.kills, seed, through=args.through_phase, keep=args.keep)
     for line in figures.lines():
         print(line)
     sys.exit(0 if figures.clean else 1)
