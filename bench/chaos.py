@@ -319,19 +319,30 @@ def chaos(cli: Cli, kills: int, rng: random.Random, figures: Figures) -> int | N
         done = attempt(cli, "resume", aim, rng)
         figures.attempts += 1
         if done.killed is None:
-            rc = done.rc
-            if rc == 0:
-                return rc  # finished before the last kill
+            if done.rc == 0 or succeeded(cli.delivery):
+                return 0  # finished before the last kill (or a kill landed just after)
             continue
         figures.kills[done.killed] += 1
         print(f"kill {sum(figures.kills.values())}: {done.killed}", file=sys.stderr, flush=True)
         stalled = 0 if done.progressed else stalled + 1
     for _ in range(3):  # a resume that crashes on its own is retried, not counted as a kill
+        if succeeded(cli.delivery):  # the last kill landed after the run's end was recorded
+            return 0
         rc = attempt(cli, "resume", None, rng).rc
         figures.attempts += 1
         if rc == 0:
             break
     return rc
+
+
+def succeeded(delivery: Delivery) -> bool:
+    """Whether the delivery's latest run succeeded (then ``resume`` has nothing to do)."""
+    store = SqlRunStore.open(f"sqlite:///{delivery.state / 'runs.db'}")
+    try:
+        latest = store.list_runs(delivery.ident, limit=1)
+    finally:
+        store.close()
+    return bool(latest) and latest[0].status is Status.SUCCEEDED
 
 
 # --- counting ------------------------------------------------------------------------------------
