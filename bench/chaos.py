@@ -12,13 +12,14 @@ at one kind of moment, chosen at random, by watching the run's JSON log as it is
 - ``netbox``    a phase 1 step, or phase 2's NetBox write-back, has started (NetBox requests)
 - ``machines``  ``base.machines`` has started (lab hosts being created and booted)
 - ``ssh``       ``base.reachability`` has started (SSH probing and pinning)
-- ``ansible``   an Ansible task finished (a playbook under way)
+- ``ansible``   a playbook step started, or an Ansible task finished (a playbook under way)
 - ``store``     a step or host result was just checkpointed (store writes)
 
 then killed after a random delay. If the aimed moment does not come within a random time, the
-kill lands there anyway (a random moment); after three kills without a step finishing, the next
-one waits for a checkpoint, so the delivery always gets further. After the last kill the run
-is resumed until it succeeds, and the script counts:
+kill lands there anyway (a random moment, counted as ``random/<kind of the moment it was in>``);
+after three kills without a step finishing, the next one waits for a checkpoint, so the delivery
+always gets further. After the last kill the run is resumed until it succeeds, and the script
+counts:
 
 - NetBox objects per kind carrying the delivery's key, against what the spec implies (tenant,
   contacts, VLAN, prefix, the gateway and one address per host, VMs, interfaces): duplicates and
@@ -76,6 +77,13 @@ DELAY = {"netbox": 0.3, "machines": 2.0, "ssh": 1.0, "ansible": 3.0, "store": 0.
 NETBOX_STEPS = ("network.", "base.netbox_record")
 #: Log lines written right after a checkpoint: a kill then lands among store writes.
 STORE_EVENTS = {"step_succeeded", "step_failed", "step_skipped", "host_succeeded", "host_failed"}
+#: Steps whose start begins a kind of moment (phase 1's steps and the write-back are ``netbox``).
+STEP_KINDS = {
+    "base.machines": "machines",
+    "base.reachability": "ssh",
+    "base.configure": "ansible",
+    "software.configure": "ansible",
+}
 FINAL = {Status.SUCCEEDED, Status.FAILED, Status.WAITING, Status.CRASHED, Status.SKIPPED}
 STALLED = 3  # kills in a row without a step finishing before one waits for a checkpoint
 #: Per attempt, the latest a kill lands when its moment does not come (seconds after start).
@@ -117,7 +125,7 @@ class Figures:
 
     def lines(self) -> list[str]:
         """The figures, one per line, as printed."""
-        kills = ", ".join(f"{kind} {self.kills[kind]}" for kind in (*KINDS, "random"))
+        kills = ", ".join(f"{kind} {n}" for kind, n in sorted(self.kills.items()))
         netbox = ", ".join(f"{k} {f}/{e}" for k, (f, e) in self.netbox.items())
         total = sum(self.kills.values())
         final = f"final run {self.final_status}"
@@ -233,7 +241,7 @@ def kind_of(event: dict[str, Any]) -> str | None:
         return None
     if step.startswith(NETBOX_STEPS):
         return "netbox"
-    return {"base.machines": "machines", "base.reachability": "ssh"}.get(step)
+    return STEP_KINDS.get(step)
 
 
 class LogWatch:
@@ -266,7 +274,7 @@ class Attempt:
     """One run or resume: how it ended, and whether (and where) it was killed."""
 
     rc: int | None
-    killed: str | None  # the kind of moment, "random", or None when it ran to its end
+    killed: str | None  # the kind of moment; "random/<kind of the last moment>"; None: not killed
     progressed: bool  # a step finished during it
 
 
@@ -277,7 +285,7 @@ def attempt(cli: Cli, command: str, aim: str | None, rng: random.Random) -> Atte
     process = cli.start(command)
     started = time.monotonic()
     fallback = None if aim in {None, "store"} else started + rng.uniform(*FALLBACK)
-    progressed = False
+    progressed, inside = False, "start"
     while process.poll() is None:
         if time.monotonic() - started > RUN_TIMEOUT:
             process.kill()
@@ -285,11 +293,12 @@ def attempt(cli: Cli, command: str, aim: str | None, rng: random.Random) -> Atte
         for event in watch.events():
             kind = kind_of(event)
             progressed |= event.get("event") == "step_succeeded"
+            inside = kind or inside
             if aim is not None and kind == aim:
                 time.sleep(rng.uniform(0, DELAY[aim]))
                 return _killed(process, aim, progressed=progressed)
         if fallback is not None and time.monotonic() >= fallback:
-            return _killed(process, "random", progressed=progressed)
+            return _killed(process, f"random/{inside}", progressed=progressed)
         time.sleep(0.02)
     progressed |= any(e.get("event") == "step_succeeded" for e in watch.events())
     return Attempt(process.returncode, None, progressed)

@@ -20,7 +20,8 @@ from bench.chaos import Figures, LogWatch, kind_of
         ({"event": "task_finished", "host": "k1-01", "task": "x"}, "ansible"),
         ({"event": "step_succeeded", "step": "base.configure"}, "store"),
         ({"event": "host_failed", "step": "base.configure"}, "store"),
-        ({"event": "step_started", "step": "base.configure"}, None),
+        ({"event": "step_started", "step": "base.configure"}, "ansible"),
+        ({"event": "step_started", "step": "software.monitoring"}, None),
         ({"event": "run_resumed"}, None),
     ],
 )
