@@ -4,7 +4,11 @@ Every line carries ``delivery``, ``run``, ``phase``, ``step`` and ``host`` where
 engine binds them with ``structlog.contextvars``). Events are snake_case, past tense.
 
     with configured_logging(console=sys.stderr, run_log=RunLog(location.run_logs)):
-        engine.run(...)         # the RunLogShipper observer copies the lines into the store
+        outcome = engine.run(...)  # the RunLogShipper observer copies the lines into the store
+        shipper.end(outcome.run)   # the end marker, ``log_ended`` with the run's status
+
+A run killed on the way has no end marker; ``orchestrator.engine.abandoned`` cuts its log with a
+``log_cut`` line once another command finds its process gone.
 
 ``redact`` runs before anything is written: it removes NetBox tokens (``nbt_...``), bearer and
 token authorisation values, passwords and other secrets given as ``key=value`` or as fields,
@@ -25,6 +29,7 @@ from typing import Any, Protocol
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from orchestrator.engine.abandoned import LOG_ENDED
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.gates import GateState
 from orchestrator.store.private import append_private, private_dir, private_file
@@ -32,6 +37,7 @@ from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import HostRecord, PhaseRecord, RunRecord, StepRecord
 
 REDACTED = "[REDACTED]"
+log = structlog.get_logger("orchestrator.logging")
 
 _TEXT_SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -206,6 +212,12 @@ class RunLogShipper:
         self.ship()
 
     def run_finished(self, run: RunRecord) -> None:  # noqa: ARG002 - protocol
+        self.ship()
+
+    def end(self, run: RunRecord) -> None:
+        """Write the end marker (``log_ended`` with the run's status) and ship the rest: the
+        last line of a log that ended normally; a log without it was cut (``abandoned``)."""
+        log.info(LOG_ENDED, run=run.id, delivery=run.delivery_id, status=run.status.value)
         self.ship()
 
     def ship(self) -> None:

@@ -19,6 +19,9 @@ is given an explicit environment instead: what ``tuned_env`` lists and what ansi
 adds, nothing inherited. Task messages are censored (``no_log`` is respected by Ansible; secret
 values and key material are removed here too).
 
+Everything a run starts carries the delivery's cookie (``children.guarded``): it stops when the
+orchestrator stops, even by ``kill -9``, and a later run stops what an earlier one left.
+
 A host that was unreachable, or whose task died with rc -13 (an SSH control connection that went
 away), is marked ``retryable``; a host whose key does not match its pin is ``key_changed``.
 """
@@ -41,6 +44,7 @@ from typing import Any, Literal
 import ansible_runner
 import structlog
 
+from orchestrator.adapters.children import guarded
 from orchestrator.adapters.ssh_access import (
     SshAccess,
     jump_known_hosts,
@@ -302,7 +306,7 @@ class AnsibleRunnerPlaybooks:
         hosts: dict[str, HostOutcome] = {}
         started = time.monotonic()
         runner = ansible_runner.Runner(
-            config=self._config(request, private),
+            config=self._config(request, private, guarded(request.known_hosts.parent)),
             event_handler=lambda event: self._event(event, request, hosts),
         )
         status, rc = runner.run()
@@ -325,7 +329,7 @@ class AnsibleRunnerPlaybooks:
         write_private(extravars, json.dumps(request.extravars, default=str))
         return private
 
-    def _config(self, request: PlaybookRun, private: Path) -> Any:  # noqa: ANN401 - untyped vendor
+    def _config(self, request: PlaybookRun, private: Path, marks: Mapping[str, str]) -> Any:  # noqa: ANN401 - untyped vendor
         config = ansible_runner.RunnerConfig(
             private_data_dir=str(private),
             project_dir=str(self.settings.playbooks),
@@ -337,7 +341,8 @@ class AnsibleRunnerPlaybooks:
             envvars={},
         )
         config.prepare()
-        config.env = scrubbed(config.env, self.env(self.settings, request), os.environ)
+        ours = self.env(self.settings, request) | dict(marks)
+        config.env = scrubbed(config.env, ours, os.environ)
         return config
 
     def _event(

@@ -29,6 +29,7 @@ from typing import IO
 import structlog
 
 from orchestrator.adapters.ansible import SYSTEM_PATH, jump_files, write_jump_files
+from orchestrator.adapters.children import guarded
 from orchestrator.adapters.ssh_access import SshAccess, proxy_jump
 from orchestrator.engine.errors import Refused, Unreachable
 from orchestrator.engine.ports.migration import Difference, Endpoint, TableHash
@@ -217,7 +218,9 @@ class OpenSshDataMigration:
             return ["sudo", "-n", "-u", user]
         return ["runuser", "-u", user, "--"]
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, host: Endpoint) -> dict[str, str]:
+        """What ssh and rsync get: tools, locale, the agent, and the delivery's cookie (they stop
+        with the orchestrator, ``children.guarded``); nothing inherited."""
         env = {
             "PATH": SYSTEM_PATH,
             "HOME": str(Path.home()),
@@ -226,7 +229,7 @@ class OpenSshDataMigration:
         }
         if self.access.key is None and self.access.agent is not None:
             env["SSH_AUTH_SOCK"] = str(self.access.agent)
-        return env
+        return env | guarded(host.known_hosts.parent)
 
     def _ssh_run(
         self,
@@ -242,7 +245,7 @@ class OpenSshDataMigration:
         try:
             return subprocess.run(
                 argv, input=data, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                env=self._env(), timeout=self.timeout, check=False,
+                env=self._env(host), timeout=self.timeout, check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
             raise Unreachable(f"{host.name} ({host.address}) did not finish in time") from exc
@@ -265,7 +268,7 @@ class OpenSshDataMigration:
     def _rsync_run(self, argv: list[str], host: Endpoint, allowed: tuple[int, ...]) -> str:
         try:
             done = subprocess.run(
-                argv, capture_output=True, env=self._env(), timeout=self.timeout, check=False
+                argv, capture_output=True, env=self._env(host), timeout=self.timeout, check=False
             )
         except subprocess.TimeoutExpired as exc:
             raise Unreachable(f"rsync with {host.name} did not finish in time") from exc

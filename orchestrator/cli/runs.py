@@ -13,6 +13,7 @@ and pass them as ``obj=RunsWiring(...)``.
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +69,7 @@ from orchestrator.engine import (
     stop_on_signals,
     write_junit,
 )
+from orchestrator.engine.abandoned import LOG_CUT, LOG_ENDED, settle_abandoned
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.gates import GATES, People, operations_team
 from orchestrator.engine.notifying import Notifications
@@ -333,7 +335,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
             outcome = _engine(ctx, store, composed.using(store), [shipper]).plan(
                 RunRequest(delivery, _who(by), command, phases)
             )
-            shipper.ship()
+            shipper.end(outcome.run)
         people = People(
             delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
         )
@@ -381,6 +383,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
             Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose, spec=spec),
+            delivery_id=delivery.id,
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -418,6 +421,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
             Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose, spec=spec),
+            delivery_id=delivery.id,
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -459,12 +463,14 @@ class Choices:
     spec: Path | None = None  # as given: the command a notice names to resume
 
 
-def _carry_out(
+def _carry_out(  # noqa: PLR0913 - the command's parts, and which delivery it settles first
     ctx: typer.Context,
     composed: Composition,
     where: tuple[Path, str | None, Path | None],
     action: Callable[[Engine], RunOutcome],
     choices: Choices,
+    *,
+    delivery_id: str,
 ) -> RunOutcome:
     state_dir, store_url, junit = where
     location = StoreLocation(state_dir, store_url)
@@ -474,6 +480,7 @@ def _carry_out(
         _run_logging(store, location, progress.log_stream, verbose=choices.verbose) as shipper,
         stop_on_signals(),
     ):
+        _settle(ctx, store, StoreLocation(state_dir, store_url), delivery_id)
         bound = composed.using(store)
         outcome = action(_engine(ctx, store, bound, [shipper, progress]))
         if not choices.keep:
@@ -484,7 +491,7 @@ def _carry_out(
         if junit is not None:
             write_junit(junit, report)
             log.info("junit_written", path=str(junit))
-        shipper.ship()
+        shipper.end(outcome.run)
     print_report(report)
     print_next(outcome)
     return outcome
@@ -505,6 +512,7 @@ def status(
     that reached it left it), every gate (who, when, comment), action items, the evaluation and
     the lock."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        _settle(ctx, store, StoreLocation(state_dir, store_url), delivery)
         summary = status_of(store, delivery)
     if as_json:
         print_json(summary)
@@ -522,6 +530,7 @@ def show(
 ) -> None:
     """Everything one run did: phases, steps, hosts and their tasks."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
+        _settle_run(ctx, store, StoreLocation(state_dir, store_url), run_id)
         report = RunReport.load(store, run_id)
     if as_json:
         print_json(report)
@@ -586,20 +595,52 @@ def logs(  # noqa: PLR0913 - one parameter per command-line option
     (at once for a run that is not under way)."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         runtime = _wiring(ctx).runtime
+        location = StoreLocation(state_dir, store_url)
+        _settle_run(ctx, store, location, run_id)
         start = since(since_text, runtime.clock()) if since_text else None
         chosen = LogFilter(host, step, level(min_level), start)
-        tail = _log_tail(store, StoreLocation(state_dir, store_url), run_id)
+        tail = _log_tail(store, location, run_id)
         lines = (
             follow(tail, _under_way(store, run_id, runtime), runtime.sleep)
             if follow_run
             else tail()
         )
+        last = ""
         try:
             for line in lines:
+                last = line
                 if chosen.matches(line):
                     out().print(line if as_json else readable(line), markup=False)
         except KeyboardInterrupt:
             return
+    if not as_json and _last_event([last]) not in {LOG_ENDED, LOG_CUT}:
+        err().print("[yellow]the log has no end marker[/]: the run is still going", markup=True)
+
+
+def _last_event(lines: Sequence[str]) -> str:
+    try:
+        event = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        return ""
+    return str(event.get("event", "")) if isinstance(event, dict) else ""
+
+
+def _settle(ctx: typer.Context, store: RunStore, location: StoreLocation, delivery: str) -> None:
+    """The delivery's runs whose process is gone recorded as crashed, their logs cut
+    (``orchestrator.engine.abandoned``): in the store, and in this machine's log files."""
+    runtime = _wiring(ctx).runtime
+    for cut in settle_abandoned(store, delivery, alive=runtime.holder_alive, clock=runtime.clock):
+        file = location.run_logs / f"{cut.run.id}.jsonl"
+        if file.is_file():  # a machine without it reads the store's copy, which has the line
+            run_log = RunLog(location.run_logs)
+            run_log.attach(cut.run.id)
+            run_log.msg(cut.line)
+
+
+def _settle_run(ctx: typer.Context, store: RunStore, location: StoreLocation, run_id: str) -> None:
+    run = store.get_run(run_id)
+    if run is not None:
+        _settle(ctx, store, location, run.delivery_id)
 
 
 def _log_tail(store: RunStore, location: StoreLocation, run_id: str) -> Callable[[], list[str]]:

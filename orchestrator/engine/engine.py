@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
+import structlog
 from structlog.contextvars import bound_contextvars
 
 from orchestrator import __version__
+from orchestrator.engine.abandoned import settle_abandoned
 from orchestrator.engine.checkpoints import Checkpointer
 from orchestrator.engine.delivery import Delivery
 from orchestrator.engine.errors import BadInput, RunLocked
@@ -22,6 +24,8 @@ from orchestrator.engine.runners import HostRunner, SerialRunner
 from orchestrator.engine.status import ExitCode, Mode, Status
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import AuditEntry, JsonMap, LockRecord, RunRecord
+
+log = structlog.get_logger("orchestrator.engine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,7 @@ class Engine:
 
     def run(self, request: RunRequest) -> RunOutcome:
         """Start a new run; steps done with the same inputs are skipped."""
+        self.settle(request.delivery.id)
         outputs = self._earlier_outputs(request.delivery, request.phases.first)
         run = self._new_run(request, Mode.APPLY)
         self._claim(run, break_lock=request.break_lock)
@@ -91,6 +96,7 @@ class Engine:
 
     def resume(self, request: RunRequest, run_id: str | None = None) -> RunOutcome:
         """Continue the latest run of the delivery (or ``run_id``) where it stopped."""
+        self.settle(request.delivery.id)
         run = self.resumable(request.delivery, run_id)
         outputs = self._earlier_outputs(request.delivery, run.from_phase)
         resumed = replace(
@@ -109,6 +115,15 @@ class Engine:
         if run is None or run.delivery_id != delivery.id or run.mode is not Mode.APPLY:
             raise BadInput(f"delivery {delivery.id} has no run {run_id}")
         return _check_resumable(run, runs[0], delivery)
+
+    def settle(self, delivery_id: str) -> None:
+        """Record the delivery's runs whose process is gone as crashed (``abandoned``)."""
+        runtime = self.parts.runtime
+        cuts = settle_abandoned(
+            self.parts.store, delivery_id, alive=runtime.holder_alive, clock=runtime.clock
+        )
+        for cut in cuts:
+            log.warning("run_abandoned", abandoned_run=cut.run.id, reason=cut.run.reason)
 
     def _new_run(self, request: RunRequest, mode: Mode) -> RunRecord:
         now = self.parts.runtime.clock()

@@ -97,14 +97,16 @@ def json_log(state: Path) -> list[dict[str, object]]:
 
 
 def assert_complete(log: list[dict[str, object]]) -> None:
-    """Every step of phases 2-4 started and succeeded on every host, and the run paused."""
+    """Every step of phases 2-4 started and succeeded on every host, the run paused, and its log
+    ends with its end marker."""
     seen = {(e["event"], e.get("step"), e.get("host")) for e in log}
     for key in WORK:
         assert ("step_started", key, None) in seen
         assert ("step_succeeded", key, None) in seen
         for host in HOSTS:
             assert ("host_succeeded", key, host) in seen
-    assert log[-1]["event"] == "run_paused"
+    assert [e["event"] for e in log[-2:]] == ["run_paused", "log_ended"]
+    assert log[-1]["status"] == "waiting"
 
 
 def test_a_terminal_shows_a_live_status_line_and_the_json_log_is_complete(

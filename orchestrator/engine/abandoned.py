@@ -1,0 +1,118 @@
+"""Runs whose process is gone: recorded ``crashed``, their log cut with a marker that says so.
+
+A run is ``running`` in the store while its process holds the delivery's lock: the lock is taken
+before the run is saved and given back after its final status is. A ``running`` apply run
+without its lock held by a live process (``holder_alive``) was killed (``kill -9``, the machine
+went down, our own bug past every handler). ``settle_abandoned`` finds such runs of a delivery
+and records what happened, so no run and no step stays ``running`` without a process:
+
+- the run ``crashed``, its reason naming the step it was in and that its process is gone;
+- each step and phase still ``running`` ``crashed`` too;
+- an audit entry ``run_abandoned``, and a ``log_cut`` line appended to the run's log in the
+  store; the command line appends the same line to the run's log file (``Cut.line``).
+
+Plan runs hold no lock and are left as they are. A lock held on another machine counts as alive
+(``holder_alive``): only that machine, or ``--break-lock``, can say otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from orchestrator.engine.status import Mode, Status
+from orchestrator.store.protocol import RunStore
+from orchestrator.store.records import AuditEntry, LockRecord, RunRecord, StepRecord
+
+#: The event that ends a log normally (with the run's status) and the one that marks a cut log.
+LOG_ENDED = "log_ended"
+LOG_CUT = "log_cut"
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """An abandoned run as settled: its record now, and the marker line ending its log."""
+
+    run: RunRecord
+    line: str
+
+
+def abandoned_runs(
+    store: RunStore, delivery_id: str, alive: Callable[[LockRecord], bool]
+) -> list[RunRecord]:
+    """The delivery's apply runs recorded ``running`` whose process is gone."""
+    lock = store.get_lock(delivery_id)
+    return [
+        run
+        for run in store.list_runs(delivery_id)
+        if run.mode is Mode.APPLY and run.status is Status.RUNNING and not _held(run, lock, alive)
+    ]
+
+
+def _held(run: RunRecord, lock: LockRecord | None, alive: Callable[[LockRecord], bool]) -> bool:
+    return lock is not None and lock.run_id == run.id and alive(lock)
+
+
+def settle_abandoned(
+    store: RunStore,
+    delivery_id: str,
+    *,
+    alive: Callable[[LockRecord], bool],
+    clock: Callable[[], datetime],
+) -> list[Cut]:
+    """Record each of ``abandoned_runs`` as ``crashed`` (run, running steps and phases) with
+    a ``log_cut`` line in its stored log; the runs settled."""
+    lock = store.get_lock(delivery_id)
+    return [settle(store, run, lock, clock()) for run in abandoned_runs(store, delivery_id, alive)]
+
+
+def settle(store: RunStore, run: RunRecord, lock: LockRecord | None, now: datetime) -> Cut:
+    """Record ``run`` as crashed because its process is gone; see ``settle_abandoned``."""
+    steps = store.list_steps(run.id)
+    last = _last_step(steps)
+    process = _process(run, lock)
+    where = f"in step {last.key}" if last is not None else "before its first step"
+    reason = f"its process ({process}) is gone: the run stopped {where}; resume continues"
+    for step in steps:
+        if step.status is Status.RUNNING:
+            store.save_step(replace(step, status=Status.CRASHED, finished_at=now, error=reason))
+    for phase in store.list_phases(run.id):
+        if phase.status is Status.RUNNING:
+            store.save_phase(replace(phase, status=Status.CRASHED, finished_at=now))
+    settled = replace(run, status=Status.CRASHED, finished_at=now, reason=reason)
+    store.save_run(settled)
+    detail = {"last_step": last.key if last else "", "process": process}
+    store.append_audit(AuditEntry(now, run.who, "run_abandoned", run.delivery_id, run.id, detail))
+    line = cut_line(settled, last, process, now)
+    store.append_log_lines(run.id, [line])
+    return Cut(settled, line)
+
+
+def _last_step(steps: list[StepRecord]) -> StepRecord | None:
+    running = [step for step in steps if step.status is Status.RUNNING]
+    candidates = running or steps
+    return candidates[-1] if candidates else None
+
+
+def _process(run: RunRecord, lock: LockRecord | None) -> str:
+    if lock is not None and lock.run_id == run.id:
+        return f"pid {lock.pid} on {lock.host}"
+    return f"on {run.host}"
+
+
+def cut_line(run: RunRecord, last: StepRecord | None, process: str, now: datetime) -> str:
+    """The JSON line that ends a cut log, shaped like the run's own lines."""
+    event: dict[str, object] = {
+        "event": LOG_CUT,
+        "level": "error",
+        "timestamp": now.isoformat().replace("+00:00", "Z"),
+        "delivery": run.delivery_id,
+        "run": run.id,
+        "last_step": last.key if last is not None else None,
+        "phase": last.phase if last is not None else None,
+        "process": process,
+        "reason": "the log ends abruptly: the run's process is gone",
+    }
+    return json.dumps(event, sort_keys=True)

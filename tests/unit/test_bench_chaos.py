@@ -1,0 +1,51 @@
+"""The chaos bench's pure parts: which moment a log line starts, and reading logs as they grow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.chaos import Figures, LogWatch, kind_of
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        ({"event": "step_started", "step": "network.addresses"}, "netbox"),
+        ({"event": "step_started", "step": "base.netbox_record"}, "netbox"),
+        ({"event": "step_started", "step": "base.machines"}, "machines"),
+        ({"event": "step_started", "step": "base.reachability"}, "ssh"),
+        ({"event": "task_finished", "host": "k1-01", "task": "x"}, "ansible"),
+        ({"event": "step_succeeded", "step": "base.configure"}, "store"),
+        ({"event": "host_failed", "step": "base.configure"}, "store"),
+        ({"event": "step_started", "step": "base.configure"}, "ansible"),
+        ({"event": "step_started", "step": "software.monitoring"}, None),
+        ({"event": "run_resumed"}, None),
+    ],
+)
+def test_each_log_line_names_the_moment_it_starts(event: dict[str, str], kind: str | None) -> None:
+    assert kind_of(event) == kind
+
+
+def test_a_log_is_read_as_it_grows_a_line_being_written_waits(tmp_path: Path) -> None:
+    log = tmp_path / "run-1.jsonl"
+    log.write_text(json.dumps({"event": "old"}) + "\n")
+    watch = LogWatch(tmp_path)
+    assert list(watch.events()) == []  # what was there before is not new
+    with log.open("a") as file:
+        file.write(json.dumps({"event": "a"}) + "\n" + '{"event": "b"')
+    assert [e["event"] for e in watch.events()] == ["a"]
+    with log.open("a") as file:
+        file.write("}\n")
+    assert [e["event"] for e in watch.events()] == ["b"]
+
+
+def test_figures_are_clean_only_when_nothing_is_left() -> None:
+    figures = Figures(netbox={"tenants": (1, 1)}, hosts=(2, 2), final_status="succeeded")
+    assert figures.clean
+    assert not Figures(netbox={"tenants": (2, 1)}, hosts=(2, 2), final_status="succeeded").clean
+    assert not Figures(hosts=(2, 2), final_status="succeeded", leftovers=["9 ssh"]).clean
+    assert not Figures(hosts=(2, 2), final_status="succeeded", unsettled=["step r/k"]).clean
+    assert figures.lines()[-1] == "clean"

@@ -1,0 +1,151 @@
+"""Children die with the orchestrator; a later run stops what an earlier one left (real processes).
+
+Each test starts ``sleep``s carrying a cookie, as an adapter would start ssh or ansible-playbook,
+and looks in ``/proc`` for what is left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from orchestrator.adapters import guard
+from orchestrator.adapters.children import COOKIE, ensure_guard, guarded, stop_leftovers
+
+ROOT = Path(__file__).parents[2]
+ENV = {"PATH": "/usr/bin:/bin"}
+
+
+def marked_in(folder: Path) -> list[guard.Marked]:
+    return [m for m in guard.marked() if m.folder == str(folder.resolve())]
+
+
+def gone_within(folder: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while marked_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not marked_in(folder)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Path]:
+    made = tmp_path / "acme"
+    made.mkdir()
+    yield made
+    guard.stop([m.pid for m in marked_in(made)], grace=0.2)
+
+
+def start(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sh", "-c", command], env=env)
+
+
+def test_a_child_carries_the_delivery_folder_and_this_process(folder: Path) -> None:
+    marks = guarded(folder)
+    child = start("exec sleep 60", ENV | marks)
+    try:
+        deadline = time.monotonic() + 5
+        while not marked_in(folder) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (found,) = marked_in(folder)
+        assert found.owner == guard.owner_tag(os.getpid())
+        assert marks[COOKIE] == f"{folder.resolve()}:{found.owner}"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_children_of_a_live_orchestrator_are_not_leftovers(folder: Path) -> None:
+    child = start("exec sleep 60", ENV | guarded(folder))
+    try:
+        with capture_logs() as logs:
+            assert stop_leftovers(folder) == []
+        assert child.poll() is None
+        assert logs == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_leftovers_of_an_orchestrator_that_is_gone_are_stopped_and_logged(folder: Path) -> None:
+    """A cookie naming a process that no longer runs (pid 1 with another start time): its
+    processes are leftovers, however they detached (``setsid``, the way ssh masters do)."""
+    dead = {COOKIE: f"{folder.resolve()}:1:0"}
+    child = start("setsid sleep 61 & exec sleep 62", ENV | dead)
+    deadline = time.monotonic() + 5
+    while len(marked_in(folder)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with capture_logs() as logs:
+        stopped = stop_leftovers(folder)
+    child.wait(timeout=5)
+    assert sorted(m.name for m in stopped) == ["sleep", "sleep"]
+    assert [e["event"] for e in logs] == ["leftover_stopped", "leftover_stopped"]
+    assert {e["started_by"] for e in logs} == {"1"}
+    assert gone_within(folder, 3)
+    assert child.returncode == -signal.SIGTERM
+
+
+def test_killing_the_orchestrator_stops_all_it_started_even_what_detached(folder: Path) -> None:
+    script = textwrap.dedent(f"""
+        import subprocess, sys, time
+        from pathlib import Path
+        from orchestrator.adapters.children import guarded
+        env = {ENV!r} | guarded(Path({str(folder)!r}))
+        subprocess.Popen(["sh", "-c", "setsid sleep 63 & sleep 64"], env=env)
+        print("started", flush=True)
+        time.sleep(120)
+    """)
+    orchestrator = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+    assert orchestrator.stdout is not None
+    assert orchestrator.stdout.readline() == b"started\n"
+    deadline = time.monotonic() + 5
+    while len(marked_in(folder)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(marked_in(folder)) == 3
+    orchestrator.kill()
+    orchestrator.wait()
+    assert gone_within(folder, 5), marked_in(folder)
+    assert orchestrator.stdout.read() == b""  # the guard does not hold the output open
+    orchestrator.stdout.close()
+
+
+def test_a_normal_end_stops_what_is_left_too(folder: Path) -> None:
+    """An SSH master persists after its playbook; it stops when the orchestrator ends."""
+    script = textwrap.dedent(f"""
+        import subprocess
+        from pathlib import Path
+        from orchestrator.adapters.children import guarded
+        env = {ENV!r} | guarded(Path({str(folder)!r}))
+        print(subprocess.Popen(["setsid", "sleep", "65"], env=env).pid)
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True, capture_output=True,
+    )  # fmt: skip
+    master = int(done.stdout)
+    deadline = time.monotonic() + 5
+    while guard.start_time(master) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert guard.start_time(master) is None
+
+
+def test_one_guard_per_process() -> None:
+    first = ensure_guard()
+    assert ensure_guard() == first
+    assert guard.cookie_of(first) is None  # it would stop itself
+
+
+def test_the_guard_refuses_bad_arguments() -> None:
+    assert guard.main(["guard.py", "not-a-pid", "1"]) == 2
