@@ -245,7 +245,12 @@ class SoftwareSet(SpecModel):
     """Software installed on every host of a role (phase 3)."""
 
     packages: tuple[PackageName, ...] = Field(
-        default=(), description="Debian packages, optionally pinned: `nginx=1.22.1-9`."
+        default=(),
+        description=(
+            "Debian packages, optionally pinned: `nginx=1.22.1-9`. Phase 3 also configures "
+            "`nginx`, `postgresql`, `mariadb-server` (with the delivery's database) and "
+            "`haproxy` where a role installs them."
+        ),
     )
     services: tuple[ServiceName, ...] = Field(
         default=(), description="systemd units to enable and start."
