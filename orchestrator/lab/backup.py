@@ -102,13 +102,13 @@ def forget_delivery(paths: LabPaths, delivery: str) -> None:
     log.info("backup_delivery_forgotten", host=NAME, delivery=delivery)
 
 
-def root_shell(paths: LabPaths, address: str, script: str, timeout: float = 120) -> str:
+def root_shell(paths: LabPaths, address: str, script: str) -> str:
     """Run ``script`` with ``sh`` as root on the lab host at ``address`` (its host key checked
-    against the lab's known_hosts), for at most ``timeout`` seconds; its output."""
+    against the lab's known_hosts); its output."""
     argv = [
         "ssh", "-i", str(paths.ssh_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
         "-o", f"UserKnownHostsFile={paths.known_hosts}", "-o", "StrictHostKeyChecking=yes",
         "-o", "ConnectTimeout=10", "-o", "ConnectionAttempts=10",
         f"root@{lab_address(address)}", "sh", "-s",
     ]  # fmt: skip
-    return run(argv, input_text=script, timeout=timeout).stdout
+    return run(argv, input_text=script, timeout=120).stdout

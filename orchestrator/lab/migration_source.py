@@ -52,8 +52,6 @@ INSERT INTO order_lines VALUES (1, 1, 1, 1), (1, 2, 2, 2), (2, 1, 3, 10), (3, 1,
 
 EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = 'shop'"
 
-#: Installing three database and web servers on a new host takes a while on a busy machine.
-SETUP_TIMEOUT = 900.0
 MYSQL_DATABASE = "shop"
 #: The tables seeded in MariaDB (the database is the schema: no ``schema.`` prefix).
 MYSQL_TABLES = ("audit_log", "products", "stock")
@@ -127,6 +125,6 @@ def ensure_migration_source(
 ) -> LabHost:  # fmt: skip
     """The migration source host, made (or repaired) with its seeded database and files."""
     host = create_host(name, address, paths=paths, progress=progress)
-    root_shell(paths, host.address, setup_script(), timeout=SETUP_TIMEOUT)
+    root_shell(paths, host.address, setup_script())
     log.info("migration_source_ready", host=host.name, address=host.address)
     return host
