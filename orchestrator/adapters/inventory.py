@@ -29,7 +29,8 @@ from orchestrator.store.records import Json, JsonMap
 NODE_EXPORTER_PORT = 9100
 #: Software the phase 3 roles know how to configure, by the Debian package that brings it.
 SERVICES_OF = {"nginx": "nginx.service", "haproxy": "haproxy.service",
-               "postgresql": "postgresql@15-main.service"}  # fmt: skip
+               "postgresql": "postgresql@15-main.service",
+               "mariadb-server": "mariadb.service"}  # fmt: skip
 
 
 #: The backup host's name and group in the inventory: no spec host or role can have them (their
@@ -107,8 +108,17 @@ def bare(address: str) -> str:
 
 
 def sql_name(text: str) -> str:
-    """A PostgreSQL identifier from a slug: ``acme-shop`` -> ``acme_shop``."""
+    """A PostgreSQL (and MariaDB) identifier from a slug: ``acme-shop`` -> ``acme_shop``."""
     return text.replace("-", "_")
+
+
+def mysql_hosts(networks: Sequence[str]) -> list[str]:
+    """The host parts of MariaDB accounts for IPv4 ``networks``: ``10.0.0.0/255.255.255.0``
+    (MariaDB knows no prefix lengths; an IPv6 network is left to the firewall)."""
+    found = [ipaddress.ip_network(n, strict=False) for n in networks]
+    return [
+        f"{n.network_address}/{n.netmask}" for n in found if isinstance(n, ipaddress.IPv4Network)
+    ]
 
 
 def users_of(users: Sequence[User], role: str, *, sudo: bool) -> list[Json]:
@@ -165,12 +175,14 @@ class Topology:
     prefix: str | None
 
 
-def host_vars(
+def host_vars(  # noqa: PLR0913 - the facts a host's variables come from
     spec: DeliverySpec,
     host: ExpandedHost,
     record: HostRecord,
     topology: Topology,
     backups: BackupTarget | None = None,
+    *,
+    management_networks: Sequence[str] = (),
 ) -> dict[str, Json]:
     """Everything the playbooks need to know about ``host``."""
     software = spec.software.get(host.role)
@@ -205,6 +217,9 @@ def host_vars(
         ],
         "web": "nginx" in packages,
         "db": _db(spec) if "postgresql" in packages else None,
+        "mariadb": _mariadb(spec, topology, management_networks)
+        if "mariadb-server" in packages
+        else None,
         "db_clients": [c for c in (topology.prefix,) if c],
         "lb": _lb(spec, topology) if "haproxy" in packages else None,
         "backup": None,
@@ -234,6 +249,16 @@ def migration_packages(spec: DeliverySpec, host: ExpandedHost) -> list[str]:
 def _db(spec: DeliverySpec) -> dict[str, Json]:
     name = sql_name(spec.customer.tenant)
     return {"name": name, "user": name}
+
+
+def _mariadb(
+    spec: DeliverySpec, topology: Topology, management_networks: Sequence[str]
+) -> dict[str, Json]:
+    """The delivery's MariaDB database, and its user's accounts: one per network that may log in
+    (the delivery's prefix, the management networks)."""
+    name = sql_name(spec.customer.tenant)
+    networks = [n for n in (topology.prefix, *management_networks) if n]
+    return {"name": name, "user": name, "clients": list(mysql_hosts(networks))}
 
 
 def _lb(spec: DeliverySpec, topology: Topology) -> dict[str, Json]:
@@ -270,7 +295,9 @@ def inventory(
         record = by_name.get(host.name)
         if record is None:
             continue
-        hv = host_vars(spec, host, record, topology, target)
+        management = common.get("management_networks")
+        networks = [str(n) for n in management] if isinstance(management, list) else []
+        hv = host_vars(spec, host, record, topology, target, management_networks=networks)
         groups.setdefault(host.role, {})[host.name] = hv
     children: dict[str, Json] = {role: {"hosts": hosts} for role, hosts in groups.items()}
     variables = dict(common)

@@ -1,7 +1,8 @@
 """``OpenSshDataMigration``: implements ``orchestrator.engine.ports.migration.DataMigration``.
 
     DataMigration
-    └── OpenSshDataMigration    ssh, rsync (checksums, deletes) and the PostgreSQL client tools
+    └── OpenSshDataMigration    ssh, rsync (checksums, deletes), the PostgreSQL client tools and
+                                the MySQL/MariaDB ones (mysqldump, mysql)
 
 It logs in as the site says (``SshAccess``): user, key file or ssh-agent, jump hosts through
 ``ProxyJump`` (their keys from the site, in the files Ansible uses too), ``sudo`` when the site
@@ -10,9 +11,10 @@ becomes root. Every host key is checked strictly against the delivery's pins
 pinned first by the phase, through the reachability probe.
 
 Commands run with an explicit environment (no inherited secret reaches them), their arguments
-hold no secret (PostgreSQL is reached as the ``postgres`` user over its local socket: no
-password), and what they print is censored before it goes into a message. Pure helpers
-(``itemised``, ``catalogue_sql``, ``hashes_sql``) are here too, unit-tested without hosts.
+hold no secret (PostgreSQL is reached as the ``postgres`` user over its local socket, MariaDB
+as root over its unix socket: no password), and what they print is censored before it goes into
+a message. Pure helpers (``itemised``, ``CATALOGUE_SQL``, ``hashes_sql``) are here too, and the
+MySQL ones in ``orchestrator.adapters.mysql_tables``, unit-tested without hosts.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from typing import IO
 
 import structlog
 
+from orchestrator.adapters import mysql_tables
 from orchestrator.adapters.ansible import SYSTEM_PATH, jump_files, write_jump_files
 from orchestrator.adapters.children import guarded
 from orchestrator.adapters.ssh_access import SshAccess, proxy_jump
 from orchestrator.engine.errors import Refused, Unreachable
-from orchestrator.engine.ports.migration import Difference, Endpoint, TableHash
+from orchestrator.engine.ports.migration import DatabaseEngine, Difference, Endpoint, TableHash
 from orchestrator.logging import redact_text
 
 log = structlog.get_logger("orchestrator.migration")
@@ -42,6 +45,10 @@ RSYNC_VANISHED = 24  # some source files vanished while they were copied (a live
 KEY_MISMATCH = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
 MESSAGE_LIMIT = 600
 RSYNC = ("rsync", "--archive", "--checksum", "--delete", "--numeric-ids", "--itemize-changes")
+#: mysqldump of one database: consistent without locking (InnoDB), with its routines and
+#: triggers, binary columns in hex (the dump stays text), no tablespaces (needs PROCESS).
+MYSQLDUMP = ("mysqldump", "--single-transaction", "--routines", "--triggers", "--hex-blob",
+             "--no-tablespaces", "--default-character-set=utf8mb4")  # fmt: skip
 
 # --- pure helpers ------------------------------------------------------------------------------
 
@@ -157,25 +164,49 @@ class OpenSshDataMigration:
         argv.append(f"{self._login(target)}:{_folder(path)}")
         return itemised(self._rsync_run(argv, target, allowed=(0,)))
 
-    def dump_database(self, source: Endpoint, database: str, dump: Path) -> int:
-        remote = [*self._as("postgres"), "pg_dump", "--format=custom", f"--dbname={database}"]
+    def dump_database(
+        self, source: Endpoint, database: str, dump: Path, engine: DatabaseEngine = "postgresql"
+    ) -> int:
+        if engine == "mysql":
+            remote, what = [*self._root(), *MYSQLDUMP, database], "mysqldump"
+        else:
+            remote = [*self._as("postgres"), "pg_dump", "--format=custom", f"--dbname={database}"]
+            what = "pg_dump"
         partial = dump.with_name(dump.name + ".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as written:
             done = self._ssh_run(source, remote, stdout=written)
-        self._check(done, source, f"pg_dump of {database}")
+        self._check(done, source, f"{what} of {database}")
         partial.replace(dump)
         return dump.stat().st_size
 
-    def restore_database(self, dump: Path, target: Endpoint, database: str, role: str) -> None:
-        remote = [*self._as("postgres"), "pg_restore", f"--dbname={database}", "--clean",
-                  "--if-exists", "--no-owner", "--no-privileges", f"--role={role}",
-                  "--single-transaction", "--exit-on-error"]  # fmt: skip
+    def restore_database(
+        self,
+        dump: Path,
+        target: Endpoint,
+        database: str,
+        role: str,
+        engine: DatabaseEngine = "postgresql",
+    ) -> None:
+        if engine == "mysql":
+            remote = [*self._root(), "mysql", "--batch", "--default-character-set=utf8mb4",
+                      f"--database={database}"]  # fmt: skip
+        else:
+            remote = [*self._as("postgres"), "pg_restore", f"--dbname={database}", "--clean",
+                      "--if-exists", "--no-owner", "--no-privileges", f"--role={role}",
+                      "--single-transaction", "--exit-on-error"]  # fmt: skip
         with dump.open("rb") as given:
             done = self._ssh_run(target, remote, stdin=given)
-        self._check(done, target, f"pg_restore into {database}")
+        self._check(done, target, f"{'mysql' if engine == 'mysql' else 'pg_restore'} into "
+                    f"{database}")  # fmt: skip
 
-    def table_hashes(self, host: Endpoint, database: str) -> dict[str, TableHash]:
+    def table_hashes(
+        self, host: Endpoint, database: str, engine: DatabaseEngine = "postgresql"
+    ) -> dict[str, TableHash]:
+        if engine == "mysql":
+            found = mysql_tables.tables_of(self._mysql(host, database, mysql_tables.CATALOGUE_SQL))
+            query = mysql_tables.hashes_sql(found)
+            return mysql_tables.hashes_of(self._mysql(host, database, query)) if query else {}
         tables = tables_of(self._psql(host, database, CATALOGUE_SQL))
         query = hashes_sql(tables)
         return hashes_of(self._psql(host, database, query)) if query else {}
@@ -255,6 +286,14 @@ class OpenSshDataMigration:
                   f"--dbname={database}", "-f", "-"]  # fmt: skip
         done = self._ssh_run(host, remote, data=sql.encode())
         self._check(done, host, f"psql on {database}")
+        return done.stdout.decode(errors="replace")
+
+    def _mysql(self, host: Endpoint, database: str, sql: str) -> str:
+        """``sql`` run by root's ``mysql`` over the server's unix socket: one line a row."""
+        remote = [*self._root(), "mysql", "--batch", "--raw", "--skip-column-names",
+                  "--default-character-set=utf8mb4", f"--database={database}"]  # fmt: skip
+        done = self._ssh_run(host, remote, data=sql.encode())
+        self._check(done, host, f"mysql on {database}")
         return done.stdout.decode(errors="replace")
 
     # rsync

@@ -1,9 +1,11 @@
 """The lab's migration source: a lab host standing in for a customer's old hosting (phase 6).
 
-It runs nginx and PostgreSQL from the lab's package mirror, with a seeded database ``shop``
-(tables with primary keys, one of them composite, and a few rows) and a files tree ``/srv/shop``
-(nested folders). The lab's SSH key is authorised for root, as on every lab host, so the lab
-site's SSH settings reach it; deliveries pin its host key on first contact like any other host's.
+It runs nginx, PostgreSQL and MariaDB from the lab's package mirror, each database server with a
+seeded database ``shop`` (tables with primary keys, one of them composite, and a few rows; in
+MariaDB also a table without a key, NULLs, a routine and a trigger) and a files tree
+``/srv/shop`` (nested folders). The lab's SSH key is authorised for root, as on every lab host,
+so the lab site's SSH settings reach it; deliveries pin its host key on first contact like any
+other host's.
 
     ensure_migration_source   make or repair the host and its seed (idempotent: what exists is
                               kept, what is missing is put back; nginx is started again)
@@ -50,6 +52,32 @@ INSERT INTO order_lines VALUES (1, 1, 1, 1), (1, 2, 2, 2), (2, 1, 3, 10), (3, 1,
 
 EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = 'shop'"
 
+MYSQL_DATABASE = "shop"
+#: The tables seeded in MariaDB (the database is the schema: no ``schema.`` prefix).
+MYSQL_TABLES = ("audit_log", "products", "stock")
+MYSQL_SEED_SQL = """\
+CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4;
+USE shop;
+CREATE TABLE IF NOT EXISTS products (
+    id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, price DECIMAL(10, 2) NOT NULL,
+    note VARCHAR(100) NULL) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS stock (
+    warehouse VARCHAR(20) NOT NULL, product_id INT NOT NULL, quantity INT NOT NULL,
+    PRIMARY KEY (warehouse, product_id)) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS audit_log (at DATETIME NOT NULL, message TEXT NULL) ENGINE=InnoDB;
+INSERT IGNORE INTO products VALUES (1, 'Anvil', 49.95, NULL), (2, 'Rocket skates', 129.00, 'NULL'),
+    (3, 'Giant magnet', 15.50, 'fragile, heavy'), (4, 'Bird seed', 2.25, '');
+INSERT IGNORE INTO stock VALUES ('delft', 1, 12), ('delft', 2, 3), ('tilburg', 1, 0),
+    ('tilburg', 4, 250);
+INSERT INTO audit_log SELECT * FROM (SELECT TIMESTAMP '2025-01-02 10:00:00' AS at,
+    'stock counted' AS message UNION ALL SELECT TIMESTAMP '2025-01-02 10:00:00', NULL) AS seed
+    WHERE NOT EXISTS (SELECT 1 FROM audit_log);
+CREATE OR REPLACE PROCEDURE restock(IN product INT, IN amount INT)
+    UPDATE stock SET quantity = quantity + amount WHERE product_id = product;
+CREATE OR REPLACE TRIGGER stock_changed AFTER UPDATE ON stock FOR EACH ROW
+    INSERT INTO audit_log VALUES (NOW(), CONCAT('stock of ', NEW.product_id, ' changed'));
+"""
+
 #: The files tree: path under ``FILES`` -> content; a file that exists is left as it is.
 SEED_FILES = {
     "index.html": "<h1>Acme shop</h1>\n",
@@ -62,8 +90,8 @@ SEED_FILES = {
 
 
 def setup_script() -> str:
-    """What runs as root on the source host; changes nothing the second time (but starts nginx
-    and PostgreSQL again, which a migration's write freeze may have stopped)."""
+    """What runs as root on the source host; changes nothing the second time (but starts nginx,
+    PostgreSQL and MariaDB again, which a migration's write freeze may have stopped)."""
     files = "".join(
         f"[ -e {FILES}/{path} ] || {{ install -D -m 0644 /dev/null {FILES}/{path}; "
         f"printf '%s' '{content}' > {FILES}/{path}; }}\n"
@@ -72,17 +100,22 @@ def setup_script() -> str:
     return f"""\\
 set -eu
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v pg_dump >/dev/null || ! command -v rsync >/dev/null || ! command -v nginx >/dev/null
+missing=no
+for tool in pg_dump rsync nginx mysqldump; do command -v $tool >/dev/null || missing=yes; done
+if [ $missing = yes ]
 then
     apt-get update -qq
-    apt-get install -y -qq postgresql rsync nginx >/dev/null
+    apt-get install -y -qq postgresql rsync nginx mariadb-server mariadb-client >/dev/null
 fi
-systemctl start postgresql@15-main nginx
+systemctl start postgresql@15-main nginx mariadb
 until runuser -u postgres -- pg_isready -q; do sleep 0.2; done
 runuser -u postgres -- psql -Xtqc "{EXISTS_SQL}" |
     grep -q 1 || runuser -u postgres -- createdb {DATABASE}
 runuser -u postgres -- psql -Xq -v ON_ERROR_STOP=1 -d {DATABASE} <<'EOF'
 {SEED_SQL}EOF
+until mysqladmin ping --silent; do sleep 0.2; done
+mysql --batch <<'EOF'
+{MYSQL_SEED_SQL}EOF
 {files}"""
 
 

@@ -56,6 +56,8 @@ PACKAGES: tuple[str, ...] = (
     "nginx",
     "postgresql",
     "python3-psycopg2",  # Ansible's postgresql modules
+    "mariadb-server",
+    "mariadb-client",
     "acl",  # Ansible's become_user to an unprivileged user
     "haproxy",
     "prometheus-node-exporter",

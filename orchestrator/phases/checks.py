@@ -10,10 +10,12 @@ What each host gets (``kind``: what the executor does; names are stable and uniq
     per user        user NAME, user NAME key N (each of its keys), user NAME sudo (yes or no as
                     sold), for each user (admin or not) whose ``roles`` take the host
     per software    package NAME for each package of the role; service NAME for each service of
-                    the role and each one the phase 3 roles run (nginx, haproxy, PostgreSQL)
+                    the role and each one the phase 3 roles run (nginx, haproxy, PostgreSQL,
+                    MariaDB)
     web (nginx)     port tcp/80
     db (postgresql) port tcp/5432; database DB user USER (log in with the delivery's password,
                     from the delivery's prefix and the management networks)
+    mariadb-server  port tcp/3306
     lb (haproxy)    on the host holding the VIP: port tcp/VIP:PORT and vip tcp/PORT (every
                     backend's page seen through the VIP; a TCP connection where no page is known)
     tuning          sysctl NAME (live where the host owns its kernel, else the file the role
@@ -46,7 +48,7 @@ BACKUP_SAMPLE = "/var/lib/orchestrator/backup-sample.txt"  # roles/backups_resti
 BACKUP_TAG = "orchestrator"  # roles/backups_restic: every backup carries it
 BASE_PACKAGES = ("nftables", "prometheus-node-exporter")  # base_firewall, base_monitoring
 BASE_SERVICES = ("nftables", "prometheus-node-exporter")
-HTTP_PORT, POSTGRES_PORT = 80, 5432
+HTTP_PORT, POSTGRES_PORT, MARIADB_PORT = 80, 5432, 3306
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +186,11 @@ def software_checks(spec: DeliverySpec, host: str, role: str) -> list[Check]:
 
 
 def port_checks(host: str, packages: Sequence[str]) -> list[Check]:
-    """nginx on 80, PostgreSQL on 5432 (``listen_addresses = '*'``)."""
+    """nginx on 80, PostgreSQL on 5432 (``listen_addresses = '*'``), MariaDB on 3306
+    (``bind-address = 0.0.0.0``)."""
     ports = [HTTP_PORT] if "nginx" in packages else []
     ports += [POSTGRES_PORT] if "postgresql" in packages else []
+    ports += [MARIADB_PORT] if "mariadb-server" in packages else []
     return [port_check(host, port) for port in ports]
 
 

@@ -1,15 +1,17 @@
 """Phase 6, customer implementation & migration: the spec's ``migration`` section.
 
-Data sets (``files`` trees, ``postgresql`` databases) move from the customer's old hosting (the
-``sources``) to the delivered hosts of their ``target_role``, by us or by the customer:
+Data sets (``files`` trees, ``postgresql`` and ``mysql``/``mariadb`` databases) move from the
+customer's old hosting (the ``sources``) to the delivered hosts of their ``target_role``, by us
+or by the customer:
 
     migration.sources      each source answers SSH (the site's SSH settings); its host key is
                            pinned on first contact in the delivery's pins, or must be the spec's
                            ``host_key``; a changed key is refused
     migration.presync      by us: every data set copied while the old hosting still runs: files
                            source -> mirror in the workspace -> every target host (rsync with
-                           checksums, deletes); databases pg_dump -Fc -> dump file -> pg_restore
-                           on every target host. Raise ``presyncs`` in the spec to run it again
+                           checksums, deletes); databases pg_dump -Fc (mysqldump) -> dump file
+                           -> pg_restore (mysql) on every target host. Raise ``presyncs`` in
+                           the spec to run it again
     write_freeze           gate (by us): writes on the old hosting stopped, DNS TTLs lowered;
                            approved by the lead engineer or an engineer, signing the pre-sync
     migration.final_sync   by us: the freeze command on its source, then the same sync again
@@ -47,7 +49,7 @@ from orchestrator.engine.errors import Refused
 from orchestrator.engine.gates import MIGRATION_DONE, WRITE_FREEZE
 from orchestrator.engine.phase import Phase
 from orchestrator.engine.ports.app_probe import AppProbe
-from orchestrator.engine.ports.migration import DataMigration, Endpoint
+from orchestrator.engine.ports.migration import DatabaseEngine, DataMigration, Endpoint
 from orchestrator.engine.ports.platform_checks import CheckResult
 from orchestrator.engine.ports.reachability import ReachabilityProbe, SshTarget
 from orchestrator.engine.status import Status
@@ -204,12 +206,13 @@ def mirror_of(adapters: MigrationAdapters, delivery: str, data_set: DataSet) -> 
 
 
 def dump_of(adapters: MigrationAdapters, delivery: str, data_set: DataSet) -> Path:
-    """The dump file of a postgresql data set."""
+    """The dump file of a database data set (0600)."""
     return private_dir(migration_dir(adapters, delivery) / "dumps") / f"{data_set.name}.dump"
 
 
 def database_of(ctx: StepContext) -> str:
-    """The delivery's database (and its owner role), as phase 3 created it."""
+    """The delivery's database (and its PostgreSQL owner role), as phase 3 created it in
+    PostgreSQL and MariaDB alike."""
     return sql_name(ctx.spec.customer.tenant)
 
 
@@ -293,7 +296,7 @@ def tree_paths(data_set: DataSet) -> tuple[str, str]:
 
 
 def database_name(data_set: DataSet) -> str:
-    """A postgresql data set's database on the source (the spec requires it)."""
+    """A database data set's database on the source (the spec requires it)."""
     if data_set.database is None:
         raise Refused(f"data set {data_set.name} needs database")
     return data_set.database
@@ -313,24 +316,30 @@ def sync_files(ctx: StepContext, adapters: MigrationAdapters, data_set: DataSet)
     return Moved(data_set.name, hops)
 
 
+def engine_of(data_set: DataSet) -> DatabaseEngine:
+    """The database server of a database data set: ``mysql`` and ``mariadb`` are one kind."""
+    return "postgresql" if data_set.kind == "postgresql" else "mysql"
+
+
 def sync_database(ctx: StepContext, adapters: MigrationAdapters, data_set: DataSet) -> Moved:
-    """pg_dump on the source -> dump file -> pg_restore on every target host, into the delivery's
-    database, owned by its role."""
+    """A dump on the source (pg_dump -Fc, mysqldump) -> dump file -> restored on every target
+    host (pg_restore, mysql), into the delivery's database (PostgreSQL: owned by its role)."""
+    engine = engine_of(data_set)
     dump = dump_of(adapters, ctx.delivery.id, data_set)
     source = source_endpoint(ctx, adapters, data_set.source)
-    size = adapters.mover.dump_database(source, database_name(data_set), dump)
+    size = adapters.mover.dump_database(source, database_name(data_set), dump, engine)
     hops: dict[str, Json] = {f"{source.name} -> controller (bytes)": size}
     database = database_of(ctx)
     for target in targets(ctx, adapters, data_set.target_role):
-        adapters.mover.restore_database(dump, target, database, database)
+        adapters.mover.restore_database(dump, target, database, database, engine)
         hops[f"controller -> {target.name}"] = f"restored into {database}"
     return Moved(data_set.name, hops)
 
 
 def sync_all(ctx: StepContext, adapters: MigrationAdapters, migration: Migration) -> list[Moved]:
     """Every data set moved once, in spec order."""
-    movers = {"files": sync_files, "postgresql": sync_database}
-    return [movers[d.kind](ctx, adapters, d) for d in migration.data_sets]
+    return [(sync_files if d.kind == "files" else sync_database)(ctx, adapters, d)
+            for d in migration.data_sets]  # fmt: skip
 
 
 def synced_result(moved: Sequence[Moved], extra: Mapping[str, Json] | None = None) -> Result:
@@ -482,11 +491,12 @@ def verify_database(
     ctx: StepContext, adapters: MigrationAdapters, data_set: DataSet
 ) -> list[CheckResult]:
     """Every table of the source database, per target host: row count and content hash."""
+    engine = engine_of(data_set)
     source = source_endpoint(ctx, adapters, data_set.source)
-    wanted = adapters.mover.table_hashes(source, database_name(data_set))
+    wanted = adapters.mover.table_hashes(source, database_name(data_set), engine)
     found = []
     for target in targets(ctx, adapters, data_set.target_role):
-        have = adapters.mover.table_hashes(target, database_of(ctx))
+        have = adapters.mover.table_hashes(target, database_of(ctx), engine)
         found += table_findings(target.name, data_set.name, wanted, have)
     return found
 

@@ -200,10 +200,16 @@ def _kind_fields(
 _DATA_SET_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "files": (frozenset({"path", "target_path"}), frozenset({"path", "target_path"})),
     "postgresql": (frozenset({"database"}), frozenset({"database"})),
+    "mysql": (frozenset({"database"}), frozenset({"database"})),
+    "mariadb": (frozenset({"database"}), frozenset({"database"})),
 }
 _DATA_SET_OPTIONAL = frozenset({"path", "target_path", "database"})
-#: Kinds of data set the spec names but phase 6 cannot move yet.
-_NOT_SUPPORTED = frozenset({"mysql", "mariadb"})
+#: For each kind of database: the package its target role must install, and what it is called.
+_DATABASE_SERVER = {
+    "postgresql": ("postgresql", "PostgreSQL"),
+    "mysql": ("mariadb-server", "MariaDB"),
+    "mariadb": ("mariadb-server", "MariaDB"),
+}
 
 
 def _migration(spec: DeliverySpec) -> Iterator[Inconsistency]:
@@ -220,24 +226,15 @@ def _migration(spec: DeliverySpec) -> Iterator[Inconsistency]:
         yield from _source_ref((*loc, "source"), data_set.source, sources)
         if data_set.target_role not in spec.roles():
             yield (*loc, "target_role"), _unknown_role(data_set.target_role, spec.roles())
-        if data_set.kind in _NOT_SUPPORTED:
-            yield (
-                (*loc, "kind"),
-                (
-                    f"{data_set.kind} is not supported yet: phase 6 moves files and postgresql "
-                    "data sets only"
-                ),
-            )
-            continue
         yield from _kind_fields(loc, data_set.kind, data_set, _DATA_SET_OPTIONAL, _DATA_SET_FIELDS)
-        if data_set.kind == "postgresql" and not _installs(
-            spec, data_set.target_role, "postgresql"
-        ):
+        server = _DATABASE_SERVER.get(data_set.kind)
+        if server is not None and not _installs(spec, data_set.target_role, server[0]):
+            role, (package, called) = data_set.target_role, server
             yield (
                 (*loc, "target_role"),
                 (
-                    f"the {data_set.target_role} hosts get no PostgreSQL to restore into "
-                    f"(add postgresql to software.{data_set.target_role}.packages)"
+                    f"the {role} hosts get no {called} to restore into "
+                    f"(add {package} to software.{role}.packages)"
                 ),
             )
     yield from _freeze(spec, sources)

@@ -245,7 +245,12 @@ class SoftwareSet(SpecModel):
     """Software installed on every host of a role (phase 3)."""
 
     packages: tuple[PackageName, ...] = Field(
-        default=(), description="Debian packages, optionally pinned: `nginx=1.22.1-9`."
+        default=(),
+        description=(
+            "Debian packages, optionally pinned: `nginx=1.22.1-9`. Phase 3 also configures "
+            "`nginx`, `postgresql`, `mariadb-server` (with the delivery's database) and "
+            "`haproxy` where a role installs them."
+        ),
     )
     services: tuple[ServiceName, ...] = Field(
         default=(), description="systemd units to enable and start."
@@ -379,16 +384,18 @@ class DataSet(SpecModel):
     source: Slug = Field(description="Name of the migration source it comes from.")
     kind: Literal["files", "postgresql", "mysql", "mariadb"] = Field(
         description=(
-            "What it is: `files` (a tree, moved with rsync over SSH with checksums) or "
-            "`postgresql` (a database, moved with pg_dump/pg_restore); `mysql` and `mariadb` "
-            "are not supported yet and are refused."
+            "What it is: `files` (a tree, moved with rsync over SSH with checksums), "
+            "`postgresql` (a database, moved with pg_dump/pg_restore) or `mysql` (a MySQL or "
+            "MariaDB database, moved with mysqldump/mysql into MariaDB; `mariadb` is the same "
+            "kind)."
         )
     )
     path: AbsolutePath | None = Field(
         default=None, description="`files`: the tree's path on the source (required)."
     )
     database: Text | None = Field(
-        default=None, description="`postgresql`: the database's name on the source (required)."
+        default=None,
+        description=("`postgresql`, `mysql`: the database's name on the source (required)."),
     )
     target_role: Slug = Field(description="Host role it goes to (every host of the role).")
     target_path: AbsolutePath | None = Field(

@@ -1,14 +1,16 @@
-"""Phase 6 on the lab: the lab's migration source (a seeded PostgreSQL database ``shop`` and a
-files tree ``/srv/shop``) is migrated onto a delivery's web and db hosts.
+"""Phase 6 on the lab: the lab's migration source (seeded PostgreSQL and MariaDB databases
+``shop`` and a files tree ``/srv/shop``) is migrated onto a delivery's web and db hosts (the db
+host runs PostgreSQL and MariaDB).
 
 Phase 1 is the stand-in with fixed lab addresses (10.213.206.0/24); phases 2 and 3 are real
 (machines, SSH pins, Ansible); phases 4, 5 and 7 are left out (empty), so the run reaches phase 6
 in a few minutes. Phase 6 is real: the lab site's composition root builds its adapters, and the
 gates are approved, and check-ins recorded, with the installed ``orchestrator`` command signed
 with the lab people's keys. The tests run in order on one delivery (``mig-lab``): we migrate;
-a second run skips every phase-6 step; a changed row or file on a target fails verification
-naming it; then the customer migrates (the spec says ``by: customer``): the run waits, check-ins
-are recorded and shown by ``status``, the approval resumes it and verification runs.
+a second run skips every phase-6 step; a changed row (PostgreSQL, MariaDB) or file on a target
+fails verification naming it; then the customer migrates (the spec says ``by: customer``): the
+run waits, check-ins are recorded and shown by ``status``, the approval resumes it and
+verification runs.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ hosts:
      size: {{cpus: 1, memory_mb: 1024, disk_gb: 10}}}}
 software:
   web: {{packages: [nginx], services: [nginx]}}
-  db: {{packages: [postgresql]}}
+  db: {{packages: [postgresql, mariadb-server]}}
 migration:
   by: us
   sources:
@@ -89,6 +91,8 @@ migration:
        target_role: web, target_path: /var/www/shop}}
     - {{name: shop-db, source: old-hosting, kind: postgresql, database: {source.DATABASE},
        target_role: db}}
+    - {{name: shop-mariadb, source: old-hosting, kind: mariadb,
+       database: {source.MYSQL_DATABASE}, target_role: db}}
   write_freeze: {{source: old-hosting, command: systemctl stop nginx}}
   dns_names: [shop.acme.example.nl]
   verification:
@@ -201,6 +205,12 @@ class Migrated:
         """``sql`` in the delivery's database on its db host, as the postgres user."""
         return self.ssh(DB, f"runuser -u postgres -- psql -tA -d {DATABASE} -c {shlex.quote(sql)}")
 
+    def mysql(self, sql: str) -> str:
+        """``sql`` in the delivery's MariaDB database on its db host, as root (unix socket)."""
+        return self.ssh(
+            DB, f"mysql --batch --skip-column-names -D {DATABASE} -e {shlex.quote(sql)}"
+        )
+
 
 def _quicker(adapters: base.Adapters) -> base.Adapters:
     probe = adapters.probe
@@ -247,6 +257,13 @@ def test_we_migrate_files_and_a_database_and_verification_passes(migrated: Migra
     assert waiting.run.status is Status.WAITING, _why(waiting)
     assert (waiting.run.reason or "").startswith("gate write_freeze needs")
     assert "Anvil" in migrated.psql("select name from products where id = 1")
+    assert migrated.mysql("select quantity from stock where warehouse = 'tilburg' "
+                          "and product_id = 4") == "250\n"  # fmt: skip
+    assert migrated.mysql("select note is null, note from products where id in (1, 2) "
+                          "order by id") == "1\tNULL\n0\tNULL\n"  # fmt: skip
+    routines = "select count(*) from information_schema.routines where routine_schema = database()"
+    assert migrated.mysql(routines) == "1\n"  # the procedure came along, and the trigger:
+    assert migrated.mysql("show triggers").startswith("stock_changed\t")
     assert migrated.ssh(WEB, "cat /var/www/shop/images/products/1.txt") == "an anvil\n"
     assert (
         migrated.signed(
@@ -279,6 +296,7 @@ def test_we_migrate_files_and_a_database_and_verification_passes(migrated: Migra
     assert verified["failed"] == 0
     tables = {c["name"] for c in verified["checks"][DB]}
     assert {f"shop-db table {t}" for t in source.TABLES} <= tables
+    assert {f"shop-mariadb table {t}" for t in source.MYSQL_TABLES} <= tables
     checklist = migrated.outputs(migration.CUTOVER)["checklist"]
     assert [(i["item"], i["host"], i["done"]) for i in checklist] == [
         ("dns ttl lowered", None, True), ("write freeze", None, True),
@@ -297,11 +315,18 @@ def test_a_second_run_skips_every_phase6_step(migrated: Migrated) -> None:
 def test_a_changed_row_or_file_on_a_target_fails_naming_it(migrated: Migrated) -> None:
     migrated.psql("update products set price = 1 where id = 2")
     migrated.ssh(WEB, "echo changed >> /var/www/shop/config/settings.ini")
+    migrated.mysql("update products set note = 'NULL' where id = 1")  # was NULL
+    migrated.mysql("update stock set quantity = 13 where warehouse = 'delft' and product_id = 1")
     failed = migrated.apply(migration.VerifyStep)
     assert failed.status is Status.FAILED
-    assert "tables differ: public.products on mig-db-01" in failed.error
+    differ = failed.error.split("tables differ: ", 1)[1].split(";", 1)[0].split(", ")
+    assert sorted(differ) == [
+        "audit_log on mig-db-01",  # the migrated trigger logged the stock change
+        "products on mig-db-01",  # MariaDB's, named without a schema
+        "public.products on mig-db-01",
+        "stock on mig-db-01",  # a composite key
+    ]
     assert f"{WEB}: 1 path differs: /var/www/shop/config/settings.ini" in failed.error
-    assert "public.orders" not in failed.error
 
     assert migrated.psql("select count(*) from products where price = 1") == "1\n"  # as it was
 
@@ -315,6 +340,8 @@ def test_a_changed_row_or_file_on_a_target_fails_naming_it(migrated: Migrated) -
         Status.SUCCEEDED, Status.SUCCEEDED,
     )  # fmt: skip
     assert migrated.psql("select count(*) from products where price = 1") == "0\n"
+    assert migrated.mysql("select count(*) from products where note = 'NULL'") == "1\n"
+    assert migrated.mysql("select count(*) from audit_log") == "2\n"
 
 
 def test_the_customer_migrates_with_check_ins_then_we_verify(migrated: Migrated) -> None:

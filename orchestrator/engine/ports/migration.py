@@ -2,28 +2,36 @@
 
     DataMigration.pull_files(Endpoint, path, mirror, dry_run) -> Differences   source -> mirror
     DataMigration.push_files(mirror, Endpoint, path, dry_run) -> Differences   mirror -> target
-    DataMigration.dump_database(Endpoint, database, dump)                     source -> dump file
-    DataMigration.restore_database(dump, Endpoint, database, role)             dump file -> target
-    DataMigration.table_hashes(Endpoint, database) -> dict[str, TableHash]     per table, both ends
+    DataMigration.dump_database(Endpoint, database, dump, engine)             source -> dump file
+    DataMigration.restore_database(dump, Endpoint, database, role, engine)     dump file -> target
+    DataMigration.table_hashes(Endpoint, database, engine) -> dict[str, TableHash]   both ends
     DataMigration.run(Endpoint, command) -> int                                a command's exit code
 
+A database is a PostgreSQL one (``engine="postgresql"``: pg_dump -Fc, pg_restore) or a MySQL or
+MariaDB one (``engine="mysql"``: mysqldump, mysql); the target is the engine's server on the
+delivered hosts.
+
 Adapter: ``OpenSshDataMigration`` (``orchestrator.adapters.migration``): OpenSSH, rsync and the
-PostgreSQL client tools, the way the site logs in (user, key or agent, jump hosts), every host
-key checked against the delivery's pins. The controller is in the middle: source and target
-never talk to each other, so files go through a mirror in the delivery's workspace and a
+PostgreSQL and MariaDB client tools, the way the site logs in (user, key or agent, jump hosts),
+every host key checked against the delivery's pins. The controller is in the middle: source and
+target never talk to each other, so files go through a mirror in the delivery's workspace and a
 database through a dump file there.
 
 Errors (``orchestrator.engine.errors``):
     Unreachable   a host did not answer SSH
     Refused       a host refused us, showed another host key than the one pinned, or a command
-                  on it failed (rsync, pg_dump, pg_restore, psql); the message names the host
+                  on it failed (rsync, pg_dump, pg_restore, psql, mysqldump, mysql), or a table
+                  is too large to hash; the message names the host
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
+
+#: The database servers phase 6 moves data between (``mysql`` is MySQL or MariaDB).
+type DatabaseEngine = Literal["postgresql", "mysql"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +78,31 @@ class DataMigration(Protocol):
         What differed."""
         ...
 
-    def dump_database(self, source: Endpoint, database: str, dump: Path) -> int:
-        """``pg_dump -Fc`` of ``database`` on ``source``, streamed into ``dump``; its size."""
+    def dump_database(
+        self, source: Endpoint, database: str, dump: Path, engine: DatabaseEngine = "postgresql"
+    ) -> int:
+        """A dump of ``database`` on ``source`` streamed into ``dump`` (0600); its size:
+        ``pg_dump -Fc``, or ``mysqldump --single-transaction --routines --triggers``."""
         ...
 
-    def restore_database(self, dump: Path, target: Endpoint, database: str, role: str) -> None:
-        """``pg_restore --clean --if-exists --no-owner`` of ``dump`` into ``database`` on
-        ``target``, its objects owned by ``role``."""
+    def restore_database(
+        self,
+        dump: Path,
+        target: Endpoint,
+        database: str,
+        role: str,
+        engine: DatabaseEngine = "postgresql",
+    ) -> None:
+        """``dump`` into ``database`` on ``target``: ``pg_restore --clean --if-exists
+        --no-owner``, its objects owned by ``role``; or fed to ``mysql`` (the dump drops and
+        makes its tables again; ``role`` is not used: MySQL tables have no owner)."""
         ...
 
-    def table_hashes(self, host: Endpoint, database: str) -> dict[str, TableHash]:
-        """Every table of ``database`` on ``host`` (``schema.table``) with its count and hash."""
+    def table_hashes(
+        self, host: Endpoint, database: str, engine: DatabaseEngine = "postgresql"
+    ) -> dict[str, TableHash]:
+        """Every table of ``database`` on ``host`` with its row count and content hash, by
+        ``schema.table`` (PostgreSQL) or ``table`` (MySQL: the database is the schema)."""
         ...
 
     def run(self, host: Endpoint, command: str) -> int:
