@@ -63,6 +63,10 @@ class SqlRunStore:
         row = self._first(select(t.deliveries).where(t.deliveries.c.id == delivery_id))
         return None if row is None else _delivery(row)
 
+    def list_deliveries(self) -> list[DeliveryRecord]:
+        query = select(t.deliveries).order_by(t.deliveries.c.updated_at.desc(), t.deliveries.c.id)
+        return [_delivery(row) for row in self._all(query)]
+
     # runs, phases, steps, hosts
 
     def save_run(self, run: RunRecord) -> None:
