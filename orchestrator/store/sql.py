@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.store import schema as t
-from orchestrator.store.migrate import connect, migrate
+from orchestrator.store.migrate import connect, connect_reader, migrate, require_current
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
@@ -49,6 +49,14 @@ class SqlRunStore:
         """Connect to ``url`` and apply the migrations it lacks."""
         engine = connect(url)
         migrate(engine)
+        return cls(engine)
+
+    @classmethod
+    def open_reader(cls, url: str) -> SqlRunStore:
+        """Connect to ``url`` to read only: nothing is migrated or written, so a database role
+        with SELECT alone will do; ``StoreNotCurrent`` when the schema is not this version's."""
+        engine = connect_reader(url)
+        require_current(engine)
         return cls(engine)
 
     def close(self) -> None:
