@@ -85,6 +85,7 @@ def seed(store: RunStore, clock: FakeClock | None = None) -> dict[str, str]:
     clock = clock or FakeClock()
     runs = {}
     acme = customer(make_delivery(FAILED_DELIVERY), "Acme B.V.")
+    store.save_delivery(acme.record(T0))  # a decision is about a delivery the store knows
     approve_gates(store, acme, "preconditions", "hardware_delivered")
     request = RunRequest(acme, "alice", "orchestrator run acme.yaml")
     runs[acme.id] = run_engine(store, clock, failing_phases(), request)
@@ -92,6 +93,7 @@ def seed(store: RunStore, clock: FakeClock | None = None) -> dict[str, str]:
     request = RunRequest(globex, "alice", "orchestrator run globex.yaml")
     runs[globex.id] = run_engine(store, clock, scripted_phases(HOSTS)[0], request)
     initech = customer(make_delivery("initech-portal"), "Initech")
+    store.save_delivery(initech.record(T0))
     approve_gates(store, initech, "preconditions", "hardware_delivered")
     request = RunRequest(initech, "alice", "orchestrator run initech.yaml", PhaseRange(1, 7))
     runs[initech.id] = run_engine(store, clock, scripted_phases(HOSTS)[0], request)
