@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from orchestrator.cli.console import err
 from orchestrator.cli.runs import SiteOption, StateDir, StoreUrl
 from orchestrator.engine.errors import BadInput
+from orchestrator.engine.ports.identity import People
 from orchestrator.engine.status import ExitCode
 from orchestrator.site import SiteError, load_site, site_path
 from orchestrator.store.location import DEFAULT_STATE, StoreLocation
@@ -28,7 +29,7 @@ from orchestrator.store.migrate import StoreNotCurrent
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.sql import SqlRunStore
 from orchestrator.web import SignedLogin, viewer_app
-from orchestrator.web.auth import NAMESPACE, Verify
+from orchestrator.web.auth import NAMESPACE
 
 DEFAULT_BIND = "127.0.0.1:8080"
 
@@ -62,7 +63,6 @@ class Bind:
 
 def site_login(site: str | None, *, secure: bool) -> SignedLogin:
     """Logins against the people of the site file ``site`` and their SSH keys."""
-    from orchestrator.adapters.identity import verified  # noqa: PLC0415 - only off loopback
     from orchestrator.wiring import Wiring  # noqa: PLC0415 - adapters load only when a site is used
 
     if site is None:
@@ -71,6 +71,13 @@ def site_login(site: str | None, *, secure: bool) -> SignedLogin:
         people = Wiring(load_site(site_path(site, None))).people()
     except SiteError as exc:
         raise BadInput(str(exc)) from None
+    return people_login(people, secure=secure)
+
+
+def people_login(people: People, *, secure: bool) -> SignedLogin:
+    """Logins of ``people``, each by a signature of one of their SSH keys."""
+    from orchestrator.adapters.identity import verified  # noqa: PLC0415 - only off loopback
+
     if not any(person.ssh_keys for person in people.values()):
         raise BadInput(
             "no one in the site has ssh_keys (people.LOGIN.ssh_keys): no one could log in"
@@ -79,8 +86,7 @@ def site_login(site: str | None, *, secure: bool) -> SignedLogin:
     def verify(text: str, signature: str) -> str:
         return verified(people, text, signature, NAMESPACE).person.login
 
-    checked: Verify = verify
-    return SignedLogin(checked, secure=secure)
+    return SignedLogin(verify, secure=secure)
 
 
 def open_reader(location: StoreLocation) -> RunStore:
