@@ -78,7 +78,7 @@ from orchestrator.store import (
     StoreLocation,
     open_store,
 )
-from orchestrator.store.location import DEFAULT_STATE, STATE_ENV, STORE_URL_ENV, run_log_lines
+from orchestrator.store.location import DEFAULT_STATE, STATE_ENV, STORE_URL_ENV
 
 log = structlog.get_logger("orchestrator.cli")
 USER_ENV = "ORCHESTRATOR_USER"
@@ -502,7 +502,10 @@ def _log_lines(store: RunStore, location: StoreLocation, run_id: str) -> list[st
     """The run's log file when this machine has it (it has every line), else the store's copy."""
     if store.get_run(run_id) is None:
         raise BadInput(f"no run {run_id} in the run store")
-    return run_log_lines(store, location.run_logs, run_id)
+    file = location.run_logs / f"{run_id}.jsonl"
+    if file.is_file():
+        return file.read_text(encoding="utf-8").splitlines()
+    return store.read_log_lines(run_id)
 
 
 # approve

@@ -39,7 +39,6 @@ from orchestrator.engine.errors import BadInput, NotAuthenticated
 from orchestrator.engine.gates import GATES, Role
 from orchestrator.engine.junit import junit_xml
 from orchestrator.engine.report import RunReport
-from orchestrator.engine.status import Status
 from orchestrator.logging import redact_text
 from orchestrator.phases import phase_names
 from orchestrator.phases.handover_document import to_html
@@ -151,7 +150,7 @@ class Viewer:
             "report": report, "matrices": views.matrices(report),
             "failed": views.failed_hosts(report), "outcome": views.task_outcome,
             "lines": [line for line in lines if wanted.matches(line)], "wanted": wanted,
-            "choices": views.choices(lines), "live": report.run.status is Status.RUNNING,
+            "choices": views.choices(lines), "live": views.under_way(self.store, report.run),
             "filters": _query(phase=wanted.phase, step=wanted.step, host=wanted.host,
                               level=wanted.level),
         }  # fmt: skip

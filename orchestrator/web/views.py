@@ -26,6 +26,7 @@ from orchestrator.store.records import (
     DeliveryRecord,
     HostRecord,
     PhaseRecord,
+    RunRecord,
     StepRecord,
     TaskRecord,
 )
@@ -180,6 +181,13 @@ def matrices(report: RunReport) -> list[Matrix]:
             cells = {host.host: {task.name: task for task in host.tasks} for host in hosts}
             found.append(Matrix(step, hosts, names, cells))
     return found
+
+
+def under_way(store: RunStore, run: RunRecord) -> bool:
+    """Whether ``run`` is being carried out: recorded ``running`` and holding its delivery's lock
+    (a run whose process was killed holds none once another run or a lock break settled it)."""
+    lock = store.get_lock(run.delivery_id) if run.status is Status.RUNNING else None
+    return lock is not None and lock.run_id == run.id
 
 
 def failed_hosts(report: RunReport) -> list[HostRecord]:

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from orchestrator.engine import Status
 from orchestrator.phases.handover import DOCUMENT
 from orchestrator.phases.handover_document import sha256
-from orchestrator.store import StepRecord
+from orchestrator.store import LockRecord, StepRecord
 from orchestrator.testing import T0, InMemoryRunStore
 from orchestrator.web import viewer_app
 from orchestrator.web.views import duration, log_line
@@ -184,18 +184,29 @@ def test_the_junit_download_is_the_runs_junit_xml(client: TestClient, runs: dict
 def test_a_running_run_is_polled_and_a_finished_one_is_not(
     store: InMemoryRunStore, own: TestClient
 ) -> None:
-    client, run_id = own, store.list_runs(FAILED_DELIVERY)[0].id
-    assert "hx-trigger" not in client.get(f"/runs/{run_id}").text
-    run = store.get_run(run_id)
-    assert run is not None
+    client, run = own, store.list_runs(FAILED_DELIVERY)[0]
+    assert "hx-trigger" not in client.get(f"/runs/{run.id}").text
     store.save_run(replace(run, status=Status.RUNNING, finished_at=None))
-    page = client.get(f"/runs/{run_id}?level=warning").text
-    assert f'hx-get="/runs/{run_id}/live?level=warning" hx-trigger="every 2s"' in page
-    live = client.get(f"/runs/{run_id}/live?level=warning").text
-    assert live.startswith('\n<div id="run-body"') or live.lstrip().startswith('<div id="run-body"')
+    lock = LockRecord(FAILED_DELIVERY, run.id, "alice", "controller-1", 4242, T0)
+    assert store.acquire_lock(lock) is None
+    page = client.get(f"/runs/{run.id}?level=warning").text
+    assert f'hx-get="/runs/{run.id}/live?level=warning" hx-trigger="every 2s"' in page
+    live = client.get(f"/runs/{run.id}/live?level=warning").text
+    assert live.lstrip().startswith('<div id="run-body"')
     assert "<html" not in live
     store.save_run(run)
-    assert "hx-trigger" not in client.get(f"/runs/{run_id}/live").text
+    store.release_lock(FAILED_DELIVERY, run.id)
+    assert "hx-trigger" not in client.get(f"/runs/{run.id}/live").text
+
+
+def test_a_run_recorded_running_without_its_lock_is_not_followed(
+    store: InMemoryRunStore, own: TestClient
+) -> None:
+    run = store.list_runs(FAILED_DELIVERY)[0]
+    store.save_run(replace(run, status=Status.RUNNING, finished_at=None))
+    page = own.get(f"/runs/{run.id}").text
+    assert "hx-trigger" not in page
+    assert "the process that ran it is gone" in page
 
 
 def test_no_page_shows_a_secret_that_reached_the_store(
