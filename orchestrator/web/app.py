@@ -51,6 +51,16 @@ from orchestrator.web.auth import COOKIE, SESSION_SECONDS, SignedLogin, sign_com
 STATIC = Path(__file__).parent / "static"
 #: How often a page of a running run asks for news (htmx ``every``).
 POLL_SECONDS = 2
+#: The most log lines a run page shows (the last ones of those the filters let through).
+LOG_LIMIT = 5000
+#: Sent with every answer: only this viewer's own scripts and styles, never in a frame.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def censored(value: object) -> object:
@@ -146,10 +156,11 @@ class Viewer:
         params = request.query_params
         wanted = views.LogFilter(*(params.get(k, "") for k in ("phase", "step", "host", "level")))
         lines = views.log_lines(run_log_lines(self.store, self.run_logs, report.run.id))
+        matching = [line for line in lines if wanted.matches(line)]
         return {
             "report": report, "matrices": views.matrices(report),
             "failed": views.failed_hosts(report), "outcome": views.task_outcome,
-            "lines": [line for line in lines if wanted.matches(line)], "wanted": wanted,
+            "lines": matching[-LOG_LIMIT:], "matching": len(matching), "wanted": wanted,
             "choices": views.choices(lines), "live": views.under_way(self.store, report.run),
             "filters": _query(phase=wanted.phase, step=wanted.step, host=wanted.host,
                               level=wanted.level),
@@ -219,6 +230,17 @@ class RequireLogin(BaseHTTPMiddleware):
         return RedirectResponse(f"/login?{urlencode({'next': path})}", status_code=303)
 
 
+class SecurityHeaders(BaseHTTPMiddleware):
+    """Adds ``HEADERS`` to every answer."""
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.update(HEADERS)
+        return response
+
+
 def _errors(viewer: Viewer) -> dict[Any, Any]:
     async def not_found(request: Request, exc: Exception) -> Response:
         return viewer.page(request, "error.html.j2", 404, message=str(exc))
@@ -241,7 +263,7 @@ def viewer_app(
         Route("/runs/{run}/junit.xml", viewer.junit),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = []
+    middleware = [Middleware(SecurityHeaders)]
     if login is not None:
         pages = Login(login, viewer)
         routes += [

@@ -246,7 +246,10 @@ def test_the_handover_document_is_shown_when_the_recorded_file_is_here(
 
 
 def test_the_static_files_are_served_from_the_package(client: TestClient) -> None:
-    assert "htmx" in client.get("/static/htmx.min.js").text
+    script = client.get("/static/htmx.min.js")
+    assert "htmx" in script.text
+    assert script.headers["content-security-policy"].startswith("default-src 'self'")
+    assert script.headers["x-content-type-options"] == "nosniff"
     page = client.get("/deliveries").text
     assert re.findall(r'(?:src|href)="(https?:[^"]*)"', page) == []
 
