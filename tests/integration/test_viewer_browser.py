@@ -1,7 +1,8 @@
 """The run viewer in a real browser: Debian's chromium, driven by Playwright, against
 ``orchestrator serve`` on loopback reading a SQLite run store that engine runs (scripted steps,
 no lab) filled. The deliveries page is filtered, a failed run shows its failing host and error,
-and a run is followed live until it finishes.
+and a run is followed live until it finishes. It is an integration test for the browser; it
+needs no lab.
 
 Screenshots are kept in ``.artifacts/viewer/`` at the top of the checkout (ignored by git).
 """
@@ -40,6 +41,11 @@ from tests.unit.viewer_support import (
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "viewer"
 LIVE_DELIVERY = "umbrella-live"
+
+
+@pytest.fixture(scope="module")
+def lab_for_every_test() -> None:
+    """Overrides the conftest's autouse fixture: the browser test needs no lab."""
 
 
 @dataclass
