@@ -19,11 +19,11 @@ from rich.markup import escape
 from starlette.applications import Starlette
 
 from orchestrator.cli.console import err
-from orchestrator.cli.runs import SiteOption, StateDir, StoreUrl
+from orchestrator.cli.runs import StateDir, StoreUrl
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.ports.identity import People
 from orchestrator.engine.status import ExitCode
-from orchestrator.site import SiteError, load_site, site_path
+from orchestrator.site import SITE_ENV, SiteError, load_site, site_path
 from orchestrator.store.location import DEFAULT_STATE, StoreLocation
 from orchestrator.store.migrate import StoreNotCurrent
 from orchestrator.store.protocol import RunStore
@@ -32,6 +32,16 @@ from orchestrator.web import SignedLogin, viewer_app
 from orchestrator.web.auth import NAMESPACE
 
 DEFAULT_BIND = "127.0.0.1:8080"
+SiteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--site",
+        envvar=SITE_ENV,
+        help="Site file, or a site name (NAME.yaml in ./sites), whose people may log in; "
+        "needed off loopback.",
+        show_default=False,
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
