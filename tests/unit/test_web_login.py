@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from orchestrator.adapters.identity import NAMESPACE as APPROVALS
 from orchestrator.cli import app
-from orchestrator.cli.serve import Bind, people_login
+from orchestrator.cli.serve import Bind, build, people_login
 from orchestrator.engine.errors import BadInput
 from orchestrator.engine.ports.identity import KnownPerson
+from orchestrator.store import StoreLocation, open_store
 from orchestrator.testing import InMemoryRunStore
 from orchestrator.web import viewer_app
 from orchestrator.web.auth import COOKIE, NAMESPACE
@@ -187,3 +188,16 @@ def test_serve_refuses_a_store_that_is_not_there(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["serve", "--state-dir", str(tmp_path / "none")])
     assert done.exit_code == 2
     assert "no run store at" in done.output
+
+
+def test_serving_off_loopback_asks_the_site_people_to_log_in(tmp_path: Path) -> None:
+    location = StoreLocation(tmp_path)
+    open_store(location).close()
+    site = str(Path(__file__).parents[2] / "examples" / "sites" / "ams1.yaml")
+    app, store = build(Bind("0.0.0.0", 8080), location, site, None)  # noqa: S104 - not bound
+    try:
+        page = TestClient(app).get("/deliveries", follow_redirects=False)
+        assert page.status_code == 303
+        assert page.headers["location"].startswith("/login")
+    finally:
+        store.close()
