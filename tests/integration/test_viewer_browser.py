@@ -205,6 +205,10 @@ def test_a_running_run_is_followed_live_until_it_finishes(
         expect(page.locator("#following")).to_be_visible()
         expect(page.locator("h1 .badge")).to_have_text("running")
         shot(page, "run-live-running")
+        page.select_option("select[name=level]", "info")  # not yet sent: kept across polls
+        with page.expect_response(lambda answer: "/live" in answer.url):
+            pass
+        expect(page.locator("select[name=level]")).to_have_value("info")
         held.release.set()
         expect(page.locator("h1 .badge")).to_have_text("succeeded", timeout=20_000)
         expect(page.locator("#following")).to_have_count(0)
