@@ -17,10 +17,10 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -86,17 +86,46 @@ def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> Event
     return {key: _redact_field(key, value) for key, value in event_dict.items()}
 
 
-class ConsoleTee:
-    """structlog processor: print a readable copy of each event, pass the event on unchanged."""
+class ConsoleStream(Protocol):
+    """Where readable lines go: a text stream, or a live display's proxy."""
 
-    def __init__(self, stream: TextIO, *, colors: bool) -> None:
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
+    def isatty(self) -> bool: ...
+
+
+#: What the console makes of an event: the fields to print, or ``None`` to print nothing.
+type ConsoleView = Callable[[EventDict], EventDict | None]
+
+
+def every_event(event: EventDict) -> EventDict | None:
+    """The console view that shows every event as it is."""
+    return event
+
+
+class ConsoleTee:
+    """structlog processor: print a readable copy of each event as ``view`` shows it (if it
+    does), pass every event on unchanged (the JSON log keeps them all)."""
+
+    def __init__(
+        self, stream: ConsoleStream, *, colors: bool, view: ConsoleView = every_event
+    ) -> None:
         self._stream = stream
+        self._view = view
         self._render = structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=24)
 
     def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-        self._stream.write(self._render(logger, method, dict(event_dict)) + "\n")
-        self._stream.flush()
+        shown = self._view(dict(event_dict))
+        if shown is not None:
+            self._stream.write(self._render(logger, method, shown) + "\n")
+            self._stream.flush()
         return event_dict
+
+
+def level_of(event: Mapping[str, object]) -> int:
+    """The ``logging`` level of an event or stored line (``info`` when it names none)."""
+    name = str(event.get("level") or "info").upper()
+    return logging.getLevelNamesMapping().get(name, logging.INFO)
 
 
 class RunLog:
@@ -164,7 +193,7 @@ class RunLogShipper:
     def gate_checked(self, run: RunRecord, state: GateState) -> None:
         """Shipped with the phase."""
 
-    def step_started(self, step: StepRecord) -> None:
+    def step_started(self, step: StepRecord, hosts: Sequence[str]) -> None:
         """Shipped when the step finishes."""
 
     def host_finished(self, host: HostRecord) -> None:
@@ -185,7 +214,9 @@ class RunLogShipper:
             self._store.append_log_lines(self._run_id, self._run_log.drain())
 
 
-def processors(console: TextIO | None, *, colors: bool = False) -> list[Processor]:
+def processors(
+    console: ConsoleStream | None, *, colors: bool = False, console_view: ConsoleView = every_event
+) -> list[Processor]:
     """The processor chain: context, level, UTC time, exceptions, redaction, console, JSON."""
     chain: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -195,20 +226,25 @@ def processors(console: TextIO | None, *, colors: bool = False) -> list[Processo
         redact,
     ]
     if console is not None:
-        chain.append(ConsoleTee(console, colors=colors))
+        chain.append(ConsoleTee(console, colors=colors, view=console_view))
     chain.append(structlog.processors.JSONRenderer(sort_keys=True, default=str))
     return chain
 
 
 @contextmanager
 def configured_logging(
-    *, console: TextIO | None, run_log: RunLog | None = None, level: int = logging.INFO
+    *,
+    console: ConsoleStream | None,
+    run_log: RunLog | None = None,
+    level: int = logging.INFO,
+    console_view: ConsoleView = every_event,
 ) -> Iterator[None]:
-    """Log to ``console`` (readable) and ``run_log`` (JSON) inside the block; restore after."""
+    """Log to ``console`` (readable, as ``console_view`` shows each line) and ``run_log``
+    (JSON, every line at ``level`` or above) inside the block; restore after."""
     previous = structlog.get_config()
     colors = console is not None and console.isatty()
     structlog.configure(
-        processors=processors(console, colors=colors),
+        processors=processors(console, colors=colors, console_view=console_view),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=(lambda *_args: run_log) if run_log else structlog.ReturnLoggerFactory(),
         cache_logger_on_first_use=False,

@@ -537,7 +537,7 @@ class RecordingObserver:
     def gate_checked(self, run: RunRecord, state: GateState) -> None:  # noqa: ARG002 - protocol
         self._saw("gate_checked", state.gate.name, state)
 
-    def step_started(self, step: StepRecord) -> None:
+    def step_started(self, step: StepRecord, hosts: Sequence[str]) -> None:  # noqa: ARG002 - the protocol
         self._saw("step_started", step.key, step)
 
     def host_finished(self, host: HostRecord) -> None:

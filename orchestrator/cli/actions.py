@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from orchestrator.cli.console import out
+from orchestrator.cli.render import print_json
 from orchestrator.cli.runs import (
     AsJson,
     SignWith,
@@ -23,7 +24,6 @@ from orchestrator.cli.runs import (
     StoreUrl,
     _exit_codes,
     _opened,
-    _print_json,
     _stored_site,
     _wiring,
 )
@@ -55,7 +55,7 @@ def list_items(  # noqa: PLR0913 - one parameter per command-line option
             raise BadInput(f"no delivery {delivery} in the run store")
         items = [i for i in store.list_action_items(delivery) if closed or i.open]
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     if not items:
         out().print(f"{delivery}: no {'' if closed else 'open '}action items", markup=False)

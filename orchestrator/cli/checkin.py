@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.console import out
+from orchestrator.cli.render import print_json
 from orchestrator.cli.runs import (
     AsJson,
     SignWith,
@@ -22,7 +23,6 @@ from orchestrator.cli.runs import (
     StoreUrl,
     _exit_codes,
     _opened,
-    _print_json,
     _stored_site,
     _wiring,
 )
@@ -67,7 +67,7 @@ def checkin(  # noqa: PLR0913 - one parameter per command-line option
                 found = [record_checkin(store, delivery, comment, composed.authenticator(sign_with),
                                         gate=gate, clock=_wiring(ctx).runtime.clock)]  # fmt: skip
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     if not show:
         done = found[0]

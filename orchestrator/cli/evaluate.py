@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.console import out
+from orchestrator.cli.render import print_json
 from orchestrator.cli.runs import (
     AsJson,
     SignWith,
@@ -24,7 +25,6 @@ from orchestrator.cli.runs import (
     StoreUrl,
     _exit_codes,
     _opened,
-    _print_json,
     _stored_site,
     _wiring,
 )
@@ -83,7 +83,7 @@ def evaluate(  # noqa: PLR0913 - one parameter per command-line option
                 )  # fmt: skip
                 notes = list(recorded.notes)
     if as_json:
-        _print_json(notes)
+        print_json(notes)
         return
     if not show:
         out().print(f"{len(notes)} evaluation note(s) of {delivery} recorded by {notes[0].by}",

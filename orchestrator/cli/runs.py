@@ -13,24 +13,37 @@ and pass them as ``obj=RunsWiring(...)``.
 from __future__ import annotations
 
 import getpass
-import json
 import sys
-import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import UTC, datetime
-from enum import Enum
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Protocol
 
 import structlog
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.adapters.workspace import Workspace
 from orchestrator.cli.console import err, out
+from orchestrator.cli.logview import (
+    LEVELS,
+    FileTail,
+    LogFilter,
+    StoreTail,
+    follow,
+    level,
+    since,
+)
+from orchestrator.cli.progress import LiveProgress, PlainProgress, beside_progress
+from orchestrator.cli.render import (
+    print_json,
+    print_next,
+    print_plan,
+    print_report,
+    print_runs,
+    print_status,
+)
 from orchestrator.engine import (
     BadInput,
     Delivery,
@@ -42,38 +55,38 @@ from orchestrator.engine import (
     NotAuthenticated,
     Phase,
     PhaseRange,
-    PlanOutcome,
     RetryPolicy,
     RunInterrupted,
     RunLocked,
+    RunObserver,
     RunOutcome,
     RunReport,
     RunRequest,
     Runtime,
     SerialRunner,
-    Status,
     load_delivery,
     stop_on_signals,
     write_junit,
 )
 from orchestrator.engine.approvals import approve as record_approval
-from orchestrator.engine.checkins import CHECKIN_GATES, waited
 from orchestrator.engine.gates import GATES, People, operations_team
 from orchestrator.engine.ports.identity import Authenticator
 from orchestrator.engine.ports.ipam import Ipam
-from orchestrator.logging import RunLog, RunLogShipper, configured_logging, readable, redact_text
+from orchestrator.logging import (
+    ConsoleStream,
+    RunLog,
+    RunLogShipper,
+    configured_logging,
+    every_event,
+    readable,
+    redact_text,
+)
 from orchestrator.phases.record import (
-    GateSummary,
-    PhaseSummary,
-    StatusSummary,
-    gate_summary,
     status_of,
 )
 from orchestrator.phases.release import release_after_failure
 from orchestrator.site import SITE_ENV, SiteError, load_site, site_path
 from orchestrator.store import (
-    EvaluationNote,
-    HostRecord,
     RunStore,
     StoreLocation,
     open_store,
@@ -181,6 +194,22 @@ KeepOnFailure = Annotated[
         help="When phase 1 fails, keep its NetBox reservations (default: release them).",
     ),
 ]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No live display in a terminal: plain progress lines, as when output is piped.",
+    ),
+]
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Every log line on the console too (the run's JSON log always has them all).",
+    ),
+]
 By = Annotated[
     str | None,
     typer.Option("--by", envvar=USER_ENV, help="Who runs it; default: the login name."),
@@ -243,14 +272,17 @@ def _composed(
 
 
 def _engine(
-    ctx: typer.Context, store: RunStore, shipper: RunLogShipper, composed: Composition
+    ctx: typer.Context,
+    store: RunStore,
+    composed: Composition,
+    observers: Sequence[RunObserver],
 ) -> Engine:
     """An engine on ``store``; ``composed`` is bound to it already (``Composition.using``)."""
     wiring = _wiring(ctx)
     return Engine(
         store,
         composed.phases(),
-        observers=[LoggingObserver(), shipper],
+        observers=[LoggingObserver(), *observers],
         retry=wiring.retry,
         runner=wiring.runner,
         runtime=wiring.runtime,
@@ -291,16 +323,16 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         )
         with (
             _opened(ctx, state_dir, store_url) as store,
-            _run_logging(store, state_dir, store_url) as shipper,
+            _run_logging(store, StoreLocation(state_dir, store_url)) as shipper,
         ):
-            outcome = _engine(ctx, store, shipper, composed.using(store)).plan(
+            outcome = _engine(ctx, store, composed.using(store), [shipper]).plan(
                 RunRequest(delivery, _who(by), command, phases)
             )
             shipper.ship()
         people = People(
             delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
         )
-        _print_plan(outcome, people, as_json=as_json)
+        print_plan(outcome, people, as_json=as_json)
     raise typer.Exit(ExitCode.of(outcome.run.status))
 
 
@@ -313,6 +345,8 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     junit: JunitFile = None,
     break_lock: BreakLock = False,
     keep_on_failure: KeepOnFailure = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
     by: By = None,
     site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
@@ -321,6 +355,9 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
     """Run the selected phases; steps already done with the same inputs are skipped.
 
     Stops at the first failure, crash or gate that needs a person; `resume` continues from there.
+    In a terminal a status line shows the phase, the step, its hosts done and the time so far;
+    piped (or with --quiet) the same progress comes as plain lines. The console shows the log's
+    warnings and errors (--verbose: every line); the run's JSON log keeps everything.
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
@@ -337,7 +374,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
         )
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
-            keep=keep_on_failure,
+            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose),
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
@@ -353,6 +390,8 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
     junit: JunitFile = None,
     break_lock: BreakLock = False,
     keep_on_failure: KeepOnFailure = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
     by: By = None,
     site: SiteOption = None,
     state_dir: StateDir = DEFAULT_STATE,
@@ -362,6 +401,7 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
 
     Only what is not done is redone: steps that succeeded are skipped, and of a step that failed
     on some hosts only those hosts are retried. The spec must be the one the run started with.
+    Progress and console logging as for `run` (--quiet, --verbose).
     """
     with _exit_codes():
         delivery = _wiring(ctx).load_delivery(spec)
@@ -370,19 +410,45 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
             ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
-            keep=keep_on_failure,
+            Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose),
         )  # fmt: skip
     raise typer.Exit(outcome.exit_code)
 
 
 @contextmanager
 def _run_logging(
-    store: RunStore, state_dir: Path, store_url: str | None
+    store: RunStore,
+    location: StoreLocation,
+    console: ConsoleStream | None = None,
+    *,
+    verbose: bool = False,
 ) -> Iterator[RunLogShipper]:
-    """The run's JSON log on disk and a readable console; the shipper copies lines to the store."""
-    run_log = RunLog(StoreLocation(state_dir, store_url).run_logs)
-    with configured_logging(console=sys.stderr, run_log=run_log):
+    """The run's JSON log on disk (every line) and a readable console (standard error unless
+    given; only what the progress display does not say unless ``verbose``); the shipper copies
+    lines to the store."""
+    run_log = RunLog(location.run_logs)
+    view = every_event if verbose else beside_progress
+    with configured_logging(console=console or sys.stderr, run_log=run_log, console_view=view):
         yield RunLogShipper(store, run_log)
+
+
+def _progress(*, quiet: bool) -> PlainProgress:
+    """A live status line when standard error is a terminal that moves its cursor (and not
+    ``quiet``), else lines. The stream itself is asked: ``FORCE_COLOR`` does not make a pipe one."""
+    console = err()
+    if sys.stderr.isatty() and not console.is_dumb_terminal and not quiet:
+        return LiveProgress(console)
+    return PlainProgress(sys.stderr)
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """How ``run`` and ``resume`` were asked to go: keep phase 1's reservations on failure,
+    plain progress lines in a terminal, every log line on the console."""
+
+    keep: bool = False
+    quiet: bool = False
+    verbose: bool = False
 
 
 def _carry_out(
@@ -390,26 +456,27 @@ def _carry_out(
     composed: Composition,
     where: tuple[Path, str | None, Path | None],
     action: Callable[[Engine], RunOutcome],
-    *,
-    keep: bool = False,
+    choices: Choices,
 ) -> RunOutcome:
     state_dir, store_url, junit = where
+    location = StoreLocation(state_dir, store_url)
     with (
         _opened(ctx, state_dir, store_url) as store,
-        _run_logging(store, state_dir, store_url) as shipper,
+        _progress(quiet=choices.quiet) as progress,
+        _run_logging(store, location, progress.log_stream, verbose=choices.verbose) as shipper,
         stop_on_signals(),
     ):
         bound = composed.using(store)
-        outcome = action(_engine(ctx, store, shipper, bound))
-        if not keep:
+        outcome = action(_engine(ctx, store, bound, [shipper, progress]))
+        if not choices.keep:
             release_after_failure(lambda: bound.ipam, store, outcome.run)
         report = RunReport.load(store, outcome.run.id)
         if junit is not None:
             write_junit(junit, report)
             log.info("junit_written", path=str(junit))
         shipper.ship()
-    _print_report(report)
-    _print_next(outcome)
+    print_report(report)
+    print_next(outcome)
     return outcome
 
 
@@ -430,9 +497,9 @@ def status(
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         summary = status_of(store, delivery)
     if as_json:
-        _print_json(summary)
+        print_json(summary)
         return
-    _print_status(summary)
+    print_status(summary)
 
 
 def show(
@@ -447,9 +514,9 @@ def show(
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         report = RunReport.load(store, run_id)
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
-    _print_report(report, tasks=True)
+    print_report(report, tasks=True)
 
 
 def runs(  # noqa: PLR0913 - one parameter per command-line option
@@ -467,45 +534,84 @@ def runs(  # noqa: PLR0913 - one parameter per command-line option
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         found = store.list_runs(delivery, limit)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
-    table = Table()
-    table.add_column("run", no_wrap=True)
-    for heading in ("delivery", "mode", "status", "who", "started (UTC)", "phases"):
-        table.add_column(heading)
-    for record in found:
-        phases = f"{record.from_phase}..{record.through_phase}"
-        started = f"{record.started_at:%Y-%m-%d %H:%M}"
-        status = _styled(record.status)
-        table.add_row(
-            record.id, record.delivery_id, record.mode, status, record.who, started, phases
-        )
-    out().print(table)
+    print_runs(found)
 
 
-def logs(
+def logs(  # noqa: PLR0913 - one parameter per command-line option
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id.", show_default=False)],
     *,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Only the lines about this host.")
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option("--step", help="Only this step's lines (a key, or a phase: `base`)."),
+    ] = None,
+    min_level: Annotated[
+        str,
+        typer.Option("--level", help=f"Only lines at this level or above: {', '.join(LEVELS)}."),
+    ] = "debug",
+    since_text: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only lines logged since a time (14:05, 2025-01-10 14:05; UTC) or for a "
+            "duration (10m, 1h30m, 2d).",
+            show_default=False,
+        ),
+    ] = None,
+    follow_run: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing new lines until the run ends."),
+    ] = False,
     as_json: AsJson = False,
     state_dir: StateDir = DEFAULT_STATE,
     store_url: StoreUrl = None,
 ) -> None:
-    """A run's log: readable, or the stored JSON lines with --json."""
+    """A run's log: readable, or the stored JSON lines with --json; filtered by host, step,
+    level and time. With --follow, new lines are printed as the run writes them, until it ends
+    (at once for a run that is not under way)."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
-        lines = _log_lines(store, StoreLocation(state_dir, store_url), run_id)
-    for line in lines:
-        out().print(line if as_json else readable(line), markup=False)
+        runtime = _wiring(ctx).runtime
+        start = since(since_text, runtime.clock()) if since_text else None
+        chosen = LogFilter(host, step, level(min_level), start)
+        tail = _log_tail(store, StoreLocation(state_dir, store_url), run_id)
+        lines = (
+            follow(tail, _under_way(store, run_id, runtime), runtime.sleep)
+            if follow_run
+            else tail()
+        )
+        try:
+            for line in lines:
+                if chosen.matches(line):
+                    out().print(line if as_json else readable(line), markup=False)
+        except KeyboardInterrupt:
+            return
 
 
-def _log_lines(store: RunStore, location: StoreLocation, run_id: str) -> list[str]:
+def _log_tail(store: RunStore, location: StoreLocation, run_id: str) -> Callable[[], list[str]]:
     """The run's log file when this machine has it (it has every line), else the store's copy."""
     if store.get_run(run_id) is None:
         raise BadInput(f"no run {run_id} in the run store")
     file = location.run_logs / f"{run_id}.jsonl"
     if file.is_file():
-        return file.read_text(encoding="utf-8").splitlines()
-    return store.read_log_lines(run_id)
+        return FileTail(file)
+    return StoreTail(lambda: store.read_log_lines(run_id))
+
+
+def _under_way(store: RunStore, run_id: str, runtime: Runtime) -> Callable[[], bool]:
+    """Whether the run is being carried out: its delivery's lock is its own, held by a live
+    process (a process killed leaves the lock; on its own machine that shows)."""
+    run = store.get_run(run_id)
+
+    def check() -> bool:
+        lock = store.get_lock(run.delivery_id) if run is not None else None
+        return lock is not None and lock.run_id == run_id and runtime.holder_alive(lock)
+
+    return check
 
 
 # approve
@@ -573,229 +679,6 @@ def _stored_site(store: RunStore, delivery_id: str) -> str | None:
     record = store.get_delivery(delivery_id)
     named = record.spec.get("site") if record is not None else None
     return named if isinstance(named, str) else None
-
-
-# reading a delivery's state
-
-
-# printing
-
-
-_STYLES = {
-    Status.SUCCEEDED: "green",
-    Status.SKIPPED: "dim",
-    Status.FAILED: "red",
-    Status.CRASHED: "bold red",
-    Status.WAITING: "yellow",
-    Status.RUNNING: "cyan",
-    Status.PENDING: "cyan",
-}
-
-
-def _styled(status: Status, text: str = "") -> str:
-    return f"[{_STYLES[status]}]{text or status}[/]"
-
-
-_PLANNED = {Status.SKIPPED: "up to date", Status.PENDING: "would change"}
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value) if isinstance(value, set | frozenset) else list(value)
-    if isinstance(value, Enum):
-        return value.value
-    return str(value)
-
-
-def _plain(value: object) -> object:
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(_plain(value), indent=2, default=_json_default) + "\n")
-
-
-def _print_plan(outcome: PlanOutcome, people: People, *, as_json: bool) -> None:
-    if as_json:
-        gates = [asdict(gate_summary(state, people)) for state in outcome.gates]
-        steps = [asdict(step) for step in outcome.steps]
-        _print_json({"run": asdict(outcome.run), "steps": steps, "gates": gates})
-        return
-    table = Table("phase", "step", "plan", "changes")
-    for step in outcome.steps:
-        what = _styled(step.status, _PLANNED.get(step.status, "cannot plan"))
-        detail = "\n".join(str(change) for change in step.changes) or step.error or ""
-        table.add_row(str(step.phase), step.key, what, escape(detail))
-    out().print(table)
-    for state in outcome.gates:
-        mark = "[green]passed[/]" if state.passed else "[yellow]needed[/]"
-        out().print(f"gate {state.gate.name}: {mark}")
-    out().print(f"plan {outcome.run.id}: {_styled(outcome.run.status)}")
-
-
-def _print_report(report: RunReport, *, tasks: bool = False) -> None:
-    run = report.run
-    phases = f"phases {run.from_phase}..{run.through_phase}"
-    out().print(
-        f"run {run.id} of {run.delivery_id} ({run.mode}, {phases}, by {run.who} on {run.host}): "
-        f"{_styled(run.status)}"
-    )
-    table = Table("phase", "step", "status", "hosts", "error")
-    for step in report.steps:
-        hosts = report.hosts_of(step.key)
-        table.add_row(
-            str(step.phase),
-            step.key,
-            _styled(step.status),
-            _hosts_cell(hosts),
-            escape(step.error or ""),
-        )
-    if report.steps:
-        out().print(table)
-    if tasks:
-        _print_tasks(report)
-
-
-def _hosts_cell(hosts: Sequence[HostRecord]) -> str:
-    done = [host for host in hosts if host.status.done]
-    return f"{len(done)}/{len(hosts)}" if hosts else ""
-
-
-def _print_tasks(report: RunReport) -> None:
-    for host in report.hosts:
-        out().print(
-            f"{host.step_key} @ {host.host}: {_styled(host.status)} {escape(host.error or '')}"
-        )
-        for task in host.tasks:
-            changed = " (changed)" if task.changed else ""
-            out().print(f"    {escape(task.name)}: {_styled(task.status)}{changed}")
-
-
-def _print_next(outcome: RunOutcome) -> None:
-    run = outcome.run
-    if run.reason:
-        out().print(f"{_styled(run.status)}: {escape(run.reason)}")
-    if run.status is Status.WAITING and outcome.gate is not None:
-        if outcome.gate.blockers and outcome.gate.gate.blocked_by_open_items:
-            out().print(f"see: orchestrator actions list {run.delivery_id}", markup=False)
-        gate = outcome.gate.gate
-        action = (
-            f"{gate.recorded_with} {run.delivery_id} --file FILE"
-            if gate.recorded_with
-            else f"orchestrator approve {run.delivery_id} {gate.name} --comment TEXT"
-        )
-        out().print(
-            f"next: {action} [--sign-with KEY], then orchestrator resume SPEC", markup=False
-        )
-    elif run.status in {Status.FAILED, Status.CRASHED}:
-        out().print("next: fix the cause, then orchestrator resume SPEC")
-
-
-def _print_status(summary: StatusSummary) -> None:
-    _wrapped(
-        f"delivery {summary.delivery}: lead engineer {summary.lead_engineer}, "
-        f"delivery manager {summary.delivery_manager}, spec {summary.spec_hash[:12]}",
-        "",
-    )
-    if summary.in_production_since:
-        out().print(f"[green]in production[/] since {summary.in_production_since} (contract start)")
-    if summary.done:
-        out().print("[green]done[/]: every phase and every gate passed")
-    _print_latest(summary)
-    _print_phases(summary.record)
-    for gate in summary.gates:
-        _print_gate(gate)
-    open_count, closed = len(summary.open_action_items), summary.closed_action_items
-    out().print(f"action items: {open_count} open, {closed} closed")
-    for item in summary.open_action_items:
-        _wrapped(f"#{item.id} open: {item.title}", "  ")
-    _print_evaluation(summary.evaluation)
-    if summary.lock is not None:
-        lock = summary.lock
-        where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
-        out().print(f"locked by {lock.holder} on {where}", markup=False)
-
-
-def _print_latest(summary: StatusSummary) -> None:
-    latest = summary.latest_run
-    if latest is None:
-        out().print("no run yet")
-        return
-    out().print(f"latest run {latest.id}: {_styled(latest.status)}")
-    if latest.reason:
-        _wrapped(latest.reason, "    ")
-
-
-def _print_phases(phases: Sequence[PhaseSummary]) -> None:
-    table = Table("#", "phase", "status", "run", "finished", box=None, show_edge=False,
-                  pad_edge=False, title="phases", title_justify="left")  # fmt: skip
-    for phase in phases:
-        finished = f"{phase.finished_at:%Y-%m-%d %H:%M}" if phase.finished_at else ""
-        table.add_row(str(phase.number), phase.name, _styled(phase.status), phase.run_id or "",
-                      finished)  # fmt: skip
-    out(soft_wrap=False).print(table)
-
-
-def _print_gate(gate: GateSummary) -> None:
-    if gate.passed and gate.approved_by is None:
-        out().print(f"gate {gate.gate}: [green]passed[/] (not needed)")
-    elif gate.passed:
-        when = f", {gate.decided_at:%Y-%m-%d %H:%M}" if gate.decided_at else ""
-        out().print(f"gate {gate.gate}: [green]passed[/]", end=" ")
-        out().print(f"(by {gate.approved_by}{when})", markup=False)
-        if gate.comment:
-            _wrapped(f"comment: {gate.comment}", "    ")
-    else:
-        out().print(f"gate {gate.gate}: [yellow]needed[/]")
-        _wrapped(f"needs {gate.needs}", "    ")
-        _print_wait(gate)
-    if gate.evidence:
-        shown = gate.evidence[:16]  # the whole hash is in --json
-        signed = GATES[gate.gate].evidence_step
-        _wrapped(f"signs the results of {signed}, evidence {shown}...", "    ")
-    if gate.stale_by and not gate.passed:
-        _wrapped(f"stale: {gate.stale_by} signed earlier results", "    ")
-    for blocker in gate.blockers:
-        _wrapped(f"blocked: {blocker}", "    ")
-
-
-def _print_wait(gate: GateSummary) -> None:
-    """How long the delivery has waited at a gate, and its last check-in."""
-    if gate.waiting_since is not None:
-        since = gate.waiting_since
-        long = waited(since, datetime.now(UTC))
-        _wrapped(f"waiting since {since:%Y-%m-%d %H:%M} UTC ({long})", "    ")
-    last = gate.last_checkin
-    if last is not None:
-        _wrapped(f"check-ins: {gate.checkins}, the last {last.at:%Y-%m-%d %H:%M} by {last.by}: "
-                 f"{last.comment}", "    ")  # fmt: skip
-    elif gate.waiting_since is not None and gate.gate in CHECKIN_GATES:
-        _wrapped("check-ins: none yet (orchestrator checkin DELIVERY --comment ...)", "    ")
-
-
-def _print_evaluation(notes: Sequence[EvaluationNote]) -> None:
-    if not notes:
-        out().print("evaluation: none recorded (orchestrator evaluate DELIVERY)")
-        return
-    out().print("evaluation:")
-    for kind, title in (("went_well", "went well"), ("could_be_better", "could be better")):
-        for note in (n for n in notes if n.kind == kind):
-            _wrapped(f"{title}: {note.text} ({note.by})", "  ")
-
-
-def _wrapped(text: str, indent: str) -> None:
-    """``text`` as plain text, wrapped to the terminal's width with a hanging ``indent``."""
-    console = out(soft_wrap=False)
-    width = max(console.width - len(indent), 20)
-    lines = textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
-    for line in lines:
-        console.print(f"{indent}{line}", markup=False, crop=False)
 
 
 def register(app: typer.Typer) -> None:

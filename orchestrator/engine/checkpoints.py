@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from orchestrator.engine.delivery import Delivery
@@ -31,7 +31,7 @@ class Checkpointer:
     def gate_checked(self, run: RunRecord, state: GateState) -> None:
         """Gates are decided by people (``approve``); nothing to record here."""
 
-    def step_started(self, step: StepRecord) -> None:
+    def step_started(self, step: StepRecord, hosts: Sequence[str]) -> None:  # noqa: ARG002 - the protocol
         self._store.save_step(step)
 
     def host_finished(self, host: HostRecord) -> None:

@@ -294,7 +294,7 @@ class Execution:
         running = StepRecord(
             self.run.id, ctx.phase, step.key, Status.RUNNING, prepared.input_hash, self._now()
         )
-        self.parts.observers.step_started(running)
+        self.parts.observers.step_started(running, prepared.hosts)
         try:
             result = self._perform(step, ctx, prepared, previous)
         except RunInterrupted as exc:

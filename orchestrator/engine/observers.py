@@ -25,7 +25,11 @@ class RunObserver(Protocol):
     def run_started(self, run: RunRecord, delivery: Delivery, *, resumed: bool) -> None: ...
     def phase_started(self, phase: PhaseRecord) -> None: ...
     def gate_checked(self, run: RunRecord, state: GateState) -> None: ...
-    def step_started(self, step: StepRecord) -> None: ...
+    def step_started(self, step: StepRecord, hosts: Sequence[str]) -> None:
+        """``step`` begins its work on ``hosts`` (none for a delivery-wide step); the hosts
+        already done with the same inputs are among them and finish first, as skipped."""
+        ...
+
     def host_finished(self, host: HostRecord) -> None: ...
     def step_finished(self, step: StepRecord) -> None: ...
     def phase_finished(self, phase: PhaseRecord) -> None: ...
@@ -50,9 +54,9 @@ class Observers:
         for observer in self._observers:
             observer.gate_checked(run, state)
 
-    def step_started(self, step: StepRecord) -> None:
+    def step_started(self, step: StepRecord, hosts: Sequence[str]) -> None:
         for observer in self._observers:
-            observer.step_started(step)
+            observer.step_started(step, hosts)
 
     def host_finished(self, host: HostRecord) -> None:
         for observer in self._observers:
@@ -88,6 +92,17 @@ def event_name(subject: str, status: Status) -> str:
     return f"{subject}_{_VERBS[status]}"
 
 
+#: Every event ``LoggingObserver`` logs: what a progress display shows in its own way.
+LIFECYCLE_EVENTS = frozenset(
+    {"run_started", "run_resumed", "gate_passed", "gate_closed"}
+    | {
+        event_name(subject, status)
+        for subject in ("run", "phase", "step", "host")
+        for status in Status
+    }
+)
+
+
 class LoggingObserver:
     """Logs every event of a run; the engine binds delivery, run, phase, step and host."""
 
@@ -109,8 +124,8 @@ class LoggingObserver:
         else:
             log.warning("gate_closed", gate=state.gate.name, blockers=list(state.blockers))
 
-    def step_started(self, step: StepRecord) -> None:
-        log.info("step_started", input_hash=step.input_hash[:12])
+    def step_started(self, step: StepRecord, hosts: Sequence[str]) -> None:
+        log.info("step_started", input_hash=step.input_hash[:12], hosts=len(hosts))
 
     def host_finished(self, host: HostRecord) -> None:
         _log(event_name("host", host.status), host.status, changed=host.changed, error=host.error)

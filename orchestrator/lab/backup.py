@@ -102,6 +102,11 @@ def forget_delivery(paths: LabPaths, delivery: str) -> None:
     log.info("backup_delivery_forgotten", host=NAME, delivery=delivery)
 
 
+#: A root shell's deadline: a host's first setup installs packages from the lab's mirror, which on
+#: a busy two-core machine took more than two minutes.
+ROOT_SHELL_TIMEOUT = 900.0
+
+
 def root_shell(paths: LabPaths, address: str, script: str) -> str:
     """Run ``script`` with ``sh`` as root on the lab host at ``address`` (its host key checked
     against the lab's known_hosts); its output."""
@@ -111,4 +116,4 @@ def root_shell(paths: LabPaths, address: str, script: str) -> str:
         "-o", "ConnectTimeout=10", "-o", "ConnectionAttempts=10",
         f"root@{lab_address(address)}", "sh", "-s",
     ]  # fmt: skip
-    return run(argv, input_text=script, timeout=120).stdout
+    return run(argv, input_text=script, timeout=ROOT_SHELL_TIMEOUT).stdout

@@ -6,6 +6,7 @@ The CLI prints both and exits 1; nothing above the lab sees a traceback for an e
     LabError
     ├── PreflightError   the machine lacks something (root, a tool, PostgreSQL)
     ├── CommandFailed    a system command the lab ran returned non-zero
+    │   └── CommandTimedOut  ... or ran past its deadline (and was killed)
     ├── HostBootTimeout  a lab host gave no SSH banner in time (worth another try)
     └── UnsafeTarget     an address or interface outside what the lab owns
 """
@@ -38,6 +39,16 @@ class CommandFailed(LabError):
         self.argv = argv
         self.returncode = returncode
         self.stderr = stderr
+
+
+class CommandTimedOut(CommandFailed):
+    """A system command run by the lab did not finish in time; it was killed."""
+
+    def __init__(self, argv: list[str], timeout: float, output: str) -> None:
+        super().__init__(argv, -1, output)
+        self.message = f"`{' '.join(argv[:3])}` did not finish within {timeout:g} s"
+        self.hint = "the machine may be very busy; run `orchestrator lab up` again to repair"
+        self.args = (self.message,)
 
 
 class HostBootTimeout(LabError):

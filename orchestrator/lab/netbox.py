@@ -43,7 +43,7 @@ from orchestrator.adapters.netbox_bootstrap import Outcome, bootstrap
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.engine.errors import OrchestratorError
 from orchestrator.lab.addressing import PLATFORM_PARENT
-from orchestrator.lab.errors import CommandFailed, LabError, PreflightError
+from orchestrator.lab.errors import CommandFailed, CommandTimedOut, LabError, PreflightError
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
 from orchestrator.lab.processes import start_detached
@@ -314,7 +314,7 @@ def _is_python_312(executable: str) -> bool:
     check = "import sys; sys.exit(sys.version_info < (3, 12))"
     try:
         return run([executable, "-c", check], check=False, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, CommandTimedOut):
         return False
 
 

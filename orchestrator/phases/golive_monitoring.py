@@ -35,7 +35,7 @@ from orchestrator.engine.ports.check_monitoring import resolve
 from orchestrator.engine.step import Change, Result, StepContext
 from orchestrator.phases.app_checks import VIP, AppTarget, delivered_targets
 from orchestrator.phases.base import REACHABILITY, AdapterSource
-from orchestrator.phases.monitoring import check_hosts
+from orchestrator.phases.monitoring import CHECKS, check_hosts
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.model import GoLiveCheck
 from orchestrator.store.records import Json, JsonMap
@@ -153,6 +153,9 @@ class MonitoringStep:
             "route": [route.label, route.value, route.receiver] if route else None,
             "customer": [spec.customer.name, spec.customer.tenant],
             "alert_after": policy.alert_after,
+            # phase 3 publishes the checks silent (not live); when it has published them again
+            # since, they must be made live again, even if nothing else changed
+            "checks_published_by": (ctx.outputs.get(CHECKS) or {}).get("published_by"),
         }
 
     def hosts(self, ctx: StepContext) -> Sequence[str]:  # noqa: ARG002 - the Step protocol

@@ -72,9 +72,9 @@ class ChecksStep:
         if port is None:
             if resolved.checks:
                 raise Refused("no monitoring system is configured to run the spec's checks")
-            return Result(outputs=_outputs(resolved))
+            return Result(outputs=_outputs(resolved, ctx.run_id))
         changed = port.publish_checks(resolved)
-        return Result(changed=changed, outputs=_outputs(resolved))
+        return Result(changed=changed, outputs=_outputs(resolved, ctx.run_id))
 
 
 def _on(hosts: Sequence[CheckHost], roles: Sequence[str] | None) -> str:
@@ -82,8 +82,11 @@ def _on(hosts: Sequence[CheckHost], roles: Sequence[str] | None) -> str:
     return f"{len(hosts)} hosts ({where})" if hosts else f"the hosts of {where}"
 
 
-def _outputs(resolved: DeliveryChecks) -> JsonMap:
+def _outputs(resolved: DeliveryChecks, run_id: str) -> JsonMap:
+    """What was published, and by which run: phase 7 publishes the checks again (live) whenever
+    a later run of this step has replaced them (see ``golive_monitoring.MonitoringStep``)."""
     return {
         "active": [c.name for c in resolved.active()],
         "pending": [c.name for c in resolved.pending()],
+        "published_by": run_id,
     }

@@ -44,6 +44,7 @@ from orchestrator.phases.golive_monitoring import (
     route_problem,
     verify_routes,
 )
+from orchestrator.phases.monitoring import CHECKS
 from orchestrator.site import SiteError, load_site
 from orchestrator.spec import DeliverySpec
 from orchestrator.spec.loader import parse_spec
@@ -418,6 +419,20 @@ def test_a_second_apply_changes_nothing(tmp_path: Path) -> None:
     assert step.apply(ctx).changed
     assert not step.apply(ctx).changed
     assert step.inputs(ctx) == step.inputs(ctx)
+
+
+def test_checks_published_again_by_phase_3_are_made_live_again(tmp_path: Path) -> None:
+    """Phase 3 publishes the checks silent: a later run that re-applies it (its inputs changed)
+    changes phase 7's inputs too, so the same run makes them live again."""
+    step, _checks_port, _app = _step(tmp_path, routing_to("team", {"ops-b": "ops-b-pager"}))
+    ctx = _ctx(_spec())
+
+    def published_by(run_id: str) -> StepContext:
+        checks: dict[str, Json] = {"active": [], "pending": [], "published_by": run_id}
+        return replace(ctx, outputs={**ctx.outputs, CHECKS: checks})
+
+    assert step.inputs(published_by("run-1")) == step.inputs(published_by("run-1"))
+    assert step.inputs(published_by("run-1")) != step.inputs(published_by("run-2"))
 
 
 def test_a_route_that_misses_the_team_activates_nothing(tmp_path: Path) -> None:

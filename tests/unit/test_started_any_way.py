@@ -23,6 +23,7 @@ START_DEPENDENT = (
     "test_cli_netbox.py",  # FORCE_COLOR
     "test_cli_lab.py",  # FORCE_COLOR, COLUMNS
     "test_phase1_cli.py",  # ORCHESTRATOR_STORE_URL
+    "test_cli_progress.py",  # no stdin, FORCE_COLOR, COLUMNS: the pty and the pipe children
 )
 
 #: Run by the child's interpreter: what a shell does for a background job, then pytest.
