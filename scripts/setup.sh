@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the lab runs (systemd-nspawn, debootstrap, dpkg-scanpackages, ip, ssh-keygen,
-# pg_dump), what NetBox builds against (libpq-dev), the services it uses, and the weasyprint
-# command that prints the handover document as a PDF (phase 5; without it there is no PDF).
+# pg_dump), what NetBox builds against (libpq-dev), the services it uses, the weasyprint
+# command that prints the handover document as a PDF (phase 5; without it there is no PDF), and
+# the chromium the run viewer's browser test drives (Playwright never downloads a browser here).
 packages=(systemd-container debootstrap dpkg-dev iproute2 openssh-client postgresql-client
-          libpq-dev gcc postgresql redis-server make weasyprint)
+          libpq-dev gcc postgresql redis-server make weasyprint chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

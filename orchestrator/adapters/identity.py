@@ -67,9 +67,12 @@ class SshSignatureIdentity:
         return verified(self.people, statement, signature)
 
 
-def verified(people: People, statement: str, signature: str) -> Approver:
-    """The person whose listed key made ``signature`` over ``statement``; else
-    ``NotAuthenticated``. Used again to check a kept decision."""
+def verified(
+    people: People, statement: str, signature: str, namespace: str = NAMESPACE
+) -> Approver:
+    """The person whose listed key made ``signature`` over ``statement`` in ``namespace``; else
+    ``NotAuthenticated``. Used again to check a kept decision, and by the viewer's login (in its
+    own namespace, so that no login is an approval)."""
     with tempfile.TemporaryDirectory(prefix="orchestrator-sig-") as folder:
         signers, sig = Path(folder, "allowed_signers"), Path(folder, "approval.sig")
         signers.write_text(allowed_signers(people.values()))
@@ -86,7 +89,7 @@ def verified(people: People, statement: str, signature: str) -> Approver:
                 "ssh_keys` in the site file)"
             )
         _ssh_keygen(
-            ["-Y", "verify", "-f", str(signers), "-I", login, "-n", NAMESPACE, "-s", str(sig)],
+            ["-Y", "verify", "-f", str(signers), "-I", login, "-n", namespace, "-s", str(sig)],
             statement,
         )
     return Approver(person, "ssh-signature", signature)

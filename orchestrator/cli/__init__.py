@@ -13,6 +13,7 @@ import typer
 from orchestrator.cli import checkin as checkin_cli
 from orchestrator.cli import evaluate as evaluate_cli
 from orchestrator.cli import notifications as notifications_cli
+from orchestrator.cli import serve as serve_cli
 from orchestrator.cli import spec as spec_cli
 from orchestrator.cli.actions import actions_app
 from orchestrator.cli.lab import lab_app
@@ -39,6 +40,7 @@ app.command("release")(release)
 app.command("evaluate")(evaluate_cli.evaluate)
 app.command("checkin")(checkin_cli.checkin)
 app.command("notifications")(notifications_cli.notifications)
+app.command("serve")(serve_cli.serve)
 
 
 def paragraphs(text: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.store.private import private_dir
+from orchestrator.store.protocol import RunStore
 from orchestrator.store.sql import SqlRunStore
 
 STATE_ENV = "ORCHESTRATOR_STATE"
@@ -43,3 +44,12 @@ def open_store(location: StoreLocation) -> SqlRunStore:
     if location.url is None:
         private_dir(location.state_dir)
     return SqlRunStore.open(location.store_url)
+
+
+def run_log_lines(store: RunStore, run_logs: Path | None, run_id: str) -> list[str]:
+    """A run's JSON log lines: its file in ``run_logs`` when this machine has it (it has every
+    line, up to the last one logged), else the store's copy (shipped at every checkpoint)."""
+    file = run_logs / f"{run_id}.jsonl" if run_logs is not None else None
+    if file is not None and file.is_file():
+        return file.read_text(encoding="utf-8").splitlines()
+    return store.read_log_lines(run_id)

@@ -7,6 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 
 from orchestrator.store.private import private_file, tighten
@@ -33,6 +35,37 @@ def migrate(engine: Engine) -> None:
         _serialise(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+class StoreNotCurrent(Exception):
+    """A store opened for reading whose schema is not the one this version writes: reading it
+    could misread it, and a reader migrates nothing."""
+
+
+def connect_reader(url: str) -> Engine:
+    """An engine for ``url`` that only reads: no migration, no file made, no write lock taken
+    (SQLite's readers do not queue behind its writers), so a read-only database role serves."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    database = make_url(url).database
+    if database and database != ":memory:" and not Path(database).is_file():
+        raise StoreNotCurrent(f"no run store at {database}")
+    return create_engine(url, connect_args={"timeout": _SQLITE_BUSY_SECONDS})
+
+
+def require_current(engine: Engine) -> None:
+    """``StoreNotCurrent`` unless the database's schema is at this version's newest revision."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPTS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current != head:
+        raise StoreNotCurrent(
+            f"the run store's schema is at revision {current or 'none'}, this version reads "
+            f"{head}: run any orchestrator command that writes (e.g. `orchestrator runs`) with "
+            "a role that may migrate it"
+        )
 
 
 def _serialise(connection: Connection) -> None:

@@ -33,6 +33,9 @@ class DeliveryStore(Protocol):
 
     def save_delivery(self, delivery: DeliveryRecord) -> None: ...
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None: ...
+    def list_deliveries(self) -> list[DeliveryRecord]:
+        """Every delivery, most recently run first."""
+        ...
 
 
 class RunHistory(Protocol):

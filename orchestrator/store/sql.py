@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.store import schema as t
-from orchestrator.store.migrate import connect, migrate
+from orchestrator.store.migrate import connect, connect_reader, migrate, require_current
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
@@ -52,6 +52,14 @@ class SqlRunStore:
         migrate(engine)
         return cls(engine)
 
+    @classmethod
+    def open_reader(cls, url: str) -> SqlRunStore:
+        """Connect to ``url`` to read only: nothing is migrated or written, so a database role
+        with SELECT alone will do; ``StoreNotCurrent`` when the schema is not this version's."""
+        engine = connect_reader(url)
+        require_current(engine)
+        return cls(engine)
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -63,6 +71,10 @@ class SqlRunStore:
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
         row = self._first(select(t.deliveries).where(t.deliveries.c.id == delivery_id))
         return None if row is None else _delivery(row)
+
+    def list_deliveries(self) -> list[DeliveryRecord]:
+        query = select(t.deliveries).order_by(t.deliveries.c.updated_at.desc(), t.deliveries.c.id)
+        return [_delivery(row) for row in self._all(query)]
 
     # runs, phases, steps, hosts
 

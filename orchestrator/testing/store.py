@@ -63,6 +63,9 @@ class InMemoryRunStore:
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
         return self.deliveries.get(delivery_id)
 
+    def list_deliveries(self) -> list[DeliveryRecord]:
+        return sorted(self.deliveries.values(), key=lambda d: (-d.updated_at.timestamp(), d.id))
+
     def save_run(self, run: RunRecord) -> None:
         self.runs[run.id] = run
 

@@ -35,6 +35,7 @@ from orchestrator.lab.prometheus import targets_dir
 from orchestrator.lab.site import person_key
 from orchestrator.phases.base import tree_hash
 from orchestrator.phases.handover_document import TEMPLATES
+from orchestrator.web.app import STATIC
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +210,20 @@ def test_the_installed_package_renders_with_its_own_handover_templates(
     assert Path(location).is_relative_to(installed.venv), location
     assert _files(Path(location)) == _files(TEMPLATES)
     assert cells == "2"
+
+
+def test_the_installed_viewer_serves_its_own_pages_and_static_files(installed: Installed) -> None:
+    code = (
+        "from starlette.testclient import TestClient; "
+        "from orchestrator.testing import InMemoryRunStore; "
+        "from orchestrator.web.app import STATIC, viewer_app; "
+        "get = TestClient(viewer_app(InMemoryRunStore())).get; print(STATIC); "
+        "print(get('/deliveries').status_code, get('/static/htmx.min.js').status_code)"
+    )
+    location, answers = installed.python(code).splitlines()
+    assert Path(location).is_relative_to(installed.venv), location
+    assert _files(Path(location)) == _files(STATIC)
+    assert answers == "200 200"
 
 
 def _files(root: Path) -> list[str]:

@@ -11,10 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.store import SqlRunStore, StoreLocation, open_store
-from orchestrator.store.migrate import connect, migrate
+from orchestrator.store.migrate import StoreNotCurrent, connect, migrate
 from orchestrator.store.records import AuditEntry
 from orchestrator.store.schema import metadata
-from orchestrator.testing.contracts.store import T0
+from orchestrator.testing.contracts.store import T0, delivery
 
 
 def url(tmp_path: Path) -> str:
@@ -77,3 +77,24 @@ def test_without_environment_the_state_folder_is_dot_orchestrator(
     monkeypatch.delenv("ORCHESTRATOR_STATE", raising=False)
     monkeypatch.delenv("ORCHESTRATOR_STORE_URL", raising=False)
     assert StoreLocation.from_env() == StoreLocation(Path(".orchestrator"), None)
+
+
+def test_a_reader_reads_the_store_without_migrating_it(tmp_path: Path) -> None:
+    writer = SqlRunStore.open(url(tmp_path))
+    writer.save_delivery(delivery())
+    reader = SqlRunStore.open_reader(url(tmp_path))
+    assert [d.id for d in reader.list_deliveries()] == ["acme-webshop"]
+    reader.close()
+    writer.close()
+
+
+def test_a_reader_refuses_a_store_of_another_version_or_none(tmp_path: Path) -> None:
+    with pytest.raises(StoreNotCurrent, match="no run store at"):
+        SqlRunStore.open_reader(url(tmp_path))
+    SqlRunStore.open(url(tmp_path)).close()
+    engine = connect(url(tmp_path))
+    with engine.begin() as db:
+        db.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    engine.dispose()
+    with pytest.raises(StoreNotCurrent, match="schema is at revision 0001, this version reads"):
+        SqlRunStore.open_reader(url(tmp_path))

@@ -96,6 +96,14 @@ class StoreContract:
         assert store.get_delivery("acme-webshop") == delivery(spec_hash="h2")
         assert store.get_delivery("nobody") is None
 
+    def test_deliveries_list_most_recently_run_first(self, store: RunStore) -> None:
+        assert store.list_deliveries() == []
+        older = delivery("older")
+        newer = replace(delivery("newer"), updated_at=at(5))
+        store.save_delivery(older)
+        store.save_delivery(newer)
+        assert store.list_deliveries() == [newer, older]
+
     def test_a_run_reads_back_and_its_outcome_is_updated(self, store: RunStore) -> None:
         with_runs(store, run("r1"))
         finished = replace(run("r1"), status=Status.FAILED, finished_at=at(3), reason="no")
