@@ -707,6 +707,10 @@ def _print_status(summary: StatusSummary) -> None:
         out().print(f"[green]in production[/] since {summary.in_production_since} (contract start)")
     if summary.done:
         out().print("[green]done[/]: every phase and every gate passed")
+    if summary.released is not None:
+        mark = summary.released
+        out().print(f"released by {mark.who} at {mark.at:%Y-%m-%d %H:%M:%S} UTC: everything it "
+                    "made is gone; its record below is kept", markup=False)  # fmt: skip
     _print_latest(summary)
     _print_phases(summary.record)
     for gate in summary.gates:
