@@ -156,6 +156,7 @@ def _release(  # noqa: PLR0913 - the command's choices
     try:
         removals = _listed(store, parts, delivery)
         if plan:
+            _say_locked(store.get_lock(delivery))
             return None
         if removals and not yes:
             _confirm(wiring, delivery, len(removals))
@@ -178,6 +179,15 @@ def _listed(store: RunStore, parts: ReleaseParts, delivery: str) -> tuple[Remova
     if not removals:
         out().print(f"nothing left to release of {delivery}")
     return removals
+
+
+def _say_locked(lock: LockRecord | None) -> None:
+    if lock is not None:
+        where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
+        out().print(
+            f"locked by {lock.holder} on {where}: a release now would wait for it (exit 4)",
+            markup=False,
+        )
 
 
 def _confirm(wiring: ReleaseWiring, delivery: str, count: int) -> None:

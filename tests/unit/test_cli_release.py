@@ -111,6 +111,11 @@ def test_a_running_delivery_is_refused_naming_who_holds_it(held: Held) -> None:
     result = CliRunner().invoke(app(), ["release", DELIVERY, "--yes"], obj=wiring(held))
     assert result.exit_code == 4
     assert "locked by bob on ctl-2 (pid 4242, run run-7)" in result.stderr
+    listed = CliRunner().invoke(app(), ["release", DELIVERY, "--plan"], obj=wiring(held))
+    assert listed.exit_code == 0
+    assert listed.stdout.splitlines()[-1] == (
+        "locked by bob on ctl-2 (pid 4242, run run-7): a release now would wait for it (exit 4)"
+    )
     assert held.machines.made
     assert held.workspace.exists(DELIVERY)
 
