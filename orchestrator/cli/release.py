@@ -185,7 +185,7 @@ def _say_locked(lock: LockRecord | None) -> None:
     if lock is not None:
         where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
         out().print(
-            f"locked by {lock.holder} on {where}: a release now would wait for it (exit 4)",
+            f"locked by {lock.holder} on {where}: a release now is refused (exit 4)",
             markup=False,
         )
 

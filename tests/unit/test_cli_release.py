@@ -114,7 +114,7 @@ def test_a_running_delivery_is_refused_naming_who_holds_it(held: Held) -> None:
     listed = CliRunner().invoke(app(), ["release", DELIVERY, "--plan"], obj=wiring(held))
     assert listed.exit_code == 0
     assert listed.stdout.splitlines()[-1] == (
-        "locked by bob on ctl-2 (pid 4242, run run-7): a release now would wait for it (exit 4)"
+        "locked by bob on ctl-2 (pid 4242, run run-7): a release now is refused (exit 4)"
     )
     assert held.machines.made
     assert held.workspace.exists(DELIVERY)
