@@ -22,6 +22,9 @@
         .phases()               the seven phases, their steps working through the above
         .notifications()        who is told when a run waits, fails or crashes: email through
                                 the site's SMTP server, a JSON webhook (none: nothing is sent)
+        .release_parts()        what ``orchestrator release`` removes a delivery through: NetBox,
+                                the machine providers, the monitoring's files and blackbox
+                                modules, the workspace and its vault
 
 The vault uses the store the command opened (``using``): one connection pool for the run's
 records and its shared state. A ``Wiring`` without a store (tests, benchmarks) keeps state on
@@ -52,12 +55,16 @@ from orchestrator.adapters.blackbox_config import BlackboxConfig
 from orchestrator.adapters.host_records import NetBoxHostRecords
 from orchestrator.adapters.identity import LoginIdentity, SshSignatureIdentity
 from orchestrator.adapters.inventory import BackupTarget
-from orchestrator.adapters.machines import ProviderMachines, StaticMachines
+from orchestrator.adapters.machines import ProviderMachines, ProviderRelease, StaticMachines
 from orchestrator.adapters.migration import OpenSshDataMigration
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.adapters.netbox_rest import NetBoxApi
 from orchestrator.adapters.prometheus_api import PrometheusApi
-from orchestrator.adapters.prometheus_files import FileAppMonitoring, FilePrometheus
+from orchestrator.adapters.prometheus_files import (
+    FileAppMonitoring,
+    FilePrometheus,
+    FileRegistrations,
+)
 from orchestrator.adapters.smtp import SmtpNotifier, SmtpSettings
 from orchestrator.adapters.ssh import ParamikoProbe
 from orchestrator.adapters.ssh_access import Hop, SshAccess
@@ -74,7 +81,7 @@ from orchestrator.engine.ports.alert_routing import AlertPolicy, TeamRoute
 from orchestrator.engine.ports.host_records import HostRecords
 from orchestrator.engine.ports.identity import Authenticator, KnownPerson
 from orchestrator.engine.ports.ipam import Ipam
-from orchestrator.engine.ports.machines import Machines
+from orchestrator.engine.ports.machines import Machines, Provider
 from orchestrator.engine.ports.notifier import Notifier
 from orchestrator.engine.ports.reachability import fingerprint
 from orchestrator.engine.ports.vault import DeliveryVault
@@ -86,6 +93,7 @@ from orchestrator.phases.handover_facts import HandoverSettings, Jump
 from orchestrator.phases.migration import MigrationAdapters
 from orchestrator.phases.netbox_steps import Placement
 from orchestrator.phases.record import StatusSummary, status_of
+from orchestrator.phases.release import ReleaseParts
 from orchestrator.phases.software import RESTIC_PASSWORD
 from orchestrator.site import Site
 from orchestrator.site.model import Smtp, Ssh, Webhook
@@ -150,11 +158,7 @@ class Wiring:
     @functools.cached_property
     def adapters(self) -> Adapters:
         site = self.site
-        prometheus = FilePrometheus(
-            site.monitoring.targets.path,
-            site.monitoring.rules.path,
-            str(site.monitoring.prometheus_url),
-        )
+        prometheus = self._prometheus()
         alertmanager = site.monitoring.alertmanager
         return Adapters(
             machines=self.machines(),
@@ -240,7 +244,28 @@ class Wiring:
         return ProviderMachines({name: self._provider(name, settings)
                                  for name, settings in self.site.machines.items()})  # fmt: skip
 
-    def _provider(self, name: str, settings: Mapping[str, str]) -> Machines:
+    def release_parts(self) -> ReleaseParts:
+        """What a release removes a delivery through (``using`` a store: its vault too)."""
+        prometheus = self._prometheus()
+        providers = {name: self._provider(name, settings)
+                     for name, settings in self.site.machines.items()}  # fmt: skip
+        registrations = FileRegistrations(
+            prometheus.targets, prometheus.rules, prometheus.reload, blackbox_config(self.site)
+        )
+        return ReleaseParts(
+            ipam=lambda: self.ipam,
+            machines=ProviderRelease(providers),
+            monitoring=registrations,
+            workspace=self.workspace,
+        )
+
+    def _prometheus(self) -> FilePrometheus:
+        monitoring = self.site.monitoring
+        return FilePrometheus(
+            monitoring.targets.path, monitoring.rules.path, str(monitoring.prometheus_url)
+        )
+
+    def _provider(self, name: str, settings: Mapping[str, str]) -> Provider:
         if name == "static":
             return StaticMachines(lambda: self.records)  # the keys NetBox records
         if name == "lab":

@@ -1,9 +1,12 @@
 """Machine providers: each implements ``orchestrator.engine.ports.machines.Machines``.
 
     Machines.ensure(MachineRequest) -> Machine     idempotent: an existing machine is returned
+    MachineRelease.holding / .release(MachineRef)  a released delivery's machines
     ├── StaticMachines     servers that already exist: nothing to create; the key each must
-    │                      show is the one NetBox records (``HostRecords``)
+    │                      show is the one NetBox records (``HostRecords``); a release only
+    │                      forgets them: the customer's server is never touched
     ├── ProviderMachines   picks a provider by the name the spec gives per host group
+    ├── ProviderRelease    the same for releases
     └── (the lab's nspawn hosts: ``orchestrator.lab.machines.LabMachines``, for a lab site)
 
 Hypervisor providers implement the same one method; the composition root builds the ones the site
@@ -24,7 +27,14 @@ from orchestrator.engine.ports.host_records import (
     RecordRef,
     recorded_key,
 )
-from orchestrator.engine.ports.machines import Machine, MachineRequest, Machines
+from orchestrator.engine.ports.machines import (
+    Holding,
+    Machine,
+    MachineRef,
+    MachineRelease,
+    MachineRequest,
+    Machines,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,12 @@ class StaticMachines:
             raise HostKeyUnrecorded(name, str(record), HOST_KEY_FIELD)
         return key
 
+    def holding(self, machine: MachineRef) -> Holding:  # noqa: ARG002 - every one is the customer's
+        return Holding.CUSTOMERS
+
+    def release(self, machine: MachineRef) -> Holding:  # noqa: ARG002 - as above: forgotten only
+        return Holding.CUSTOMERS
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderMachines:
@@ -72,7 +88,28 @@ class ProviderMachines:
         return provider.ensure(request)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderRelease:
+    """Dispatches each release to the provider the spec names for the machine's host group."""
+
+    providers: Mapping[str, MachineRelease] = field(default_factory=dict)
+
+    def holding(self, machine: MachineRef) -> Holding:
+        return self._provider(machine).holding(machine)
+
+    def release(self, machine: MachineRef) -> Holding:
+        return self._provider(machine).release(machine)
+
+    def _provider(self, machine: MachineRef) -> MachineRelease:
+        provider = self.providers.get(machine.provider)
+        if provider is None:
+            known = ", ".join(sorted(self.providers)) or "none"
+            raise Refused(f"no machine provider {machine.provider!r} here (known: {known})")
+        return provider
+
+
 __all__ = [
     "ProviderMachines",
+    "ProviderRelease",
     "StaticMachines",
 ]

@@ -8,6 +8,9 @@
     <rules>/golive_<delivery>.yml           their alert rules (phase 7, ``FileAppMonitoring``)
     blackbox config: golive_<delivery>_*    their blackbox modules (``BlackboxConfig``)
 
+``FileRegistrations`` lists all of these for one delivery and removes them when it is released
+(a host target counts when its file is named for the delivery and its labels say so).
+
 The Prometheus (any: a site's own or the lab's) must read ``<targets>/*.json`` in a node job,
 ``<targets>/probes/*.json`` in a probe job through the blackbox exporter, and
 ``<rules>/*.yml`` as rule files, with ``--web.enable-lifecycle`` so that a ``POST /-/reload``
@@ -17,18 +20,20 @@ starts anything: ``targets_dir`` is a path, and a reload that Prometheus refuses
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
 from orchestrator.adapters import prometheus_app
-from orchestrator.adapters.blackbox_config import BlackboxConfig
+from orchestrator.adapters.blackbox_config import BlackboxConfig, read_config
 from orchestrator.adapters.prometheus import render
 from orchestrator.engine.errors import Refused, Unreachable
 from orchestrator.engine.ports.app_monitoring import AppChecks
@@ -133,6 +138,71 @@ class FileAppMonitoring:
         if self.blackbox is None:
             return False
         return self.blackbox.replace_modules(prometheus_app.module_prefix(delivery), wanted)
+
+
+@dataclass(frozen=True)
+class FileRegistrations:
+    """The ``MonitoringRegistrations`` of a Prometheus that reads our files (the folders of
+    ``FilePrometheus``), ``reload`` making it read its rules again, and the blackbox exporter's
+    configuration file, if the site names one."""
+
+    targets: Path
+    rules: Path
+    reload: Callable[[], None]
+    blackbox: BlackboxConfig | None = None
+
+    def registrations(self, delivery: str) -> tuple[str, ...]:
+        files = tuple(self._name(path) for path in self._files(delivery))
+        return files + tuple(f"blackbox module {name}" for name in self._modules(delivery))
+
+    def unregister(self, delivery: str) -> tuple[str, ...]:
+        files = list(self._files(delivery))
+        for path in files:
+            path.unlink(missing_ok=True)
+        if any(path.parent == self.rules for path in files):
+            self.reload()  # the rule files Prometheus loaded are gone
+        modules = self._modules(delivery)
+        if self.blackbox is not None and modules:
+            self.blackbox.replace_modules(prometheus_app.module_prefix(delivery), {})
+        removed = (*(self._name(p) for p in files), *(f"blackbox module {m}" for m in modules))
+        log.info("monitoring_unregistered", delivery=delivery, removed=list(removed))
+        return removed
+
+    def _files(self, delivery: str) -> Iterator[Path]:
+        yield from (p for p in sorted(self.targets.glob(f"{delivery}-*.json"))
+                    if _target_of(p, delivery))  # fmt: skip
+        probes, pending = self.targets / "probes", self.rules / "pending"
+        candidates = (
+            *(probes / f"{delivery}.json", probes / f"golive_{delivery}.json"),
+            *(self.rules / f"{delivery}.yml", self.rules / f"golive_{delivery}.yml"),
+            *(pending / f"{delivery}.rules.yml", pending / f"{delivery}.probes.json"),
+        )
+        yield from (path for path in candidates if path.is_file())
+
+    def _modules(self, delivery: str) -> list[str]:
+        if self.blackbox is None:
+            return []
+        prefix = prometheus_app.module_prefix(delivery)
+        modules = read_config(self.blackbox.path).get("modules") or {}
+        return sorted(name for name in modules if name.startswith(prefix))
+
+    def _name(self, path: Path) -> str:
+        base = self.targets if path.is_relative_to(self.targets) else self.rules
+        return f"{base.name}/{path.relative_to(base)}"
+
+
+def _target_of(path: Path, delivery: str) -> bool:
+    """Whether the host target file ``path`` is ``delivery``'s (its labels say so): the name
+    ``acme-web-01.json`` alone might be delivery ``acme-web``'s host ``01``."""
+    try:
+        groups = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(groups, list) and any(
+        isinstance(g, dict) and isinstance(g.get("labels"), dict)
+        and g["labels"].get("delivery") == delivery
+        for g in groups
+    )  # fmt: skip
 
 
 def _put(path: Path, text: str | None) -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -181,10 +182,36 @@ class Workspace:
 
     # release
 
+    def held(self, delivery_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The addresses pinned and the names of the secrets kept for the delivery; nothing is
+        made (not even its folder)."""
+        folder = self.root / delivery_id
+        if self.vault is not None:
+            return tuple(self.vault.pins(delivery_id)), tuple(self.vault.secrets(delivery_id))
+        pins, known = read_pins(folder / "known_hosts"), _read_secrets(folder / "secrets.json")
+        return tuple(pins), tuple(known)
+
+    def exists(self, delivery_id: str) -> bool:
+        """Whether the delivery has a folder here (nothing is made)."""
+        return (self.root / delivery_id).is_dir()
+
+    def remove(self, delivery_id: str) -> bool:
+        """Remove the delivery's folder and all in it; whether there was one."""
+        folder = self.root / delivery_id
+        if (
+            folder.is_symlink()
+            or not folder.is_dir()
+            or folder.parent.resolve() != self.root.resolve()
+        ):
+            return False
+        shutil.rmtree(folder)
+        return True
+
     def forget(self, delivery_id: str) -> int:
         """Forget the delivery's pins and secrets, in the vault and in the two files; how many
         there were. Artifacts and the fact cache stay."""
-        pins, secrets_file = self.known_hosts(delivery_id), self.secrets_file(delivery_id)
+        folder = self.root / delivery_id  # not made if it is gone
+        pins, secrets_file = folder / "known_hosts", folder / "secrets.json"
         if self.vault is not None:
             forgotten = self.vault.forget(delivery_id)
         else:

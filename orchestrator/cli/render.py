@@ -206,6 +206,10 @@ def print_status(summary: StatusSummary, *, console: Console | None = None) -> N
         )
     if summary.done:
         console.print("[green]done[/]: every phase and every gate passed")
+    if summary.released is not None:
+        mark = summary.released
+        console.print(f"released by {mark.who} at {mark.at:%Y-%m-%d %H:%M:%S} UTC: everything it "
+                      "made is gone; its record below is kept", markup=False)  # fmt: skip
     _print_latest(console, summary)
     _print_phases(console, summary.record)
     for gate in summary.gates:

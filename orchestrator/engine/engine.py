@@ -12,10 +12,11 @@ from orchestrator import __version__
 from orchestrator.engine.abandoned import settle_abandoned
 from orchestrator.engine.checkpoints import Checkpointer
 from orchestrator.engine.delivery import Delivery
-from orchestrator.engine.errors import BadInput, RunLocked
+from orchestrator.engine.errors import BadInput
 from orchestrator.engine.execution import Ending, Execution, Parts, Runtime
 from orchestrator.engine.findings import FindingsObserver
 from orchestrator.engine.gates import GateState
+from orchestrator.engine.lock import claim
 from orchestrator.engine.observers import Observers, RunObserver
 from orchestrator.engine.phase import Phase, PhaseRange, check_catalogue
 from orchestrator.engine.planning import Planning, PlanOutcome
@@ -188,19 +189,11 @@ class Engine:
 
     def _claim(self, run: RunRecord, *, break_lock: bool) -> None:
         """Take the delivery's lock for ``run``; a live holder raises ``RunLocked``."""
-        owner, store = self.parts.runtime.owner, self.parts.store
-        now = self.parts.runtime.clock()
-        lock = LockRecord(run.delivery_id, run.id, run.who, owner.host, owner.pid, now)
-        held = store.acquire_lock(lock)
-        if held is None:
-            return
-        if not break_lock and self.parts.runtime.holder_alive(held):
-            raise RunLocked(held)
-        if store.break_lock(held):
-            self._audit_lock(run, "lock_broken" if break_lock else "lock_taken_over", held)
-        held = store.acquire_lock(lock)
-        if held is not None:
-            raise RunLocked(held)
+        owner, runtime = self.parts.runtime.owner, self.parts.runtime
+        lock = LockRecord(run.delivery_id, run.id, run.who, owner.host, owner.pid, runtime.clock())
+        taken = claim(self.parts.store, lock, runtime.holder_alive, break_lock=break_lock)
+        if taken is not None:
+            self._audit_lock(run, "lock_broken" if break_lock else "lock_taken_over", taken)
 
     def _audit_lock(self, run: RunRecord, action: str, held: LockRecord) -> None:
         detail: JsonMap = {k: str(v) for k, v in asdict(held).items()}

@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.engine.errors import BadInput, Refused, TimedOut
-from orchestrator.engine.ports.machines import Machine, MachineRequest
+from orchestrator.engine.ports.machines import Holding, Machine, MachineRef, MachineRequest
 from orchestrator.lab.addressing import lab_address, netns_name
 from orchestrator.lab.errors import HostBootTimeout, LabError, UnsafeTarget
-from orchestrator.lab.hosts import LabHost, create_host, host_status, list_hosts
+from orchestrator.lab.hosts import (
+    HostDir,
+    LabHost,
+    create_host,
+    destroy_host,
+    host_status,
+    list_hosts,
+)
 from orchestrator.lab.network import HOST_IFACE
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.proc import run
@@ -71,6 +78,24 @@ class LabMachines:
 
     def _create(self, name: str, address: str) -> LabHost:
         return create_host(name, address, paths=self.paths)
+
+    def holding(self, machine: MachineRef) -> Holding:
+        """``OURS`` when the lab host of that name has the delivery's address (or was left half
+        made, without a record); ``OTHERS`` when it has another address."""
+        existing = {h.name: h for h in list_hosts(self.paths)}.get(machine.name)
+        if existing is not None:
+            return Holding.OURS if existing.address == machine.address else Holding.OTHERS
+        return Holding.OURS if HostDir.of(self.paths, machine.name).root.exists() else Holding.GONE
+
+    def release(self, machine: MachineRef) -> Holding:
+        """Destroy the lab host when it is the delivery's (``holding``); idempotent."""
+        found = self.holding(machine)
+        if found is Holding.OURS:
+            try:
+                destroy_host(machine.name, paths=self.paths)
+            except LabError as exc:
+                raise Refused(str(exc)) from exc
+        return found
 
 
 def _add_lab_address(name: str, address: str) -> None:

@@ -18,9 +18,11 @@ from orchestrator.engine.gates import GATES, GateState, People, gate_state, oper
 from orchestrator.engine.status import Mode, Status
 from orchestrator.phases import phase_names
 from orchestrator.phases.handover import CONTRACT
+from orchestrator.phases.release import released
 from orchestrator.store.protocol import RunStore
 from orchestrator.store.records import (
     ActionItem,
+    AuditEntry,
     CheckIn,
     EvaluationNote,
     LockRecord,
@@ -77,6 +79,7 @@ class StatusSummary:
     closed_action_items: int = 0
     evaluation: tuple[EvaluationNote, ...] = ()
     done: bool = False  # every phase succeeded (or was skipped) and every gate passed
+    released: AuditEntry | None = None  # the release since the latest run: all it made is gone
 
 
 def status_of(store: RunStore, delivery_id: str) -> StatusSummary:
@@ -119,6 +122,7 @@ def status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         closed_action_items=len(all_items) - len(items),
         evaluation=tuple(store.list_evaluation_notes(delivery_id)),
         done=all(p.status.done for p in every_phase) and all(g.passed for g in gates),
+        released=released(store, delivery_id),
     )
 
 

@@ -24,6 +24,8 @@ which runs the same assertions against the fake (tests/unit) and the real adapte
     printer             ScriptedPrinter            ``Printer``: a stand-in PDF, or a note
     identity            FixedIdentity              ``Authenticator``: always the given person
     notifier            RecordingNotifier          ``Notifier``: keeps what it was given to send
+    release             InMemoryRegistrations,     ``MonitoringRegistrations`` and
+                        InMemoryMachineRelease     ``MachineRelease``: what a release removes
     adapters            fake_adapters              phase 2-4 ``Adapters`` made of the fakes above
     deliveries          make_delivery, T0, OPERATIONS, site_people, known_person, BOB_BUDDY,
                         OLGA_OPS, approve_gates    a ``Delivery`` without a spec file, its people,
@@ -70,6 +72,7 @@ from orchestrator.testing.platform_checks import ScriptedChecks, inventory_hosts
 from orchestrator.testing.playbooks import HostScript, ScriptedPlaybooks, all_ok
 from orchestrator.testing.printer import ScriptedPrinter
 from orchestrator.testing.reachability import ScriptedProbe
+from orchestrator.testing.release import InMemoryMachineRelease, InMemoryRegistrations
 from orchestrator.testing.steps import (
     CrashPoint,
     ScriptedStep,
@@ -96,7 +99,9 @@ __all__ = [
     "InMemoryAppMonitoring",
     "InMemoryHostRecords",
     "InMemoryIpam",
+    "InMemoryMachineRelease",
     "InMemoryMachines",
+    "InMemoryRegistrations",
     "InMemoryRunStore",
     "RecordingNotifier",
     "RecordingObserver",

@@ -162,7 +162,7 @@ def clean_delivery(delivery: str, hosts: Sequence[str], paths: LabPaths) -> None
 
 def forget_monitoring(delivery: str, paths: LabPaths) -> None:
     """Take a test delivery out of the lab's Prometheus: its hosts' targets, its checks, and its
-    go-live probes, rules and blackbox modules (``orchestrator release`` does not, yet)."""
+    go-live probes, rules and blackbox modules (what ``orchestrator release`` removes first)."""
     with tempfile.TemporaryDirectory() as state:
         adapters = Wiring(load_site(site_file(paths)), Path(state)).adapters
         if adapters.checks is not None:

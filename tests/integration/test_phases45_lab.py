@@ -2,7 +2,9 @@
 broken as action items, closes them once mended, is signed off by a second engineer (never the
 lead engineer, never the CI account), and the handover makes the platform live; the go-live checks
 find the application down, the delivery manager approves going live, the lead engineer records the
-evaluation, operations accept the final report, and a second run skips every step.
+evaluation, operations accept the final report, and a second run skips every step. Then the
+delivery is released (``--plan``, one release killed mid-way, the next one finishing) and nothing
+it made is left.
 
 One delivery (one web host with nginx, two users and backups; prefix ``p45-``) is run with the
 installed ``orchestrator`` command on the lab's site file. Each approval is signed with the
@@ -14,8 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,8 +32,11 @@ import pytest
 from orchestrator.lab import backup as lab_backup
 from orchestrator.lab import lab
 from orchestrator.lab.addressing import BACKUP_HOST
+from orchestrator.lab.hosts import list_hosts
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.site import person_key, site_file, state_key_file, token_file
+from orchestrator.phases.release import ReleaseParts, holdings, released
+from orchestrator.phases.release_plan import What, plan_release
 from orchestrator.site import load_site
 from orchestrator.store.sql import SqlRunStore
 from orchestrator.wiring import Wiring
@@ -104,6 +112,19 @@ class Lab:
     ) -> subprocess.CompletedProcess[str]:
         signed = ("--sign-with", str(person_key(self.paths, login))) if login else ()
         return self.orc("approve", DELIVERY, gate, "--comment", comment, *signed)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """``orchestrator ARGS`` started, as ``orc`` runs it."""
+        env = {**os.environ, "ORCHESTRATOR_SITE": str(site_file(self.paths)),
+               "ORCHESTRATOR_STATE": str(self.root / "state")}  # fmt: skip
+        env.pop("ORCHESTRATOR_SIGN_WITH", None)
+        return subprocess.Popen([ORCHESTRATOR, *args], env=env, text=True, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+    def release_parts(self, store: SqlRunStore) -> ReleaseParts:
+        """What ``release`` removes the delivery through, built afresh (nothing read before)."""
+        wiring = Wiring(load_site(site_file(self.paths)), self.root / "state")
+        return wiring.using(store).release_parts()
 
     def store(self) -> SqlRunStore:
         return SqlRunStore.open(f"sqlite:///{self.root / 'state' / 'runs.db'}")
@@ -296,6 +317,53 @@ def test_go_live_evaluation_and_operations_end_the_delivery(delivered: Lab) -> N
     assert again.returncode == 0, _why(again)
     shown = json.loads(lab.orc("show", "--json", _latest_run(lab)).stdout)
     assert {s["status"] for s in shown["steps"]} == {"skipped"}, shown["steps"]
+
+
+def test_release_plans_then_a_killed_release_and_the_next_remove_everything(delivered: Lab) -> None:
+    """The finished delivery taken back down: ``--plan`` lists its removals and changes nothing;
+    a release killed (SIGKILL) a random moment after it took the lock leaves what the next one
+    finishes; NetBox, the lab host, the monitoring (go-live probes and blackbox modules too), the
+    workspace, pins and secrets are gone, and the history is kept."""
+    lab = delivered
+    store = lab.store()
+    try:
+        parts = lab.release_parts(store)
+        before = holdings(parts, store, DELIVERY)
+        made = {What.MONITORING, What.MACHINE, What.NETBOX, What.PIN, What.WORKSPACE}
+        assert {r.what for r in plan_release(before)} >= made
+
+        listed = lab.orc("release", DELIVERY, "--plan")
+        assert listed.returncode == 0, _why(listed)
+        assert f"remove machine {WEB} (destroy lab host)" in listed.stdout.splitlines()
+        assert holdings(lab.release_parts(store), store, DELIVERY) == before, "--plan changed it"
+
+        victim = lab.popen("release", DELIVERY, "--yes")
+        give_up = time.monotonic() + 60
+        while store.get_lock(DELIVERY) is None:
+            assert victim.poll() is None, victim.communicate()
+            assert time.monotonic() < give_up, "the release never took the lock"
+            time.sleep(0.05)
+        time.sleep(random.uniform(0.0, 1.5))  # noqa: S311 - a random moment, not a secret
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=30)
+        again = lab.orc("release", DELIVERY, "--yes")
+        assert again.returncode == 0, _why(again)
+        assert again.stdout.splitlines()[-1].startswith(f"released {DELIVERY}: ")
+
+        parts = lab.release_parts(store)  # new adapters: nothing read before answers now
+        after = holdings(parts, store, DELIVERY)
+        assert plan_release(after) == ()
+        assert WEB not in {h.name for h in list_hosts(lab.paths)}
+        assert parts.monitoring.registrations(DELIVERY) == ()
+        assert not (lab.root / "state" / "deliveries" / DELIVERY).exists()
+        assert store.list_state(DELIVERY, "pin") == {}
+        assert store.list_state(DELIVERY, "secret") == {}
+        assert released(store, DELIVERY) is not None
+        assert store.list_runs(DELIVERY), "the history is kept"
+    finally:
+        store.close()
+    status = lab.orc("status", DELIVERY)
+    assert "released by" in status.stdout, _why(status)
 
 
 def _latest_run(lab: Lab) -> str:

@@ -22,7 +22,7 @@ START_DEPENDENT = (
     "test_cli_runs.py",  # ORCHESTRATOR_STORE_URL, FORCE_COLOR, COLUMNS
     "test_cli_netbox.py",  # FORCE_COLOR
     "test_cli_lab.py",  # FORCE_COLOR, COLUMNS
-    "test_phase1_cli.py",  # ORCHESTRATOR_STORE_URL
+    "test_cli_release.py",  # ORCHESTRATOR_STORE_URL, standard input closed
     "test_cli_progress.py",  # no stdin, FORCE_COLOR, COLUMNS: the pty and the pipe children
 )
 

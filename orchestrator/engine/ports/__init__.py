@@ -6,12 +6,16 @@
                                         (orchestrator.adapters.host_records.NetBoxHostRecords)
     machines        Machines            a host up from its image at its reserved address
                                         (orchestrator.adapters.machines: lab, static, by provider)
+                    MachineRelease      a released delivery's machines destroyed (the provider's
+                                        own) or forgotten (existing servers)
     reachability    ReachabilityProbe   a host answers SSH with its pinned key
                                         (orchestrator.adapters.ssh.ParamikoProbe)
     playbooks       PlaybookRunner      a playbook on some hosts, an outcome per host and task
                                         (orchestrator.adapters.ansible.AnsibleRunnerPlaybooks)
     monitoring      Monitoring          the folder a host is registered in for scraping
                                         (orchestrator.adapters.prometheus_files.FilePrometheus)
+                    MonitoringRegistrations  a delivery's targets, rules and modules, listed and
+                                        removed (orchestrator.adapters.prometheus_files)
     check_monitoring  CheckMonitoring   the spec's monitoring checks, resolved to hosts, installed
                                         (orchestrator.adapters.prometheus_files.FilePrometheus)
     app_monitoring  AppMonitoring       the go-live checks probed by address and alerting

@@ -1,6 +1,10 @@
 """The ``Machines`` port: a host up from its standard image, at the address phase 1 reserved.
 
     Machines.ensure(MachineRequest) -> Machine     idempotent: an existing machine is returned
+    MachineRelease.holding(MachineRef) -> Holding  what a release would find (no side effects)
+    MachineRelease.release(MachineRef) -> Holding  what it found; a machine the delivery's
+                                                   provider made is destroyed, an existing
+                                                   server is only forgotten (never touched)
 
 Adapters (``orchestrator.adapters.machines``): ``LabMachines``, ``StaticMachines`` and
 ``ProviderMachines``, which picks one of them by the provider the spec names per host group;
@@ -14,6 +18,7 @@ raises ``Refused``; an existing server whose host key is not recorded raises ``H
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from orchestrator.engine.ports.host_records import RecordRef
@@ -57,3 +62,39 @@ class Machines(Protocol):
     def ensure(self, request: MachineRequest) -> Machine:
         """The machine for ``request``, created if it does not exist yet."""
         ...
+
+
+class Holding(StrEnum):
+    """What a provider holds under a delivery's machine, as ``orchestrator release`` sees it."""
+
+    OURS = "ours"  # the provider made it for the delivery: a release destroys it
+    CUSTOMERS = "customers"  # an existing server (``static``): a release forgets it, never more
+    OTHERS = "others"  # a machine of that name that is not the delivery's (another address)
+    GONE = "gone"  # nothing there: never made, or removed already
+
+
+@dataclass(frozen=True, slots=True)
+class MachineRef:
+    """A machine of a delivery: its name, the provider the spec names, the address phase 1
+    reserved for it (without the prefix length), by which a provider tells it from a namesake."""
+
+    name: str
+    provider: str
+    address: str
+
+
+class MachineRelease(Protocol):
+    """Takes a delivery's machines back when it is released."""
+
+    def holding(self, machine: MachineRef) -> Holding:
+        """What is there under ``machine`` now; changes nothing."""
+        ...
+
+    def release(self, machine: MachineRef) -> Holding:
+        """Destroy ``machine`` if it is ``OURS``; leave anything else as it is. What was there
+        (``GONE`` the second time: it is idempotent)."""
+        ...
+
+
+class Provider(Machines, MachineRelease, Protocol):
+    """A machine provider: brings a delivery's machines up and takes them back."""
