@@ -73,7 +73,10 @@ class YamlDocument:
 
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse ``text`` (the contents of ``file``); a syntax error raises ``SpecError``."""
-    loader = _SpecLoader(text)
+    try:
+        loader = _SpecLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses, found before parsing
+        raise SpecError([_refused_character(file, text, exc)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -129,6 +132,17 @@ def read_yaml(path: Path, limit: int = MAX_BYTES) -> YamlDocument:
     """Read and parse the YAML file at ``path`` (``read_text_file``); any failure raises
     ``SpecError``."""
     return parse_yaml(read_text_file(path, limit), str(path))
+
+
+def _refused_character(file: str, text: str, exc: yaml.reader.ReaderError) -> SpecProblem:
+    """A control character (or U+FFFE, U+FFFF) YAML does not allow anywhere in a file."""
+    line = text.count("\n", 0, exc.position) + 1
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    message = (
+        f"invalid YAML (column {column}): the character U+{exc.character:04X} is not allowed "
+        "in YAML (a control character); remove it"
+    )
+    return SpecProblem(file, line, "", message)
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> SpecProblem:

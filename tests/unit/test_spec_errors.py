@@ -131,3 +131,19 @@ def test_anchors_work_and_problems_show_at_the_alias() -> None:
         "anchors.yaml:19: hosts[0].size.cpus: must be >= 1",
         "anchors.yaml:22: hosts[1].size.cpus: must be >= 1",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("null\n\x00...\n", "nul.yaml:2: invalid YAML (column 1): the character U+0000"),
+        ("id: a\ntitle: x\x07y\n", "nul.yaml:2: invalid YAML (column 9): the character U+0007"),
+        ("id: \x9f\n", "nul.yaml:1: invalid YAML (column 5): the character U+009F"),
+    ],
+)
+def test_a_control_character_is_refused_at_its_line(text: str, expected: str) -> None:
+    """Found by the fuzzer: PyYAML refused the NUL before parsing began, outside the ``try``
+    that turns YAML errors into problems, and ``orchestrator validate`` showed a traceback."""
+    (reported,) = _reported(text, "nul.yaml")
+    assert reported.startswith(expected)
+    assert reported.endswith("is not allowed in YAML (a control character); remove it")
