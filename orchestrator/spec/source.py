@@ -34,8 +34,44 @@ _KINDS = {
 }
 
 
+#: A number in a spec has a few digits; a longer one is a mistake, and a costly one to read
+#: (``1:00:00:...``, YAML 1.1's base 60, takes time quadratic in its length).
+MAX_NUMBER_CHARS = 100
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+#: What a scalar with an explicit or implicit tag must read as, said for a person.
+_READ_AS = {
+    "tag:yaml.org,2002:int": "a whole number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
+#: What PyYAML's scalar constructors raise for text they cannot read (``!!int abc``,
+#: ``!!bool maybe``, ``!!timestamp x``, a number beyond Python's 4300 digits).
+_CONSTRUCTOR_FAILURES = (ValueError, KeyError, IndexError, AttributeError, OverflowError)
+
+
 class _SpecLoader(yaml.SafeLoader):
-    """``SafeLoader`` without implicit timestamps: ``2025-01-10`` stays a string."""
+    """``SafeLoader`` without implicit timestamps: ``2025-01-10`` stays a string. A scalar
+    that cannot be read as its type is a ``ConstructorError`` at its place, like any other."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:  # noqa: FBT001, FBT002 - PyYAML's signature
+        if isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS:
+            _check_number_length(node)
+        try:
+            return super().construct_object(node, deep=deep)
+        except _CONSTRUCTOR_FAILURES:
+            kind = _READ_AS.get(node.tag, f"tag {node.tag}")
+            problem = f"cannot be read as {kind}; quote it if it is text"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+def _check_number_length(node: yaml.ScalarNode) -> None:
+    if len(node.value) > MAX_NUMBER_CHARS:
+        problem = (
+            f"a number of {len(node.value)} characters (at most {MAX_NUMBER_CHARS}); "
+            "quote it if it is text"
+        )
+        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
 
 _SpecLoader.yaml_implicit_resolvers = {

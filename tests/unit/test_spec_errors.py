@@ -147,3 +147,29 @@ def test_a_control_character_is_refused_at_its_line(text: str, expected: str) ->
     (reported,) = _reported(text, "nul.yaml")
     assert reported.startswith(expected)
     assert reported.endswith("is not allowed in YAML (a control character); remove it")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "what"),
+    [
+        ("id: " + "9" * 4301 + "\n", "1", "5): a number of 4301 characters (at most 100)"),
+        (
+            "id: a\ntitle: 1" + ":00" * 40 + "\n",
+            "2",
+            "8): a number of 121 characters (at most 100)",
+        ),
+        ("id: !!int abc\n", "1", "5): cannot be read as a whole number"),
+        ("id: !!bool maybe\n", "1", "5): cannot be read as true or false"),
+        ("id: !!timestamp 2025-13-45\n", "1", "5): cannot be read as a date"),
+        ("id: !!float\n", "1", "5): cannot be read as a number"),
+    ],
+)
+def test_a_scalar_yaml_cannot_read_is_a_problem_at_its_place(
+    text: str, where: str, what: str
+) -> None:
+    """Found by the fuzzer: ``prefix_length: 999...`` (4301 digits) made PyYAML's ``int()``
+    raise ``ValueError`` (Python's limit on digits), which no ``except`` expected: a traceback.
+    ``!!int abc`` and friends failed the same way; ``1:00:00:...`` (YAML's base 60) took time
+    quadratic in its length."""
+    expected = f"big.yaml:{where}: invalid YAML (column {what}; quote it if it is text"
+    assert _reported(text, "big.yaml") == [expected]
