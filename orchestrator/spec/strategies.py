@@ -20,7 +20,8 @@ directives, flow brackets), bytes that are not UTF-8.
 The promise (``broken_promises``): no traceback; exit 0 with one ``FILE: delivery ... is valid``
 line, or exit 2 with every problem on a line of its own as ``FILE:LINE: FIELD: MESSAGE`` (or
 ``FILE:LINE: MESSAGE`` for the file as a whole), the line a positive number no larger than the
-file's lines (counted by ``\\n``), then ``FILE: invalid, N problems``.
+file's lines (as editors count them: ``\\n``, ``\\r\\n`` or ``\\r`` ends one), then
+``FILE: invalid, N problems``.
 """
 
 from __future__ import annotations
@@ -390,6 +391,8 @@ def run_validate(path: Path) -> Outcome:
 
 _VALID = re.compile(r"delivery \S+ is valid \(\d+ hosts?, spec [0-9a-f]{12}\)")
 _SUMMARY = re.compile(r"invalid, (\d+) problems?")
+#: Where a line ends, as editors count (``orchestrator.spec.source.LINE_END``, in bytes).
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 _PROBLEM = re.compile(r"(?P<line>[0-9]+): (?P<rest>.+)")
 
 
@@ -415,7 +418,7 @@ def _valid_broken(outcome: Outcome, path: Path) -> list[str]:
 def problem_lines_broken(stderr: str, file: str, data: bytes) -> list[str]:
     """What is wrong with ``stderr``'s problem lines for ``file`` holding ``data``: each line
     ``FILE:LINE: [FIELD: ]MESSAGE`` with the line in the file, then the summary counting them."""
-    last_line = data.count(b"\n") + 1
+    last_line = len(_LINE_END.findall(data)) + 1
     lines = stderr.split("\n")
     if lines[-1] != "":
         return [f"stderr does not end with a newline: {stderr[-80:]!r}"]

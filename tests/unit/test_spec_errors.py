@@ -173,3 +173,25 @@ def test_a_scalar_yaml_cannot_read_is_a_problem_at_its_place(
     quadratic in its length."""
     expected = f"big.yaml:{where}: invalid YAML (column {what}; quote it if it is text"
     assert _reported(text, "big.yaml") == [expected]
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"])
+def test_lines_are_counted_as_editors_count_them(separator: str) -> None:
+    """Found by the fuzzer: PyYAML ends a line at NEL, U+2028 and U+2029 too, so a problem after
+    one was reported lines below where an editor (or ``grep -n``) shows it, even past the end."""
+    text = (CASES / "count-zero.yaml").read_text(encoding="utf-8")
+    text = text.replace("{name: Acme B.V.,", f'{{name: "Acme{separator}B.V.{separator}",', 1)
+    assert separator in text
+    assert _reported(text, "acme.yaml") == ["acme.yaml:17: hosts[0].count: must be >= 1"]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_ends_count_once(newline: str) -> None:
+    text = (CASES / "count-zero.yaml").read_text(encoding="utf-8").replace("\n", newline)
+    assert _reported(text, "acme.yaml") == ["acme.yaml:17: hosts[0].count: must be >= 1"]
+
+
+def test_a_syntax_error_after_a_line_separator_is_at_the_line_an_editor_shows() -> None:
+    assert _reported('id: "x\u2028y"\ntitle: [a\n', "sep.yaml") == [
+        "sep.yaml:3: invalid YAML (column 1): expected ',' or ']', but got '<stream end>'"
+    ]
