@@ -7,6 +7,7 @@ problems expected for it in a trailing ``# expect:`` comment block (so lines abo
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator.spec import SpecError, SpecProblem, load_spec, parse_spec
 
@@ -195,3 +196,25 @@ def test_a_syntax_error_after_a_line_separator_is_at_the_line_an_editor_shows() 
     assert _reported('id: "x\u2028y"\ntitle: [a\n', "sep.yaml") == [
         "sep.yaml:3: invalid YAML (column 1): expected ',' or ']', but got '<stream end>'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("ti\ntle", r'["ti\ntle"]'),
+        ("name\u200b", r'["name\u200b"]'),
+        ("a\u202eb", r'["a\u202eb"]'),
+        ('say "hi"\\', r'["say \"hi\"\\"]'),
+        ("\x7f", r'["\x7f"]'),
+        ("\U000e0001", r'["\U000e0001"]'),
+        ("naïve ключ 中", '["naïve ключ 中"]'),
+    ],
+)
+def test_a_key_is_named_on_one_line_as_written(key: str, field: str) -> None:
+    """Found by the fuzzer: a key with a line break split its problem over two lines, and one
+    with U+200B (invisible) or U+202E (turns the text around) was shown as the key it is not."""
+    text = (CASES / "valid.yaml").read_text(encoding="utf-8")
+    written = yaml.safe_dump({key: "x"}, allow_unicode=True)
+    text = text.replace("\nid:", f"\n{written}id:", 1)
+    (reported,) = _reported(text, "key.yaml")
+    assert reported.startswith(f"key.yaml:2: {field}: unknown key")
