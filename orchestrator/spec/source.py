@@ -29,6 +29,7 @@ MAX_BYTES = 1024 * 1024
 _MERGE_KEY = "<<"
 #: Where a line ends (universal newlines); not NEL, U+2028 or U+2029.
 LINE_END = re.compile(r"\r\n|\r|\n")
+LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
 _TEXT_TAG = "tag:yaml.org,2002:str"
 _KINDS = {
     "tag:yaml.org,2002:bool": "true/false",
@@ -186,7 +187,9 @@ def read_text_file(path: Path, limit: int = MAX_BYTES) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise problem(f"not UTF-8 text (byte {exc.start})") from None
+        line = len(LINE_END_BYTES.findall(data, 0, exc.start)) + 1
+        message = f"not UTF-8 text (byte {exc.start})"
+        raise SpecError([SpecProblem(file, line, "", message)]) from None
 
 
 def read_yaml(path: Path, limit: int = MAX_BYTES) -> YamlDocument:

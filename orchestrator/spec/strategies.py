@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from orchestrator.cli.spec import BAD_INPUT, validate
+from orchestrator.spec.source import LINE_END_BYTES
 
 type Tree = Any
 type PathPart = str | int
@@ -391,8 +392,6 @@ def run_validate(path: Path) -> Outcome:
 
 _VALID = re.compile(r"delivery \S+ is valid \(\d+ hosts?, spec [0-9a-f]{12}\)")
 _SUMMARY = re.compile(r"invalid, (\d+) problems?")
-#: Where a line ends, as editors count (``orchestrator.spec.source.LINE_END``, in bytes).
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 _PROBLEM = re.compile(r"(?P<line>[0-9]+): (?P<rest>.+)")
 
 
@@ -418,7 +417,7 @@ def _valid_broken(outcome: Outcome, path: Path) -> list[str]:
 def problem_lines_broken(stderr: str, file: str, data: bytes) -> list[str]:
     """What is wrong with ``stderr``'s problem lines for ``file`` holding ``data``: each line
     ``FILE:LINE: [FIELD: ]MESSAGE`` with the line in the file, then the summary counting them."""
-    last_line = len(_LINE_END.findall(data)) + 1
+    last_line = len(LINE_END_BYTES.findall(data)) + 1
     lines = stderr.split("\n")
     if lines[-1] != "":
         return [f"stderr does not end with a newline: {stderr[-80:]!r}"]

@@ -62,7 +62,16 @@ def test_binary_file_is_not_a_spec(tmp_path: Path) -> None:
     path.write_bytes(b"id: \xff\xfe\n")
     with pytest.raises(SpecError) as caught:
         load_spec(path)
-    assert str(caught.value) == f"{path}: not UTF-8 text (byte 4)"
+    assert str(caught.value) == f"{path}:1: not UTF-8 text (byte 4)"
+
+
+def test_bytes_that_are_not_utf8_are_a_problem_at_their_line(tmp_path: Path) -> None:
+    """Found by the fuzzer: the problem had no line, where every other one has."""
+    path = tmp_path / "acme.yaml"
+    path.write_bytes(b"id: acme\r\ntitle: caf\xe9\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value) == f"{path}:2: not UTF-8 text (byte 20)"
 
 
 def test_file_named_as_given(tmp_path: Path) -> None:
