@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?")
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HOST_LABEL_MAX = 63
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()-]{5,19}")
 _UNIX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -106,9 +107,17 @@ def _ssh_blob_type(blob: bytes) -> str:
 
 
 def _host_pattern(value: str) -> str:
-    example = _first_host_name(value)
-    if example is None:
+    specs = _format_specs(value)
+    if specs is None:
         raise ValueError("the only placeholder allowed is {n}, like web-{n:02d}")
+    if any(_too_wide(spec) for spec in specs):
+        raise ValueError(
+            f"{{n:...}} must not be wider than {_HOST_LABEL_MAX} characters, like web-{{n:02d}}"
+        )
+    try:
+        example = value.format(n=1)
+    except ValueError:  # a format an integer does not take, like {n:s}
+        raise ValueError("the only placeholder allowed is {n}, like web-{n:02d}") from None
     if not _HOST_LABEL.fullmatch(example):
         raise ValueError(
             "must make host names of lowercase letters, digits and dashes (like web-{n:02d})"
@@ -116,15 +125,25 @@ def _host_pattern(value: str) -> str:
     return value
 
 
-def _first_host_name(pattern: str) -> str | None:
-    """Host 1 of ``pattern``, or None when the pattern has placeholders other than ``{n}``."""
+def _format_specs(pattern: str) -> list[str] | None:
+    """The format of each ``{n}`` in ``pattern`` ("" for none), or None when the pattern is not
+    a format or has placeholders other than ``{n}``."""
     try:
         parts = [part for part in string.Formatter().parse(pattern) if part[1] is not None]
-        if any(name != "n" or conversion for _, name, _, conversion in parts):
-            return None
-        return pattern.format(n=1)
-    except (ValueError, KeyError, IndexError):
+    except ValueError:
         return None
+    if any(name != "n" or conversion for _, name, _, conversion in parts):
+        return None
+    return [spec or "" for _, _, spec, _ in parts]
+
+
+def _too_wide(spec: str) -> bool:
+    """Would the format ``spec`` make text longer than a host name (``{n:99999999d}`` makes
+    100 MB), or does it take a width from a placeholder (``{n:{n}}``)?"""
+    numbers = re.findall(r"[0-9]+", spec)
+    return "{" in spec or any(
+        len(number.lstrip("0")) > 2 or int(number) > _HOST_LABEL_MAX for number in numbers
+    )
 
 
 def _cron(value: str) -> str:
