@@ -8,6 +8,7 @@ itself never imports it.
     billion_laughs() / alias_cycles()                     the alias bombs on their own
     run_validate(path) -> Outcome                         the CLI's ``validate``, in-process
     broken_promises(outcome, path, data) -> list[str]     what is wrong with the answer
+    site_answer(path, data) -> (valid, broken promises)   the same for the site loader
 
 A generated file starts from a seed (an example spec, parsed) whose tree is mutated the way specs
 go wrong: keys deleted, renamed with typos, duplicated, nested at the wrong level, values retyped,
@@ -41,6 +42,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from orchestrator.cli.spec import BAD_INPUT, validate
+from orchestrator.site import SiteError, load_site
 from orchestrator.spec.source import LINE_END_BYTES
 
 type Tree = Any
@@ -60,7 +62,8 @@ NASTY_TEXTS = (
     "", " ", "~", "null", "Null", "yes", "no", "on", "off", "y", "n", "true", "False",
     "0x1F", "0o17", "0b101", "1_000", "1:30:00", "+1", "-0", ".5", "1e3", ".nan", "-.inf",
     "2025-02-30", "2025-01-10T10:00:00Z", "9999-12-31", "0000-00-00",
-    "{n}", "{n:02d}", "{n:99999999999d}", "{n:{n}}", "{0}", "{}", "{n!r}", "{n[0]}", "{n.real}",
+    "{n}", "{n:02d}", "{n:99999999999d}", "{n:9999999999d}", "{n:{n}}", "x{n:0{n}d}", "{0}",
+    "{}", "{n!r}", "{n[0]}", "{n.real}",
     "*", "&a", "*a", "!!binary", "%", "@", "`", "'", '"', "\\", "-", "- a", "a: b", "#", "| x",
     " leading", "trailing ", "a" * 201, "a" * 51, "-" * 51, "web-", "-web", "Web",
     "/", "/..", "/a/../b", "a/b", "http://", "https://example.com", "ftp://x",
@@ -82,7 +85,8 @@ YAML_FRAGMENTS = (
     "!!binary ", "!!set ", "!!omap ", "!!int ", "!!float ", "!!bool ", "!!timestamp ", "!!null ",
     "!!str ", "!!map ", "!!seq ", "!custom ", "!<tag:x> ", "? ", "- ", ": ", "{", "}", "[", "]",
     ",", "'", '"', "|", ">", "|-\n", "%YAML 1.1\n", "%TAG ! tag:x:\n", "---\n", "...\n", "# ",
-    "\t", "@", "`", "\\", "&", "*", "!", "%", "&a [*a]", "&b {x: *b}",
+    "\t", "@", "`", '"\\ud800"', '"\\U0010ffff"', '"\\x00"', '"\\N"', '"\\_"', "\\", "&",
+    "*", "!", "%", "&a [*a]", "&b {x: *b}",
 )  # fmt: skip
 #: Byte sequences that are not UTF-8 (or not the UTF-8 a file should start with).
 BAD_BYTES = (
@@ -127,11 +131,11 @@ class Plain:
     text: str
 
 
-class _Dumper(yaml.SafeDumper):
-    """``SafeDumper`` that writes ``Plain`` scalars without quotes and keys in their order."""
+class _Dumper(yaml.CSafeDumper):
+    """libyaml's ``SafeDumper`` (fast) that writes ``Plain`` scalars without quotes."""
 
 
-def _plain(dumper: yaml.SafeDumper, value: Plain) -> yaml.ScalarNode:
+def _plain(dumper: yaml.CSafeDumper, value: Plain) -> yaml.ScalarNode:
     tag: str = dumper.resolve(yaml.ScalarNode, value.text, (True, False))  # type: ignore[no-untyped-call]  # PyYAML's stubs leave it untyped
     return dumper.represent_scalar(tag, value.text)
 
@@ -379,7 +383,7 @@ def run_validate(path: Path) -> Outcome:
 
     An exception other than the CLI's exit propagates: that is the traceback the promise forbids.
     """
-    out, err = io.StringIO(), io.StringIO()
+    out, err = _terminal(), _terminal()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             validate(path)
@@ -387,7 +391,17 @@ def run_validate(path: Path) -> Outcome:
             code = exc.exit_code
         else:
             code = 0
-    return Outcome(code, out.getvalue(), err.getvalue())
+    return Outcome(code, _printed(out), _printed(err))
+
+
+def _terminal() -> io.TextIOWrapper:
+    """A stream that encodes like a UTF-8 terminal: text it cannot encode is an error."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", newline="\n")
+
+
+def _printed(stream: io.TextIOWrapper) -> str:
+    stream.flush()
+    return cast("io.BytesIO", stream.buffer).getvalue().decode("utf-8")
 
 
 _VALID = re.compile(r"delivery \S+ is valid \(\d+ hosts?, spec [0-9a-f]{12}\)")
@@ -443,6 +457,19 @@ def _problem_broken(line: str, file: str, last_line: int) -> list[str]:
     if not all(char.isprintable() for char in found["rest"]):
         return [f"unprintable characters in the message: {line!r}"]
     return []
+
+
+def site_answer(path: Path, data: bytes) -> tuple[bool, list[str]]:
+    """Load the site file at ``path`` (holding ``data``) as ``orchestrator site check`` does:
+    whether it is valid, and every way its problems break the promise."""
+    try:
+        load_site(path)
+    except SiteError as exc:
+        last_line = len(LINE_END_BYTES.findall(data)) + 1
+        lines = [str(problem) for problem in exc.problems]
+        broken = [why for line in lines for why in _problem_broken(line, str(path), last_line)]
+        return False, broken if lines else ["SiteError without problems"]
+    return True, []
 
 
 def spec_seeds(texts: Mapping[str, str]) -> list[Tree]:
