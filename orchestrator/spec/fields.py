@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 import string
-from typing import Annotated
+import types
+from typing import Annotated, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     Field,
     IPvAnyAddress,
@@ -300,6 +303,31 @@ Vip = Annotated[
         }
     ),
 ]
+
+
+def number_not_bool(model: type[BaseModel], name: str | None, value: object) -> object:
+    """``value`` for the field ``name`` of ``model``, unless it is true/false where the field
+    takes a number: YAML reads yes/no/on/off/true/false as booleans, which pydantic would take as
+    1 and 0 (``count: yes`` is not one host, ``port: on`` not port 1)."""
+    if isinstance(value, bool) and name is not None and _takes_number(model, name):
+        raise PydanticCustomError("number_not_bool", "must be a number, not true/false")
+    return value
+
+
+@functools.cache
+def _takes_number(model: type[BaseModel], name: str) -> bool:
+    return _numeric(model.model_fields[name].annotation)
+
+
+def _numeric(annotation: object) -> bool:
+    """``int`` or ``float``, perhaps ``Annotated`` or ``| None`` (not ``bool | IPv4Address``)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _numeric(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(options) == 1 and _numeric(options[0])
+    return annotation in (int, float)
 
 
 def is_host_label(name: str) -> bool:

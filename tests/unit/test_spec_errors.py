@@ -227,3 +227,35 @@ def test_a_key_is_named_on_one_line_as_written(key: str, field: str) -> None:
     text = text.replace("\nid:", f"\n{written}id:", 1)
     (reported,) = _reported(text, "key.yaml")
     assert reported.startswith(f"key.yaml:2: {field}: unknown key")
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("    count: 2", "    count: yes", "17: hosts[0].count"),
+        ("cpus: 2,", "cpus: true,", "19: hosts[0].size.cpus"),
+        ("  prefix_length: 28", "  prefix_length: on", "13: network.prefix_length"),
+    ],
+)
+def test_true_or_false_is_not_a_number(before: str, after: str, expected: str) -> None:
+    """Found by the fuzzer: pydantic takes true/false (YAML's yes/no/on/off too) as 1 and 0, so
+    ``count: yes`` was a valid spec of one host."""
+    text = (CASES / "valid.yaml").read_text(encoding="utf-8").replace(before, after)
+    assert _reported(text, "bool.yaml") == [
+        f"bool.yaml:{expected}: must be a number, not true/false"
+    ]
+
+
+def test_true_or_false_is_still_a_vip() -> None:
+    text = (
+        (CASES / "valid.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "  prefix_length: 28\n",
+            "  prefix_length: 28\n  load_balancer:\n    vip: false\n    backend_role: web\n"
+            "    ports: [{port: 443}]\n",
+        )
+    )
+    balancer = parse_spec(text).network.load_balancer
+    assert balancer is not None
+    assert balancer.vip is False
