@@ -187,6 +187,8 @@ def _http_url(value: str) -> str:
 
 
 def _network(value: object) -> object:
+    if isinstance(value, int | float):  # pydantic would take 3 as 0.0.0.3/32
+        raise PydanticCustomError("network_not_text", "must be an IP network like 192.0.2.0/24")
     if not isinstance(value, str):
         return value
     if "/" not in value:
@@ -200,6 +202,12 @@ def _network(value: object) -> object:
     except ValueError:
         raise ValueError("must be an IP network like 192.0.2.0/24") from None
     raise ValueError(f"has host bits set (did you mean {network}?)")
+
+
+def _address(value: object) -> object:
+    if isinstance(value, int | float):  # pydantic would take 1 as 0.0.0.1
+        raise PydanticCustomError("address_not_text", "must be an IP address like 192.0.2.10")
+    return value
 
 
 def _scalar_text(value: object) -> object:
@@ -288,7 +296,7 @@ LimitValue = Annotated[
 ]
 Port = Annotated[int, Field(ge=1, le=65535)]
 IpNetwork = Annotated[IPvAnyNetwork, BeforeValidator(_network)]
-IpAddress = IPvAnyAddress
+IpAddress = Annotated[IPvAnyAddress, BeforeValidator(_address)]
 Vip = Annotated[
     bool | ipaddress.IPv4Address | ipaddress.IPv6Address,
     PlainValidator(_vip),

@@ -259,3 +259,26 @@ def test_true_or_false_is_still_a_vip() -> None:
     balancer = parse_spec(text).network.load_balancer
     assert balancer is not None
     assert balancer.vip is False
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (
+            "  parent_prefix: 10.213.128.0/17",
+            "  parent_prefix: 3",
+            "12: network.parent_prefix: must be an IP network like 192.0.2.0/24",
+        ),
+        (
+            "    provider: lab",
+            "    provider: static\n    addresses: [1, 2]",
+            "21: hosts[0].addresses[0]: must be an IP address like 192.0.2.10",
+        ),
+    ],
+)
+def test_a_number_is_not_an_address(before: str, after: str, expected: str) -> None:
+    """Found by the fuzzer: pydantic takes a whole number as an address (1 is 0.0.0.1, a parent
+    prefix 3 is 0.0.0.3/32), so ``addresses: [1, 2]`` was a valid spec."""
+    text = (CASES / "valid.yaml").read_text(encoding="utf-8").replace(before, after)
+    reported = _reported(text, "ip.yaml")
+    assert f"ip.yaml:{expected}" in reported
