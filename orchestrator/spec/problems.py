@@ -30,14 +30,15 @@ def field_path(loc: Loc) -> str:
         elif _PLAIN_KEY.fullmatch(part):
             path += f".{part}" if path else part
         else:
-            path += f'["{_escaped(part)}"]'
+            path += f'["{escaped(part)}"]'
     return path
 
 
-def _escaped(key: str) -> str:
-    """``key`` on one line and as it was written: a quote, a backslash and every character that
-    does not print (a line break, NUL, U+202E that turns text around, U+200B that hides) as
-    its escape, like YAML's double-quoted strings: ``\\"``, ``\\n``, ``\\u202e``."""
+def escaped(key: str) -> str:
+    """``key`` (or other text a message quotes) on one line and as it was written: a quote, a
+    backslash and every character that does not print (a line break, NUL, U+202E that turns
+    text around, U+200B that hides) as its escape, like YAML's double-quoted strings: ``\\"``,
+    ``\\n``, ``\\u202e``."""
     return "".join(
         _ESCAPES.get(char) or (char if char.isprintable() else _code(char)) for char in key
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.spec.problems import Loc, SpecError, SpecProblem
+from orchestrator.spec.problems import Loc, SpecError, SpecProblem, escaped
 
 #: A spec has a few hundred values; aliases must not make it millions (the "billion laughs").
 MAX_NODES = 100_000
@@ -261,7 +261,7 @@ def _line(node: yaml.Node, at: LineIndex) -> int:
 
 def _not_text(key_node: yaml.ScalarNode) -> str:
     kind = _KINDS.get(key_node.tag, "something other than text")
-    return f'YAML reads this key as {kind}; quote it: "{key_node.value}"'
+    return f'YAML reads this key as {kind}; quote it: "{escaped(key_node.value)}"'
 
 
 def _walk(

@@ -282,3 +282,11 @@ def test_a_number_is_not_an_address(before: str, after: str, expected: str) -> N
     text = (CASES / "valid.yaml").read_text(encoding="utf-8").replace(before, after)
     reported = _reported(text, "ip.yaml")
     assert f"ip.yaml:{expected}" in reported
+
+
+def test_a_key_yaml_reads_as_empty_is_quoted_on_one_line() -> None:
+    """Found by the fuzzer: ``!!null "a\\nb": 1`` is a key YAML reads as empty; the message
+    quoted its text as written, line break and all, over two lines."""
+    assert _reported('id: x\n!!null "a\\nb\\u202e": 1\n', "null.yaml")[-1] == (
+        r'null.yaml:2: ["a\nb\u202e"]: YAML reads this key as empty; quote it: "a\nb\u202e"'
+    )
