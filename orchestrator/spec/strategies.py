@@ -88,6 +88,11 @@ YAML_FRAGMENTS = (
     "\t", "@", "`", '"\\ud800"', '"\\U0010ffff"', '"\\x00"', '"\\N"', '"\\_"', "\\", "&",
     "*", "!", "%", "&a [*a]", "&b {x: *b}",
 )  # fmt: skip
+#: YAML's tags for its own types, put before a key or a value.
+TAGS = (
+    "!!null ", "!!bool ", "!!int ", "!!float ", "!!str ", "!!binary ", "!!timestamp ", "!!map ",
+    "!!seq ", "!!set ", "!!omap ", "!!pairs ", "!!merge ", "!!value ", "!local ",
+)  # fmt: skip
 #: Byte sequences that are not UTF-8 (or not the UTF-8 a file should start with).
 BAD_BYTES = (
     b"\xff", b"\xfe\xff", b"\xff\xfe", b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
@@ -298,6 +303,7 @@ def _text_mutated(draw: st.DrawFn, text: str) -> str:
         lambda: _with_line(lines, line, lines[line].replace("  ", "\t", 1)),
         lambda: _with_line(lines, line, " " + lines[line]),
         lambda: _with_line(lines, line, lines[line].lstrip(" ")),
+        lambda: _with_line(lines, line, _tagged(lines[line], draw(st.sampled_from(TAGS)))),
         lambda: BOM + text,
         lambda: text.replace("\n", draw(st.sampled_from(("\r\n", "\r", "\x85", "\u2028")))),
         lambda: text[:at],
@@ -306,6 +312,12 @@ def _text_mutated(draw: st.DrawFn, text: str) -> str:
         ),
     ]
     return draw(st.sampled_from(slips))()
+
+
+def _tagged(line: str, tag: str) -> str:
+    """``line`` with ``tag`` before its first key or item (``!!null web: x``)."""
+    content = line.lstrip(" -")
+    return line[: len(line) - len(content)] + tag + content
 
 
 def _with_line(lines: list[str], index: int, line: str) -> str:
