@@ -8,6 +8,7 @@ itself never imports it.
     billion_laughs() / alias_cycles()                     the alias bombs on their own
     run_validate(path) -> Outcome                         the CLI's ``validate``, in-process
     broken_promises(outcome, path, data) -> list[str]     what is wrong with the answer
+    json_promises_broken(outcome, path, data)             the same for ``validate --json``
     site_answer(path, data) -> (valid, broken promises)   the same for the site loader
 
 A generated file starts from a seed (an example spec, parsed) whose tree is mutated the way specs
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -390,15 +392,15 @@ class Outcome:
     stderr: str
 
 
-def run_validate(path: Path) -> Outcome:
-    """Call the function ``orchestrator validate PATH`` calls, capturing what it prints.
+def run_validate(path: Path, *, json_out: bool = False) -> Outcome:
+    """Call the function ``orchestrator validate [--json] PATH`` calls, capturing what it prints.
 
     An exception other than the CLI's exit propagates: that is the traceback the promise forbids.
     """
     out, err = _terminal(), _terminal()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            validate(path)
+            validate(path, json_out=json_out)
         except typer.Exit as exc:
             code = exc.exit_code
         else:
@@ -430,6 +432,32 @@ def broken_promises(outcome: Outcome, path: Path, data: bytes) -> list[str]:
     return problem_lines_broken(outcome.stderr, str(path), data) + (
         ["something on stdout"] if outcome.stdout else []
     )
+
+
+def json_promises_broken(outcome: Outcome, path: Path, data: bytes) -> list[str]:
+    """Every way ``outcome`` of ``validate --json`` breaks the promise: one JSON document on
+    stdout saying valid (exit 0) or listing problems with lines in the file (exit 2)."""
+    try:
+        answer = json.loads(outcome.stdout)
+    except json.JSONDecodeError as exc:
+        return [f"stdout is not JSON ({exc}): {outcome.stdout[:80]!r}"]
+    valid = outcome.code == 0
+    if answer.get("valid") is not valid or answer.get("file") != str(path) or outcome.stderr:
+        return [f"exit {outcome.code} but the answer is {outcome.stdout[:120]!r}"]
+    last_line = len(LINE_END_BYTES.findall(data)) + 1
+    return [
+        why
+        for problem in answer.get("problems", [])
+        for why in _json_problem_broken(problem, str(path), last_line)
+    ]
+
+
+def _json_problem_broken(problem: dict[str, Any], file: str, last_line: int) -> list[str]:
+    line = problem.get("line")
+    if problem.get("file") != file or not isinstance(line, int) or not 1 <= line <= last_line:
+        return [f"problem not in the file (1-{last_line}): {problem}"]
+    text = f"{problem.get('field')}{problem.get('message')}"
+    return [] if text.isprintable() and problem.get("message") else [f"problem text: {problem}"]
 
 
 def _valid_broken(outcome: Outcome, path: Path) -> list[str]:

@@ -21,6 +21,7 @@ from orchestrator.spec.strategies import (
     alias_cycles,
     billion_laughs,
     broken_promises,
+    json_promises_broken,
     nested,
     run_validate,
     spec_seeds,
@@ -74,6 +75,19 @@ def test_validate_keeps_its_promise_for_the_full_example_mutated(
     spec_file: Path, data: bytes
 ) -> None:
     answered(spec_file, data)
+
+
+@fuzz(40)
+@given(data=yaml_files(SEEDS, [DeliverySpec]))
+def test_validate_json_keeps_its_promise(spec_file: Path, data: bytes) -> None:
+    spec_file.write_bytes(data)
+    outcome = run_validate(spec_file, json_out=True)
+    assert json_promises_broken(outcome, spec_file, data) == []
+
+
+def test_a_file_name_of_any_text_is_named_as_given(tmp_path: Path) -> None:
+    path = tmp_path / "spéc: 中 \u202e x.yaml"
+    assert answered(path, b"id: x\n") == 2
 
 
 @fuzz(25)
