@@ -242,6 +242,6 @@ def test_the_example_site_names_a_backup_host() -> None:
 
 
 def test_true_or_false_is_not_a_port(tmp_path: Path) -> None:
-    """Found by the fuzzer: ``port: on`` was port 1."""
+    """Found while writing the fuzzer: ``port: on`` was port 1."""
     path = write(tmp_path, SITE.replace("  become: true\n", "  become: true\n  port: on\n"))
     assert problems(path) == [f"{path}:12: ssh.port: must be a number, not true/false"]

@@ -238,8 +238,8 @@ def test_a_key_is_named_on_one_line_as_written(key: str, field: str) -> None:
     ],
 )
 def test_true_or_false_is_not_a_number(before: str, after: str, expected: str) -> None:
-    """Found by the fuzzer: pydantic takes true/false (YAML's yes/no/on/off too) as 1 and 0, so
-    ``count: yes`` was a valid spec of one host."""
+    """Found while writing the fuzzer: pydantic takes true/false (YAML's yes/no/on/off too) as
+    1 and 0, so ``count: yes`` was a valid spec of one host."""
     text = (CASES / "valid.yaml").read_text(encoding="utf-8").replace(before, after)
     assert _reported(text, "bool.yaml") == [
         f"bool.yaml:{expected}: must be a number, not true/false"
@@ -277,16 +277,16 @@ def test_true_or_false_is_still_a_vip() -> None:
     ],
 )
 def test_a_number_is_not_an_address(before: str, after: str, expected: str) -> None:
-    """Found by the fuzzer: pydantic takes a whole number as an address (1 is 0.0.0.1, a parent
-    prefix 3 is 0.0.0.3/32), so ``addresses: [1, 2]`` was a valid spec."""
+    """Found while writing the fuzzer: pydantic takes a whole number as an address (1 is
+    0.0.0.1, a parent prefix 3 is 0.0.0.3/32), so ``addresses: [1, 2]`` was a valid spec."""
     text = (CASES / "valid.yaml").read_text(encoding="utf-8").replace(before, after)
     reported = _reported(text, "ip.yaml")
     assert f"ip.yaml:{expected}" in reported
 
 
 def test_a_key_yaml_reads_as_empty_is_quoted_on_one_line() -> None:
-    """Found by the fuzzer: ``!!null "a\\nb": 1`` is a key YAML reads as empty; the message
-    quoted its text as written, line break and all, over two lines."""
+    """Found while extending the fuzzer: ``!!null "a\\nb": 1`` is a key YAML reads as empty;
+    the message quoted its text as written, line break and all, over two lines."""
     assert _reported('id: x\n!!null "a\\nb\\u202e": 1\n', "null.yaml")[-1] == (
         r'null.yaml:2: ["a\nb\u202e"]: YAML reads this key as empty; quote it: "a\nb\u202e"'
     )
