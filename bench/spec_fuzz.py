@@ -6,7 +6,9 @@ Run: ``.venv/bin/python -m bench.spec_fuzz [--cases 10000] [--seed 0] [--keep DI
 cycle. Nothing stops at a failure: every case runs, and the run prints how many cases, how many
 valid and invalid, how many broke the promise (a traceback, a message not ``FILE:LINE: FIELD:
 MESSAGE``, a line outside the file; expected 0), the slowest case and the time taken. ``--keep``
-writes each distinct failure's file there, to replay with ``orchestrator validate FILE``.
+writes each distinct failure's file there (and the slowest case, ``slowest.yaml``), to replay
+with ``orchestrator validate FILE``. Time is wall and CPU time: on a busy machine the wall time
+says more about the neighbours than about the fuzzer.
 """
 
 from __future__ import annotations
@@ -130,14 +132,19 @@ def main() -> None:
     print(f"invalid:      {tally.outcomes['invalid']}")
     print(f"tracebacks:   {tally.outcomes['traceback']}  (expected 0)")
     print(f"bad answers:  {tally.outcomes['broken']}  (messages not FILE:LINE: ...; expected 0)")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
     print(f"time:         {took:.1f} s ({took / max(done, 1) * 1000:.1f} ms a case)")
+    print(f"cpu time:     {cpu:.1f} s (generating the cases included; wall time on a busy machine)")
     print(f"slowest case: {tally.slowest[0] * 1000:.0f} ms, {len(tally.slowest[1])} bytes")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = usage.ru_maxrss / 1024
     print(f"peak memory:  {peak:.0f} MiB")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        (args.keep / "slowest.yaml").write_bytes(tally.slowest[1])
     for number, (what, data) in enumerate(sorted(tally.failures.items()), start=1):
         print(f"  {number}. {what}\n     {data[:160]!r}")
         if args.keep:
-            args.keep.mkdir(parents=True, exist_ok=True)
             (args.keep / f"failure-{number}.yaml").write_bytes(data)
 
 
