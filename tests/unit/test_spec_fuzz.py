@@ -63,7 +63,7 @@ def answered(path: Path, data: bytes) -> int:
     return outcome.code
 
 
-@fuzz(250)
+@fuzz(200)
 @given(data=yaml_files(SEEDS, [DeliverySpec]))
 def test_validate_keeps_its_promise_for_mutated_specs(spec_file: Path, data: bytes) -> None:
     answered(spec_file, data)
