@@ -12,7 +12,16 @@ import string
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from orchestrator.engine.ports.alert_routing import ALERT_AFTER
@@ -26,6 +35,7 @@ from orchestrator.spec.fields import (
     SshPublicKey,
     Text,
     UnixUser,
+    number_not_bool,
 )
 
 type Role = Literal["delivery_manager", "lead_engineer", "engineer", "operations", "ci"]
@@ -35,6 +45,11 @@ class SiteModel(BaseModel):
     """Every part of a site: immutable, and unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _number_not_bool(cls, value: object, info: ValidationInfo) -> object:
+        return number_not_bool(cls, info.field_name, value)
 
 
 class NetBox(SiteModel):

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 import string
-from typing import Annotated
+import types
+from typing import Annotated, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     Field,
     IPvAnyAddress,
@@ -27,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?")
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HOST_LABEL_MAX = 63
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()-]{5,19}")
 _UNIX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -106,9 +110,17 @@ def _ssh_blob_type(blob: bytes) -> str:
 
 
 def _host_pattern(value: str) -> str:
-    example = _first_host_name(value)
-    if example is None:
+    specs = _format_specs(value)
+    if specs is None:
         raise ValueError("the only placeholder allowed is {n}, like web-{n:02d}")
+    if any(_too_wide(spec) for spec in specs):
+        raise ValueError(
+            f"{{n:...}} must not be wider than {_HOST_LABEL_MAX} characters, like web-{{n:02d}}"
+        )
+    try:
+        example = value.format(n=1)
+    except ValueError:  # a format an integer does not take, like {n:s}
+        raise ValueError("the only placeholder allowed is {n}, like web-{n:02d}") from None
     if not _HOST_LABEL.fullmatch(example):
         raise ValueError(
             "must make host names of lowercase letters, digits and dashes (like web-{n:02d})"
@@ -116,15 +128,25 @@ def _host_pattern(value: str) -> str:
     return value
 
 
-def _first_host_name(pattern: str) -> str | None:
-    """Host 1 of ``pattern``, or None when the pattern has placeholders other than ``{n}``."""
+def _format_specs(pattern: str) -> list[str] | None:
+    """The format of each ``{n}`` in ``pattern`` ("" for none), or None when the pattern is not
+    a format or has placeholders other than ``{n}``."""
     try:
         parts = [part for part in string.Formatter().parse(pattern) if part[1] is not None]
-        if any(name != "n" or conversion for _, name, _, conversion in parts):
-            return None
-        return pattern.format(n=1)
-    except (ValueError, KeyError, IndexError):
+    except ValueError:
         return None
+    if any(name != "n" or conversion for _, name, _, conversion in parts):
+        return None
+    return [spec or "" for _, _, spec, _ in parts]
+
+
+def _too_wide(spec: str) -> bool:
+    """Would the format ``spec`` make text longer than a host name (``{n:99999999d}`` makes
+    100 MB), or does it take a width from a placeholder (``{n:{n}}``)?"""
+    numbers = re.findall(r"[0-9]+", spec)
+    return "{" in spec or any(
+        len(number.lstrip("0")) > 2 or int(number) > _HOST_LABEL_MAX for number in numbers
+    )
 
 
 def _cron(value: str) -> str:
@@ -165,6 +187,8 @@ def _http_url(value: str) -> str:
 
 
 def _network(value: object) -> object:
+    if isinstance(value, int | float):  # pydantic would take 3 as 0.0.0.3/32
+        raise PydanticCustomError("network_not_text", "must be an IP network like 192.0.2.0/24")
     if not isinstance(value, str):
         return value
     if "/" not in value:
@@ -178,6 +202,12 @@ def _network(value: object) -> object:
     except ValueError:
         raise ValueError("must be an IP network like 192.0.2.0/24") from None
     raise ValueError(f"has host bits set (did you mean {network}?)")
+
+
+def _address(value: object) -> object:
+    if isinstance(value, int | float):  # pydantic would take 1 as 0.0.0.1
+        raise PydanticCustomError("address_not_text", "must be an IP address like 192.0.2.10")
+    return value
 
 
 def _scalar_text(value: object) -> object:
@@ -266,7 +296,7 @@ LimitValue = Annotated[
 ]
 Port = Annotated[int, Field(ge=1, le=65535)]
 IpNetwork = Annotated[IPvAnyNetwork, BeforeValidator(_network)]
-IpAddress = IPvAnyAddress
+IpAddress = Annotated[IPvAnyAddress, BeforeValidator(_address)]
 Vip = Annotated[
     bool | ipaddress.IPv4Address | ipaddress.IPv6Address,
     PlainValidator(_vip),
@@ -281,6 +311,31 @@ Vip = Annotated[
         }
     ),
 ]
+
+
+def number_not_bool(model: type[BaseModel], name: str | None, value: object) -> object:
+    """``value`` for the field ``name`` of ``model``, unless it is true/false where the field
+    takes a number: YAML reads yes/no/on/off/true/false as booleans, which pydantic would take as
+    1 and 0 (``count: yes`` is not one host, ``port: on`` not port 1)."""
+    if isinstance(value, bool) and name is not None and _takes_number(model, name):
+        raise PydanticCustomError("number_not_bool", "must be a number, not true/false")
+    return value
+
+
+@functools.cache
+def _takes_number(model: type[BaseModel], name: str) -> bool:
+    return _numeric(model.model_fields[name].annotation)
+
+
+def _numeric(annotation: object) -> bool:
+    """``int`` or ``float``, perhaps ``Annotated`` or ``| None`` (not ``bool | IPv4Address``)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _numeric(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(options) == 1 and _numeric(options[0])
+    return annotation in (int, float)
 
 
 def is_host_label(name: str) -> bool:

@@ -13,7 +13,15 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from orchestrator.spec.consistency import inconsistencies
@@ -38,6 +46,7 @@ from orchestrator.spec.fields import (
     Text,
     UnixUser,
     Vip,
+    number_not_bool,
 )
 from orchestrator.spec.problems import field_path
 
@@ -53,6 +62,11 @@ class SpecModel(BaseModel):
     """Every part of a spec: immutable, and unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _number_not_bool(cls, value: object, info: ValidationInfo) -> object:
+        return number_not_bool(cls, info.field_name, value)
 
 
 class Person(SpecModel):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 type Loc = tuple[str | int, ...]
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def field_path(loc: Loc) -> str:
@@ -29,8 +30,27 @@ def field_path(loc: Loc) -> str:
         elif _PLAIN_KEY.fullmatch(part):
             path += f".{part}" if path else part
         else:
-            path += f'["{part}"]'
+            path += f'["{escaped(part)}"]'
     return path
+
+
+def escaped(key: str) -> str:
+    """``key`` (or other text a message quotes) on one line and as it was written: a quote, a
+    backslash and every character that does not print (a line break, NUL, U+202E that turns
+    text around, U+200B that hides) as its escape, like YAML's double-quoted strings: ``\\"``,
+    ``\\n``, ``\\u202e``."""
+    return "".join(
+        _ESCAPES.get(char) or (char if char.isprintable() else _code(char)) for char in key
+    )
+
+
+def _code(char: str) -> str:
+    point = ord(char)
+    if point < 0x100:
+        return f"\\x{point:02x}"
+    if point < 0x10000:
+        return f"\\u{point:04x}"
+    return f"\\U{point:08x}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,3 +239,9 @@ def test_the_example_site_names_a_backup_host() -> None:
         "restic", "backup.ams1.hosting.example.net", "/srv/restic"
     )  # fmt: skip
     assert str(site.backups.password) == "env:AMS1_RESTIC_PASSWORD"
+
+
+def test_true_or_false_is_not_a_port(tmp_path: Path) -> None:
+    """Found while writing the fuzzer: ``port: on`` was port 1."""
+    path = write(tmp_path, SITE.replace("  become: true\n", "  become: true\n  port: on\n"))
+    assert problems(path) == [f"{path}:12: ssh.port: must be a number, not true/false"]

@@ -113,6 +113,20 @@ def test_host_patterns_refused(pattern: str, message: str) -> None:
     assert _refusal(HostPattern, pattern) == message
 
 
+@pytest.mark.parametrize("pattern", ["web-{n:9999999999d}", "web-{n:64d}", "x{n:0{n}d}", "{n:{n}}"])
+def test_host_patterns_too_wide_are_refused_before_they_are_formatted(pattern: str) -> None:
+    """Found while writing the fuzzer: ``web-{n:9999999999d}`` raised ``MemoryError`` (a
+    traceback) and ``{n:999999999d}`` took seconds and a gigabyte; ``x{n:0{n}d}`` with a large
+    ``start`` made the cross-field check format names millions of characters wide."""
+    assert _refusal(HostPattern, pattern) == (
+        "{n:...} must not be wider than 63 characters, like web-{n:02d}"
+    )
+
+
+def test_the_widest_host_pattern_is_a_host_name() -> None:
+    assert TypeAdapter(HostPattern).validate_python("{n:063d}") == "{n:063d}"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
