@@ -4,9 +4,10 @@ lab's backup host), resume.
 One delivery (lb + 2 web + 1 db) is carried through phases 1-3 by the real engine: phase 1
 reserves its network in the lab NetBox, phase 2 brings lab hosts up at those addresses and writes
 each host's platform and pinned host key back onto its NetBox VM, phase 3 installs the software.
-The tests then reuse the delivery, in order: NetBox write-back, second run, plan of a spec change,
-stopped sshd, secrets search, changed key. The delivery's NetBox objects and lab hosts are removed
-at the end (and at the start, should an earlier session have left them).
+The tests then reuse the delivery, in order: NetBox write-back, a second run (nothing changes, no
+secret anywhere), plan of a spec change, stopped sshd, changed key. The delivery's NetBox objects
+and lab hosts are removed at the end (and at the start, should an earlier session have left
+them).
 """
 
 from __future__ import annotations
@@ -304,17 +305,72 @@ def test_phase_2_records_platform_and_pinned_key_on_the_planned_vms(
     assert step.outputs["updated"] == sorted(pins)
 
 
-def test_a_second_run_changes_nothing(platform: Platform, first: tuple[SqlRunStore, RunOutcome]
-                                      ) -> None:  # fmt: skip
+class ProcessWatcher:
+    """Samples every process's command line while a run goes on."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.05):
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    text = cmdline.read_bytes().replace(b"\0", b" ")
+                    self.seen.add(text.decode(errors="replace"))
+                except OSError:
+                    continue
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _files_text(root: Path) -> Iterator[tuple[Path, str]]:
+    for path in root.rglob("*"):
+        if path.is_file() and path.name != "secrets.json":
+            yield path, path.read_bytes().decode(errors="replace")
+
+
+def test_a_second_run_changes_nothing_and_shows_no_secret_anywhere(
+    platform: Platform, first: tuple[SqlRunStore, RunOutcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second run on a new store (every step and playbook runs again) changes nothing and sends
+    NetBox nothing; no secret shows in any process's arguments, file, log or the run store."""
     assert first[1].run.status is Status.SUCCEEDED
-    store = platform.store("second")  # a new store: every step and playbook runs again
-    outcome = platform.run(store)
+    env = dict(line.split("=", 1) for line in platform.paths.netbox_env.read_text().splitlines()
+               if "=" in line)  # fmt: skip
+    token = env["NETBOX_TOKEN"].strip()
+    monkeypatch.setenv("NETBOX_TOKEN", token)  # the orchestrator's own environment holds it
+    private_key = "".join(platform.paths.ssh_key.read_text().splitlines()[1:-1])
+    secrets = {"netbox token": token, "netbox token secret": token.rsplit(".", 1)[-1],
+               "private key": private_key[20:60],
+               **{f"generated {k}": v for k, v in platform.secrets().items()}}  # fmt: skip
+    store = platform.store("second")
+    with ProcessWatcher() as watcher:
+        outcome = platform.run(store)
     assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
     assert _changed_tasks(store, outcome.run.id) == []
     record = store.latest_step(DELIVERY, "base.netbox_record")
     assert record is not None
     assert record.status is Status.SUCCEEDED  # it ran (new store), read NetBox, and sent nothing
     assert record.outputs["updated"] == []
+    places: dict[str, str] = {"process arguments": "\n".join(watcher.seen)}
+    places |= {str(p): t for p, t in _files_text(platform.state) if p.suffix != ".db"}
+    places["run store"] = (platform.state / "second.db").read_bytes().decode(errors="replace")
+    places["lab logs"] = "\n".join(t for _p, t in _files_text(platform.paths.logs))
+    run_log = store.read_log_lines(outcome.run.id)
+    assert any("base.netbox_record" in line for line in run_log)  # phase 1-3 events are there
+    places["run log"] = "\n".join(run_log)
+    leaks = [f"{what} in {where}" for what, value in secrets.items()
+             for where, text in places.items() if value in text]  # fmt: skip
+    assert leaks == []
+    assert os.environ["NETBOX_TOKEN"] == token
 
 
 TUNED = {"net.core.somaxconn: 4096": "net.core.somaxconn: 8192", "value: 65536": "value: 131072"}
@@ -396,67 +452,6 @@ def test_a_host_without_sshd_fails_alone_and_resume_completes_it(
     assert {n: h.started_at for n, h in after.items() if n in before} == {
         n: h.started_at for n, h in before.items()
     }
-
-
-class ProcessWatcher:
-    """Samples every process's command line while a run goes on."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self.stop.wait(0.05):
-            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
-                    text = cmdline.read_bytes().replace(b"\0", b" ")
-                    self.seen.add(text.decode(errors="replace"))
-                except OSError:
-                    continue
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-
-def _files_text(root: Path) -> Iterator[tuple[Path, str]]:
-    for path in root.rglob("*"):
-        if path.is_file() and path.name != "secrets.json":
-            yield path, path.read_bytes().decode(errors="replace")
-
-
-def test_secrets_appear_nowhere(
-    platform: Platform, first: tuple[SqlRunStore, RunOutcome], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert first[1].run.status is Status.SUCCEEDED
-    env = dict(line.split("=", 1) for line in platform.paths.netbox_env.read_text().splitlines()
-               if "=" in line)  # fmt: skip
-    token = env["NETBOX_TOKEN"].strip()
-    monkeypatch.setenv("NETBOX_TOKEN", token)  # the orchestrator's own environment holds it
-    private_key = "".join(platform.paths.ssh_key.read_text().splitlines()[1:-1])
-    secrets = {"netbox token": token, "netbox token secret": token.rsplit(".", 1)[-1],
-               "private key": private_key[20:60],
-               **{f"generated {k}": v for k, v in platform.secrets().items()}}  # fmt: skip
-    store = platform.store("secrets")
-    with ProcessWatcher() as watcher:
-        outcome = platform.run(store)
-    assert outcome.run.status is Status.SUCCEEDED, outcome.run.reason
-    places: dict[str, str] = {"process arguments": "\n".join(watcher.seen)}
-    places |= {str(p): t for p, t in _files_text(platform.state) if p.suffix != ".db"}
-    places["run store"] = (platform.state / "secrets.db").read_bytes().decode(errors="replace")
-    places["lab logs"] = "\n".join(t for _p, t in _files_text(platform.paths.logs))
-    run_log = store.read_log_lines(outcome.run.id)
-    assert any("base.netbox_record" in line for line in run_log)  # phase 1-3 events are there
-    places["run log"] = "\n".join(run_log)
-    leaks = [f"{what} in {where}" for what, value in secrets.items()
-             for where, text in places.items() if value in text]  # fmt: skip
-    assert leaks == []
-    assert os.environ["NETBOX_TOKEN"] == token
 
 
 def test_a_host_whose_key_changed_is_refused(
