@@ -36,6 +36,7 @@ from orchestrator.engine.observers import LIFECYCLE_EVENTS
 from orchestrator.logging import ConsoleStream, level_of
 from orchestrator.store import HostRecord, PhaseRecord, RunRecord, StepRecord
 
+#: Each status's colour, in the progress lines and in every table the commands print.
 STYLES = {
     Status.SUCCEEDED: "green",
     Status.SKIPPED: "dim",

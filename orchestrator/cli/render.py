@@ -19,26 +19,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli.console import out
-from orchestrator.cli.progress import took
+from orchestrator.cli.progress import STYLES, took
 from orchestrator.engine import Mode, PlanOutcome, RunOutcome, RunReport, Status
 from orchestrator.engine.checkins import CHECKIN_GATES, waited
 from orchestrator.engine.gates import GATES, People
 from orchestrator.phases.record import GateSummary, PhaseSummary, StatusSummary, gate_summary
 from orchestrator.store import EvaluationNote, HostRecord, RunRecord
 
-_STYLES = {
-    Status.SUCCEEDED: "green",
-    Status.SKIPPED: "dim",
-    Status.FAILED: "red",
-    Status.CRASHED: "bold red",
-    Status.WAITING: "yellow",
-    Status.RUNNING: "cyan",
-    Status.PENDING: "cyan",
-}
-
 
 def styled(status: Status, text: str = "") -> str:
-    return f"[{_STYLES[status]}]{text or status}[/]"
+    return f"[{STYLES[status]}]{text or status}[/]"
 
 
 _PLANNED = {Status.SKIPPED: "up to date", Status.PENDING: "would change"}
