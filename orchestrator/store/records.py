@@ -87,12 +87,16 @@ class StepRecord:
 
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
-    """One task run on a host (condensed from playbook events)."""
+    """One task run on a host (condensed from playbook events).
+
+    ``duration`` is how long the task took on that host, in seconds; ``None`` when unknown (a task
+    recorded before durations were kept, or one whose events carried none)."""
 
     name: str
     status: Status
     changed: bool = False
     detail: str = ""
+    duration: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -122,6 +123,7 @@ task_results = Table(
     Column("status", String(20), nullable=False),
     Column("changed", Boolean, nullable=False),
     Column("detail", Text, nullable=False),
+    Column("duration", Float),
 )
 
 gate_decisions = Table(

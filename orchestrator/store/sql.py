@@ -474,11 +474,12 @@ def _task_values(host_id: object, task: TaskRecord) -> Values:
         "status": task.status.value,
         "changed": task.changed,
         "detail": task.detail,
+        "duration": task.duration,
     }
 
 
 def _task(row: Row[Any]) -> TaskRecord:
-    return TaskRecord(row.name, Status(row.status), row.changed, row.detail)
+    return TaskRecord(row.name, Status(row.status), row.changed, row.detail, row.duration)
 
 
 def _decision_values(d: GateDecision) -> Values:

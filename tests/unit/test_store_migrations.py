@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.store import SqlRunStore, StoreLocation, open_store
-from orchestrator.store.migrate import StoreNotCurrent, connect, migrate
-from orchestrator.store.records import AuditEntry
+from orchestrator.store.migrate import SCRIPTS, StoreNotCurrent, connect, migrate
+from orchestrator.store.records import AuditEntry, TaskRecord
 from orchestrator.store.schema import metadata
-from orchestrator.testing.contracts.store import T0, delivery
+from orchestrator.store.status import Status
+from orchestrator.testing.contracts.store import T0, delivery, host, run, with_runs
 
 
 def url(tmp_path: Path) -> str:
@@ -35,8 +38,33 @@ def test_migrating_again_changes_nothing(tmp_path: Path) -> None:
     engine = connect(url(tmp_path))
     migrate(engine)
     with engine.begin() as db:
-        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
     engine.dispose()
+
+
+def _downgrade(tmp_path: Path, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", SCRIPTS)
+    engine = connect(url(tmp_path))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    engine.dispose()
+
+
+def test_tasks_recorded_before_durations_were_kept_read_as_of_unknown_duration(
+    tmp_path: Path,
+) -> None:
+    store = SqlRunStore.open(url(tmp_path))
+    with_runs(store, run("r1"))
+    store.save_host(
+        host("r1", "web-01", tasks=(TaskRecord("reboot", Status.SUCCEEDED, duration=4.5),))
+    )
+    store.close()
+    _downgrade(tmp_path, "0005")
+    store = SqlRunStore.open(url(tmp_path))
+    assert store.list_hosts("r1")[0].tasks == (TaskRecord("reboot", Status.SUCCEEDED),)
+    store.close()
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_log SET who = 'eve'", "DELETE FROM audit_log"])

@@ -168,6 +168,16 @@ class StoreContract:
         assert hosts[1] == host("r1", "web-01", changed=True, outputs={"kernel": "6.1"})
         assert store.list_hosts("r1", "other.step") == []
 
+    def test_a_task_keeps_how_long_it_took(self, store: RunStore) -> None:
+        with_runs(store, run("r1"))
+        tasks = (
+            TaskRecord("apt upgrade", Status.SUCCEEDED, changed=True, duration=12.345678),
+            TaskRecord("reboot", Status.SKIPPED, duration=0.0),
+            TaskRecord("facts", Status.SUCCEEDED),
+        )
+        store.save_host(host("r1", "web-01", tasks=tasks))
+        assert [t.duration for t in store.list_hosts("r1")[0].tasks] == [12.345678, 0.0, None]
+
     def test_gate_decisions_are_kept_per_delivery(self, store: RunStore) -> None:
         with_runs(store)
         first = GateDecision("acme-webshop", "buddycheck", "Bob", "engineer", "all good", T0)
