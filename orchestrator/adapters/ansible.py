@@ -210,9 +210,17 @@ def task_event(event: Mapping[str, Any], secrets: Sequence[str] = ()) -> TaskEve
         host=str(data.get("host", "?")),
         task=f"{role} : {name}" if role else name,
         status=status,
-        duration=float(data.get("duration") or 0.0),
+        duration=seconds_of(data.get("duration")),
         message=message if status != "failed" or message else "failed",
     )
+
+
+def seconds_of(value: object) -> float | None:
+    """An event's ``duration``: the seconds from the task's start on the host to its result
+    (ansible-runner's callback leaves it empty when it missed the start)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(float(value), 0.0)
 
 
 def diff_text(res: Mapping[str, Any]) -> str:
@@ -260,8 +268,8 @@ def fold(event: TaskEvent, hosts: dict[str, HostOutcome], rc: object = None) -> 
         "ok": Status.SUCCEEDED, "changed": Status.SUCCEEDED, "skipped": Status.SKIPPED,
         "failed": Status.FAILED, "unreachable": Status.CRASHED,
     }[event.status]  # fmt: skip
-    detail = event.message or f"{event.duration:.2f}s"
-    host.tasks.append(TaskRecord(event.task, record_status, event.status == "changed", detail))
+    changed = event.status == "changed"
+    host.tasks.append(TaskRecord(event.task, record_status, changed, event.message, event.duration))
     host.changed += event.status == "changed"
     if event.status == "unreachable":
         host.state = "unreachable"
@@ -279,7 +287,7 @@ def log_task(event: TaskEvent) -> None:
     level = log.warning if event.status in ("failed", "unreachable") else log.info
     level(
         "task_finished", host=event.host, task=event.task, status=event.status,
-        seconds=round(event.duration, 3),
+        seconds=None if event.duration is None else round(event.duration, 3),
         **({"error": event.message} if event.message and event.status != "changed" else {}),
     )  # fmt: skip
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
+from structlog.testing import capture_logs
+
 import orchestrator
 from orchestrator.adapters.ansible import (
     PLAYBOOKS,
@@ -13,6 +16,7 @@ from orchestrator.adapters.ansible import (
     censor,
     fold,
     jump_files,
+    log_task,
     make_private,
     rotate,
     scrubbed,
@@ -45,6 +49,27 @@ def test_ok_and_changed_tasks_are_counted() -> None:
     web = hosts["web-01"]
     assert (web.state, web.changed, len(web.tasks)) == ("ok", 1, 3)
     assert web.tasks[0].name == "web : Install nginx"
+
+
+def test_each_task_keeps_how_long_it_took_on_its_host() -> None:
+    slow = _event("ok", changed=True)
+    slow["event_data"]["duration"] = 61.925895  # type: ignore[index]
+    hosts = _fold(slow, _event("ok", host="web-02"), _event("failed", msg="nope"))
+    assert [t.duration for t in hosts["web-01"].tasks] == [61.925895, 1.5]
+    assert [t.duration for t in hosts["web-02"].tasks] == [1.5]
+    assert [t.detail for t in hosts["web-01"].tasks] == ["", "nope"]
+
+
+@pytest.mark.parametrize("given", [None, "soon", True])
+def test_a_task_whose_event_has_no_duration_has_none(given: object) -> None:
+    event = _event("skipped")
+    event["event_data"]["duration"] = given  # type: ignore[index]
+    assert [t.duration for t in _fold(event)["web-01"].tasks] == [None]
+    task = task_event(event)
+    assert task is not None
+    with capture_logs() as logs:
+        log_task(task)
+    assert [(e["event"], e["seconds"]) for e in logs] == [("task_finished", None)]
 
 
 def test_unreachable_is_retryable_but_a_changed_key_is_not() -> None:

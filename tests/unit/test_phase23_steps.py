@@ -38,6 +38,7 @@ from orchestrator.testing import (
     fake_adapters,
     fake_runtime,
 )
+from orchestrator.testing.playbooks import TASK_SECONDS
 from tests.integration.phase23_support import make_spec
 
 SPEC = make_spec("unit-23", "u-")
@@ -117,6 +118,17 @@ def test_each_phase_runs_its_playbook_once_for_all_hosts(tmp_path: Path) -> None
         ("phase2_base.yml", sorted(HOSTS)),
         ("phase3_software.yml", sorted(HOSTS)),
     ]
+
+
+def test_each_hosts_tasks_are_stored_with_how_long_they_took(tmp_path: Path) -> None:
+    store = InMemoryRunStore()
+    outcome = _engine(store, fake_adapters(tmp_path, playbooks=ScriptedPlaybooks())).run(_request())
+    for step in ("base.configure", "software.configure"):
+        hosts = store.list_hosts(outcome.run.id, step)
+        assert sorted(h.host for h in hosts) == sorted(HOSTS)
+        assert {(t.name, t.duration) for h in hosts for t in h.tasks} == {
+            ("configure", TASK_SECONDS)
+        }
 
 
 def test_the_inventory_groups_by_role_and_carries_no_secret(tmp_path: Path) -> None:

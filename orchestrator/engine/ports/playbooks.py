@@ -43,12 +43,12 @@ class PlaybookRun:
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:
-    """One task finished on one host."""
+    """One task finished on one host; ``duration`` in seconds, ``None`` when not known."""
 
     host: str
     task: str
     status: Literal["ok", "changed", "failed", "unreachable", "skipped"]
-    duration: float
+    duration: float | None
     message: str = ""
 
 

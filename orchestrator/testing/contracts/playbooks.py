@@ -1,6 +1,7 @@
 """The ``PlaybookRunner`` contract: the same assertions hold for ``ScriptedPlaybooks``
 (``scripted_world``: tests/unit/test_playbooks_contract.py) and for ``AnsibleRunnerPlaybooks``
-on a lab host (tests/integration/test_playbooks_contract.py).
+on a lab host (tests/integration/test_playbooks_contract.py). Every task that ran on a host that
+answered says how long it took.
 
 A world has a playbook of two tasks, ``configure`` (changes something on every host) and ``fail
 where told`` (fails on hosts whose inventory variable ``contract_fails`` is true), and an
@@ -23,7 +24,7 @@ from orchestrator.engine.ports.playbooks import (
 )
 from orchestrator.engine.status import Status
 from orchestrator.store.records import JsonMap, TaskRecord
-from orchestrator.testing.playbooks import ScriptedPlaybooks, all_ok
+from orchestrator.testing.playbooks import TASK_SECONDS, ScriptedPlaybooks, all_ok
 
 #: The tasks of the contract's playbook (tests/integration/playbooks/contract.yml).
 CONFIGURE, FAIL = "configure", "fail where told"
@@ -57,6 +58,7 @@ def check_each_host_asked_for_gets_an_outcome_and_no_other(world: World) -> None
     assert (done.changed, done.error, done.retryable) == (1, None, False)
     configured = [t for t in done.tasks if t.name == CONFIGURE]
     assert [(t.status, t.changed) for t in configured] == [(Status.SUCCEEDED, True)]
+    assert all(t.duration is not None and t.duration >= 0 for t in done.tasks)
     assert outcome.artifacts.parent == request.artifacts
     assert outcome.artifacts.is_dir()
     assert request.label in outcome.artifacts.name
@@ -73,6 +75,7 @@ def check_hosts_that_fail_or_do_not_answer_fail_the_run_and_only_themselves(worl
     assert failed.error is not None
     assert FAIL in failed.error
     assert [t.status for t in failed.tasks if t.name == FAIL] == [Status.FAILED]
+    assert all(t.duration is not None and t.duration >= 0 for t in failed.tasks)
     down = outcome.hosts[world.down]
     assert (down.state, down.succeeded) == ("unreachable", False)
     assert (down.retryable, down.key_changed) == (True, False)
@@ -101,12 +104,13 @@ def scripted_world(folder: Path) -> World:
     def as_on_the_lab(request: PlaybookRun, name: str) -> HostOutcome:
         if name == down:
             error = f"unreachable at task {CONFIGURE!r}: ssh: connect to host: No route to host"
-            task = TaskRecord(CONFIGURE, Status.CRASHED, detail=error)
+            task = TaskRecord(CONFIGURE, Status.CRASHED, detail=error, duration=TASK_SECONDS)
             return HostOutcome("unreachable", tasks=[task], error=error, retryable=True)
         outcome = all_ok(request, name)
         if name == failing:
             outcome.state, outcome.error = "failed", f"task {FAIL!r} failed: told to fail"
-            outcome.tasks.append(TaskRecord(FAIL, Status.FAILED, detail="told to fail"))
+            failure = TaskRecord(FAIL, Status.FAILED, detail="told to fail", duration=TASK_SECONDS)
+            outcome.tasks.append(failure)
         return outcome
 
     addresses = {host: "192.0.2.10", failing: "192.0.2.10", down: "192.0.2.99"}
