@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli.console import out
-from orchestrator.cli.progress import STYLES, took
+from orchestrator.cli.progress import STYLES, span, took
 from orchestrator.engine import Mode, PlanOutcome, RunOutcome, RunReport, Status
 from orchestrator.engine.checkins import CHECKIN_GATES, waited
 from orchestrator.engine.gates import GATES, People
@@ -153,7 +153,8 @@ def _print_tasks(console: Console, report: RunReport) -> None:
         )
         for task in host.tasks:
             changed = " (changed)" if task.changed else ""
-            console.print(f"    {escape(task.name)}: {styled(task.status)}{changed}")
+            seconds = "" if task.duration is None else f" {span(task.duration)}"
+            console.print(f"    {escape(task.name)}: {styled(task.status)}{changed}{seconds}")
 
 
 def print_next(outcome: RunOutcome, *, console: Console | None = None) -> None:

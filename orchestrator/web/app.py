@@ -83,7 +83,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(duration=views.duration, gates=GATES, poll_seconds=POLL_SECONDS,
+    env.globals.update(duration=views.duration, task_took=views.task_took,
+                       task_seconds=views.task_seconds, gates=GATES, poll_seconds=POLL_SECONDS,
                        phases=phase_names(), roles=[role.value for role in Role])  # fmt: skip
     env.filters["when"] = _when
     return env

@@ -39,7 +39,13 @@ def duration(started: datetime | None, finished: datetime | None) -> str:
     """``1h 02m``, ``3m 05s``, ``4.2s``; empty while not finished."""
     if started is None or finished is None:
         return ""
-    seconds = (finished - started).total_seconds()
+    return took((finished - started).total_seconds())
+
+
+def took(seconds: float | None) -> str:
+    """``seconds`` as ``duration`` shows them; empty when not known."""
+    if seconds is None:
+        return ""
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, rest = divmod(round(seconds), 60)
@@ -159,6 +165,16 @@ def task_outcome(task: TaskRecord) -> str:
     if task.status is Status.SUCCEEDED:
         return "changed" if task.changed else "ok"
     return {Status.FAILED: "failed", Status.CRASHED: "unreachable"}.get(task.status, "skipped")
+
+
+def task_took(task: TaskRecord) -> str:
+    """How long the task took on its host (``1.2s``), for a cell; empty when not recorded."""
+    return took(task.duration)
+
+
+def task_seconds(task: TaskRecord) -> str:
+    """How long the task took, exactly as recorded, for a tooltip; empty when not recorded."""
+    return "" if task.duration is None else f"took {task.duration} s"
 
 
 @dataclass(frozen=True, slots=True)

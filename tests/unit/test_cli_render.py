@@ -14,9 +14,9 @@ import pytest
 from rich.console import Console
 
 from orchestrator.cli.render import print_report, print_runs, print_status
-from orchestrator.engine import RunReport
+from orchestrator.engine import RunReport, Status
 from orchestrator.phases.record import status_of
-from orchestrator.store import SqlRunStore
+from orchestrator.store import SqlRunStore, TaskRecord
 from orchestrator.testing import scripted_phases
 from tests.unit.test_cli_runs import Cli, cli_with
 
@@ -88,6 +88,26 @@ def test_show_gives_each_step_its_duration_and_fits_80_columns(store: SqlRunStor
     rows = {line.split()[1]: line.split()[2:] for line in lines[3:] if line[:5].strip().isdigit()}
     assert rows["network.tenant"] == ["succeeded", "3/3", "7.0s"]  # the fake clock: 1 s a read
     assert max(len(line) for line in lines) <= 80
+
+
+def test_show_tasks_gives_each_task_the_time_it_took_when_known(store: SqlRunStore) -> None:
+    [run, _plan] = store.list_runs()
+    report = RunReport.load(store, run.id)
+    tasks = (
+        TaskRecord("apt upgrade", Status.SUCCEEDED, changed=True, duration=72.4),
+        TaskRecord("gather facts", Status.SUCCEEDED, duration=0.81),
+        TaskRecord("reboot", Status.FAILED),  # recorded before durations were kept
+    )
+    host = replace(report.hosts[0], tasks=tasks)
+    console = recorded(80)
+    print_report(replace(report, hosts=(host,)), tasks=True, console=console)
+    lines = lines_of(console)
+    at = lines.index(f"{host.step_key} @ {host.host}: {host.status}")
+    assert lines[at + 1 : at + 4] == [
+        "    apt upgrade: succeeded (changed) 1m 12s",
+        "    gather facts: succeeded 0.8s",
+        "    reboot: failed",
+    ]
 
 
 def test_an_error_wraps_inside_its_column_at_80_and_stays_on_one_line_at_120(

@@ -16,7 +16,7 @@ from orchestrator.phases.handover_document import sha256
 from orchestrator.store import LockRecord, StepRecord
 from orchestrator.testing import T0, InMemoryRunStore
 from orchestrator.web import viewer_app
-from orchestrator.web.views import duration, log_line
+from orchestrator.web.views import duration, log_line, took
 from tests.unit.viewer_support import (
     FAILED_DELIVERY,
     FAILING_ERROR,
@@ -127,20 +127,47 @@ def test_a_failed_run_shows_the_failing_host_its_task_and_error(
     assert "web-01" not in failures
 
 
+def _matrix_rows(page: str) -> dict[str, str]:
+    """base.configure's matrix: each host's row of cells."""
+    matrix = page[page.index('id="matrix-base.configure"') :]
+    matrix = matrix[matrix.index("<tbody>") : matrix.index("</table>")]
+    return {row.split("<", 1)[0].strip(): row for row in matrix.split("<tr><th>")[1:]}
+
+
 def test_the_matrix_shows_each_hosts_tasks_with_their_output(
     client: TestClient, runs: dict[str, str]
 ) -> None:
-    page = client.get(f"/runs/{runs[FAILED_DELIVERY]}").text
-    matrix = page[page.index('id="matrix-base.configure"') :]
-    matrix = matrix[matrix.index("<tbody>") : matrix.index("</table>")]
-    rows = {row.split("<", 1)[0].strip(): row for row in matrix.split("<tr><th>")[1:]}
-    outcomes = {host: re.findall(r'<summary class="c-(\w+)">', row) for host, row in rows.items()}
+    rows = _matrix_rows(client.get(f"/runs/{runs[FAILED_DELIVERY]}").text)
+    outcomes = {host: re.findall(r'<summary class="c-(\w+)"', row) for host, row in rows.items()}
     assert outcomes == {
         "web-01": ["ok", "changed", "skipped", "changed"],
         "web-02": ["ok", "changed", "failed"],
     }
-    assert "<pre>12.40s</pre>" in rows["web-01"]
+    assert "<pre>3 upgraded</pre>" in rows["web-01"]
+    assert "<pre>(no output)</pre>" in rows["web-01"]
     assert "skipped: not a monitored role" in rows["web-01"]
+
+
+def test_each_task_cell_shows_how_long_the_task_took_and_exactly_in_its_title(
+    client: TestClient, runs: dict[str, str]
+) -> None:
+    rows = _matrix_rows(client.get(f"/runs/{runs[FAILED_DELIVERY]}").text)
+    summaries = {
+        host: re.findall(r"<summary ([^>]*)>(.*?)</summary>", row) for host, row in rows.items()
+    }
+    assert summaries == {
+        "web-01": [
+            ('class="c-ok" title="took 0.81 s"', 'ok <span class="took">0.8s</span>'),
+            ('class="c-changed" title="took 72.4 s"', 'changed <span class="took">1m 12s</span>'),
+            ('class="c-skipped" title="took 0.012345 s"', 'skipped <span class="took">0.0s</span>'),
+            ('class="c-changed"', "changed"),  # recorded before durations were kept
+        ],
+        "web-02": [
+            ('class="c-ok" title="took 0.81 s"', 'ok <span class="took">0.8s</span>'),
+            ('class="c-changed" title="took 72.4 s"', 'changed <span class="took">1m 12s</span>'),
+            ('class="c-failed" title="took 3.25 s"', 'failed <span class="took">3.2s</span>'),
+        ],
+    }
 
 
 def test_the_steps_show_their_status_and_duration(client: TestClient, runs: dict[str, str]) -> None:
@@ -260,6 +287,8 @@ def test_durations_read_as_people_say_them(seconds: float, shown: str) -> None:
 
     assert duration(T0, T0 + timedelta(seconds=seconds)) == shown
     assert duration(T0, None) == ""
+    assert took(seconds) == shown
+    assert took(None) == ""
 
 
 def test_a_log_line_that_is_not_json_is_its_own_event() -> None:

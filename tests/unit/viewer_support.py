@@ -66,12 +66,17 @@ def failing_phases() -> tuple[Phase, ...]:
     """The seven phases, scripted: ``base.configure`` fails on web-02 at installing nginx."""
     phases, steps = scripted_phases(HOSTS)
     ok_tasks = (
-        TaskRecord("gather facts", Status.SUCCEEDED, detail="0.81s"),
-        TaskRecord("apt upgrade", Status.SUCCEEDED, changed=True, detail="12.40s"),
-        TaskRecord("node exporter", Status.SKIPPED, detail="skipped: not a monitored role"),
+        TaskRecord("gather facts", Status.SUCCEEDED, duration=0.81),
+        TaskRecord("apt upgrade", Status.SUCCEEDED, changed=True, detail="3 upgraded",
+                   duration=72.4),
+        TaskRecord("node exporter", Status.SKIPPED, detail="skipped: not a monitored role",
+                   duration=0.012345),
+    )  # fmt: skip
+    failing = (
+        *ok_tasks[:2],
+        TaskRecord(FAILING_TASK, Status.FAILED, detail=FAILING_ERROR, duration=3.25),
     )
-    failing = (*ok_tasks[:2], TaskRecord(FAILING_TASK, Status.FAILED, detail=FAILING_ERROR))
-    installed = TaskRecord(FAILING_TASK, Status.SUCCEEDED, changed=True)
+    installed = TaskRecord(FAILING_TASK, Status.SUCCEEDED, changed=True)  # recorded without time
     error = f"task {FAILING_TASK!r} failed: {FAILING_ERROR}"
     steps["base.configure"].outcomes = {
         "web-01": [Result(changed=True, tasks=(*ok_tasks, installed))],
