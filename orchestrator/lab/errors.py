@@ -8,6 +8,7 @@ The CLI prints both and exits 1; nothing above the lab sees a traceback for an e
     ├── CommandFailed    a system command the lab ran returned non-zero
     │   └── CommandTimedOut  ... or ran past its deadline (and was killed)
     ├── HostBootTimeout  a lab host gave no SSH banner in time (worth another try)
+    ├── HostStoppedBooting  a lab host's nspawn ended before sshd answered (booted once more)
     ├── UnsafeTarget     an address or interface outside what the lab owns
     └── LabInUse         the machine's lab belongs to another state folder, still running
 """
@@ -54,6 +55,10 @@ class CommandTimedOut(CommandFailed):
 
 class HostBootTimeout(LabError):
     """A lab host did not answer SSH before its boot deadline."""
+
+
+class HostStoppedBooting(LabError):
+    """A lab host's systemd-nspawn ended before its sshd answered."""
 
 
 class UnsafeTarget(LabError):

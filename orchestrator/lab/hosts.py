@@ -38,7 +38,7 @@ from orchestrator.lab.addressing import (
     lab_address,
     netns_name,
 )
-from orchestrator.lab.errors import HostBootTimeout, LabError
+from orchestrator.lab.errors import HostBootTimeout, HostStoppedBooting, LabError
 from orchestrator.lab.files import file_lock, write_atomically
 from orchestrator.lab.image import ensure_base_image
 from orchestrator.lab.mirror import ensure_mirror, serve_mirror
@@ -307,9 +307,18 @@ def create_host(
     image = prepare_lab(paths, progress)
     host = HostDir.of(paths, name)
     _allow_inotify_instances()
-    with file_lock(paths.state / "hosts.lock"):
-        record, pid = _bring_up(paths, host, image, address, progress)
-    _wait_for_sshd(paths, host, pid, address, timeout)
+    for attempt in (1, 2):
+        with file_lock(paths.state / "hosts.lock"):
+            record, pid = _bring_up(paths, host, image, address, progress)
+        try:
+            _wait_for_sshd(paths, host, pid, address, timeout)
+            break
+        except HostStoppedBooting:
+            if attempt == 2:
+                raise
+            # seen once on a busy machine taking over an earlier checkout's lab: booted again,
+            # on its own root, it came up
+            log.warning("host_boot_retried", host=name, address=address)
     log.info("host_created", host=name, address=address, pid=pid)
     return record
 
@@ -453,7 +462,8 @@ def _wait_for_sshd(paths: LabPaths, host: HostDir, pid: int, address: str, timeo
     deadline = time.monotonic() + timeout
     while not sshd_answers(address):
         if not pid_alive(pid):
-            raise LabError(f"lab host {host.name} stopped while booting", f"see {console}")
+            message = f"lab host {host.name} stopped while booting"
+            raise HostStoppedBooting(message, f"see {console}")
         if time.monotonic() > deadline:
             _stop(host)  # so that the next create_host boots it again
             raise HostBootTimeout(
