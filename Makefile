@@ -21,7 +21,7 @@ smoke: setup
 
 ## make test: set up, lint, type-check, and run the whole suite (unit + integration against the lab).
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .

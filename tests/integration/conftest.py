@@ -12,13 +12,9 @@ SMOKE_HOSTS = 2
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Integration tests are marked, and kept together on one worker when the suite runs with
-    ``-n 2 --dist loadgroup`` (``make test``): they share the one lab, one test at a time, while
-    the unit tests run beside them on the other worker."""
     for item in items:
         if "tests/integration/" in str(item.path):
             item.add_marker(pytest.mark.integration)
-            item.add_marker(pytest.mark.xdist_group("lab"))
 
 
 @pytest.fixture(scope="session")
