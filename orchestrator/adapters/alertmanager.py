@@ -16,6 +16,7 @@ not installed, or when amtool refuses the configuration or the labels.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import requests
 
+from orchestrator.adapters.children import owned
 from orchestrator.adapters.prometheus_api import http_error, plain_session, translated
 from orchestrator.engine.errors import Refused
 from orchestrator.store.private import write_private
@@ -66,7 +68,8 @@ class AmtoolRouting:
             write_private(path, config)
             argv = [tool, "config", "routes", "test", f"--config.file={path}",
                     *(matcher(k, v) for k, v in sorted(labels.items()))]  # fmt: skip
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                                  env=os.environ | owned())  # fmt: skip
         if done.returncode != 0:
             reason = done.stderr.replace(f"--config.file={path}", "").strip()[-500:]
             raise Refused(f"amtool could not test the routes of the Alertmanager at {self.url}: "

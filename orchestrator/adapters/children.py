@@ -8,6 +8,7 @@ ansible-playbook, the workers it forks into sessions of their own, ssh, the Cont
 masters that detach, rsync.
 
     env = base | guarded(delivery_folder)     # before starting anything for the delivery
+    env = base | owned()                      # a tool that works for no delivery folder
 
 ``guarded`` does two things first:
 
@@ -45,6 +46,14 @@ def guarded(folder: Path) -> dict[str, str]:
     stop_leftovers(folder)
     ensure_guard()
     return {COOKIE: f"{folder.resolve()}:{owner_tag(os.getpid())}"}
+
+
+def owned() -> dict[str, str]:
+    """The environment entry for a child that works for no delivery folder in particular (amtool
+    testing routes, weasyprint printing, ansible-inventory reading an inventory): stopped by this
+    process's guard when it dies, never taken for a run's leftover (its folder is empty)."""
+    ensure_guard()
+    return {COOKIE: f":{owner_tag(os.getpid())}"}
 
 
 def ensure_guard() -> int:
@@ -97,4 +106,4 @@ def stop_leftovers(folder: Path) -> list[Marked]:
     return found
 
 
-__all__ = ["COOKIE", "ensure_guard", "guarded", "leftovers", "stop_leftovers"]
+__all__ = ["COOKIE", "ensure_guard", "guarded", "leftovers", "owned", "stop_leftovers"]

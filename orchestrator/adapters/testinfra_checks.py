@@ -51,6 +51,7 @@ from orchestrator.adapters.ansible import (
     ssh_args,
     write_jump_files,
 )
+from orchestrator.adapters.children import owned
 from orchestrator.adapters.ssh_access import SshAccess
 from orchestrator.adapters.testinfra_probes import PROBES, SSH_FAILED
 from orchestrator.engine.ports.platform_checks import Check, CheckResult, ChecksRun
@@ -146,9 +147,11 @@ def ssh_failure(exc: BaseException) -> str | None:
 
 
 def inventory_env() -> dict[str, str]:
-    """``ansible-inventory``'s environment: tools and locale, nothing inherited."""
-    return {"PATH": f"{ANSIBLE_BIN}:{SYSTEM_PATH}", "HOME": str(Path.home()), "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8", "ANSIBLE_NOCOLOR": "True", "ANSIBLE_VERBOSITY": "0"}  # fmt: skip
+    """``ansible-inventory``'s environment: tools and locale, nothing inherited but the mark that
+    stops it with this process."""
+    tools = {"PATH": f"{ANSIBLE_BIN}:{SYSTEM_PATH}", "HOME": str(Path.home()), "LANG": "C.UTF-8",
+             "LC_ALL": "C.UTF-8", "ANSIBLE_NOCOLOR": "True", "ANSIBLE_VERBOSITY": "0"}  # fmt: skip
+    return tools | owned()
 
 
 def failed(checks: Sequence[Check], why: str) -> list[CheckResult]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from orchestrator.adapters.children import owned
 from orchestrator.engine.ports.printer import Printed
 from orchestrator.store.private import private_file
 
@@ -52,7 +53,7 @@ class WeasyPrintCommand:
         argv = [command, "--quiet", "--base-url", str(html.parent), str(html), str(target)]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
-                                  check=False, env=_environment())  # fmt: skip
+                                  check=False, env=environment())  # fmt: skip
         except subprocess.TimeoutExpired:
             return f"weasyprint took longer than {self.timeout:g} s"
         except OSError as exc:
@@ -63,7 +64,8 @@ class WeasyPrintCommand:
         return None
 
 
-def _environment() -> dict[str, str]:
-    """What weasyprint needs: a path, a home for its font cache, a locale; nothing else."""
+def environment() -> dict[str, str]:
+    """What weasyprint needs: a path, a home for its font cache, a locale; and the mark that
+    stops it with this process (``orchestrator.adapters.children``)."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "XDG_CACHE_HOME")
-    return {name: os.environ[name] for name in keep if name in os.environ}
+    return {name: os.environ[name] for name in keep if name in os.environ} | owned()

@@ -19,7 +19,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.adapters import guard
-from orchestrator.adapters.children import COOKIE, ensure_guard, guarded, stop_leftovers
+from orchestrator.adapters.children import COOKIE, ensure_guard, guarded, owned, stop_leftovers
+from orchestrator.adapters.testinfra_checks import inventory_env
+from orchestrator.adapters.weasyprint import environment as weasyprint_env
 
 ROOT = Path(__file__).parents[2]
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -139,6 +141,44 @@ def test_a_normal_end_stops_what_is_left_too(folder: Path) -> None:
     while guard.start_time(master) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert guard.start_time(master) is None
+
+
+def test_a_tool_for_no_delivery_dies_with_the_orchestrator_and_is_no_ones_leftover(
+    folder: Path,
+) -> None:
+    """amtool, weasyprint and ansible-inventory carry ``owned()``: an empty folder, this process."""
+    script = textwrap.dedent(f"""
+        import subprocess, time
+        from orchestrator.adapters.children import owned
+        print(subprocess.Popen(["sleep", "66"], env={ENV!r} | owned()).pid, flush=True)
+        time.sleep(120)
+    """)
+    orchestrator = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+    assert orchestrator.stdout is not None
+    tool = int(orchestrator.stdout.readline())
+    deadline = time.monotonic() + 5
+    while guard.cookie_of(tool) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert guard.cookie_of(tool) == f":{guard.owner_tag(orchestrator.pid)}"
+    orchestrator.kill()
+    orchestrator.wait()
+    orchestrator.stdout.close()
+    assert stop_leftovers(folder) == []  # no delivery's leftover; its guard stops it
+    deadline = time.monotonic() + 5
+    while guard.start_time(tool) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert guard.start_time(tool) is None
+
+
+def test_tools_for_no_delivery_carry_this_process_mark() -> None:
+    mark = owned()[COOKIE]
+    assert mark == f":{guard.owner_tag(os.getpid())}"
+    assert inventory_env()[COOKIE] == mark
+    assert weasyprint_env()[COOKIE] == mark
 
 
 def test_one_guard_per_process() -> None:
