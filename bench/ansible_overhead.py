@@ -9,19 +9,26 @@ destroyed at the end. Measured, in this order:
 - re-run, same store    the same again on the same run store: every step checkpointed, skipped
 - re-run, fresh store   a new run store: machines found, SSH re-probed, both playbooks run and
                         change nothing
-- phase 2 three ways on the converged hosts, interleaved, ``--repeat`` times each (best kept):
-  the orchestrator (phases 1-2, a new store), plain ``ansible-playbook`` in the orchestrator's
-  tuned environment, plain ``ansible-playbook`` with Ansible's defaults (same playbook, same
-  inventory, no ansible.cfg). Every way runs from cold: its SSH control masters are closed before
-  it starts, each way keeps its own control socket folder.
+- phase 2 three ways on the converged hosts, interleaved, ``--repeat`` rounds (default 3): the
+  orchestrator (phases 1-2, a new store), plain ``ansible-playbook`` in the orchestrator's tuned
+  environment, plain ``ansible-playbook`` with Ansible's defaults (same playbook, same inventory,
+  no ansible.cfg). Each round runs the three ways in a new order (a rotation), so none always
+  follows another. Every way starts from the same state: the hosts converged, the fact cache as
+  the previous way left it (every way uses and refreshes it), and no SSH connection: each way's
+  control masters (its own socket folder) are closed before it starts. Each figure is the
+  median over the rounds with its spread (lowest-highest); the ratio is the median of the
+  rounds' own ratios (a round's ways ran minutes apart, so they share the machine's mood).
 
 Phase 1 is a stand-in (fixed addresses, no NetBox), so phase 2's NetBox write-back step is left
 out. ``--playbooks DIR`` runs another copy of the playbooks (e.g. a fixed snapshot while they are
 being edited).
 
-Targets (issue 5): orchestrator / plain-tuned <= 1.05 and default / tuned >= 1.8 at N = 10; a
-no-op re-run of phases 1-3 <= 15% of the first run. ``--profile`` adds, per way, each task's
-wall time (first host's start to last host's end) and the orchestrator's time outside Ansible.
+Targets: orchestrator / plain-tuned <= 1.05 (median) and default / tuned >= 1.8 at N = 10; a
+no-op re-run of phases 1-3 <= 15% of the first run. CPU is split into the orchestrator
+process's own (the engine: events, logging, the store, reachability probes), its children's
+(ansible-playbook and its ssh) and the whole machine's (with the lab hosts' work).
+``--profile`` adds, per way, each task's wall time (first host's start to last host's end) and
+the orchestrator's time outside Ansible.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import tempfile
 import time
@@ -134,6 +142,7 @@ class Usage:
     controller: float = 0.0
     busy: float = 0.0
     machine: float = 0.0
+    own: float = 0.0  # this process alone: for the orchestrator way, the engine's own work
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -145,20 +154,25 @@ def _cpu_ticks() -> tuple[int, int]:
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
-def _controller_cpu() -> float:
+def _own_cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def _controller_cpu() -> float:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return _own_cpu() + children.ru_utime + children.ru_stime
 
 
 @contextmanager
 def usage(into: list[Usage]) -> Iterator[None]:
     """Measure the CPU the block uses; append it to ``into``."""
-    cpu, (busy, total) = _controller_cpu(), _cpu_ticks()
+    own, cpu, (busy, total) = _own_cpu(), _controller_cpu(), _cpu_ticks()
     yield
     busy_after, total_after = _cpu_ticks()
     share = (busy_after - busy) / max(1, total_after - total)
-    into.append(Usage(_controller_cpu() - cpu, share, (busy_after - busy) / TICKS_PER_SECOND))
+    into.append(Usage(_controller_cpu() - cpu, share, (busy_after - busy) / TICKS_PER_SECOND,
+                      _own_cpu() - own))  # fmt: skip
 
 
 class Bench:
@@ -322,49 +336,93 @@ def fresh_hosts(bench: Bench) -> Iterator[None]:
             destroy_host(name, paths=bench.paths)
 
 
+WAYS = ("orchestrator", "plain tuned", "plain default")
+
+
+def rotation(rounds: int) -> list[tuple[str, ...]]:
+    """The order of the three ways in each round: a rotation, so each way goes first, second
+    and third equally often (over every three rounds)."""
+    return [WAYS[r % len(WAYS) :] + WAYS[: r % len(WAYS)] for r in range(rounds)]
+
+
 def measure(
     n: int, paths: LabPaths, playbooks: Path, repeat: int, *, profile: bool
-) -> dict[str, Timed]:
+) -> tuple[dict[str, Timed], dict[str, list[Timed]]]:
+    """The single runs (first run, re-runs) and each way's runs, one per round."""
     with tempfile.TemporaryDirectory(prefix=f"ovh-{n}-") as folder:
         bench = Bench(n, paths, Path(folder), playbooks)
+        run_way: dict[str, Callable[[], Timed]] = {
+            "orchestrator": lambda: bench.orchestrator(2),
+            "plain tuned": lambda: bench.plain("tuned", tuned_env),
+            "plain default": lambda: bench.plain("default", default_env),
+        }
         with fresh_hosts(bench):
             store = bench.new_store()
             found: dict[str, Timed] = {"first run": bench.orchestrator(3, store)}
             found["re-run, same store"] = bench.orchestrator(3, store)
             found["re-run, fresh store"] = bench.orchestrator(3)
-            ways: dict[str, list[Timed]] = defaultdict(list)
-            for _ in range(repeat):  # interleaved, so the lab's noise hits every way alike
-                ways["orchestrator"].append(bench.orchestrator(2))
-                ways["plain tuned"].append(bench.plain("tuned", tuned_env))
-                ways["plain default"].append(bench.plain("default", default_env))
-            for way, runs in ways.items():
-                found[way] = min(runs, key=lambda t: t.seconds)
+            ways: dict[str, list[Timed]] = {way: [] for way in WAYS}
+            for order in rotation(repeat):  # interleaved: the lab's noise hits every way alike
+                for way in order:
+                    ways[way].append(run_way[way]())
             if profile:
-                found["plain tuned"].tasks = bench.plain("tuned", tuned_env, profile=True).tasks
-                found["plain default"].tasks = bench.plain("default", default_env,
-                                                           profile=True).tasks  # fmt: skip
-        return found
+                found["plain tuned"] = bench.plain("tuned", tuned_env, profile=True)
+                found["plain default"] = bench.plain("default", default_env, profile=True)
+                found["orchestrator"] = ways["orchestrator"][len(ways["orchestrator"]) // 2]
+        return found, ways
 
 
-def report(n: int, t: Mapping[str, Timed], *, profile: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The median of some figures and their lowest and highest."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f} ({self.low:.2f}-{self.high:.2f})"
+
+
+def summary(ways: Mapping[str, list[Timed]]) -> dict[str, Spread]:
+    """Median and spread of each way's wall and CPU figures, and of the rounds' ratios."""
+    figures: dict[str, Spread] = {}
+    for way, runs in ways.items():
+        figures[f"{way} wall"] = Spread.of([t.seconds for t in runs])
+        figures[f"{way} controller cpu"] = Spread.of([t.cpu.controller for t in runs])
+        figures[f"{way} own cpu"] = Spread.of([t.cpu.own for t in runs])
+        figures[f"{way} machine cpu"] = Spread.of([t.cpu.machine for t in runs])
+    rounds = list(zip(ways["orchestrator"], ways["plain tuned"], ways["plain default"],
+                      strict=True))  # fmt: skip
+    figures["orchestrator / tuned"] = Spread.of([o.seconds / t.seconds for o, t, _ in rounds])
+    figures["default / tuned"] = Spread.of([d.seconds / t.seconds for _, t, d in rounds])
+    return figures
+
+
+def report(n: int, t: Mapping[str, Timed], ways: Mapping[str, list[Timed]], *,
+           profile: bool) -> None:  # fmt: skip
     """Print one N's figures (and, with ``profile``, where the time went)."""
-    s = {k: v.seconds for k, v in t.items()}
+    s = {k: v.seconds for k, v in t.items() if k.startswith(("first", "re-run"))}
+    f = summary(ways)
+    rounds = len(ways["orchestrator"])
     print(f"N={n:>2}  " + "  ".join(f"{k} {v:6.2f}s" for k, v in s.items()))
-    print(f"      orchestrator / plain tuned {s['orchestrator'] / s['plain tuned']:.2f} "
-          f"(target <= 1.05)   default / tuned {s['plain default'] / s['plain tuned']:.2f} "
-          f"(target >= 1.8)")  # fmt: skip
+    print(f"      phase 2, {rounds} interleaved rounds, median (lowest-highest), seconds:")
+    for way in WAYS:
+        print(f"      {way:<14} wall {f[f'{way} wall']}  controller CPU "
+              f"{f[f'{way} controller cpu']}  machine CPU {f[f'{way} machine cpu']}")  # fmt: skip
+    print(f"      orchestrator process itself (engine, events, logs, store, probes): CPU "
+          f"{f['orchestrator own cpu']}")  # fmt: skip
+    print(f"      orchestrator / plain tuned {f['orchestrator / tuned']} (target <= 1.05)   "
+          f"default / tuned {f['default / tuned']} (target >= 1.8)")  # fmt: skip
     print(f"      no-op re-run / first run: same store "
           f"{s['re-run, same store'] / s['first run']:.1%}, fresh store "
           f"{s['re-run, fresh store'] / s['first run']:.1%} (target <= 15%)")  # fmt: skip
-    print("      CPU: " + "  ".join(
-        f"{k} controller {v.cpu.controller:.1f}s machine {v.cpu.machine:.1f}s "
-        f"({v.cpu.busy:.0%} busy)"
-        for k, v in t.items() if k in ("orchestrator", "plain tuned", "plain default")
-    ))  # fmt: skip
-    tuned, default = t["plain tuned"].cpu, t["plain default"].cpu
-    print(f"      machine CPU default / tuned {default.machine / max(tuned.machine, 0.01):.2f}: "
-          "the lab's network adds no latency, so a run's wall time is CPU (hosts and controller "
-          f"share {os.cpu_count()} cores) and its wall ratio follows this one")  # fmt: skip
+    print(f"      the lab's network adds no latency, so a run's wall time is CPU (hosts and "
+          f"controller share {os.cpu_count()} cores)")  # fmt: skip
     if profile:
         _profile(t)
 
@@ -388,7 +446,7 @@ def _profile(t: Mapping[str, Timed]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("hosts", nargs="*", type=int, default=[1, 5, 10])
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (>= 1)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
         "--playbooks",
@@ -404,8 +462,9 @@ def main() -> None:
     if any(a.startswith(NETWORK.rsplit(".", 1)[0] + ".") for a in taken):
         raise SystemExit(f"another lab host uses {NETWORK}/24")
     for n in args.hosts:
-        found = measure(n, paths, args.playbooks.resolve(), args.repeat, profile=args.profile)
-        report(n, found, profile=args.profile)
+        found, ways = measure(n, paths, args.playbooks.resolve(), max(1, args.repeat),
+                              profile=args.profile)  # fmt: skip
+        report(n, found, ways, profile=args.profile)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.ansible_overhead import event_walls, json_walls, with_control_dir, without_netbox
+from bench.ansible_overhead import (
+    WAYS,
+    Spread,
+    Timed,
+    Usage,
+    event_walls,
+    json_walls,
+    rotation,
+    summary,
+    with_control_dir,
+    without_netbox,
+)
 from orchestrator.adapters.ansible import AnsibleSettings, tuned_env
 from orchestrator.adapters.ssh_access import SshAccess
 from orchestrator.engine.ports.playbooks import PlaybookRun
@@ -55,3 +66,28 @@ def test_the_bench_keeps_the_phase_but_its_netbox_write_back(tmp_path: Path) -> 
     env = with_control_dir(tuned_env, tmp_path / "cp")(settings, request)
     assert env["ANSIBLE_SSH_CONTROL_PATH_DIR"] == str(tmp_path / "cp")
     assert env["ANSIBLE_PIPELINING"] == "True"
+
+
+def test_each_way_goes_first_second_and_third_equally_often() -> None:
+    orders = rotation(3)
+    assert all(sorted(order) == sorted(WAYS) for order in orders)
+    for place in range(3):
+        assert sorted(order[place] for order in orders) == sorted(WAYS)
+
+
+def _timed(seconds: float, own: float = 0.0) -> Timed:
+    return Timed(seconds, {}, {}, Usage(controller=seconds / 2, own=own))
+
+
+def test_figures_are_medians_with_their_spread_and_the_ratio_is_per_round() -> None:
+    ways = {
+        "orchestrator": [_timed(11.0, 3.0), _timed(30.0, 4.0), _timed(10.0, 5.0)],
+        "plain tuned": [_timed(10.0), _timed(20.0), _timed(10.0)],
+        "plain default": [_timed(20.0), _timed(40.0), _timed(30.0)],
+    }
+    figures = summary(ways)
+    assert figures["orchestrator wall"] == Spread(11.0, 10.0, 30.0)
+    assert figures["orchestrator own cpu"] == Spread(4.0, 3.0, 5.0)
+    assert figures["orchestrator / tuned"] == Spread(1.1, 1.0, 1.5)  # not 11 / 10 of medians
+    assert figures["default / tuned"] == Spread(2.0, 2.0, 3.0)
+    assert str(figures["orchestrator / tuned"]) == "1.10 (1.00-1.50)"
