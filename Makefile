@@ -20,8 +20,9 @@ smoke: setup
 	$(BIN)/orchestrator lab smoke
 
 ## make test: set up, lint, type-check, and run the whole suite (unit + integration against the lab).
+## Two workers: every test on the lab on one, the unit tests on the other (tests/conftest.py).
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 lint: setup
 	$(BIN)/ruff check .
