@@ -196,6 +196,7 @@ class Bench:
         self.adapters = base.Adapters(
             lab.machines, lab.probe, self.playbooks, lab.workspace,
             FolderMonitoring(root / "targets"), lab.management_networks,
+            settings=lab.settings,  # the lab site's NTP servers, package sources, backups
         )  # fmt: skip
         self.stores = 0
 
@@ -241,13 +242,11 @@ class Bench:
         close_masters(self.sockets[way])
         delivery = self.spec.id
         workspace = self.adapters.workspace
+        configured = self._configured()  # the orchestrator's last phase 2 playbook run
         inventory = self.root / "inventory.json"
-        inventory.write_text(json.dumps(self._inventory()))
+        inventory.write_text((configured / "inventory" / "hosts.json").read_text())
         extravars = self.root / "extravars.json"
-        extravars.write_text(json.dumps({
-            "orchestrator_secrets_file": str(workspace.secrets_file(delivery)),
-            "monitoring_targets_dir": str(self.root / "targets"),
-        }))  # fmt: skip
+        extravars.write_text((configured / "env" / "extravars").read_text())
         hosts = tuple(h.name for h in self.spec.expanded_hosts())
         request = PlaybookRun("phase2_base.yml", {}, hosts,
                               workspace.known_hosts(delivery), workspace.runs(delivery),
@@ -270,9 +269,11 @@ class Bench:
             )
         return Timed(seconds, json_walls(done.stdout) if profile else {}, {}, used[0])
 
-    def _inventory(self) -> object:
+    def _configured(self) -> Path:
+        """The artifact folder of the orchestrator's last phase 2 playbook run: its inventory
+        and variables are what the plain ways are given."""
         runs = sorted(self.adapters.workspace.runs(self.spec.id).glob("*base.configure"))
-        return json.loads((runs[-1] / "inventory" / "hosts.json").read_text())
+        return runs[-1]
 
     def _artifact_walls(self, run_id: str) -> tuple[TaskWalls, dict[str, float]]:
         """Per-task walls of the run's playbooks, and each playbook step's ansible-playbook time."""
