@@ -50,6 +50,15 @@ def start(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(["sh", "-c", command], env=env)
 
 
+def start_orchestrator(script: str) -> subprocess.Popen[bytes]:
+    """``script`` in a Python process of its own, standing in for the orchestrator; output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+
+
 def test_a_child_carries_the_delivery_folder_and_this_process(folder: Path) -> None:
     marks = guarded(folder)
     child = start("exec sleep 60", ENV | marks)
@@ -105,11 +114,7 @@ def test_killing_the_orchestrator_stops_all_it_started_even_what_detached(folder
         print("started", flush=True)
         time.sleep(120)
     """)
-    orchestrator = subprocess.Popen(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-    )
+    orchestrator = start_orchestrator(script)
     assert orchestrator.stdout is not None
     assert orchestrator.stdout.readline() == b"started\n"
     deadline = time.monotonic() + 5
@@ -153,11 +158,7 @@ def test_a_tool_for_no_delivery_dies_with_the_orchestrator_and_is_no_ones_leftov
         print(subprocess.Popen(["sleep", "66"], env={ENV!r} | owned()).pid, flush=True)
         time.sleep(120)
     """)
-    orchestrator = subprocess.Popen(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-    )
+    orchestrator = start_orchestrator(script)
     assert orchestrator.stdout is not None
     tool = int(orchestrator.stdout.readline())
     deadline = time.monotonic() + 5
