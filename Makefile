@@ -20,9 +20,8 @@ smoke: setup
 	$(BIN)/orchestrator lab smoke
 
 ## make test: set up, lint, type-check, and run the whole suite (unit + integration against the lab).
-## Two workers: every test on the lab on one, the unit tests on the other (tests/conftest.py).
 test: setup lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .
