@@ -135,20 +135,19 @@ class Timed:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """CPU over one run: the controller's (this process and its children: Ansible, ssh), the
-    whole machine's busy share, and the whole machine's CPU seconds (lab hosts run on the same
-    cores as the controller, so these include the hosts' work: sshd, the modules' Python)."""
+    """CPU over one run: the controller's (this process and its children: Ansible, ssh) and the
+    whole machine's CPU seconds (lab hosts run on the same cores as the controller, so these
+    include the hosts' work: sshd, the modules' Python)."""
 
     controller: float = 0.0
-    busy: float = 0.0
     machine: float = 0.0
     own: float = 0.0  # this process alone: for the orchestrator way, the engine's own work
 
 
-def _cpu_ticks() -> tuple[int, int]:
+def _busy_ticks() -> int:
+    """The machine's busy CPU time since boot, in clock ticks (all but idle and I/O wait)."""
     fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
+    return sum(fields) - fields[3] - fields[4]
 
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -167,12 +166,10 @@ def _controller_cpu() -> float:
 @contextmanager
 def usage(into: list[Usage]) -> Iterator[None]:
     """Measure the CPU the block uses; append it to ``into``."""
-    own, cpu, (busy, total) = _own_cpu(), _controller_cpu(), _cpu_ticks()
+    own, cpu, busy = _own_cpu(), _controller_cpu(), _busy_ticks()
     yield
-    busy_after, total_after = _cpu_ticks()
-    share = (busy_after - busy) / max(1, total_after - total)
-    into.append(Usage(_controller_cpu() - cpu, share, (busy_after - busy) / TICKS_PER_SECOND,
-                      _own_cpu() - own))  # fmt: skip
+    machine = (_busy_ticks() - busy) / TICKS_PER_SECOND
+    into.append(Usage(_controller_cpu() - cpu, machine, _own_cpu() - own))
 
 
 class Bench:
