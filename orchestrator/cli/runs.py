@@ -65,6 +65,7 @@ from orchestrator.engine import (
     RunRequest,
     Runtime,
     SerialRunner,
+    WrapUp,
     load_delivery,
     stop_on_signals,
     write_junit,
@@ -381,7 +382,7 @@ def run(  # noqa: PLR0913 - one parameter per command-line option
             break_lock=break_lock,
         )
         outcome = _carry_out(
-            ctx, composed, (state_dir, store_url, junit), lambda e: e.run(request),
+            ctx, composed, (state_dir, store_url, junit), lambda e, then: e.run(request, then=then),
             Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose, spec=spec),
             delivery_id=delivery.id,
         )  # fmt: skip
@@ -419,7 +420,8 @@ def resume(  # noqa: PLR0913 - one parameter per command-line option
         delivery = composed.complete(delivery)
         request = RunRequest(delivery, _who(by), _command(ctx, spec), break_lock=break_lock)
         outcome = _carry_out(
-            ctx, composed, (state_dir, store_url, junit), lambda e: e.resume(request, run_id),
+            ctx, composed, (state_dir, store_url, junit),
+            lambda e, then: e.resume(request, run_id, then=then),
             Choices(keep=keep_on_failure, quiet=quiet, verbose=verbose, spec=spec),
             delivery_id=delivery.id,
         )  # fmt: skip
@@ -467,7 +469,7 @@ def _carry_out(  # noqa: PLR0913 - the command's parts, and which delivery it se
     ctx: typer.Context,
     composed: Composition,
     where: tuple[Path, str | None, Path | None],
-    action: Callable[[Engine], RunOutcome],
+    action: Callable[[Engine, WrapUp], RunOutcome],
     choices: Choices,
     *,
     delivery_id: str,
@@ -482,16 +484,23 @@ def _carry_out(  # noqa: PLR0913 - the command's parts, and which delivery it se
     ):
         _settle(ctx, store, StoreLocation(state_dir, store_url), delivery_id)
         bound = composed.using(store)
-        outcome = action(_engine(ctx, store, bound, [shipper, progress]))
-        if not choices.keep:
-            release_after_failure(lambda: bound.ipam, store, outcome.run)
-        spec = str(choices.spec) if choices.spec else None
-        bound.notifications().after_run(store, outcome, spec)
+
+        def wrap_up(outcome: RunOutcome) -> None:  # the lock still held: see ``WrapUp``
+            try:
+                if not choices.keep:
+                    release_after_failure(lambda: bound.ipam, store, outcome.run)
+                spec = str(choices.spec) if choices.spec else None
+                bound.notifications().after_run(store, outcome, spec)
+                if junit is not None:
+                    write_junit(junit, RunReport.load(store, outcome.run.id))
+                    log.info("junit_written", path=str(junit))
+            except Exception:
+                shipper.end(outcome.run)  # the run ended all the same; its error follows
+                raise
+            shipper.end(outcome.run)
+
+        outcome = action(_engine(ctx, store, bound, [shipper, progress]), wrap_up)
         report = RunReport.load(store, outcome.run.id)
-        if junit is not None:
-            write_junit(junit, report)
-            log.info("junit_written", path=str(junit))
-        shipper.end(outcome.run)
     print_report(report)
     print_next(outcome)
     return outcome

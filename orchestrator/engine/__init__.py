@@ -2,8 +2,11 @@
 
     Engine(store, phases, observers=..., retry=..., runner=..., runtime=...)
         .plan(RunRequest) -> PlanOutcome        no side effects, no lock
-        .run(RunRequest) -> RunOutcome          skips steps done with the same inputs
-        .resume(RunRequest, run_id=None)        continues the latest failed/crashed/waiting run
+        .run(RunRequest, then=None) -> RunOutcome
+                                                skips steps done with the same inputs; ``then``
+                                                (a ``WrapUp``) runs before the lock is given back
+        .resume(RunRequest, run_id=None, then=None)
+                                                continues the latest failed/crashed/waiting run
     approve(store, delivery_id, gate, authenticator, comment) -> GateDecision
     Notifications(channels, people).after_run(store, outcome, spec)
                                                 tells the people who must act that a run stopped
@@ -19,7 +22,7 @@ adapter, phase, CLI or lab module; it imports the store (``orchestrator.store``:
 
 from orchestrator.engine.approvals import approve
 from orchestrator.engine.delivery import Delivery, Person, delivery_from_spec, load_delivery
-from orchestrator.engine.engine import Engine, RunOutcome, RunRequest
+from orchestrator.engine.engine import Engine, RunOutcome, RunRequest, WrapUp
 from orchestrator.engine.errors import (
     BadInput,
     Exhausted,
@@ -114,6 +117,7 @@ __all__ = [
     "TransientError",
     "Unreachable",
     "UsageError",
+    "WrapUp",
     "approve",
     "delivery_from_spec",
     "junit_xml",

@@ -1,15 +1,22 @@
 """Runs whose process is gone: recorded ``crashed``, their log cut with a marker that says so.
 
 A run is ``running`` in the store while its process holds the delivery's lock: the lock is taken
-before the run is saved and given back after its final status is. A ``running`` apply run
-without its lock held by a live process (``holder_alive``) was killed (``kill -9``, the machine
-went down, our own bug past every handler). ``settle_abandoned`` finds such runs of a delivery
-and records what happened, so no run and no step stays ``running`` without a process:
+before the run is saved, and given back only after the run's final status is saved and what
+follows it is done (release after a failure, notifications, reports, and last the log's
+``log_ended`` line). A ``running`` apply run without its lock held by a live process
+(``holder_alive``) was killed (``kill -9``, the machine went down, our own bug past every
+handler). ``settle_abandoned`` finds such runs of a delivery and records what happened, so no
+run and no step stays ``running`` without a process:
 
 - the run ``crashed``, its reason naming the step it was in and that its process is gone;
 - each step and phase still ``running`` ``crashed`` too;
 - an audit entry ``run_abandoned``, and a ``log_cut`` line appended to the run's log in the
-  store; the command line appends the same line to the run's log file (``Cut.line``).
+  store; the command line appends the same line to the run's log file (``Cut.line``);
+- the dead process's lock removed (exactly that lock; the audit entry names the process).
+
+A run that ended (its final status saved) while a dead process still holds its lock was killed
+after its end, before its log's end marker: its status stands, and its log is cut the same way
+(the line names the status it ended with) and its lock removed.
 
 Plan runs hold no lock and are left as they are. A lock held on another machine counts as alive
 (``holder_alive``): only that machine, or ``--break-lock``, can say otherwise.
@@ -63,9 +70,25 @@ def settle_abandoned(
     clock: Callable[[], datetime],
 ) -> list[Cut]:
     """Record each of ``abandoned_runs`` as ``crashed`` (run, running steps and phases) with
-    a ``log_cut`` line in its stored log; the runs settled."""
+    a ``log_cut`` line in its stored log, and cut the log of a run killed after its end; the
+    runs settled."""
     lock = store.get_lock(delivery_id)
-    return [settle(store, run, lock, clock()) for run in abandoned_runs(store, delivery_id, alive)]
+    ended = _ended_unmarked(store, lock, alive)
+    cuts = [settle(store, run, lock, clock()) for run in abandoned_runs(store, delivery_id, alive)]
+    if ended is not None and lock is not None:
+        last = _last_step(store.list_steps(ended.id))
+        cuts.append(_cut(store, ended, last, lock, clock(), ended=True))
+    return cuts
+
+
+def _ended_unmarked(
+    store: RunStore, lock: LockRecord | None, alive: Callable[[LockRecord], bool]
+) -> RunRecord | None:
+    """The run that ended but whose dead process still holds the lock, if any."""
+    if lock is None or alive(lock):
+        return None
+    run = store.get_run(lock.run_id)
+    return run if run is not None and run.status is not Status.RUNNING else None
 
 
 def settle(store: RunStore, run: RunRecord, lock: LockRecord | None, now: datetime) -> Cut:
@@ -83,11 +106,29 @@ def settle(store: RunStore, run: RunRecord, lock: LockRecord | None, now: dateti
             store.save_phase(replace(phase, status=Status.CRASHED, finished_at=now))
     settled = replace(run, status=Status.CRASHED, finished_at=now, reason=reason)
     store.save_run(settled)
+    return _cut(store, settled, last, lock, now, ended=False)
+
+
+def _cut(  # noqa: PLR0913 - the run, where it stopped, whose lock, when, and how it ended
+    store: RunStore,
+    run: RunRecord,
+    last: StepRecord | None,
+    lock: LockRecord | None,
+    now: datetime,
+    *,
+    ended: bool,
+) -> Cut:
+    """Audit ``run_abandoned``, the ``log_cut`` line in the stored log, the dead lock removed."""
+    process = _process(run, lock)
     detail = {"last_step": last.key if last else "", "process": process}
+    if ended:
+        detail["ended"] = run.status.value
     store.append_audit(AuditEntry(now, run.who, "run_abandoned", run.delivery_id, run.id, detail))
-    line = cut_line(settled, last, process, now)
+    line = cut_line(run, last, process, now, ended=ended)
     store.append_log_lines(run.id, [line])
-    return Cut(settled, line)
+    if lock is not None and lock.run_id == run.id:
+        store.break_lock(lock)
+    return Cut(run, line)
 
 
 def _last_step(steps: list[StepRecord]) -> StepRecord | None:
@@ -102,8 +143,11 @@ def _process(run: RunRecord, lock: LockRecord | None) -> str:
     return f"on {run.host}"
 
 
-def cut_line(run: RunRecord, last: StepRecord | None, process: str, now: datetime) -> str:
-    """The JSON line that ends a cut log, shaped like the run's own lines."""
+def cut_line(
+    run: RunRecord, last: StepRecord | None, process: str, now: datetime, *, ended: bool = False
+) -> str:
+    """The JSON line that ends a cut log, shaped like the run's own lines; ``ended``: the run
+    had ended (its status is given) when its process went."""
     event: dict[str, object] = {
         "event": LOG_CUT,
         "level": "error",
@@ -113,6 +157,12 @@ def cut_line(run: RunRecord, last: StepRecord | None, process: str, now: datetim
         "last_step": last.key if last is not None else None,
         "phase": last.phase if last is not None else None,
         "process": process,
-        "reason": "the log ends abruptly: the run's process is gone",
+        "reason": (
+            f"the log ends abruptly after the run ended {run.status.value}: its process is gone"
+            if ended
+            else "the log ends abruptly: the run's process is gone"
+        ),
     }
+    if ended:
+        event["status"] = run.status.value
     return json.dumps(event, sort_keys=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import structlog
@@ -53,6 +53,13 @@ class RunOutcome:
         return ExitCode.of(self.run.status)
 
 
+#: Work after a run's final status is saved that must finish before the delivery's lock is given
+#: back: the command line's release after a failure, notifications, reports, and last the log's
+#: end marker. A process killed during it leaves its lock, so the next command finds the run's
+#: log cut (``orchestrator.engine.abandoned``).
+type WrapUp = Callable[[RunOutcome], None]
+
+
 class Engine:
     """Carries deliveries through their phases, recording everything in the run store."""
 
@@ -87,16 +94,20 @@ class Engine:
             finished = self._finished(run, Ending(planning.go()))
         return PlanOutcome(finished, tuple(planning.steps), tuple(planning.gates))
 
-    def run(self, request: RunRequest) -> RunOutcome:
-        """Start a new run; steps done with the same inputs are skipped."""
+    def run(self, request: RunRequest, *, then: WrapUp | None = None) -> RunOutcome:
+        """Start a new run; steps done with the same inputs are skipped. ``then`` is called
+        with the outcome while the delivery's lock is still held (see ``WrapUp``)."""
         self.settle(request.delivery.id)
         outputs = self._earlier_outputs(request.delivery, request.phases.first)
         run = self._new_run(request, Mode.APPLY)
         self._claim(run, break_lock=request.break_lock)
-        return self._drive(run, request.delivery, outputs, resumed=False)
+        return self._drive(run, request.delivery, outputs, resumed=False, then=then)
 
-    def resume(self, request: RunRequest, run_id: str | None = None) -> RunOutcome:
-        """Continue the latest run of the delivery (or ``run_id``) where it stopped."""
+    def resume(
+        self, request: RunRequest, run_id: str | None = None, *, then: WrapUp | None = None
+    ) -> RunOutcome:
+        """Continue the latest run of the delivery (or ``run_id``) where it stopped; ``then``
+        as for ``run``."""
         self.settle(request.delivery.id)
         run = self.resumable(request.delivery, run_id)
         outputs = self._earlier_outputs(request.delivery, run.from_phase)
@@ -105,7 +116,7 @@ class Engine:
             command=request.command, host=self.parts.runtime.owner.host, version=__version__,
         )  # fmt: skip
         self._claim(resumed, break_lock=request.break_lock)
-        return self._drive(resumed, request.delivery, outputs, resumed=True)
+        return self._drive(resumed, request.delivery, outputs, resumed=True, then=then)
 
     def resumable(self, delivery: Delivery, run_id: str | None = None) -> RunRecord:
         """The run ``resume`` would continue; ``BadInput`` says why there is none."""
@@ -145,19 +156,27 @@ class Engine:
         )
 
     def _drive(
-        self, run: RunRecord, delivery: Delivery, outputs: dict[str, JsonMap], *, resumed: bool
+        self,
+        run: RunRecord,
+        delivery: Delivery,
+        outputs: dict[str, JsonMap],
+        *,
+        resumed: bool,
+        then: WrapUp | None,
     ) -> RunOutcome:
         execution = Execution(self.parts, run, delivery)
         with bound_contextvars(delivery=delivery.id, run=run.id):
             try:
                 self.parts.observers.run_started(run, delivery, resumed=resumed)
                 ending = execution.go(outputs)
-                finished = self._finished(run, ending)
+                outcome = RunOutcome(self._finished(run, ending), ending.gate)
+                if then is not None:
+                    then(outcome)
             except Exception:
                 self.parts.store.release_lock(delivery.id, run.id)
                 raise
         self.parts.store.release_lock(delivery.id, run.id)
-        return RunOutcome(finished, ending.gate)
+        return outcome
 
     def _finished(self, run: RunRecord, ending: Ending) -> RunRecord:
         now = self.parts.runtime.clock()

@@ -7,21 +7,32 @@ line shows: ``logs`` ends with ``log_ended`` or ``log_cut``, ``show`` says the r
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from orchestrator.cli.runs import RunsWiring
-from orchestrator.engine import Engine, Mode, RunRequest, Status
+from orchestrator.engine import Engine, Mode, RunOutcome, RunRequest, Status
 from orchestrator.engine.abandoned import LOG_CUT, LOG_ENDED, abandoned_runs, settle_abandoned
-from orchestrator.store import LockRecord, PhaseRecord, RunRecord, StepRecord, StoreLocation
+from orchestrator.engine.notifying import Notifications
+from orchestrator.store import (
+    LockRecord,
+    PhaseRecord,
+    RunRecord,
+    RunStore,
+    StepRecord,
+    StoreLocation,
+)
 from orchestrator.testing import (
     T0,
     FakeClock,
     FixedComposition,
     InMemoryRunStore,
+    SimulatedCrash,
     fake_runtime,
     make_delivery,
     scripted_phases,
@@ -67,6 +78,30 @@ def test_a_running_run_whose_lock_holder_is_gone_is_settled_crashed() -> None:
     assert marker["last_step"] == "network.addresses"
     assert marker["process"] == "pid 4242 on laptop"
     assert "run_abandoned" in [entry.action for entry in store.list_audit(DELIVERY.id)]
+    assert store.get_lock(DELIVERY.id) is None  # the dead process's lock goes with it
+    assert settle_abandoned(store, DELIVERY.id, alive=lambda _lock: False, clock=FakeClock()) == []
+    assert store.read_log_lines(RUN.id)[-1] == cut.line  # cut once
+
+
+def test_a_run_killed_after_its_end_keeps_its_status_and_its_log_is_cut() -> None:
+    store = InMemoryRunStore()
+    killed_in_a_step(store)
+    ended = replace(RUN, status=Status.SUCCEEDED, finished_at=T0)
+    store.save_run(ended)  # its final status saved; killed before its log's end marker
+    assert settle_abandoned(store, DELIVERY.id, alive=lambda _lock: True, clock=FakeClock()) == []
+    [cut] = settle_abandoned(store, DELIVERY.id, alive=lambda _lock: False, clock=FakeClock())
+    assert cut.run == store.get_run(RUN.id) == ended
+    marker = json.loads(store.read_log_lines(RUN.id)[-1])
+    assert marker == json.loads(cut.line)
+    assert (marker["event"], marker["status"]) == (LOG_CUT, "succeeded")
+    assert (
+        marker["reason"]
+        == "the log ends abruptly after the run ended succeeded: its process is gone"
+    )
+    assert marker["process"] == "pid 4242 on laptop"
+    [audit] = store.list_audit(DELIVERY.id)
+    assert (audit.action, audit.detail["ended"]) == ("run_abandoned", "succeeded")
+    assert store.get_lock(DELIVERY.id) is None
     assert settle_abandoned(store, DELIVERY.id, alive=lambda _lock: False, clock=FakeClock()) == []
 
 
@@ -98,6 +133,25 @@ def test_resume_settles_the_killed_run_first_and_continues_it() -> None:
     abandoned = [e for e in logs if e["event"] == "run_abandoned"]
     assert [e["abandoned_run"] for e in abandoned] == [first.run.id]
     assert store.read_log_lines(first.run.id)[-1].count(LOG_CUT) == 1
+
+
+def test_the_lock_is_held_until_the_wrap_up_is_done_and_given_back_after() -> None:
+    store = InMemoryRunStore()
+    phases, _ = scripted_phases()
+    engine = Engine(store, phases, runtime=fake_runtime())
+    held: list[LockRecord | None] = []
+    outcome = engine.run(
+        RunRequest(DELIVERY, "alice"), then=lambda _o: held.append(store.get_lock(DELIVERY.id))
+    )
+    assert [lock.run_id if lock else None for lock in held] == [outcome.run.id]
+    assert store.get_lock(DELIVERY.id) is None
+
+    def fails(_outcome: object) -> None:
+        raise RuntimeError("the wrap-up failed")
+
+    with pytest.raises(RuntimeError, match="wrap-up failed"):
+        engine.resume(RunRequest(DELIVERY, "alice"), then=fails)
+    assert store.get_lock(DELIVERY.id) is None
 
 
 # the command line
@@ -156,6 +210,38 @@ def test_logs_and_show_of_a_killed_run_say_it_was_cut_and_where(tmp_path: Path) 
     assert report["run"]["status"] == "crashed"
     assert f"stopped in step {step.key}" in report["run"]["reason"]
     assert {s["key"]: s["status"] for s in report["steps"]} == {step.key: "crashed"}
+
+
+@dataclass(frozen=True)
+class KilledWhileNotifying(Notifications):
+    """Notifications during which the process is killed: the lock it holds then, if any."""
+
+    held: list[LockRecord | None] = field(default_factory=list)
+
+    def after_run(self, store: RunStore, outcome: RunOutcome, spec: str | None = None) -> list[Any]:  # noqa: ARG002
+        self.held.append(store.get_lock(outcome.run.delivery_id))
+        raise SimulatedCrash
+
+
+def test_a_run_killed_after_its_end_has_its_log_cut_by_the_next_command(tmp_path: Path) -> None:
+    wiring, state = cli_runner(tmp_path)
+    notifications = KilledWhileNotifying()
+    composed = FixedComposition(scripted_phases()[0], fixed_notifications=notifications)
+    wiring = replace(wiring, compose=composed)
+    with pytest.raises(SimulatedCrash):
+        invoke(wiring, state, "run", "acme.yaml")
+    [file] = (state / "runs").glob("*.jsonl")
+    assert [lock.run_id if lock else None for lock in notifications.held] == [file.stem]
+    assert LOG_ENDED not in file.read_text()  # killed before the end marker
+    code, shown, warned = invoke(wiring, state, "logs", file.stem)
+    assert code == 0
+    assert f" {LOG_CUT} " in shown.splitlines()[-1]
+    assert "after the run ended waiting" in shown
+    assert "no end marker" not in warned
+    marker = json.loads(file.read_text().splitlines()[-1])
+    assert (marker["event"], marker["status"]) == (LOG_CUT, "waiting")
+    code, shown, _ = invoke(wiring, state, "show", file.stem, "--json")
+    assert json.loads(shown)["run"]["status"] == "waiting"  # its status stands
 
 
 def test_logs_of_a_run_still_going_say_it_has_no_end_marker(tmp_path: Path) -> None:

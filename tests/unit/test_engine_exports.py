@@ -18,7 +18,7 @@ def test_the_engine_exports_exactly_its_public_api() -> None:
         "RetryPolicy", "Role", "RunInterrupted", "RunLocked", "RunObserver", "RunOutcome",
         "RunReport", "RunRequest", "Runtime", "SerialRunner", "ServerError", "Status", "Step",
         "StepContext", "ThreadedRunner", "Throttled", "TimedOut", "TransientError",
-        "Unreachable", "UsageError", "approve", "delivery_from_spec", "junit_xml",
+        "Unreachable", "UsageError", "WrapUp", "approve", "delivery_from_spec", "junit_xml",
         "load_delivery", "stop_on_signals", "write_junit",
     }  # fmt: skip
     for name in orchestrator.engine.__all__:
