@@ -14,6 +14,8 @@ at one kind of moment, chosen at random, by watching the run's JSON log as it is
 - ``ssh``       ``base.reachability`` has started (SSH probing and pinning)
 - ``ansible``   a playbook step started, or an Ansible task finished (a playbook under way)
 - ``store``     a step or host result was just checkpointed (store writes)
+- ``wrapup``    the run's end was logged (its final status saved): release after a failure,
+                notifications, reports and the log's end marker under way
 
 then killed after a random delay. If the aimed moment does not come within a random time, the
 kill lands there anyway (a random moment, counted as ``random/<kind of the moment it was in>``);
@@ -32,7 +34,12 @@ counts:
 - processes left: anything carrying the delivery's cookie (``orchestrator.adapters.children``),
   ansible-playbook and ssh masters among them (expected 0).
 
-Everything is removed at the end (NetBox objects, lab hosts, the state folder) unless ``--keep``.
+A delivery often finishes before the kills are spent: then the next round starts on a fresh
+delivery (a new id and hosts; the last one's are removed first), until ``--kills`` have landed.
+Each round's figures are printed as it ends, then the totals.
+
+Everything is removed at the end (NetBox objects, lab hosts, the state folder) unless ``--keep``
+(which keeps the last round's).
 ``tests/integration/test_chaos_short.py`` runs a short version (2 hosts, 10 kills).
 """
 
@@ -50,7 +57,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +68,7 @@ from orchestrator.adapters.guard import marked
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.engine import Mode, Status
 from orchestrator.engine.abandoned import LOG_CUT, LOG_ENDED
+from orchestrator.engine.observers import event_name
 from orchestrator.lab.hosts import destroy_host, list_hosts
 from orchestrator.lab.netbox import NetBoxInfo, read_netbox_env
 from orchestrator.lab.paths import LabPaths
@@ -70,13 +78,16 @@ from orchestrator.store.sql import SqlRunStore
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "small.yaml"
-KINDS = ("netbox", "machines", "ssh", "ansible", "store")
-PHASE1_KINDS = ("netbox", "store")  # the moments phase 1 has
+KINDS = ("netbox", "machines", "ssh", "ansible", "store", "wrapup")
+PHASE1_KINDS = ("netbox", "store", "wrapup")  # the moments phase 1 has
 #: Seconds a kill waits, at most, after its moment came.
-DELAY = {"netbox": 0.3, "machines": 2.0, "ssh": 1.0, "ansible": 3.0, "store": 0.05}
+DELAY = {"netbox": 0.3, "machines": 2.0, "ssh": 1.0, "ansible": 3.0, "store": 0.05, "wrapup": 0.2}
 NETBOX_STEPS = ("network.", "base.netbox_record")
 #: Log lines written right after a checkpoint: a kill then lands among store writes.
 STORE_EVENTS = {"step_succeeded", "step_failed", "step_skipped", "host_succeeded", "host_failed"}
+#: Log lines written when a run's final status is saved, before its wrap-up.
+ENDED = (Status.SUCCEEDED, Status.FAILED, Status.WAITING, Status.CRASHED)
+END_EVENTS = {event_name("run", status) for status in ENDED}
 #: Steps whose start begins a kind of moment (phase 1's steps and the write-back are ``netbox``).
 STEP_KINDS = {
     "base.machines": "machines",
@@ -108,6 +119,12 @@ class Figures:
     final_status: str = ""
     log_cuts: int = 0  # log_cut markers: runs found killed and settled by a later command
     logs_unended: list[str] = field(default_factory=list)  # run logs not ending in log_ended
+    rounds: int = 1  # deliveries these figures count
+
+    @property
+    def killed(self) -> int:
+        """Kills that landed."""
+        return sum(self.kills.values())
 
     @property
     def clean(self) -> bool:
@@ -127,10 +144,9 @@ class Figures:
         """The figures, one per line, as printed."""
         kills = ", ".join(f"{kind} {n}" for kind, n in sorted(self.kills.items()))
         netbox = ", ".join(f"{k} {f}/{e}" for k, (f, e) in self.netbox.items())
-        total = sum(self.kills.values())
-        final = f"final run {self.final_status}"
+        run = f"attempts {self.attempts}; {self.seconds:.0f} s; final run {self.final_status}"
         return [
-            f"kills: {total} ({kills}); attempts {self.attempts}; {self.seconds:.0f} s; {final}",
+            f"kills: {self.killed} ({kills}); {run}",
             f"netbox (found/expected): {netbox}; duplicate keys {self.duplicate_keys}",
             f"lab hosts: {self.hosts[0]}/{self.hosts[1]}; not in the spec: {self.stray_hosts}",
             f"store: runs {dict(self.runs)}; still running: {self.unsettled}",
@@ -237,6 +253,8 @@ def kind_of(event: dict[str, Any]) -> str | None:
         return "store"
     if name == "task_finished":
         return "ansible"
+    if name in END_EVENTS:
+        return "wrapup"
     if name != "step_started":
         return None
     if step.startswith(NETBOX_STEPS):
@@ -322,7 +340,7 @@ def chaos(cli: Cli, kills: int, rng: random.Random, figures: Figures) -> int | N
     cli.approve_preconditions()
     stalled = 0
     rc: int | None = None
-    while sum(figures.kills.values()) < kills:
+    while figures.killed < kills:
         kinds = KINDS if cli.through > 1 else PHASE1_KINDS
         aim = "store" if stalled >= STALLED else rng.choice(kinds)
         done = attempt(cli, "resume", aim, rng)
@@ -332,7 +350,7 @@ def chaos(cli: Cli, kills: int, rng: random.Random, figures: Figures) -> int | N
                 return 0  # finished before the last kill (or a kill landed just after)
             continue
         figures.kills[done.killed] += 1
-        print(f"kill {sum(figures.kills.values())}: {done.killed}", file=sys.stderr, flush=True)
+        print(f"kill {figures.killed}: {done.killed}", file=sys.stderr, flush=True)
         stalled = 0 if done.progressed else stalled + 1
     for _ in range(3):  # a resume that crashes on its own is retried, not counted as a kill
         if succeeded(cli.delivery):  # the last kill landed after the run's end was recorded
@@ -433,13 +451,42 @@ def clean_up(info: NetBoxInfo, paths: LabPaths, delivery: Delivery) -> None:
             destroy_host(host.name, paths=paths)
 
 
-def run_chaos(
-    hosts: int, kills: int, seed: int, *, through: int = 3, keep: bool = False
+def run_chaos(  # noqa: PLR0913 - the bench's knobs
+    hosts: int,
+    kills: int,
+    seed: int,
+    *,
+    through: int = 3,
+    keep: bool = False,
+    report: Callable[[int, Figures], None] = lambda _n, _f: None,
 ) -> Figures:
-    """The whole bench: make, kill, resume, count, clean up."""
+    """The whole bench: rounds of make, kill, resume, count, clean up, until ``kills`` have
+    landed (one round with ``keep``); each round's figures to ``report``; the totals."""
     paths = LabPaths.from_env()
     info = read_netbox_env(paths)
     rng = random.Random(seed)  # noqa: S311 - moments, not secrets
+    rounds: list[Figures] = []
+    while (spent := sum(f.killed for f in rounds)) < kills:
+        figures = one_round(paths, info, rng, hosts, kills - spent, through=through, keep=keep)
+        rounds.append(figures)
+        report(len(rounds), figures)
+        if keep or figures.killed == 0:  # kept for reading; or it finished before any kill
+            break
+    return total(rounds)
+
+
+def one_round(  # noqa: PLR0913 - the lab, the dice, and the delivery's size
+    paths: LabPaths,
+    info: NetBoxInfo,
+    rng: random.Random,
+    hosts: int,
+    kills: int,
+    *,
+    through: int,
+    keep: bool,
+) -> Figures:
+    """One delivery: made, killed up to ``kills`` times and resumed to its end, counted, removed
+    (unless ``keep``)."""
     folder = Path(tempfile.mkdtemp(prefix="chaos-"))
     delivery = make_delivery(folder, hosts)
     delivery.state.mkdir()
@@ -460,21 +507,54 @@ def run_chaos(
     return figures
 
 
+def total(rounds: list[Figures]) -> Figures:
+    """The rounds' figures added up (the final status ``succeeded`` if every round's was)."""
+    figures = Figures()
+    for one in rounds:
+        figures.kills += one.kills
+        figures.attempts += one.attempts
+        figures.seconds += one.seconds
+        for kind, (found, expected) in one.netbox.items():
+            before = figures.netbox.get(kind, (0, 0))
+            figures.netbox[kind] = (before[0] + found, before[1] + expected)
+        figures.duplicate_keys += one.duplicate_keys
+        figures.hosts = (figures.hosts[0] + one.hosts[0], figures.hosts[1] + one.hosts[1])
+        figures.stray_hosts += one.stray_hosts
+        figures.runs += one.runs
+        figures.unsettled += one.unsettled
+        figures.leftovers += one.leftovers
+        figures.log_cuts += one.log_cuts
+        figures.logs_unended += one.logs_unended
+    statuses = {one.final_status for one in rounds}
+    figures.final_status = statuses.pop() if len(statuses) == 1 else "/".join(sorted(statuses))
+    figures.rounds = len(rounds)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=20, help="web hosts in the delivery")
     parser.add_argument("--kills", type=int, default=200, help="kill -9s before the last resume")
     parser.add_argument("--seed", type=int, default=None, help="for the random moments")
     parser.add_argument("--through-phase", type=int, default=3, help="the last phase to run")
-    parser.add_argument("--keep", action="store_true", help="leave NetBox, hosts and state")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="one round only, its NetBox objects, hosts and state left",
+    )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     print(
         f"chaos: {args.hosts} hosts, {args.kills} kills, phases 1-{args.through_phase}, seed {seed}"
     )
-    figures = run_chaos(args.hosts, args.kills, seed, through=args.through_phase, keep=args.keep)
-    for line in figures.lines():
-        print(line)
+
+    def report(number: int, figures: Figures) -> None:
+        print(f"round {number}:", *figures.lines(), sep="\n  ", flush=True)
+
+    figures = run_chaos(
+        args.hosts, args.kills, seed, through=args.through_phase, keep=args.keep, report=report
+    )
+    print(f"all {figures.rounds} rounds:", *figures.lines(), sep="\n  ")
     sys.exit(0 if figures.clean else 1)
 
 

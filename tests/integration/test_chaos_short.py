@@ -1,4 +1,5 @@
-"""The chaos bench, short: a delivery of two hosts through phase 1, ``kill -9``-ed ten times.
+"""The chaos bench, short: deliveries of two hosts through phase 1, ``kill -9``-ed ten times
+(a delivery that finishes first is followed by a fresh one, as in the bench's rounds).
 
 ``bench/chaos.py`` (``python -m bench.chaos``) is the long version: phases 1-3, 20 hosts, 200
 kills, also during host creation, SSH probing and Ansible runs. Phases 2-3 take minutes of
@@ -22,5 +23,5 @@ def test_ten_kills_of_a_two_host_delivery_leave_nothing_behind() -> None:
     figures = run_chaos(HOSTS, KILLS, SEED, through=1)
     report = "\n".join(figures.lines())
     assert figures.clean, report
-    assert sum(figures.kills.values()) >= KILLS // 2, report  # the rest if it had not finished
+    assert figures.killed >= KILLS, report
     assert 1 <= figures.log_cuts <= KILLS, report

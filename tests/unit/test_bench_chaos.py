@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bench.chaos import Figures, LogWatch, kind_of
+from bench.chaos import Figures, LogWatch, kind_of, total
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,8 @@ from bench.chaos import Figures, LogWatch, kind_of
         ({"event": "host_failed", "step": "base.configure"}, "store"),
         ({"event": "step_started", "step": "base.configure"}, "ansible"),
         ({"event": "step_started", "step": "software.monitoring"}, None),
+        ({"event": "run_succeeded"}, "wrapup"),
+        ({"event": "run_paused"}, "wrapup"),
         ({"event": "run_resumed"}, None),
     ],
 )
@@ -49,3 +52,17 @@ def test_figures_are_clean_only_when_nothing_is_left() -> None:
     assert not Figures(hosts=(2, 2), final_status="succeeded", leftovers=["9 ssh"]).clean
     assert not Figures(hosts=(2, 2), final_status="succeeded", unsettled=["step r/k"]).clean
     assert figures.lines()[-1] == "clean"
+
+
+def test_rounds_add_up_and_one_unclean_round_makes_the_total_unclean() -> None:
+    one = Figures(Counter(netbox=2, ssh=1), attempts=4, netbox={"vlans": (1, 1)}, hosts=(2, 2),
+                  final_status="succeeded", log_cuts=3)  # fmt: skip
+    two = Figures(Counter(netbox=1), attempts=2, netbox={"vlans": (2, 1)}, hosts=(2, 2),
+                  final_status="succeeded", log_cuts=1)  # fmt: skip
+    summed = total([one, two])
+    assert (summed.killed, summed.kills["netbox"], summed.attempts) == (4, 3, 6)
+    assert (summed.netbox, summed.hosts, summed.log_cuts) == ({"vlans": (3, 2)}, (4, 4), 4)
+    assert (summed.rounds, summed.final_status) == (2, "succeeded")
+    assert total([one]).clean
+    assert not summed.clean
+    assert total([one, Figures(final_status="failed")]).final_status == "failed/succeeded"
