@@ -24,7 +24,7 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 
 from orchestrator.cli.console import err, out
-from orchestrator.cli.runs import BreakLock, SiteOption, _exit_codes, _who
+from orchestrator.cli.runs import BreakLock, SiteOption, _exit_codes, _who, settle_runs
 from orchestrator.engine import BadInput, ExitCode, Runtime
 from orchestrator.engine.lock import claim
 from orchestrator.logging import configured_logging
@@ -100,10 +100,13 @@ def release(  # noqa: PLR0913 - one parameter per command-line option
     wiring = ctx.find_object(ReleaseWiring) or ReleaseWiring()
     with _exit_codes():
         _check_id(delivery)
-        store = wiring.open_store(StoreLocation(state_dir, store_url))
+        location = StoreLocation(state_dir, store_url)
+        store = wiring.open_store(location)
         try:
             parts = _parts(wiring, store, site, state_dir, delivery)
             with configured_logging(console=sys.stderr):
+                if not plan:  # a killed run's log is cut before its lock is taken over
+                    settle_runs(store, location, wiring.runtime, delivery)
                 done = _release(wiring, store, parts, delivery, _who(by), plan=plan, yes=yes,
                                 break_lock=break_lock)  # fmt: skip
         except KeyboardInterrupt:

@@ -635,9 +635,12 @@ def _last_event(lines: Sequence[str]) -> str:
 
 
 def _settle(ctx: typer.Context, store: RunStore, location: StoreLocation, delivery: str) -> None:
+    settle_runs(store, location, _wiring(ctx).runtime, delivery)
+
+
+def settle_runs(store: RunStore, location: StoreLocation, runtime: Runtime, delivery: str) -> None:
     """The delivery's runs whose process is gone recorded as crashed, their logs cut
     (``orchestrator.engine.abandoned``): in the store, and in this machine's log files."""
-    runtime = _wiring(ctx).runtime
     for cut in settle_abandoned(store, delivery, alive=runtime.holder_alive, clock=runtime.clock):
         file = location.run_logs / f"{cut.run.id}.jsonl"
         if file.is_file():  # a machine without it reads the store's copy, which has the line

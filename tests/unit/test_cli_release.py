@@ -13,10 +13,12 @@ from typer.testing import CliRunner
 from orchestrator.cli.release import NO_TERMINAL, ReleaseWiring, release
 from orchestrator.cli.runs import RunsWiring
 from orchestrator.cli.runs import register as register_runs
+from orchestrator.engine import Mode, Status
+from orchestrator.engine.abandoned import LOG_CUT
 from orchestrator.engine.ports.ipam import Kind
 from orchestrator.phases.release import DELIVERY_RELEASED, ReleaseParts
 from orchestrator.store import RunStore
-from orchestrator.store.records import LockRecord
+from orchestrator.store.records import LockRecord, RunRecord
 from orchestrator.testing import fake_runtime
 from tests.unit.release_support import DELIVERY, T0, Held, held_delivery
 
@@ -130,6 +132,27 @@ def test_a_dead_holders_lock_is_taken_over_audited(held: Held) -> None:
     assert actions[0] == "lock_taken_over"
     assert actions[-1] == DELIVERY_RELEASED
     assert held.store.get_lock(DELIVERY) is None
+
+
+def test_a_run_killed_after_its_end_has_its_log_cut_before_its_lock_is_taken(
+    held: Held,
+) -> None:
+    run = RunRecord("run-9", DELIVERY, Mode.APPLY, Status.FAILED, "bob", "ctl", "orchestrator run",
+                    "0.1.0", "h", 1, 3, T0, T0)  # fmt: skip
+    held.store.save_run(run)
+    held.store.acquire_lock(LockRecord(DELIVERY, run.id, "bob", "ctl", 4242, T0))
+    planned = CliRunner().invoke(app(), ["release", DELIVERY, "--plan"], obj=wiring(held))
+    assert planned.exit_code == 0, planned.output
+    assert held.store.read_log_lines(run.id) == []  # --plan changes nothing
+    result = CliRunner().invoke(
+        app(), ["release", DELIVERY, "--yes"], obj=wiring(held, alive=False)
+    )
+    assert result.exit_code == 0, result.output
+    actions = [e.action for e in held.store.list_audit(DELIVERY)]
+    assert actions[0] == "run_abandoned"
+    assert "lock_taken_over" not in actions
+    assert LOG_CUT in held.store.read_log_lines(run.id)[-1]
+    assert held.store.get_run(run.id) == run
 
 
 def test_a_second_release_says_what_the_first_removed(held: Held) -> None:
