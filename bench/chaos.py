@@ -19,9 +19,9 @@ at one kind of moment, chosen at random, by watching the run's JSON log as it is
 
 then killed after a random delay. If the aimed moment does not come within a random time, the
 kill lands there anyway (a random moment, counted as ``random/<kind of the moment it was in>``);
-after three kills without a step finishing, the next one waits for a checkpoint, so the delivery
-always gets further. After the last kill the run is resumed until it succeeds, and the script
-counts:
+after three kills without a step or host finishing, the next one waits for a checkpoint, so the
+delivery always gets further. After the last kill the run is resumed until it succeeds, and the
+script counts:
 
 - NetBox objects per kind carrying the delivery's key, against what the spec implies (tenant,
   contacts, VLAN, prefix, the gateway and one address per host, VMs, interfaces): duplicates and
@@ -36,7 +36,8 @@ counts:
 
 A delivery often finishes before the kills are spent: then the next round starts on a fresh
 delivery (a new id and hosts; the last one's are removed first), until ``--kills`` have landed.
-Each round's figures are printed as it ends, then the totals.
+Each round's figures are printed as it ends, then the totals. SIGTERM or Ctrl-C (also in a
+background job) stops the bench: the attempt under way is killed and the round cleaned up.
 
 Everything is removed at the end (NetBox objects, lab hosts, the state folder) unless ``--keep``
 (which keeps the last round's).
@@ -96,7 +97,9 @@ STEP_KINDS = {
     "software.configure": "ansible",
 }
 FINAL = {Status.SUCCEEDED, Status.FAILED, Status.WAITING, Status.CRASHED, Status.SKIPPED}
-STALLED = 3  # kills in a row without a step finishing before one waits for a checkpoint
+STALLED = 3  # kills in a row without a step or host finishing before one waits for a checkpoint
+#: A step or a host done: what a resume need not do again.
+PROGRESS_EVENTS = {"step_succeeded", "host_succeeded"}
 #: Per attempt, the latest a kill lands when its moment does not come (seconds after start).
 FALLBACK = (1.0, 25.0)
 RUN_TIMEOUT = 1800.0  # one attempt, unkilled: phases 1-3 of the largest delivery
@@ -293,7 +296,7 @@ class Attempt:
 
     rc: int | None
     killed: str | None  # the kind of moment; "random/<kind of the last moment>"; None: not killed
-    progressed: bool  # a step finished during it
+    progressed: bool  # a step or a host finished during it
 
 
 def attempt(cli: Cli, command: str, aim: str | None, rng: random.Random) -> Attempt:
@@ -301,6 +304,21 @@ def attempt(cli: Cli, command: str, aim: str | None, rng: random.Random) -> Atte
     one, unless ``aim`` is ``store``: those always come while the run has work left)."""
     watch = LogWatch(cli.delivery.state / "runs")
     process = cli.start(command)
+    try:
+        return _watched(process, command, watch, aim, rng)
+    except BaseException:  # the bench stopped: the attempt goes first, then the clean-up
+        process.kill()
+        process.wait()
+        raise
+
+
+def _watched(
+    process: subprocess.Popen[bytes],
+    command: str,
+    watch: LogWatch,
+    aim: str | None,
+    rng: random.Random,
+) -> Attempt:
     started = time.monotonic()
     fallback = None if aim in {None, "store"} else started + rng.uniform(*FALLBACK)
     progressed, inside = False, "start"
@@ -310,7 +328,7 @@ def attempt(cli: Cli, command: str, aim: str | None, rng: random.Random) -> Atte
             raise RuntimeError(f"{command} did not finish within {RUN_TIMEOUT:.0f} s")
         for event in watch.events():
             kind = kind_of(event)
-            progressed |= event.get("event") == "step_succeeded"
+            progressed |= event.get("event") in PROGRESS_EVENTS
             inside = kind or inside
             if aim is not None and kind == aim:
                 time.sleep(rng.uniform(0, DELAY[aim]))
@@ -318,7 +336,7 @@ def attempt(cli: Cli, command: str, aim: str | None, rng: random.Random) -> Atte
         if fallback is not None and time.monotonic() >= fallback:
             return _killed(process, f"random/{inside}", progressed=progressed)
         time.sleep(0.02)
-    progressed |= any(e.get("event") == "step_succeeded" for e in watch.events())
+    progressed |= any(e.get("event") in PROGRESS_EVENTS for e in watch.events())
     return Attempt(process.returncode, None, progressed)
 
 
@@ -543,6 +561,9 @@ def main() -> None:
         help="one round only, its NetBox objects, hosts and state left",
     )
     args = parser.parse_args()
+    # SIGTERM (and SIGINT, ignored in a background job) stop the bench and clean up
+    signal.signal(signal.SIGTERM, lambda _n, _f: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     print(
         f"chaos: {args.hosts} hosts, {args.kills} kills, phases 1-{args.through_phase}, seed {seed}"
