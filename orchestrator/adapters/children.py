@@ -9,6 +9,7 @@ masters that detach, rsync.
 
     env = base | guarded(delivery_folder)     # before starting anything for the delivery
     env = base | owned()                      # a tool that works for no delivery folder
+    with inherited(owned()): ...              # a library that starts children with ours
 
 ``guarded`` does two things first:
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
@@ -38,6 +41,7 @@ log = structlog.get_logger("orchestrator.children")
 GUARD_SCRIPT = Path(guard.__file__)
 _LOCK = threading.Lock()
 _guards: dict[int, int] = {}  # orchestrator pid -> its guard's pid (a fork starts its own)
+_inheriting = 0  # blocks in ``inherited`` under way
 
 
 def guarded(folder: Path) -> dict[str, str]:
@@ -54,6 +58,26 @@ def owned() -> dict[str, str]:
     process's guard when it dies, never taken for a run's leftover (its folder is empty)."""
     ensure_guard()
     return {COOKIE: f":{owner_tag(os.getpid())}"}
+
+
+@contextmanager
+def inherited(entries: Mapping[str, str]) -> Iterator[None]:
+    """``entries`` in this process's environment while the block runs, for a vendor library that
+    starts children with it and takes no environment of its own (testinfra's ``ssh``). Blocks
+    in several threads share them; the last one out takes them away again."""
+    global _inheriting  # noqa: PLW0603 - one process environment, so one count
+    with _LOCK:
+        if _inheriting == 0:
+            os.environ.update(entries)
+        _inheriting += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _inheriting -= 1
+            if _inheriting == 0:
+                for name in entries:
+                    os.environ.pop(name, None)
 
 
 def ensure_guard() -> int:

@@ -25,6 +25,10 @@ connection (``ControlMaster``). A host that cannot be reached (ssh exits 255: re
 out, host key not the pinned one) fails its remaining checks with ``unreachable: ...``; a probe
 that breaks fails its check with ``could not check: ...``. Nothing is raised. Every finding is
 censored: no value of ``request.censor`` or ``request.secrets`` appears in a result.
+
+testinfra starts ``ssh`` with this process's environment and takes none of its own, so while
+checks run the environment carries the orchestrator's mark (``children.inherited(owned())``):
+a killed orchestrator's guard stops those ``ssh`` processes and their masters too.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from orchestrator.adapters.ansible import (
     ssh_args,
     write_jump_files,
 )
-from orchestrator.adapters.children import owned
+from orchestrator.adapters.children import inherited, owned
 from orchestrator.adapters.ssh_access import SshAccess
 from orchestrator.adapters.testinfra_probes import PROBES, SSH_FAILED
 from orchestrator.engine.ports.platform_checks import Check, CheckResult, ChecksRun
@@ -173,7 +177,7 @@ class TestinfraChecks:
         by_host: dict[str, list[Check]] = {}
         for check in request.checks:
             by_host.setdefault(check.host, []).append(check)
-        with self._inventory(request) as (listed, conn):
+        with self._inventory(request) as (listed, conn), inherited(owned()):
             results = self._hosts(listed, conn, by_host, request)
         secrets = (*request.censor, *request.secrets.values())
         done = {(r.check.host, r.check.name): r for r in results}

@@ -16,10 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import testinfra
 from structlog.testing import capture_logs
 
 from orchestrator.adapters import guard
-from orchestrator.adapters.children import COOKIE, ensure_guard, guarded, owned, stop_leftovers
+from orchestrator.adapters.children import (
+    COOKIE,
+    ensure_guard,
+    guarded,
+    inherited,
+    owned,
+    stop_leftovers,
+)
 from orchestrator.adapters.testinfra_checks import inventory_env
 from orchestrator.adapters.weasyprint import environment as weasyprint_env
 
@@ -180,6 +188,17 @@ def test_tools_for_no_delivery_carry_this_process_mark() -> None:
     assert mark == f":{guard.owner_tag(os.getpid())}"
     assert inventory_env()[COOKIE] == mark
     assert weasyprint_env()[COOKIE] == mark
+
+
+def test_a_library_that_starts_children_with_our_environment_gives_them_the_mark() -> None:
+    """testinfra's ``ssh`` (here its local backend, the same ``run_local``) inherits the mark
+    while checks run; afterwards this process's environment is as it was."""
+    mark = owned()[COOKIE]
+    local = testinfra.get_host("local://")
+    with inherited(owned()), inherited(owned()):  # two threads' checks at once
+        assert local.run(f"printenv {COOKIE}").stdout.strip() == mark
+    assert COOKIE not in os.environ
+    assert local.run(f"printenv {COOKIE}").rc == 1
 
 
 def test_one_guard_per_process() -> None:
