@@ -87,15 +87,27 @@ class PrometheusApi:
 
 @contextmanager
 def translated(where: str) -> Iterator[None]:
-    """Turn ``requests``' connection errors into the orchestrator's."""
+    """Turn ``requests``' connection errors into the orchestrator's, naming the server as
+    ``where`` says and the operating system's reason, never ``requests``' own text (it carries
+    the whole URL, and a webhook's query can hold a secret)."""
     try:
         yield
     except requests.ConnectTimeout as exc:
-        raise Unreachable(f"{where} did not accept the connection in time: {exc}") from exc
+        raise Unreachable(f"{where} did not accept the connection in time") from exc
     except requests.Timeout as exc:
-        raise TimedOut(f"{where} did not answer in time: {exc}") from exc
+        raise TimedOut(f"{where} did not answer in time") from exc
     except requests.RequestException as exc:
-        raise Unreachable(f"{where} could not be asked: {exc}") from exc
+        raise Unreachable(f"{where} could not be reached: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The operating system's words for the innermost socket error, else the error's kind."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 def data_of(answer: requests.Response, where: str) -> Answer:

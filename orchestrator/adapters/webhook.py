@@ -14,16 +14,15 @@ any other answer but 2xx).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from orchestrator import __version__
-from orchestrator.adapters.prometheus_api import http_error, plain_session
-from orchestrator.engine.errors import Refused, TimedOut, Unreachable
+from orchestrator.adapters.prometheus_api import http_error, plain_session, translated
+from orchestrator.engine.errors import Refused
 from orchestrator.engine.ports.notifier import Notice, Recipient
 
 DEFAULT_TIMEOUT = 10.0
@@ -61,7 +60,7 @@ class WebhookNotifier:
     def send(self, notice: Notice, to: Recipient | None) -> None:  # noqa: ARG002 - one for all
         headers = {name: value() for name, value in self.headers.items()}
         headers["User-Agent"] = f"orchestrator/{__version__}"
-        with translated(self.target):
+        with translated(f"webhook {self.target}"):
             answer = self.session.post(self.url, json=notice.payload(), headers=headers,
                                        timeout=self.timeout, allow_redirects=False)  # fmt: skip
         said = f"webhook {self.target} answered HTTP {answer.status_code}"
@@ -69,27 +68,3 @@ class WebhookNotifier:
             raise Refused(f"{said}: redirects are not followed; name the final URL in the site")
         if not 200 <= answer.status_code < 300:
             raise http_error(answer.status_code, said)
-
-
-@contextmanager
-def translated(where: str) -> Iterator[None]:
-    """``requests``' errors as the orchestrator's, naming the webhook without its query (their
-    own text carries the whole URL)."""
-    try:
-        yield
-    except requests.ConnectTimeout as exc:
-        raise Unreachable(f"webhook {where} did not accept the connection in time") from exc
-    except requests.Timeout as exc:
-        raise TimedOut(f"webhook {where} did not answer in time") from exc
-    except requests.RequestException as exc:
-        raise Unreachable(f"webhook {where} could not be reached: {_reason(exc)}") from exc
-
-
-def _reason(exc: BaseException) -> str:
-    """The operating system's words for the innermost socket error, else the error's kind."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        seen = seen.__cause__ or seen.__context__
-    return type(exc).__name__
