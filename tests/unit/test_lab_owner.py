@@ -4,6 +4,7 @@ NetBox runs, and takes over what a gone one left behind."""
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from orchestrator.lab import owner
 from orchestrator.lab.errors import LabInUse
-from orchestrator.lab.netbox import pid_file
+from orchestrator.lab.netbox import is_netbox_gunicorn, pid_file
 from orchestrator.lab.paths import LabPaths
 
 
@@ -21,6 +22,9 @@ def netbox_like() -> Iterator[subprocess.Popen[bytes]]:
     """A process whose command line reads like the lab's NetBox gunicorn."""
     argv = [sys.executable, "-c", "import time; time.sleep(60)", "gunicorn", "netbox.wsgi"]
     process = subprocess.Popen(argv)
+    deadline = time.monotonic() + 30  # until it has exec'ed: before, it reads like pytest
+    while not is_netbox_gunicorn(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
     yield process
     process.kill()
     process.wait()
