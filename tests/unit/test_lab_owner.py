@@ -4,8 +4,8 @@ NetBox runs, and takes over what a gone one left behind."""
 from __future__ import annotations
 
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
