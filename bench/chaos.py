@@ -36,7 +36,9 @@ script counts:
 
 A delivery often finishes before the kills are spent: then the next round starts on a fresh
 delivery (a new id and hosts; the last one's are removed first), until ``--kills`` have landed.
-Each round's figures are printed as it ends, then the totals. SIGTERM or Ctrl-C (also in a
+Each round's figures are printed as it ends, then the totals; ``--minutes M`` starts no round
+after M minutes (the full size takes hours: on two cores a 20-host round took 21 minutes for
+24 kills). SIGTERM or Ctrl-C (also in a
 background job) stops the bench: the attempt under way is killed and the round cleaned up.
 
 Everything is removed at the end (NetBox objects, lab hosts, the state folder) unless ``--keep``
@@ -476,15 +478,20 @@ def run_chaos(  # noqa: PLR0913 - the bench's knobs
     *,
     through: int = 3,
     keep: bool = False,
+    minutes: float | None = None,
     report: Callable[[int, Figures], None] = lambda _n, _f: None,
 ) -> Figures:
     """The whole bench: rounds of make, kill, resume, count, clean up, until ``kills`` have
-    landed (one round with ``keep``); each round's figures to ``report``; the totals."""
+    landed (one round with ``keep``; no round starts after ``minutes``); each round's figures
+    to ``report``; the totals."""
     paths = LabPaths.from_env()
     info = read_netbox_env(paths)
     rng = random.Random(seed)  # noqa: S311 - moments, not secrets
     rounds: list[Figures] = []
+    stop = None if minutes is None else time.monotonic() + 60 * minutes
     while (spent := sum(f.killed for f in rounds)) < kills:
+        if rounds and stop is not None and time.monotonic() >= stop:
+            break
         figures = one_round(paths, info, rng, hosts, kills - spent, through=through, keep=keep)
         rounds.append(figures)
         report(len(rounds), figures)
@@ -556,6 +563,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="for the random moments")
     parser.add_argument("--through-phase", type=int, default=3, help="the last phase to run")
     parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="start no round after this many minutes",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="one round only, its NetBox objects, hosts and state left",
@@ -573,8 +586,9 @@ def main() -> None:
         print(f"round {number}:", *figures.lines(), sep="\n  ", flush=True)
 
     figures = run_chaos(
-        args.hosts, args.kills, seed, through=args.through_phase, keep=args.keep, report=report
-    )
+        args.hosts, args.kills, seed, through=args.through_phase, keep=args.keep,
+        minutes=args.minutes, report=report,
+    )  # fmt: skip
     print(f"all {figures.rounds} rounds:", *figures.lines(), sep="\n  ")
     sys.exit(0 if figures.clean else 1)
 
