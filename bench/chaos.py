@@ -19,7 +19,7 @@ at one kind of moment, chosen at random, by watching the run's JSON log as it is
 
 then killed after a random delay. If the aimed moment does not come within a random time, the
 kill lands there anyway (a random moment, counted as ``random/<kind of the moment it was in>``);
-after three kills without a step or host finishing, the next one waits for a checkpoint, so the
+after five kills without a step or host finishing, the next one waits for a checkpoint, so the
 delivery always gets further. After the last kill the run is resumed until it succeeds, and the
 script counts:
 
@@ -99,11 +99,11 @@ STEP_KINDS = {
     "software.configure": "ansible",
 }
 FINAL = {Status.SUCCEEDED, Status.FAILED, Status.WAITING, Status.CRASHED, Status.SKIPPED}
-STALLED = 3  # kills in a row without a step or host finishing before one waits for a checkpoint
+STALLED = 5  # kills in a row without a step or host finishing before one waits for a checkpoint
 #: A step or a host done: what a resume need not do again.
 PROGRESS_EVENTS = {"step_succeeded", "host_succeeded"}
 #: Per attempt, the latest a kill lands when its moment does not come (seconds after start).
-FALLBACK = (1.0, 25.0)
+FALLBACK = (1.0, 15.0)
 RUN_TIMEOUT = 1800.0  # one attempt, unkilled: phases 1-3 of the largest delivery
 
 
