@@ -53,6 +53,7 @@ from orchestrator.engine import (
     GateRefused,
     HostRunner,
     LoggingObserver,
+    Mode,
     NotAuthenticated,
     Phase,
     PhaseRange,
@@ -65,12 +66,19 @@ from orchestrator.engine import (
     RunRequest,
     Runtime,
     SerialRunner,
+    Status,
     WrapUp,
     load_delivery,
     stop_on_signals,
     write_junit,
 )
-from orchestrator.engine.abandoned import LOG_CUT, LOG_ENDED, settle_abandoned
+from orchestrator.engine.abandoned import (
+    LOG_CUT,
+    LOG_ENDED,
+    Cut,
+    cut_ended_plan,
+    settle_abandoned,
+)
 from orchestrator.engine.approvals import approve as record_approval
 from orchestrator.engine.gates import GATES, People, operations_team
 from orchestrator.engine.notifying import Notifications
@@ -642,17 +650,31 @@ def settle_runs(store: RunStore, location: StoreLocation, runtime: Runtime, deli
     """The delivery's runs whose process is gone recorded as crashed, their logs cut
     (``orchestrator.engine.abandoned``): in the store, and in this machine's log files."""
     for cut in settle_abandoned(store, delivery, alive=runtime.holder_alive, clock=runtime.clock):
-        file = location.run_logs / f"{cut.run.id}.jsonl"
-        if file.is_file():  # a machine without it reads the store's copy, which has the line
-            run_log = RunLog(location.run_logs)
-            run_log.attach(cut.run.id)
-            run_log.msg(cut.line)
+        _file_cut(location, cut)
+
+
+def _file_cut(location: StoreLocation, cut: Cut) -> None:
+    """A cut log's marker line in this machine's log file too (the store has it already)."""
+    file = location.run_logs / f"{cut.run.id}.jsonl"
+    if file.is_file():  # a machine without it reads the store's copy, which has the line
+        run_log = RunLog(location.run_logs)
+        run_log.attach(cut.run.id)
+        run_log.msg(cut.line)
 
 
 def _settle_run(ctx: typer.Context, store: RunStore, location: StoreLocation, run_id: str) -> None:
+    """Settle the run's delivery, and cut the log of this run if it is a plan killed after its
+    end (a plan holds no lock that would say so)."""
     run = store.get_run(run_id)
-    if run is not None:
-        _settle(ctx, store, location, run.delivery_id)
+    if run is None:
+        return
+    _settle(ctx, store, location, run.delivery_id)
+    if run.mode is Mode.PLAN and run.status is not Status.RUNNING:
+        runtime = _wiring(ctx).runtime
+        last = _last_event(_log_tail(store, location, run_id)()[-1:])
+        cut = cut_ended_plan(store, run, last, alive=runtime.holder_alive, clock=runtime.clock)
+        if cut is not None:
+            _file_cut(location, cut)
 
 
 def _log_tail(store: RunStore, location: StoreLocation, run_id: str) -> Callable[[], list[str]]:

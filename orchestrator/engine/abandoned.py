@@ -18,8 +18,11 @@ A run that ended (its final status saved) while a dead process still holds its l
 after its end, before its log's end marker: its status stands, and its log is cut the same way
 (the line names the status it ended with) and its lock removed.
 
-Plan runs hold no lock and are left as they are. A lock held on another machine counts as alive
-(``holder_alive``): only that machine, or ``--break-lock``, can say otherwise.
+Plan runs hold no lock: a ``running`` plan run is abandoned when the process its record names
+(``RunRecord.pid`` on ``host``) is gone, and is settled the same way. A plan run killed after its
+end is cut when its log is read (``cut_ended_plan``). A lock, or a run, on another machine counts
+as alive (``holder_alive``): only that machine, or ``--break-lock``, can say otherwise; so does a
+run recorded before runs kept their process.
 """
 
 from __future__ import annotations
@@ -49,17 +52,28 @@ class Cut:
 def abandoned_runs(
     store: RunStore, delivery_id: str, alive: Callable[[LockRecord], bool]
 ) -> list[RunRecord]:
-    """The delivery's apply runs recorded ``running`` whose process is gone."""
+    """The delivery's runs recorded ``running`` whose process is gone: apply runs without their
+    lock held by a live process, plan runs whose own process is gone."""
     lock = store.get_lock(delivery_id)
     return [
         run
         for run in store.list_runs(delivery_id)
-        if run.mode is Mode.APPLY and run.status is Status.RUNNING and not _held(run, lock, alive)
+        if run.status is Status.RUNNING and _gone(run, lock, alive)
     ]
 
 
-def _held(run: RunRecord, lock: LockRecord | None, alive: Callable[[LockRecord], bool]) -> bool:
-    return lock is not None and lock.run_id == run.id and alive(lock)
+def _gone(run: RunRecord, lock: LockRecord | None, alive: Callable[[LockRecord], bool]) -> bool:
+    if run.mode is Mode.APPLY:
+        return not (lock is not None and lock.run_id == run.id and alive(lock))
+    return not _process_alive(run, alive)
+
+
+def _process_alive(run: RunRecord, alive: Callable[[LockRecord], bool]) -> bool:
+    """Whether the process a run's record names may still run (unknown: yes), asked as for a
+    lock it would hold."""
+    if run.pid is None:
+        return True
+    return alive(LockRecord(run.delivery_id, run.id, run.who, run.host, run.pid, run.started_at))
 
 
 def settle_abandoned(
@@ -97,7 +111,11 @@ def settle(store: RunStore, run: RunRecord, lock: LockRecord | None, now: dateti
     last = _last_step(steps)
     process = _process(run, lock)
     where = f"in step {last.key}" if last is not None else "before its first step"
-    reason = f"its process ({process}) is gone: the run stopped {where}; resume continues"
+    reason = (
+        f"its process ({process}) is gone: the run stopped {where}; resume continues"
+        if run.mode is Mode.APPLY
+        else f"its process ({process}) is gone: the plan stopped {where}"
+    )
     for step in steps:
         if step.status is Status.RUNNING:
             store.save_step(replace(step, status=Status.CRASHED, finished_at=now, error=reason))
@@ -140,7 +158,28 @@ def _last_step(steps: list[StepRecord]) -> StepRecord | None:
 def _process(run: RunRecord, lock: LockRecord | None) -> str:
     if lock is not None and lock.run_id == run.id:
         return f"pid {lock.pid} on {lock.host}"
+    if run.pid is not None:
+        return f"pid {run.pid} on {run.host}"
     return f"on {run.host}"
+
+
+def cut_ended_plan(
+    store: RunStore,
+    run: RunRecord,
+    last_event: str,
+    *,
+    alive: Callable[[LockRecord], bool],
+    clock: Callable[[], datetime],
+) -> Cut | None:
+    """A plan run that ended but whose log (its last event ``last_event``) has no end marker and
+    whose process is gone was killed after its end: its log is cut as an apply run's would be
+    (``settle_abandoned``); None when it is not such a run."""
+    if run.mode is not Mode.PLAN or run.status is Status.RUNNING:
+        return None
+    if last_event in {LOG_ENDED, LOG_CUT} or _process_alive(run, alive):
+        return None
+    last = _last_step(store.list_steps(run.id))
+    return _cut(store, run, last, None, clock(), ended=True)
 
 
 def cut_line(

@@ -84,7 +84,9 @@ class Engine:
         )
 
     def plan(self, request: RunRequest) -> PlanOutcome:
-        """Record a plan run: what each selected step would do; no side effects, no lock."""
+        """Record a plan run: what each selected step would do; no side effects, no lock. The
+        delivery's runs whose process is gone are settled first, as ``run`` does."""
+        self.settle(request.delivery.id)
         run = self._new_run(request, Mode.PLAN)
         execution = Execution(self.parts, run, request.delivery)
         execution.outputs.update(self._checkpointed(request.delivery, request.phases.first)[0])
@@ -113,7 +115,8 @@ class Engine:
         outputs = self._earlier_outputs(request.delivery, run.from_phase)
         resumed = replace(
             run, status=Status.RUNNING, finished_at=None, reason=None, who=request.who,
-            command=request.command, host=self.parts.runtime.owner.host, version=__version__,
+            command=request.command, host=self.parts.runtime.owner.host,
+            pid=self.parts.runtime.owner.pid, version=__version__,
         )  # fmt: skip
         self._claim(resumed, break_lock=request.break_lock)
         return self._drive(resumed, request.delivery, outputs, resumed=True, then=then)
@@ -147,6 +150,7 @@ class Engine:
             status=Status.RUNNING,
             who=request.who,
             host=self.parts.runtime.owner.host,
+            pid=self.parts.runtime.owner.pid,
             command=request.command,
             version=__version__,
             spec_hash=request.delivery.spec_hash,

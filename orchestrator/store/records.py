@@ -56,6 +56,8 @@ class RunRecord:
     started_at: datetime
     finished_at: datetime | None = None
     reason: str | None = None
+    #: The process carrying the run out, on ``host`` (None: recorded before runs kept it).
+    pid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ runs = Table(
     _when("started_at"),
     _when("finished_at", nullable=True),
     Column("reason", Text),
+    Column("pid", Integer),
 )
 
 phases = Table(

@@ -375,6 +375,7 @@ def _run_values(r: RunRecord) -> Values:
         "started_at": _maybe_utc(r.started_at),
         "finished_at": _maybe_utc(r.finished_at),
         "reason": r.reason,
+        "pid": r.pid,
     }
 
 
@@ -394,6 +395,7 @@ def _run(row: Row[Any]) -> RunRecord:
         started_at=_utc(row.started_at),
         finished_at=_maybe_utc(row.finished_at),
         reason=row.reason,
+        pid=row.pid,
     )
 
 

@@ -85,7 +85,7 @@ def test_migrating_again_changes_nothing(postgres_url: str) -> None:
     migrate(engine)
     migrate(engine)
     with engine.begin() as db:
-        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
     engine.dispose()
 
 

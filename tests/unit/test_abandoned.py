@@ -114,9 +114,32 @@ def test_a_running_run_without_its_lock_is_abandoned_one_with_a_live_holder_is_n
     assert abandoned_runs(store, DELIVERY.id, lambda _lock: False) == [RUN]
 
 
-def test_a_plan_run_holds_no_lock_and_is_left_alone() -> None:
+def test_a_plan_run_holds_no_lock_and_is_abandoned_when_its_own_process_is_gone() -> None:
     store = InMemoryRunStore()
-    store.save_run(replace(RUN, mode=Mode.PLAN))
+    plan = replace(RUN, mode=Mode.PLAN, pid=4343)
+    store.save_run(plan)
+    asked: list[LockRecord] = []
+
+    def alive(lock: LockRecord) -> bool:
+        asked.append(lock)
+        return True
+
+    assert abandoned_runs(store, DELIVERY.id, alive) == []
+    assert [(lock.run_id, lock.host, lock.pid) for lock in asked] == [(RUN.id, "laptop", 4343)]
+    [cut] = settle_abandoned(store, DELIVERY.id, alive=lambda _lock: False, clock=FakeClock())
+    settled = store.get_run(RUN.id)
+    assert settled is not None
+    assert settled.status is Status.CRASHED
+    assert settled.reason == (
+        "its process (pid 4343 on laptop) is gone: the plan stopped before its first step"
+    )
+    assert json.loads(store.read_log_lines(RUN.id)[-1])["process"] == "pid 4343 on laptop"
+    assert json.loads(cut.line)["event"] == LOG_CUT
+
+
+def test_a_plan_run_recorded_without_its_process_is_left_alone() -> None:
+    store = InMemoryRunStore()
+    store.save_run(replace(RUN, mode=Mode.PLAN))  # pid None: recorded before runs kept it
     assert abandoned_runs(store, DELIVERY.id, lambda _lock: False) == []
 
 
@@ -260,3 +283,50 @@ def test_logs_of_a_run_still_going_say_it_has_no_end_marker(tmp_path: Path) -> N
     assert code == 0
     assert LOG_CUT not in shown
     assert "no end marker" in warned
+
+
+def test_a_plan_killed_in_a_step_is_settled_and_its_log_cut_by_logs(tmp_path: Path) -> None:
+    wiring, state = cli_runner(tmp_path)
+    assert invoke(wiring, state, "plan", "acme.yaml")[0] == 0
+    [file] = (state / "runs").glob("*.jsonl")
+    file.write_text("\n".join(file.read_text().splitlines()[:-1]) + "\n")  # no log_ended
+    store = wiring.open_store(StoreLocation(state, None))
+    run = store.get_run(file.stem)
+    assert run is not None
+    assert (run.mode, run.pid) == (Mode.PLAN, 1001)  # the process that planned, on test-host
+    store.save_run(replace(run, status=Status.RUNNING, finished_at=None))
+    store.close()
+    code, shown, warned = invoke(wiring, state, "logs", run.id)
+    assert code == 0
+    assert f" {LOG_CUT} " in shown.splitlines()[-1]
+    assert "no end marker" not in warned
+    assert json.loads(file.read_text().splitlines()[-1])["event"] == LOG_CUT
+    code, shown, _ = invoke(wiring, state, "show", run.id, "--json")
+    reason = json.loads(shown)["run"]["reason"]
+    assert reason.startswith("its process (pid 1001 on test-host) is gone: the plan stopped")
+
+
+@pytest.mark.parametrize("process", ["gone", "alive"])
+def test_a_plan_killed_after_its_end_has_its_log_cut_once_its_process_is_gone(
+    tmp_path: Path, process: str
+) -> None:
+    gone = process == "gone"
+    wiring, state = cli_runner(tmp_path)
+    wiring = replace(wiring, runtime=fake_runtime(FakeClock(), alive=lambda _lock: not gone))
+    invoke(wiring, state, "plan", "acme.yaml")
+    [file] = (state / "runs").glob("*.jsonl")
+    file.write_text("\n".join(file.read_text().splitlines()[:-1]) + "\n")  # killed before it
+    code, shown, warned = invoke(wiring, state, "logs", file.stem)
+    assert code == 0
+    last = json.loads(file.read_text().splitlines()[-1])
+    if gone:
+        assert (last["event"], last["status"]) == (LOG_CUT, "succeeded")
+        assert "after the run ended succeeded" in shown
+        assert "no end marker" not in warned
+        invoke(wiring, state, "logs", file.stem)
+        assert file.read_text().count(LOG_CUT) == 1  # cut once
+    else:
+        assert last["event"] != LOG_CUT
+        assert "no end marker" in warned
+    code, shown, _ = invoke(wiring, state, "show", file.stem, "--json")
+    assert json.loads(shown)["run"]["status"] == "succeeded"  # its status stands

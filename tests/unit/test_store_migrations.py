@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_migrating_again_changes_nothing(tmp_path: Path) -> None:
     engine = connect(url(tmp_path))
     migrate(engine)
     with engine.begin() as db:
-        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
     engine.dispose()
 
 
@@ -64,6 +65,21 @@ def test_tasks_recorded_before_durations_were_kept_read_as_of_unknown_duration(
     _downgrade(tmp_path, "0005")
     store = SqlRunStore.open(url(tmp_path))
     assert store.list_hosts("r1")[0].tasks == (TaskRecord("reboot", Status.SUCCEEDED),)
+    store.close()
+
+
+def test_runs_recorded_before_their_process_was_kept_read_as_of_unknown_process(
+    tmp_path: Path,
+) -> None:
+    store = SqlRunStore.open(url(tmp_path))
+    with_runs(store, run("r1"))
+    stored = store.get_run("r1")
+    assert stored is not None
+    assert stored.pid == 4242
+    store.close()
+    _downgrade(tmp_path, "0006")
+    store = SqlRunStore.open(url(tmp_path))
+    assert store.get_run("r1") == replace(stored, pid=None)
     store.close()
 
 

@@ -64,6 +64,7 @@ def run(
         from_phase=1,
         through_phase=7,
         started_at=at(minutes),
+        pid=4242,
     )
 
 
