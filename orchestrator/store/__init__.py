@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from orchestrator.store.protocol import RunStore
+from orchestrator.store.protocol import RunStore, UnknownParent
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
@@ -69,5 +69,6 @@ __all__ = [
     "StepRecord",
     "StoreLocation",
     "TaskRecord",
+    "UnknownParent",
     "open_store",
 ]

@@ -28,6 +28,12 @@ from orchestrator.store.records import (
 )
 
 
+class UnknownParent(LookupError):
+    """A record names a delivery or a run the store does not hold: a run, gate decision, action
+    item, evaluation note, check-in or notification needs its delivery saved first; a phase,
+    step, host result or log line needs its run. Nothing of the record is kept."""
+
+
 class DeliveryStore(Protocol):
     """Deliveries: the spec they last ran with."""
 

@@ -7,7 +7,8 @@ commit and then does nothing; on SQLite writers queue (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from orchestrator.store import schema as t
 from orchestrator.store.migrate import connect, connect_reader, migrate, require_current
+from orchestrator.store.protocol import UnknownParent
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
@@ -44,6 +46,19 @@ class SqlRunStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """One transaction; a foreign key the database refuses is ``UnknownParent``."""
+        try:
+            with self._engine.begin() as db:
+                yield db
+        except IntegrityError as error:
+            if not _foreign_key(error):
+                raise
+            raise UnknownParent(
+                "the record names a delivery or a run the store does not hold"
+            ) from None
 
     @classmethod
     def open(cls, url: str) -> SqlRunStore:
@@ -119,7 +134,7 @@ class SqlRunStore:
 
     def save_host(self, host: HostRecord) -> None:
         key = {"run_id": host.run_id, "step_key": host.step_key, "host": host.host}
-        with self._engine.begin() as db:
+        with self._begin() as db:
             host_id = _upsert_returning_id(db, t.host_results, key, _host_values(host))
             db.execute(delete(t.task_results).where(t.task_results.c.host_result_id == host_id))
             if host.tasks:
@@ -157,7 +172,7 @@ class SqlRunStore:
     def close_action_item(self, item_id: int, by: str, resolution: str) -> ActionItem:
         table = t.action_items
         closing = {"closed_by": by, "closed_at": _now(), "resolution": resolution}
-        with self._engine.begin() as db:
+        with self._begin() as db:
             open_item = (table.c.id == item_id) & table.c.closed_at.is_(None)
             db.execute(update(table).where(open_item).values(closing))
             row = db.execute(select(table).where(table.c.id == item_id)).first()
@@ -211,7 +226,7 @@ class SqlRunStore:
 
     def append_log_lines(self, run_id: str, lines: Sequence[str]) -> None:
         if lines:
-            with self._engine.begin() as db:
+            with self._begin() as db:
                 db.execute(insert(t.run_logs), [{"run_id": run_id, "line": x} for x in lines])
 
     def read_log_lines(self, run_id: str) -> list[str]:
@@ -248,7 +263,7 @@ class SqlRunStore:
         table = t.delivery_state
         key = {"delivery_id": delivery_id, "kind": kind, "name": name}
         where = [table.c[column] == given for column, given in key.items()]
-        with self._engine.begin() as db:
+        with self._begin() as db:
             _insert_unless_there(db, table, {**key, "value": value, "created_at": _now()})
             kept: str = db.execute(select(table.c.value).where(*where)).scalar_one()
         return kept
@@ -260,40 +275,51 @@ class SqlRunStore:
 
     def forget_state(self, delivery_id: str) -> int:
         where = t.delivery_state.c.delivery_id == delivery_id
-        with self._engine.begin() as db:
+        with self._begin() as db:
             return db.execute(delete(t.delivery_state).where(where)).rowcount
 
     # plumbing
 
     def _first(self, query: Executable) -> Row[Any] | None:
-        with self._engine.begin() as db:
+        with self._begin() as db:
             return db.execute(query).first()
 
     def _all(self, query: Executable) -> Sequence[Row[Any]]:
-        with self._engine.begin() as db:
+        with self._begin() as db:
             return db.execute(query).all()
 
     def _insert(self, table: Table, values: Values) -> int:
         """Insert a row into a table keyed by a number; the number it got."""
-        with self._engine.begin() as db:
+        with self._begin() as db:
             key = db.execute(insert(table).values(values)).inserted_primary_key
         return int(key[0]) if key else 0
 
     def _try_insert(self, table: Table, values: Values) -> bool:
         try:
-            with self._engine.begin() as db:
+            with self._begin() as db:
                 db.execute(insert(table).values(values))
         except IntegrityError:
             return False
         return True
 
     def _delete(self, table: Table, where: Any) -> bool:  # noqa: ANN401 - a SQL expression
-        with self._engine.begin() as db:
+        with self._begin() as db:
             return db.execute(delete(table).where(where)).rowcount > 0
 
     def _upsert(self, table: Table, key: Values, values: Values) -> None:
-        with self._engine.begin() as db:
+        with self._begin() as db:
             _upsert_returning_id(db, table, key, values)
+
+
+#: PostgreSQL's SQLSTATE for a foreign key violation; SQLite says it in its message only.
+_FOREIGN_KEY_VIOLATION = "23503"
+
+
+def _foreign_key(error: IntegrityError) -> bool:
+    cause = error.orig
+    return getattr(
+        cause, "sqlstate", None
+    ) == _FOREIGN_KEY_VIOLATION or "FOREIGN KEY constraint failed" in str(cause)
 
 
 def _upsert_returning_id(db: Connection, table: Table, key: Values, values: Values) -> object:

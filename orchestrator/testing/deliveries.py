@@ -64,7 +64,10 @@ def site_people(delivery: Delivery) -> dict[str, KnownPerson]:
 
 def approve_gates(store: RunStore, delivery: Delivery, *names: str) -> None:
     """Record approvals of ``names`` (all gates when none are named) by allowed people, each
-    signing the gate's evidence as the store has it now."""
+    signing the gate's evidence as the store has it now; the delivery is saved first if the
+    store does not hold it yet (a decision names its delivery)."""
+    if store.get_delivery(delivery.id) is None:
+        store.save_delivery(delivery.record(T0))
     people = People(
         delivery.lead_engineer, delivery.delivery_manager, operations_team(delivery.snapshot)
     )

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from orchestrator.engine.status import Mode
+from orchestrator.store.protocol import UnknownParent
 from orchestrator.store.records import (
     ActionItem,
     AuditEntry,
@@ -66,7 +67,16 @@ class InMemoryRunStore:
     def list_deliveries(self) -> list[DeliveryRecord]:
         return sorted(self.deliveries.values(), key=lambda d: (-d.updated_at.timestamp(), d.id))
 
+    def _delivery_held(self, delivery_id: str) -> None:
+        if delivery_id not in self.deliveries:
+            raise UnknownParent("the record names a delivery or a run the store does not hold")
+
+    def _run_held(self, run_id: str) -> None:
+        if run_id not in self.runs:
+            raise UnknownParent("the record names a delivery or a run the store does not hold")
+
     def save_run(self, run: RunRecord) -> None:
+        self._delivery_held(run.delivery_id)
         self.runs[run.id] = run
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -77,12 +87,14 @@ class InMemoryRunStore:
         return sorted(found, key=lambda r: (r.started_at, r.id), reverse=True)[:limit]
 
     def save_phase(self, phase: PhaseRecord) -> None:
+        self._run_held(phase.run_id)
         self.phases[phase.run_id, phase.number] = phase
 
     def list_phases(self, run_id: str) -> list[PhaseRecord]:
         return sorted((p for p in self.phases.values() if p.run_id == run_id), key=_number)
 
     def save_step(self, step: StepRecord) -> None:
+        self._run_held(step.run_id)
         self.steps[step.run_id, step.key] = replace(step, outputs=_copy(step.outputs))
 
     def list_steps(self, run_id: str) -> list[StepRecord]:
@@ -94,6 +106,7 @@ class InMemoryRunStore:
         return found[-1] if found else None
 
     def save_host(self, host: HostRecord) -> None:
+        self._run_held(host.run_id)
         self.hosts[host.run_id, host.step_key, host.host] = replace(
             host, outputs=_copy(host.outputs)
         )
@@ -103,12 +116,14 @@ class InMemoryRunStore:
         return [h for h in hosts if step_key in {None, h.step_key}]
 
     def record_decision(self, decision: GateDecision) -> None:
+        self._delivery_held(decision.delivery_id)
         self.decisions.append(decision)
 
     def list_decisions(self, delivery_id: str) -> list[GateDecision]:
         return [d for d in self.decisions if d.delivery_id == delivery_id]
 
     def open_action_item(self, item: ActionItem) -> ActionItem:
+        self._delivery_held(item.delivery_id)
         opened = replace(item, id=len(self.action_items) + 1)
         self.action_items[len(self.action_items) + 1] = opened
         return opened
@@ -124,18 +139,21 @@ class InMemoryRunStore:
         return [i for i in self.action_items.values() if i.delivery_id == delivery_id]
 
     def add_evaluation_note(self, note: EvaluationNote) -> None:
+        self._delivery_held(note.delivery_id)
         self.notes.append(note)
 
     def list_evaluation_notes(self, delivery_id: str) -> list[EvaluationNote]:
         return [n for n in self.notes if n.delivery_id == delivery_id]
 
     def add_checkin(self, checkin: CheckIn) -> None:
+        self._delivery_held(checkin.delivery_id)
         self.checkins.append(checkin)
 
     def list_checkins(self, delivery_id: str) -> list[CheckIn]:
         return [c for c in self.checkins if c.delivery_id == delivery_id]
 
     def add_notification(self, record: NotificationRecord) -> NotificationRecord:
+        self._delivery_held(record.delivery_id)
         with self._state_lock:  # notifications are recorded from their senders' threads
             kept = replace(record, id=len(self.notifications) + 1)
             self.notifications.append(kept)
@@ -153,6 +171,7 @@ class InMemoryRunStore:
         return [e for e in self.audit if delivery_id in {None, e.delivery_id}]
 
     def append_log_lines(self, run_id: str, lines: Sequence[str]) -> None:
+        self._run_held(run_id)
         self.logs.setdefault(run_id, []).extend(lines)
 
     def read_log_lines(self, run_id: str) -> list[str]:

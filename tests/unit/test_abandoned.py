@@ -49,6 +49,7 @@ LOCK = LockRecord(DELIVERY.id, RUN.id, "alice", "laptop", 4242, T0)
 
 def killed_in_a_step(store: InMemoryRunStore, *, lock: LockRecord | None = LOCK) -> None:
     """What a run killed in ``network.addresses`` leaves: run, phase and step ``running``."""
+    store.save_delivery(DELIVERY.record(T0))
     store.save_run(RUN)
     store.save_phase(PhaseRecord(RUN.id, 1, "network", Status.RUNNING, T0))
     store.save_step(StepRecord(RUN.id, 1, "network.vlan", Status.SUCCEEDED, "a", T0, T0))
@@ -117,6 +118,7 @@ def test_a_running_run_without_its_lock_is_abandoned_one_with_a_live_holder_is_n
 def test_a_plan_run_holds_no_lock_and_is_abandoned_when_its_own_process_is_gone() -> None:
     store = InMemoryRunStore()
     plan = replace(RUN, mode=Mode.PLAN, pid=4343)
+    store.save_delivery(DELIVERY.record(T0))
     store.save_run(plan)
     asked: list[LockRecord] = []
 
@@ -139,6 +141,7 @@ def test_a_plan_run_holds_no_lock_and_is_abandoned_when_its_own_process_is_gone(
 
 def test_a_plan_run_recorded_without_its_process_is_left_alone() -> None:
     store = InMemoryRunStore()
+    store.save_delivery(DELIVERY.record(T0))
     store.save_run(replace(RUN, mode=Mode.PLAN))  # pid None: recorded before runs kept it
     assert abandoned_runs(store, DELIVERY.id, lambda _lock: False) == []
 

@@ -30,7 +30,7 @@ def test_the_store_exports_its_port_its_adapter_and_its_records() -> None:
         "ActionItem", "AuditEntry", "CheckIn", "DeliveryRecord", "EvaluationNote", "GateDecision",
         "HostRecord", "Json", "JsonMap", "LockRecord", "NotificationRecord", "PhaseRecord",
         "RunRecord", "RunStore", "SqlRunStore", "StateKind", "StepRecord", "StoreLocation",
-        "TaskRecord", "open_store",
+        "TaskRecord", "UnknownParent", "open_store",
     }  # fmt: skip
 
 

@@ -62,6 +62,7 @@ class Bench:
     def to_the_report(self) -> None:
         """Every gate before ops acceptance approved, the evaluation recorded; run to it."""
         store = self.bench.store
+        store.save_delivery(DELIVERY.record(T0))
         store.open_action_item(ActionItem(DELIVERY.id, "web-01: nginx down", "buddycheck", T0))
         store.close_action_item(1, "Bob Buddy", "restarted nginx")
         approve_gates(store, DELIVERY, "preconditions", "hardware_delivered")

@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from orchestrator.adapters.weasyprint import MISSING
+from orchestrator.engine.delivery import delivery_from_spec
 from orchestrator.engine.errors import Refused
 from orchestrator.engine.ports.ipam import Kind, Note
 from orchestrator.phases.handover import (
@@ -22,7 +23,7 @@ from orchestrator.phases.handover import (
 )
 from orchestrator.phases.handover_document import sha256
 from orchestrator.phases.reservations import key_of
-from orchestrator.testing import InMemoryIpam, InMemoryRunStore, ScriptedPrinter
+from orchestrator.testing import T0, InMemoryIpam, InMemoryRunStore, ScriptedPrinter
 from tests.unit import handover_support as support
 
 SPEC = support.full_spec()
@@ -218,6 +219,7 @@ def test_the_wiring_lists_action_items_from_the_run_store(
 
     monkeypatch.setenv("AMS1_ORCHESTRATOR_STATE_KEY", Fernet.generate_key().decode())
     store = InMemoryRunStore()
+    store.save_delivery(delivery_from_spec(SPEC).record(T0))
     for item in support.action_items(SPEC.id):
         store.open_action_item(item)
     site = load_site(support.ROOT / "examples" / "sites" / "ams1.yaml")

@@ -80,6 +80,8 @@ def test_a_run_log_writes_json_lines_with_context_to_its_file_and_for_the_store(
 ) -> None:
     run_log, console = RunLog(tmp_path / "runs"), io.StringIO()
     store = InMemoryRunStore()
+    store.save_delivery(make_delivery("acme").record(T0))  # what the engine has saved by then
+    store.save_run(RUN)
     shipper = RunLogShipper(store, run_log)
     with configured_logging(console=console, run_log=run_log):
         log = structlog.get_logger()

@@ -5,6 +5,7 @@ fixture."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -28,6 +29,7 @@ from orchestrator.store import (
     RunStore,
     StepRecord,
     TaskRecord,
+    UnknownParent,
 )
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
@@ -242,6 +244,47 @@ class StoreContract:
         store.add_checkin(second)
         assert store.list_checkins("acme-webshop") == [first, second]
         assert store.list_checkins("other") == []
+
+    def test_a_record_naming_an_unknown_delivery_or_run_is_refused_and_not_kept(
+        self, store: RunStore
+    ) -> None:
+        with_runs(store, run("r1"))
+        nobody = "nobody"
+        notice = NotificationRecord(
+            nobody, "r1", "waiting", "email", "dana@example.com", "k" * 64, "sent", 1, "s", "b", T0
+        )
+        writes: dict[str, Callable[[], object]] = {
+            "run": lambda: store.save_run(run("r9", delivery_id=nobody)),
+            "phase": lambda: store.save_phase(PhaseRecord("r9", 1, "network", Status.RUNNING, T0)),
+            "step": lambda: store.save_step(step("r9", "network.vlan")),
+            "host": lambda: store.save_host(host("r9", "web-01")),
+            "log lines": lambda: store.append_log_lines("r9", ['{"event": "x"}']),
+            "decision": lambda: store.record_decision(
+                GateDecision(nobody, "buddycheck", "Bob", "engineer", "ok", T0)
+            ),
+            "action item": lambda: store.open_action_item(ActionItem(nobody, "x", "Bob", T0)),
+            "note": lambda: store.add_evaluation_note(
+                EvaluationNote(nobody, "went_well", "x", "Dana", T0)
+            ),
+            "check-in": lambda: store.add_checkin(
+                CheckIn(nobody, "migration_done", "Alice", "x", T0)
+            ),
+            "notification": lambda: store.add_notification(notice),
+        }
+        for write in writes.values():
+            with pytest.raises(UnknownParent, match="does not hold"):
+                write()
+        assert store.get_run("r9") is None
+        assert [r.id for r in store.list_runs()] == ["r1"]
+        kept: list[list[Any]] = [
+            store.list_phases("r9"), store.list_steps("r9"), store.list_hosts("r9"),
+            store.read_log_lines("r9"), store.list_decisions(nobody),
+            store.list_action_items(nobody), store.list_evaluation_notes(nobody),
+            store.list_checkins(nobody), store.list_notifications(nobody),
+        ]  # fmt: skip
+        assert kept == [[]] * len(kept)
+        store.save_phase(PhaseRecord("r1", 1, "network", Status.RUNNING, T0))  # the store goes on
+        assert [p.number for p in store.list_phases("r1")] == [1]
 
     def test_notifications_are_kept_per_delivery_in_order_with_ids(self, store: RunStore) -> None:
         with_runs(store)
