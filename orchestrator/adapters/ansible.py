@@ -5,7 +5,8 @@
 
 Tuned by default (``tuned_env``): pipelining, forks sized to the host count, a per-delivery fact
 cache, SSH ControlPersist long enough for a whole phase, host keys checked against the delivery's
-pins. Each task's result is logged as it arrives (``task_finished``); artifacts are kept per run
+pins, and the SSH masters of one delivery kept apart from every other's (``control_dir``). Each
+task's result is logged as it arrives (``task_finished``); artifacts are kept per run
 in a 0700 folder with 0600 files, the newest ``keep_runs`` of a delivery kept.
 
 It logs in as the site says (``SshAccess``): user, port, key file or ssh-agent, become through
@@ -29,6 +30,7 @@ away), is marked ``retryable``; a host whose key does not match its pin is ``key
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import shlex
@@ -107,6 +109,7 @@ def base_env(settings: AnsibleSettings, known_hosts: Path) -> dict[str, str]:
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
         "ANSIBLE_SSH_ARGS": ssh_args(access, known_hosts, persist=60),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir(known_hosts)),
         **identity_env(access),
         **become_env(access),
     }
@@ -125,6 +128,15 @@ def tuned_env(settings: AnsibleSettings, request: PlaybookRun) -> dict[str, str]
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(request.facts),
         "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
     }
+
+
+def control_dir(known_hosts: Path) -> Path:
+    """Where a delivery's SSH masters listen: a folder of its own, so that no run reuses a
+    connection another delivery opened (checked against that delivery's pins and jump hosts, and
+    stopped by that delivery's guard). Short, under ``~/.ansible/cp`` as Ansible's default is:
+    a socket's path must fit in 108 bytes, and a state folder may be deep."""
+    delivery = hashlib.sha256(str(known_hosts.parent.resolve()).encode()).hexdigest()[:12]
+    return Path.home() / ".ansible" / "cp" / delivery
 
 
 def identity_env(access: SshAccess) -> dict[str, str]:

@@ -124,6 +124,25 @@ def test_tuned_environment(tmp_path: Path) -> None:
     assert "StrictHostKeyChecking=yes" in env["ANSIBLE_SSH_ARGS"]
 
 
+def test_each_delivery_has_its_own_ssh_masters_at_a_path_a_socket_can_take(
+    tmp_path: Path,
+) -> None:
+    settings = AnsibleSettings(SshAccess(key=tmp_path / "key"))
+    deep = tmp_path.joinpath(*["deep-state-folder"] * 8, "deliveries")
+
+    def folder(delivery: str) -> str:
+        return base_env(settings, deep / delivery / "known_hosts")["ANSIBLE_SSH_CONTROL_PATH_DIR"]
+
+    assert folder("acme") == folder("acme")
+    assert folder("acme") != folder("globex")
+    assert Path(folder("acme")).parent == Path.home() / ".ansible" / "cp"
+    socket = f"{folder('acme')}/{'0' * 10}"  # Ansible names a master by a 10-character hash
+    assert len(socket.encode()) < 108  # sun_path
+    request = PlaybookRun("phase2_base.yml", {}, ("a",), deep / "acme" / "known_hosts",
+                          tmp_path, tmp_path / "facts", "run-1")  # fmt: skip
+    assert tuned_env(settings, request)["ANSIBLE_SSH_CONTROL_PATH_DIR"] == folder("acme")
+
+
 def test_the_playbooks_and_their_roles_are_found_inside_the_package(tmp_path: Path) -> None:
     assert PLAYBOOKS.is_relative_to(Path(orchestrator.__file__).parent)
     assert (PLAYBOOKS / "phase2_base.yml").is_file()
