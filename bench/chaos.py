@@ -30,7 +30,9 @@ script counts:
 - the store: every run of the delivery ended (succeeded, failed, waiting) or ``crashed``, no
   step or phase ``running``;
 - run logs: how many were cut (``log_cut``: a killed run found by the next command), and any
-  that does not end with ``log_ended`` (expected none: the last attempt ended normally);
+  that ends with neither marker (expected none). A log ends with ``log_cut`` when the last kill
+  came after the run's final status was saved (in its wrap-up): the resume that follows finds it,
+  cuts its log, and has nothing left to do;
 - processes left: anything carrying the delivery's cookie (``orchestrator.adapters.children``),
   ansible-playbook and ssh masters among them (expected 0).
 
@@ -123,7 +125,8 @@ class Figures:
     leftovers: list[str] = field(default_factory=list)
     final_status: str = ""
     log_cuts: int = 0  # log_cut markers: runs found killed and settled by a later command
-    logs_unended: list[str] = field(default_factory=list)  # run logs not ending in log_ended
+    logs_unended: list[str] = field(default_factory=list)  # run logs ending in neither marker
+    logs_cut_last: int = 0  # logs ending in log_cut: killed after the run's end, then found
     rounds: int = 1  # deliveries these figures count
 
     @property
@@ -155,7 +158,10 @@ class Figures:
             f"netbox (found/expected): {netbox}; duplicate keys {self.duplicate_keys}",
             f"lab hosts: {self.hosts[0]}/{self.hosts[1]}; not in the spec: {self.stray_hosts}",
             f"store: runs {dict(self.runs)}; still running: {self.unsettled}",
-            f"logs: {self.log_cuts} cut and marked; not ending in log_ended: {self.logs_unended}",
+            (
+                f"logs: {self.log_cuts} cut and marked ({self.logs_cut_last} at the end, after "
+                f"the run's end); ending in neither marker: {self.logs_unended}"
+            ),
             f"processes left: {len(self.leftovers)} {self.leftovers}",
             "clean" if self.clean else "NOT CLEAN",
         ]
@@ -436,12 +442,15 @@ def count_store(delivery: Delivery, figures: Figures) -> None:
         store.close()
 
 
-def count_logs(delivery: Delivery, figures: Figures) -> None:
-    """``log_cut`` markers in the run logs, and logs whose last line is not ``log_ended``."""
-    for path in sorted((delivery.state / "runs").glob("*.jsonl")):
+def count_logs(folder: Path, figures: Figures) -> None:
+    """``log_cut`` markers in the run logs in ``folder``, those that end a log, and the logs
+    whose last line is neither ``log_ended`` nor ``log_cut``."""
+    for path in sorted(folder.glob("*.jsonl")):
         events = [json.loads(line).get("event") for line in path.read_text().splitlines()]
         figures.log_cuts += events.count(LOG_CUT)
-        if not events or events[-1] != LOG_ENDED:
+        last = events[-1] if events else None
+        figures.logs_cut_last += last == LOG_CUT
+        if last not in {LOG_ENDED, LOG_CUT}:
             figures.logs_unended.append(path.stem)
 
 
@@ -524,7 +533,7 @@ def one_round(  # noqa: PLR0913 - the lab, the dice, and the delivery's size
         count_netbox(info, delivery, figures)
         count_hosts(paths, delivery, figures, through)
         count_store(delivery, figures)
-        count_logs(delivery, figures)
+        count_logs(delivery.state / "runs", figures)
     finally:
         if not keep:
             clean_up(info, paths, delivery)
@@ -549,6 +558,7 @@ def total(rounds: list[Figures]) -> Figures:
         figures.unsettled += one.unsettled
         figures.leftovers += one.leftovers
         figures.log_cuts += one.log_cuts
+        figures.logs_cut_last += one.logs_cut_last
         figures.logs_unended += one.logs_unended
     statuses = {one.final_status for one in rounds}
     figures.final_status = statuses.pop() if len(statuses) == 1 else "/".join(sorted(statuses))

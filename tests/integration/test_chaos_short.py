@@ -6,8 +6,8 @@ kills, also during host creation, SSH probing and Ansible runs. Phases 2-3 take 
 Ansible on even two hosts, past this test's budget; ``test_children_lab.py`` kills the
 orchestrator under a playbook. Here, as there: NetBox holds exactly what the spec implies, the
 lab no host of the delivery, the store no run, step or phase ``running``, the logs of killed
-runs are cut with ``log_cut`` and every log ends with ``log_ended``, and no process of the
-delivery is left.
+runs are cut with ``log_cut`` and every log ends with an end marker (``log_ended``, or
+``log_cut`` when the last kill came after the run's end), and no process of the delivery is left.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import Figures, LogWatch, kind_of, total
+from bench.chaos import Figures, LogWatch, count_logs, kind_of, total
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,19 @@ def test_rounds_add_up_and_one_unclean_round_makes_the_total_unclean() -> None:
     assert total([one]).clean
     assert not summed.clean
     assert total([one, Figures(final_status="failed")]).final_status == "failed/succeeded"
+
+
+def test_a_log_ends_in_an_end_marker_either_kind_or_it_is_counted_unended(tmp_path: Path) -> None:
+    logs = {
+        "ended": ["run_started", "log_cut", "run_resumed", "run_succeeded", "log_ended"],
+        "cut-after-its-end": ["run_started", "run_succeeded", "log_cut"],  # then nothing to do
+        "unended": ["run_started", "step_started"],
+        "empty": [],
+    }
+    for name, events in logs.items():
+        lines = "".join(json.dumps({"event": event}) + "\n" for event in events)
+        (tmp_path / f"{name}.jsonl").write_text(lines)
+    figures = Figures()
+    count_logs(tmp_path, figures)
+    assert (figures.log_cuts, figures.logs_cut_last) == (2, 1)
+    assert figures.logs_unended == ["empty", "unended"]
