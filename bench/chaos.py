@@ -44,7 +44,8 @@ after M minutes (the full size takes hours: on two cores a 20-host round took 21
 background job) stops the bench: the attempt under way is killed and the round cleaned up.
 
 Everything is removed at the end (NetBox objects, lab hosts, the state folder) unless ``--keep``
-(which keeps the last round's).
+(which keeps the last round's); a round that is not clean keeps its state folder (the store and
+the run logs, named on stderr) to read what went wrong.
 ``tests/integration/test_chaos_short.py`` runs a short version (2 hosts, 10 kills).
 """
 
@@ -537,7 +538,10 @@ def one_round(  # noqa: PLR0913 - the lab, the dice, and the delivery's size
     finally:
         if not keep:
             clean_up(info, paths, delivery)
-            shutil.rmtree(folder, ignore_errors=True)
+            if figures.final_status and not figures.clean:  # counted, and not clean
+                print(f"not clean: {delivery.state} kept", file=sys.stderr, flush=True)
+            else:  # a clean round, or a bench stopped before it counted
+                shutil.rmtree(folder, ignore_errors=True)
     return figures
 
 
