@@ -70,7 +70,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.adapters.guard import marked
+from orchestrator.adapters.guard import delivery_key, marked
 from orchestrator.adapters.netbox import NetBoxIpam, timed_session
 from orchestrator.engine import Mode, Status
 from orchestrator.engine.abandoned import LOG_CUT, LOG_ENDED
@@ -464,8 +464,9 @@ def count_processes(delivery: Delivery, figures: Figures, wait: float = 10.0) ->
 
 
 def leftovers(delivery: Delivery) -> list[Any]:
-    """Every process carrying the delivery's folder in its cookie."""
-    return [m for m in marked() if m.folder == str(delivery.folder)]
+    """Every process carrying the delivery's folder in its cookie, and its SSH masters."""
+    key = delivery_key(str(delivery.folder))
+    return [m for m in marked() if m.key == key]
 
 
 def clean_up(info: NetBoxInfo, paths: LabPaths, delivery: Delivery) -> None:

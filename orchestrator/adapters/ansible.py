@@ -30,7 +30,6 @@ away), is marked ``retryable``; a host whose key does not match its pin is ``key
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import shlex
@@ -47,6 +46,7 @@ import ansible_runner
 import structlog
 
 from orchestrator.adapters.children import guarded
+from orchestrator.adapters.guard import control_folder_name, owner_tag
 from orchestrator.adapters.ssh_access import (
     SshAccess,
     jump_known_hosts,
@@ -131,12 +131,13 @@ def tuned_env(settings: AnsibleSettings, request: PlaybookRun) -> dict[str, str]
 
 
 def control_dir(known_hosts: Path) -> Path:
-    """Where a delivery's SSH masters listen: a folder of its own, so that no run reuses a
-    connection another delivery opened (checked against that delivery's pins and jump hosts, and
-    stopped by that delivery's guard). Short, under ``~/.ansible/cp`` as Ansible's default is:
-    a socket's path must fit in 108 bytes, and a state folder may be deep."""
-    delivery = hashlib.sha256(str(known_hosts.parent.resolve()).encode()).hexdigest()[:12]
-    return Path.home() / ".ansible" / "cp" / delivery
+    """Where this process's SSH masters for a delivery listen: a folder of their own, so that no
+    run reuses a connection another delivery opened (checked against that delivery's pins and
+    jump hosts), named so that the guard knows them (``guard.control_folder_name``: an SSH
+    master's environment cannot carry the cookie). Short, under ``~/.ansible/cp`` as Ansible's
+    default is: a socket's path must fit in 108 bytes, and a state folder may be deep."""
+    name = control_folder_name(str(known_hosts.parent.resolve()), owner_tag(os.getpid()))
+    return Path.home() / ".ansible" / "cp" / name
 
 
 def identity_env(access: SshAccess) -> dict[str, str]:

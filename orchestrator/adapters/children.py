@@ -34,7 +34,16 @@ from pathlib import Path
 import structlog
 
 from orchestrator.adapters import guard
-from orchestrator.adapters.guard import COOKIE, Marked, alive, marked, owner_tag, stop
+from orchestrator.adapters.guard import (
+    COOKIE,
+    Marked,
+    alive,
+    delivery_key,
+    forget_control_folders,
+    marked,
+    owner_tag,
+    stop,
+)
 
 log = structlog.get_logger("orchestrator.children")
 
@@ -114,9 +123,10 @@ def _start_guard(started: str) -> int:
 
 
 def leftovers(folder: Path) -> list[Marked]:
-    """Processes started for the delivery kept in ``folder`` by an orchestrator that is gone."""
-    mine = str(folder.resolve())
-    return [m for m in marked() if m.folder == mine and not alive(m.owner)]
+    """Processes started for the delivery kept in ``folder`` by an orchestrator that is gone
+    (its SSH masters among them, known by the delivery's key)."""
+    mine = delivery_key(str(folder.resolve()))
+    return [m for m in marked() if m.key == mine and not alive(m.owner)]
 
 
 def stop_leftovers(folder: Path) -> list[Marked]:
@@ -127,6 +137,8 @@ def stop_leftovers(folder: Path) -> list[Marked]:
                     started_by=process.owner.split(":")[0])  # fmt: skip
     if found:
         stop([m.pid for m in found])
+    for owner in {m.owner for m in found}:
+        forget_control_folders(owner)
     return found
 
 

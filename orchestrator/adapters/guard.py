@@ -12,12 +12,21 @@ Only the standard library, so the guard starts in milliseconds and ``children`` 
 ``/proc`` reading below without importing anything else.
 
     ORCHESTRATOR_CHILD_OF=<delivery folder>:<orchestrator pid>:<its start time>
+
+An SSH ControlPersist master is the one process the cookie cannot mark: OpenSSH sets its title
+(``ssh: <socket> [mux]``) by writing over its arguments and environment, cookie and all. So a
+master is known by its socket's folder instead: each orchestrator process opens its masters in a
+folder of its own whose name holds the delivery's key and the process (``control_folder_name``),
+and ``marked`` reads it back from the title.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
+import re
+import shutil
 import signal
 import sys
 import time
@@ -30,6 +39,10 @@ PR_SET_PDEATHSIG = 1
 POLL = 0.5  # seconds between checks of the parent's pid, when no signal came
 GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 SETTLE = 10.0  # seconds a sweep keeps looking for processes that were still being started
+#: A ControlPersist master's title, its socket in a folder named by ``control_folder_name``.
+_MASTER = re.compile(
+    rb"ssh: \S*/(?P<key>[0-9a-f]{12})-(?P<pid>[0-9]+)-(?P<started>[0-9]+)/\S+ \[mux\]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,30 @@ class Marked:
     folder: str
     owner: str  # ``<pid>:<start time>`` of the orchestrator process that started it
     name: str  # the command's name (``comm``), never its arguments
+    key: str = ""  # ``delivery_key`` of the folder ("" for none); all an SSH master shows
+
+
+def delivery_key(folder: str) -> str:
+    """A short name for the delivery kept in ``folder`` (a resolved path)."""
+    return hashlib.sha256(folder.encode()).hexdigest()[:12]
+
+
+def control_folder_name(folder: str, owner: str) -> str:
+    """The name of the folder where the SSH masters that ``owner`` (``<pid>:<start time>``)
+    opens for the delivery in ``folder`` listen: short, as a socket's path must fit in 108
+    bytes."""
+    return f"{delivery_key(folder)}-{owner.replace(':', '-')}"
+
+
+def control_folders(owner: str) -> list[Path]:
+    """The folders under ``~/.ansible/cp`` where ``owner``'s masters listened."""
+    return list((Path.home() / ".ansible" / "cp").glob(f"*-{owner.replace(':', '-')}"))
+
+
+def forget_control_folders(owner: str) -> None:
+    """Remove ``owner``'s master folders (their masters stopped: a killed one leaves its socket)."""
+    for folder in control_folders(owner):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_time(pid: int) -> int | None:
@@ -78,16 +115,31 @@ def cookie_of(pid: int) -> str | None:
 
 
 def marked() -> Iterator[Marked]:
-    """Every live process carrying a cookie, except this one."""
+    """Every live process carrying a cookie, and every SSH master in a folder named by
+    ``control_folder_name``, except this process."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        cookie = cookie_of(int(entry.name))
-        if cookie is None or cookie.count(":") < 2:
-            continue
-        folder, pid, started = cookie.rsplit(":", 2)
-        if start_time(int(entry.name)) is not None:
-            yield Marked(int(entry.name), folder, f"{pid}:{started}", _name(int(entry.name)))
+        found = _marked(int(entry.name))
+        if found is not None and start_time(found.pid) is not None:
+            yield found
+
+
+def _marked(pid: int) -> Marked | None:
+    cookie = cookie_of(pid)
+    if cookie is not None and cookie.count(":") >= 2:
+        folder, owner_pid, started = cookie.rsplit(":", 2)
+        key = delivery_key(folder) if folder else ""
+        return Marked(pid, folder, f"{owner_pid}:{started}", _name(pid), key)
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    master = _MASTER.match(title)
+    if master is None:
+        return None
+    owner = f"{master['pid'].decode()}:{master['started'].decode()}"
+    return Marked(pid, "", owner, _name(pid), master["key"].decode())
 
 
 def _name(pid: int) -> str:
@@ -141,6 +193,7 @@ def watch(owner_pid: int, owner: str) -> None:
     while os.getppid() == owner_pid and alive(owner):  # after prctl: a death before it counts
         signal.sigtimedwait({signal.SIGTERM}, POLL)
     sweep(owner)
+    forget_control_folders(owner)
 
 
 def main(argv: list[str]) -> int:

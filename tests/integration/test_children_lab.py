@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -42,10 +41,10 @@ from orchestrator.adapters.ansible import AnsibleRunnerPlaybooks, AnsibleSetting
 from orchestrator.adapters.ssh_access import SshAccess
 from orchestrator.engine.ports.playbooks import PlaybookRun
 args = json.loads(sys.argv[1])
-folder, control = Path(args["folder"]), args["control"]
+folder = Path(args["folder"])
 runner = AnsibleRunnerPlaybooks(
     AnsibleSettings(SshAccess(key=Path(args["key"])), playbooks=Path(args["playbooks"])),
-    env=lambda s, r: tuned_env(s, r) | {"ANSIBLE_SSH_CONTROL_PATH_DIR": control},
+    env=tuned_env,  # the SSH masters in a folder of this process's, as in a real run
 )
 runner.run(PlaybookRun(
     playbook="long_task.yml", inventory=args["inventory"], hosts=(args["host"],),
@@ -66,26 +65,19 @@ def delivery(tmp_path: Path, smoke_hosts: list[LabHost]) -> Iterator[Path]:
     guard.stop([m.pid for m in marked_in(folder)], grace=0.5)
 
 
-@pytest.fixture
-def control() -> Iterator[Path]:
-    """SSH control sockets of these tests only (a short path: a socket's is limited)."""
-    with tempfile.TemporaryDirectory(prefix="cp-") as made:
-        yield Path(made)
-
-
 def marked_in(folder: Path) -> list[guard.Marked]:
-    return [m for m in guard.marked() if m.folder == str(folder.resolve())]
+    """The delivery's processes: those carrying its cookie, and its SSH masters."""
+    key = guard.delivery_key(str(folder.resolve()))
+    return [m for m in guard.marked() if m.key == key]
 
 
 def inventory(host: LabHost) -> JsonMap:
     return {"all": {"hosts": {host.name: {"ansible_host": host.address}}}}
 
 
-def start_orchestrator(
-    folder: Path, control: Path, host: LabHost, paths: LabPaths
-) -> subprocess.Popen[bytes]:
+def start_orchestrator(folder: Path, host: LabHost, paths: LabPaths) -> subprocess.Popen[bytes]:
     args = {
-        "folder": str(folder), "control": str(control), "key": str(paths.ssh_key),
+        "folder": str(folder), "key": str(paths.ssh_key),
         "playbooks": str(PLAYBOOKS), "inventory": inventory(host), "host": host.name,
     }  # fmt: skip
     return subprocess.Popen(
@@ -120,22 +112,23 @@ def gone_after(folder: Path, seconds: float) -> float:
 
 
 def test_kill_9_of_the_orchestrator_stops_the_playbook_and_its_ssh(
-    delivery: Path, control: Path, smoke_hosts: list[LabHost], lab_paths: LabPaths
+    delivery: Path, smoke_hosts: list[LabHost], lab_paths: LabPaths
 ) -> None:
-    orchestrator = start_orchestrator(delivery, control, smoke_hosts[0], lab_paths)
+    orchestrator = start_orchestrator(delivery, smoke_hosts[0], lab_paths)
     found = under_way(delivery, orchestrator)
     assert {"ansible-playboo", "ssh"} <= {m.name for m in found}
+    assert [m.name for m in found if not m.folder] == ["ssh"]  # the master, known by its socket
     orchestrator.send_signal(signal.SIGKILL)
     orchestrator.wait()
     assert gone_after(delivery, WITHIN) < WITHIN
 
 
 def test_what_a_killed_orchestrator_and_its_guard_left_the_next_run_stops_and_logs(
-    delivery: Path, control: Path, smoke_hosts: list[LabHost], lab_paths: LabPaths
+    delivery: Path, smoke_hosts: list[LabHost], lab_paths: LabPaths
 ) -> None:
     """Both killed at once (the way the OOM killer or a ``kill -9`` of the process group may):
     the playbook runs on, orphaned, until the next playbook of the delivery starts."""
-    orchestrator = start_orchestrator(delivery, control, smoke_hosts[0], lab_paths)
+    orchestrator = start_orchestrator(delivery, smoke_hosts[0], lab_paths)
     under_way(delivery, orchestrator)
     guards = guarding(orchestrator.pid)
     assert len(guards) == 1
@@ -145,10 +138,11 @@ def test_what_a_killed_orchestrator_and_its_guard_left_the_next_run_stops_and_lo
     time.sleep(1.0)
     orphans = marked_in(delivery)
     assert "ansible-playboo" in {m.name for m in orphans}  # nothing stopped them yet
+    assert [m.name for m in orphans if not m.folder] == ["ssh"]  # its SSH master too
     host = smoke_hosts[0]
     runner = AnsibleRunnerPlaybooks(
         AnsibleSettings(SshAccess(key=lab_paths.ssh_key), playbooks=PLAYBOOKS),
-        env=lambda s, r: tuned_env(s, r) | {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(control)},
+        env=tuned_env,
     )
     request = PlaybookRun(
         playbook="quick_task.yml", inventory=inventory(host), hosts=(host.name,),

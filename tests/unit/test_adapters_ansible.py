@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 import orchestrator
+from orchestrator.adapters import guard
 from orchestrator.adapters.ansible import (
     PLAYBOOKS,
     AnsibleSettings,
@@ -136,6 +138,9 @@ def test_each_delivery_has_its_own_ssh_masters_at_a_path_a_socket_can_take(
     assert folder("acme") == folder("acme")
     assert folder("acme") != folder("globex")
     assert Path(folder("acme")).parent == Path.home() / ".ansible" / "cp"
+    owner = guard.owner_tag(os.getpid())  # the guard knows the masters by it
+    name = guard.control_folder_name(str((deep / "acme").resolve()), owner)
+    assert Path(folder("acme")).name == name
     socket = f"{folder('acme')}/{'0' * 10}"  # Ansible names a master by a 10-character hash
     assert len(socket.encode()) < 108  # sun_path
     request = PlaybookRun("phase2_base.yml", {}, ("a",), deep / "acme" / "known_hosts",

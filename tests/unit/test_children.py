@@ -209,3 +209,66 @@ def test_one_guard_per_process() -> None:
 
 def test_the_guard_refuses_bad_arguments() -> None:
     assert guard.main(["guard.py", "not-a-pid", "1"]) == 2
+
+
+def start_master(title: str) -> subprocess.Popen[bytes]:
+    """A process titled as an OpenSSH ControlPersist master is (its environment gone)."""
+    return subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 66'], env=ENV)
+
+
+def masters_of(folder: Path) -> list[guard.Marked]:
+    key = guard.delivery_key(str(folder.resolve()))
+    return [m for m in guard.marked() if m.key == key and m.folder == ""]
+
+
+def test_an_ssh_master_is_known_by_its_socket_folder_and_a_dead_owners_is_stopped(
+    folder: Path,
+) -> None:
+    dead = guard.control_folder_name(str(folder.resolve()), "1:0")  # pid 1, another start time
+    live = guard.control_folder_name(str(folder.resolve()), guard.owner_tag(os.getpid()))
+    left = start_master(f"ssh: /root/.ansible/cp/{dead}/0c524a344b [mux]")
+    ours = start_master(f"ssh: /root/.ansible/cp/{live}/48b26848a6 [mux]")
+    try:
+        deadline = time.monotonic() + 5
+        while len(masters_of(folder)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert {(m.owner, m.name) for m in masters_of(folder)} == {
+            ("1:0", "sleep"), (guard.owner_tag(os.getpid()), "sleep"),
+        }  # fmt: skip
+        with capture_logs() as logs:
+            stopped = stop_leftovers(folder)
+        assert [m.pid for m in stopped] == [left.pid]
+        assert [e["event"] for e in logs] == ["leftover_stopped"]
+        assert left.wait(timeout=5) == -signal.SIGTERM
+        assert ours.poll() is None  # the master of a live orchestrator is left alone
+    finally:
+        ours.kill()
+        ours.wait()
+
+
+def test_a_normal_end_stops_the_ssh_masters_and_removes_their_folder(folder: Path) -> None:
+    script = textwrap.dedent(f"""
+        import os, subprocess
+        from pathlib import Path
+        from orchestrator.adapters.children import ensure_guard
+        from orchestrator.adapters.guard import control_folder_name, owner_tag
+        ensure_guard()
+        name = control_folder_name({str(folder.resolve())!r}, owner_tag(os.getpid()))
+        sockets = Path.home() / ".ansible" / "cp" / name
+        sockets.mkdir(parents=True)
+        (sockets / "0c524a344b").touch()  # what a killed master leaves
+        title = f"ssh: {{sockets}}/0c524a344b [mux]"
+        master = subprocess.Popen(["setsid", "bash", "-c", f'exec -a "{{title}}" sleep 67'],
+                                  env={ENV!r})
+        print(master.pid, sockets, flush=True)
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    pid, sockets = done.stdout.split()
+    deadline = time.monotonic() + 10
+    while (guard.start_time(int(pid)) or Path(sockets).exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert guard.start_time(int(pid)) is None
+    assert not Path(sockets).exists()
