@@ -28,7 +28,7 @@ from orchestrator.lab.addressing import (
     netns_name,
     veth_name,
 )
-from orchestrator.lab.errors import UnsafeTarget
+from orchestrator.lab.errors import LabError, UnsafeTarget
 from orchestrator.lab.files import file_lock
 from orchestrator.lab.preflight import require_root, require_tools
 from orchestrator.lab.proc import run, succeeds
@@ -153,6 +153,7 @@ def attach_host(name: str, ip: str) -> None:
 
 def _attach(name: str, address: IPv4Address) -> None:
     namespace, veth = netns_name(name), veth_name(name)
+    _free_address(namespace, address)
     if not namespace_live(namespace):
         remove_namespace(namespace)  # a stale file, e.g. after a reboot when /run is on disk
         run(["ip", "netns", "add", namespace])
@@ -178,6 +179,34 @@ def _attach(name: str, address: IPv4Address) -> None:
     run(["ip", "link", "set", "dev", veth, "master", BRIDGE, "up"])
     _keep_local(veth)
     _configure_inside(namespace, f"{address}/{LAB_PREFIX.prefixlen}")
+
+
+def _free_address(namespace: str, address: IPv4Address) -> None:
+    """Make sure no other lab namespace holds ``address``. Its interface would answer ARP for the
+    new host and take its traffic (no SSH banner, ever). One with no process inside is a host
+    that is gone (left by an earlier session or another state folder): it is removed. A live one
+    is refused."""
+    for other in lab_namespaces():
+        if other == namespace or str(address) not in _addresses(other):
+            continue
+        inside = namespace_pids(other)
+        if inside:
+            raise LabError(
+                f"address {address} is held by lab namespace {other}, which still runs "
+                f"processes ({', '.join(map(str, inside[:5]))})",
+                "destroy that host first (orchestrator lab down removes every lab host), or "
+                "use another address",
+            )
+        remove_namespace(other)  # its end of the veth pair goes with it, and the pair with that
+        log.warning("stale_namespace_removed", namespace=other, address=str(address))
+
+
+def _addresses(namespace: str) -> set[str]:
+    """The IPv4 addresses inside one lab namespace (none if it is only a file left on disk)."""
+    shown = run(["ip", "-j", "-4", "-n", namespace, "addr", "show"], check=False)
+    if shown.returncode != 0 or not shown.stdout.strip():
+        return set()
+    return {a["local"] for link in json.loads(shown.stdout) for a in link.get("addr_info", [])}
 
 
 def _peer_present(namespace: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,7 +31,13 @@ from orchestrator.lab.hosts import (
     sshd_answers,
 )
 from orchestrator.lab.mirror import PACKAGES
-from orchestrator.lab.network import lab_links, namespace_pids
+from orchestrator.lab.network import (
+    attach_host,
+    detach_host,
+    lab_links,
+    namespace_live,
+    namespace_pids,
+)
 from orchestrator.lab.paths import LabPaths
 from orchestrator.lab.processes import (
     descendants,
@@ -269,3 +276,49 @@ def test_the_bridge_forwards_nothing_off_the_machine(hosts: dict[str, LabHost]) 
     ).stdout.splitlines()
     assert ports
     assert all(line.split(":")[1].strip().split("@")[0] in lab_links() for line in ports)
+
+
+def _hold_address(name: str, ip: str) -> None:
+    """What a host of an earlier session (another state folder) leaves once its processes are
+    gone: its namespace, wired to the bridge with its address, and no record here."""
+    attach_host(name, ip)
+    assert namespace_live(netns_name(name))
+
+
+def test_a_namespace_left_holding_the_address_is_removed_and_the_host_answers(
+    paths: LabPaths,
+) -> None:
+    (stale, ip), name = ("ith-stale", "10.213.2.25"), "ith-e"
+    _hold_address(stale, ip)
+    try:
+        with socket.create_connection((ip, 22), timeout=1):  # its answer is what the bridge learns
+            pytest.fail("nothing listens in the stale namespace")
+    except ConnectionRefusedError:
+        pass
+    try:
+        assert create_host(name, ip, paths=paths, timeout=30).address == ip
+        assert not namespace_live(netns_name(stale))
+        assert sshd_answers(ip)
+    finally:
+        destroy_host(name, paths=paths)
+        detach_host(stale)
+
+
+def test_a_live_namespace_holding_the_address_is_refused_and_left_alone(paths: LabPaths) -> None:
+    (other, ip), name = ("ith-live", "10.213.2.26"), "ith-f"
+    _hold_address(other, ip)
+    inside = subprocess.Popen(["ip", "netns", "exec", netns_name(other), "sleep", "300"])
+    try:
+        deadline = time.monotonic() + 10
+        while not namespace_pids(netns_name(other)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(LabError, match=f"address {ip} is held by lab namespace") as caught:
+            create_host(name, ip, paths=paths, timeout=30)
+        assert "destroy that host" in caught.value.hint
+        assert namespace_live(netns_name(other))
+        assert inside.poll() is None
+    finally:
+        inside.kill()
+        inside.wait()
+        destroy_host(name, paths=paths)
+        detach_host(other)
