@@ -41,7 +41,8 @@ delivery (a new id and hosts; the last one's are removed first), until ``--kills
 Each round's figures are printed as it ends, then the totals; ``--minutes M`` starts no round
 after M minutes (the full size takes hours: on two cores a 20-host round gives 25-41 kills in
 12-34 minutes). SIGTERM or Ctrl-C (also in a
-background job) stops the bench: the attempt under way is killed and the round cleaned up.
+background job) stops the bench: the attempt under way is killed and the round cleaned up (lab
+hosts first, then NetBox objects); signals that come during the clean-up are ignored.
 
 Everything is removed at the end (NetBox objects, lab hosts, the state folder) unless ``--keep``
 (which keeps the last round's); a round that is not clean keeps its state folder (the store and
@@ -470,16 +471,17 @@ def leftovers(delivery: Delivery) -> list[Any]:
 
 
 def clean_up(info: NetBoxInfo, paths: LabPaths, delivery: Delivery) -> None:
-    """Remove what the delivery made: NetBox objects, lab hosts."""
+    """Remove what the delivery made: lab hosts, then NetBox objects (in that order: a released
+    prefix is carved again at once, and must not find the hosts still holding its addresses)."""
+    prefix = delivery.hosts[0].rsplit("-", 1)[0] + "-"
+    for host in list_hosts(paths):
+        if host.name.startswith(prefix):
+            destroy_host(host.name, paths=paths)
     store = SqlRunStore.open(f"sqlite:///{delivery.state / 'runs.db'}")
     try:
         release(NetBoxIpam(info.url, info.token), store, delivery.ident, "chaos")
     finally:
         store.close()
-    prefix = delivery.hosts[0].rsplit("-", 1)[0] + "-"
-    for host in list_hosts(paths):
-        if host.name.startswith(prefix):
-            destroy_host(host.name, paths=paths)
 
 
 def run_chaos(  # noqa: PLR0913 - the bench's knobs
@@ -571,6 +573,14 @@ def total(rounds: list[Figures]) -> Figures:
     return figures
 
 
+def _stop(number: int, _frame: object) -> None:
+    """The first SIGTERM or SIGINT stops the bench; those after it are ignored, so that they do
+    not cut its clean-up short (a SIGKILL still does, leaving hosts for ``lab down``)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(128 + number)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=20, help="web hosts in the delivery")
@@ -590,8 +600,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     # SIGTERM (and SIGINT, ignored in a background job) stop the bench and clean up
-    signal.signal(signal.SIGTERM, lambda _n, _f: sys.exit(128 + signal.SIGTERM))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     print(
         f"chaos: {args.hosts} hosts, {args.kills} kills, phases 1-{args.through_phase}, seed {seed}"

@@ -8,11 +8,24 @@ orchestrator under a playbook. Here, as there: NetBox holds exactly what the spe
 lab no host of the delivery, the store no run, step or phase ``running``, the logs of killed
 runs are cut with ``log_cut`` and every log ends with an end marker (``log_ended``, or
 ``log_cut`` when the last kill came after the run's end), and no process of the delivery is left.
+
+The bench stopped by signals while its round's lab hosts are up removes them and its NetBox
+objects all the same: a second signal does not cut the clean-up short.
 """
 
 from __future__ import annotations
 
-from bench.chaos import run_chaos
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.chaos import ROOT, Delivery, Figures, count_netbox, run_chaos
+from orchestrator.lab.hosts import list_hosts
+from orchestrator.lab.netbox import read_netbox_env
+from orchestrator.lab.paths import LabPaths
 
 HOSTS = 2
 KILLS = 10
@@ -25,3 +38,42 @@ def test_ten_kills_of_a_two_host_delivery_leave_nothing_behind() -> None:
     assert figures.clean, report
     assert figures.killed >= KILLS, report
     assert 1 <= figures.log_cuts <= KILLS, report
+
+
+CHAOS_HOST = re.compile(r"k([0-9a-f]{4})-[0-9]{2}")
+
+
+def _chaos_hosts(paths: LabPaths) -> list[str]:
+    return [h.name for h in list_hosts(paths) if CHAOS_HOST.fullmatch(h.name)]
+
+
+def test_the_bench_stopped_twice_while_its_hosts_are_up_still_removes_them() -> None:
+    paths = LabPaths.from_env()
+    assert not _chaos_hosts(paths)
+    argv = [sys.executable, "-m", "bench.chaos", "--hosts", "2", "--kills", "50", "--seed", "5"]
+    bench = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while len(up := _chaos_hosts(paths)) < 2 and bench.poll() is None:
+            assert time.monotonic() < deadline, "the bench made no lab hosts in 300 s"
+            time.sleep(0.2)
+        bench.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        bench.send_signal(signal.SIGTERM)  # during the clean-up: ignored
+        output = bench.communicate(timeout=300)[0].decode()
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    assert bench.returncode == 128 + signal.SIGTERM, output
+    assert not _chaos_hosts(paths), output
+    match = CHAOS_HOST.fullmatch(up[0])
+    assert match is not None
+    delivery = Delivery(f"chaos-{match[1]}", Path(), Path(), tuple(up))
+    figures = Figures()
+    count_netbox(read_netbox_env(paths), delivery, figures)
+    assert {kind: found for kind, (found, _) in figures.netbox.items()} == dict.fromkeys(
+        figures.netbox, 0
+    ), output
+    assert len(figures.netbox) == 8
