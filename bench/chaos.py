@@ -19,7 +19,7 @@ at one kind of moment, chosen at random, by watching the run's JSON log as it is
 
 then killed after a random delay. If the aimed moment does not come within a random time, the
 kill lands there anyway (a random moment, counted as ``random/<kind of the moment it was in>``);
-after five kills without a step or host finishing, the next one waits for a checkpoint, so the
+after ten kills without a step or host finishing, the next one waits for a checkpoint, so the
 delivery always gets further. After the last kill the run is resumed until it succeeds, and the
 script counts:
 
@@ -103,7 +103,7 @@ STEP_KINDS = {
     "software.configure": "ansible",
 }
 FINAL = {Status.SUCCEEDED, Status.FAILED, Status.WAITING, Status.CRASHED, Status.SKIPPED}
-STALLED = 5  # kills in a row without a step or host finishing before one waits for a checkpoint
+STALLED = 10  # kills in a row without a step or host finishing before one waits for a checkpoint
 #: A step or a host done: what a resume need not do again.
 PROGRESS_EVENTS = {"step_succeeded", "host_succeeded"}
 #: Per attempt, the latest a kill lands when its moment does not come (seconds after start).
