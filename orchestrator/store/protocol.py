@@ -33,6 +33,9 @@ class UnknownParent(LookupError):
     item, evaluation note, check-in or notification needs its delivery saved first; a phase,
     step, host result or log line needs its run. Nothing of the record is kept."""
 
+    def __init__(self) -> None:
+        super().__init__("the record names a delivery or a run the store does not hold")
+
 
 class DeliveryStore(Protocol):
     """Deliveries: the spec they last ran with."""

@@ -56,9 +56,7 @@ class SqlRunStore:
         except IntegrityError as error:
             if not _foreign_key(error):
                 raise
-            raise UnknownParent(
-                "the record names a delivery or a run the store does not hold"
-            ) from None
+            raise UnknownParent from None
 
     @classmethod
     def open(cls, url: str) -> SqlRunStore:

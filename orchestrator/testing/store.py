@@ -69,11 +69,11 @@ class InMemoryRunStore:
 
     def _delivery_held(self, delivery_id: str) -> None:
         if delivery_id not in self.deliveries:
-            raise UnknownParent("the record names a delivery or a run the store does not hold")
+            raise UnknownParent
 
     def _run_held(self, run_id: str) -> None:
         if run_id not in self.runs:
-            raise UnknownParent("the record names a delivery or a run the store does not hold")
+            raise UnknownParent
 
     def save_run(self, run: RunRecord) -> None:
         self._delivery_held(run.delivery_id)
