@@ -365,7 +365,7 @@ def _bring_up(
         log.info("host_rebooted" if pid else "host_repaired", host=host.name)
         _stop(host)
     _mount(host, lower)
-    attach_host(host.name, address)
+    attach_host(host.name, address, known={netns_name(h.name) for h in list_hosts(paths)})
     return record, _boot(paths, host)
 
 

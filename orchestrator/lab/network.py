@@ -12,6 +12,7 @@ route via the controller only so that tools reading "the default address" find t
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -142,18 +143,20 @@ def remove_bridge() -> None:
 # --- hosts -------------------------------------------------------------------------------------
 
 
-def attach_host(name: str, ip: str) -> None:
-    """Give lab host ``name`` its namespace, wired to the bridge, with address ``ip``."""
+def attach_host(name: str, ip: str, known: Collection[str] = ()) -> None:
+    """Give lab host ``name`` its namespace, wired to the bridge, with address ``ip``. No other
+    namespace may hold ``ip``; those in ``known`` (hosts whose recorded addresses the caller has
+    checked) are not looked into."""
     address = lab_address(ip)
     ensure_bridge()
     with file_lock(NET_LOCK):
-        _attach(name, address)
+        _attach(name, address, known)
     log.info("host_attached", host=name, address=str(address), veth=veth_name(name))
 
 
-def _attach(name: str, address: IPv4Address) -> None:
+def _attach(name: str, address: IPv4Address, known: Collection[str]) -> None:
     namespace, veth = netns_name(name), veth_name(name)
-    _free_address(namespace, address)
+    _free_address(address, {namespace, *known})
     if not namespace_live(namespace):
         remove_namespace(namespace)  # a stale file, e.g. after a reboot when /run is on disk
         run(["ip", "netns", "add", namespace])
@@ -179,15 +182,18 @@ def _attach(name: str, address: IPv4Address) -> None:
     run(["ip", "link", "set", "dev", veth, "master", BRIDGE, "up"])
     _keep_local(veth)
     _configure_inside(namespace, f"{address}/{LAB_PREFIX.prefixlen}")
+    # the controller may still map the address to a link-layer address that is gone (a stale
+    # namespace's, or the host's before it was made again), and would keep sending there
+    run(["ip", "neigh", "flush", "to", str(address), "dev", BRIDGE])
 
 
-def _free_address(namespace: str, address: IPv4Address) -> None:
-    """Make sure no other lab namespace holds ``address``. Its interface would answer ARP for the
-    new host and take its traffic (no SSH banner, ever). One with no process inside is a host
-    that is gone (left by an earlier session or another state folder): it is removed. A live one
-    is refused."""
+def _free_address(address: IPv4Address, skipped: Collection[str]) -> None:
+    """Make sure no lab namespace outside ``skipped`` holds ``address``. Its interface would
+    answer ARP for the new host and take its traffic (no SSH banner, ever). One with no process
+    inside is a host that is gone (left by an earlier session or another state folder): it is
+    removed. A live one is refused."""
     for other in lab_namespaces():
-        if other == namespace or str(address) not in _addresses(other):
+        if other in skipped or str(address) not in _addresses(other):
             continue
         inside = namespace_pids(other)
         if inside:
