@@ -43,19 +43,25 @@ def test_ten_kills_of_a_two_host_delivery_leave_nothing_behind() -> None:
 CHAOS_HOST = re.compile(r"k([0-9a-f]{4})-[0-9]{2}")
 
 
-def _chaos_hosts(paths: LabPaths) -> list[str]:
-    return [h.name for h in list_hosts(paths) if CHAOS_HOST.fullmatch(h.name)]
+def _chaos_hosts(paths: LabPaths, tags: set[str] | None = None) -> dict[str, list[str]]:
+    """The lab hosts of chaos deliveries, by the delivery's tag (only ``tags``, if given)."""
+    found: dict[str, list[str]] = {}
+    for host in list_hosts(paths):
+        match = CHAOS_HOST.fullmatch(host.name)
+        if match and (tags is None or match[1] in tags):
+            found.setdefault(match[1], []).append(host.name)
+    return found
 
 
 def test_the_bench_stopped_twice_while_its_hosts_are_up_still_removes_them() -> None:
     paths = LabPaths.from_env()
-    assert not _chaos_hosts(paths)
+    before = set(_chaos_hosts(paths))  # another bench may be running: its hosts are not ours
     argv = [sys.executable, "-m", "bench.chaos", "--hosts", "2", "--kills", "50", "--seed", "5"]
     bench = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + 300
-        while len(up := _chaos_hosts(paths)) < 2 and bench.poll() is None:
+        while not (up := _two_up(_chaos_hosts(paths), before)) and bench.poll() is None:
             assert time.monotonic() < deadline, "the bench made no lab hosts in 300 s"
             time.sleep(0.2)
         bench.send_signal(signal.SIGTERM)
@@ -67,13 +73,19 @@ def test_the_bench_stopped_twice_while_its_hosts_are_up_still_removes_them() -> 
             bench.kill()
             bench.wait()
     assert bench.returncode == 128 + signal.SIGTERM, output
-    assert not _chaos_hosts(paths), output
-    match = CHAOS_HOST.fullmatch(up[0])
-    assert match is not None
-    delivery = Delivery(f"chaos-{match[1]}", Path(), Path(), tuple(up))
+    assert up is not None, output
+    tag, hosts = up
+    assert not _chaos_hosts(paths, {tag}), output
+    delivery = Delivery(f"chaos-{tag}", Path(), Path(), tuple(hosts))
     figures = Figures()
     count_netbox(read_netbox_env(paths), delivery, figures)
     assert {kind: found for kind, (found, _) in figures.netbox.items()} == dict.fromkeys(
         figures.netbox, 0
     ), output
     assert len(figures.netbox) == 8
+
+
+def _two_up(hosts: dict[str, list[str]], before: set[str]) -> tuple[str, list[str]] | None:
+    """The new delivery's tag and hosts once both of its hosts are up."""
+    new = [(tag, names) for tag, names in hosts.items() if tag not in before and len(names) >= 2]
+    return new[0] if new else None
