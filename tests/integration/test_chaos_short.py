@@ -68,10 +68,14 @@ def test_the_bench_stopped_twice_while_its_hosts_are_up_still_removes_them() -> 
         time.sleep(0.2)
         bench.send_signal(signal.SIGTERM)  # during the clean-up: ignored
         output = bench.communicate(timeout=300)[0].decode()
-    finally:
+    finally:  # stopped as a person would, so that it cleans up even when this test fails
         if bench.poll() is None:
-            bench.kill()
-            bench.wait()
+            bench.terminate()
+            try:
+                bench.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                bench.kill()
+                bench.wait()
     assert bench.returncode == 128 + signal.SIGTERM, output
     assert up is not None, output
     tag, hosts = up
