@@ -1,6 +1,7 @@
 """``orchestrator validate`` and ``orchestrator schema``: check a delivery spec, export its schema.
 
-Exit codes: 0 valid, 2 invalid (every problem on stderr, one line each, or as JSON with --json).
+Exit codes: 0 valid, 2 invalid (the problems on stderr, one line each, the first
+``SHOWN_PROBLEMS`` of them and a count of the rest; or every one as JSON with --json).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from orchestrator.spec import (
     load_spec,
     spec_hash,
 )
+from orchestrator.spec.problems import SHOWN_PROBLEMS, problem_lines
 
 #: exit code for a spec that cannot be used (docs/cli.md: 2 = bad input)
 BAD_INPUT = 2
@@ -33,7 +35,10 @@ def validate(
         bool, typer.Option("--json", help="Print the result as JSON on stdout.")
     ] = False,
 ) -> None:
-    """Check a delivery spec: every problem with its file, line and field; exit 2 if any."""
+    """Check a delivery spec: every problem with its file, line and field; exit 2 if any.
+
+    Past 50 problems the rest are counted, not listed; --json lists every one.
+    """
     try:
         delivery = load_spec(spec)
     except SpecError as exc:
@@ -72,7 +77,8 @@ def _report_problems(path: Path, problems: tuple[SpecProblem, ...], *, json_out:
         ]
         typer.echo(json.dumps({"file": str(path), "valid": False, "problems": listed}, indent=2))
         return
-    for problem in problems:
-        typer.echo(str(problem), err=True)
+    for line in problem_lines(problems):
+        typer.echo(line, err=True)
     count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-    typer.echo(f"{path}: invalid, {count}", err=True)
+    every = " (--json lists every one)" if len(problems) > SHOWN_PROBLEMS else ""
+    typer.echo(f"{path}: invalid, {count}{every}", err=True)

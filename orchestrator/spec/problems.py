@@ -2,20 +2,27 @@
 
     SpecError            the spec cannot be used; carries every problem found, sorted by line
       .problems          tuple of SpecProblem(file, line, field, message)
+    problem_lines(ps)    the problems a line each, the first SHOWN_PROBLEMS of them, then a count
 
 A problem reads like a compiler message: ``acme.yaml:14: hosts[1].count: must be >= 1``. The line
 is missing only when the file itself cannot be read (``acme.yaml: file not found``); the field is
 missing when the problem is with the file as a whole (a YAML syntax error).
+
+A file with thousands of mistakes (a generated spec gone wrong) is told in a screenful: the first
+``SHOWN_PROBLEMS`` lines, then how many more there are. ``SpecError.problems`` keeps them all.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 #: Where a value is in a spec: keys and list indexes from the top, as pydantic reports them.
 type Loc = tuple[str | int, ...]
+
+#: problems told a line each before the rest are only counted
+SHOWN_PROBLEMS = 50
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -78,4 +85,12 @@ class SpecError(Exception):
 
     def __init__(self, problems: Iterable[SpecProblem]) -> None:
         self.problems = tuple(sorted(set(problems), key=SpecProblem.sort_key))
-        super().__init__("\n".join(str(problem) for problem in self.problems))
+        super().__init__("\n".join(problem_lines(self.problems)))
+
+
+def problem_lines(problems: Sequence[SpecProblem], limit: int = SHOWN_PROBLEMS) -> list[str]:
+    """The first ``limit`` problems a line each, then one line counting those not shown."""
+    lines = [str(problem) for problem in problems[:limit]]
+    if (rest := len(problems) - limit) > 0:
+        lines.append(f"... and {rest} more {'problem' if rest == 1 else 'problems'}")
+    return lines

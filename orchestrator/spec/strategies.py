@@ -45,6 +45,7 @@ from pydantic import BaseModel
 
 from orchestrator.cli.spec import BAD_INPUT, validate
 from orchestrator.site import SiteError, load_site
+from orchestrator.spec.problems import SHOWN_PROBLEMS
 from orchestrator.spec.source import LINE_END_BYTES
 
 type Tree = Any
@@ -419,7 +420,8 @@ def _printed(stream: io.TextIOWrapper) -> str:
 
 
 _VALID = re.compile(r"delivery \S+ is valid \(\d+ hosts?, spec [0-9a-f]{12}\)")
-_SUMMARY = re.compile(r"invalid, (\d+) problems?")
+_SUMMARY = re.compile(r"invalid, (\d+) problems?( \(--json lists every one\))?")
+_MORE = re.compile(r"\.\.\. and (\d+) more problems?")
 _PROBLEM = re.compile(r"(?P<line>[0-9]+): (?P<rest>.+)")
 
 
@@ -470,20 +472,27 @@ def _valid_broken(outcome: Outcome, path: Path) -> list[str]:
 
 def problem_lines_broken(stderr: str, file: str, data: bytes) -> list[str]:
     """What is wrong with ``stderr``'s problem lines for ``file`` holding ``data``: each line
-    ``FILE:LINE: [FIELD: ]MESSAGE`` with the line in the file, then the summary counting them."""
+    ``FILE:LINE: [FIELD: ]MESSAGE`` with the line in the file, past ``SHOWN_PROBLEMS`` a line
+    counting the rest, then the summary counting them all."""
     last_line = len(LINE_END_BYTES.findall(data)) + 1
     lines = stderr.split("\n")
     if lines[-1] != "":
         return [f"stderr does not end with a newline: {stderr[-80:]!r}"]
     *problems, summary = lines[:-1] or [""]
+    more = _MORE.fullmatch(problems[-1]) if problems else None
+    if more is not None:
+        problems.pop()
     broken: list[str] = []
     for line in problems:
         broken += _problem_broken(line, file, last_line)
+    told = len(problems) + (int(more[1]) if more else 0)
     counted = _SUMMARY.fullmatch(summary.removeprefix(f"{file}: "))
     if not summary.startswith(f"{file}: ") or counted is None:
         broken.append(f"last line is not the summary: {summary!r}")
-    elif int(counted[1]) != len(problems) or not problems:
-        broken.append(f"summary says {counted[1]} problems, {len(problems)} listed")
+    elif int(counted[1]) != told or not problems:
+        broken.append(f"summary says {counted[1]} problems, {told} told")
+    elif len(problems) != min(told, SHOWN_PROBLEMS) or bool(counted[2]) != bool(more):
+        broken.append(f"{len(problems)} of {told} problems listed, then {summary!r}")
     return broken
 
 

@@ -10,7 +10,10 @@ import typer
 from typer.testing import CliRunner
 
 from orchestrator.cli import spec as spec_cli
+from orchestrator.spec import SpecProblem
+from orchestrator.spec.problems import SHOWN_PROBLEMS, problem_lines
 from orchestrator.spec.source import MAX_BYTES
+from orchestrator.spec.strategies import problem_lines_broken
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CASES = Path(__file__).parent / "spec_cases"
@@ -137,3 +140,40 @@ def test_schema_prints_json_schema(app: typer.Typer) -> None:
     schema = json.loads(out)
     assert schema["title"] == "Delivery spec"
     assert "hosts" in schema["properties"]
+
+
+def test_thousands_of_problems_are_told_in_a_screenful_and_all_counted(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    path = tmp_path / "spec.yaml"
+    extra = "".join(f"unknown_{n:04}: 1\n" for n in range(2000))
+    data = ((EXAMPLES / "small.yaml").read_text() + extra).encode()
+    path.write_bytes(data)
+    code, _, err = _run(app, "validate", str(path))
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == SHOWN_PROBLEMS + 2
+    assert all(": unknown_" in line for line in lines[:SHOWN_PROBLEMS])
+    assert lines[-2:] == [
+        f"... and {2000 - SHOWN_PROBLEMS} more problems",
+        f"{path}: invalid, 2000 problems (--json lists every one)",
+    ]
+    assert problem_lines_broken(err, str(path), data) == []
+    _, out, _ = _run(app, "validate", "--json", str(path))
+    assert len(json.loads(out)["problems"]) == 2000
+
+
+def test_the_problem_lines_check_catches_a_miscount() -> None:
+    problems = [SpecProblem("s.yaml", n, f"k{n}", "unknown field") for n in range(1, 60)]
+    told = "\n".join(problem_lines(problems))
+    data = b"x\n" * 60
+    assert (
+        problem_lines_broken(
+            f"{told}\ns.yaml: invalid, 59 problems (--json lists every one)\n", "s.yaml", data
+        )
+        == []
+    )
+    assert problem_lines_broken(
+        f"{told}\ns.yaml: invalid, 58 problems (--json lists every one)\n", "s.yaml", data
+    )
+    assert problem_lines_broken(f"{told}\ns.yaml: invalid, 59 problems\n", "s.yaml", data)
