@@ -210,10 +210,20 @@ def print_status(summary: StatusSummary, *, console: Console | None = None) -> N
     for item in summary.open_action_items:
         _wrapped(console, f"#{item.id} open: {item.title}", "  ")
     _print_evaluation(console, summary.evaluation)
+    _print_notifications(console, summary)
     if summary.lock is not None:
         lock = summary.lock
         where = f"{lock.host} (pid {lock.pid}, run {lock.run_id})"
         console.print(f"locked by {lock.holder} on {where}", markup=False)
+
+
+def _print_notifications(console: Console, summary: StatusSummary) -> None:
+    sent, failed = summary.notifications_sent, summary.notifications_failed
+    if sent or failed:
+        told = f"notifications: {sent} sent, {failed} failed"
+        if failed:
+            told = f"[yellow]{told}[/]"
+        console.print(f"{told} (notifications {escape(summary.delivery)} lists them)")
 
 
 def _print_latest(console: Console, summary: StatusSummary) -> None:

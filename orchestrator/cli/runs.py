@@ -526,8 +526,8 @@ def status(
     store_url: StoreUrl = None,
 ) -> None:
     """Where a delivery stands, the whole record: its latest run, every phase (as the latest run
-    that reached it left it), every gate (who, when, comment), action items, the evaluation and
-    the lock."""
+    that reached it left it), every gate (who, when, comment), action items, the evaluation, how
+    many notifications were sent and failed, and the lock."""
     with _exit_codes(), _opened(ctx, state_dir, store_url) as store:
         _settle(ctx, store, StoreLocation(state_dir, store_url), delivery)
         summary = status_of(store, delivery)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console
@@ -17,6 +18,7 @@ from orchestrator.cli.render import print_report, print_runs, print_status
 from orchestrator.engine import RunReport, Status
 from orchestrator.phases.record import status_of
 from orchestrator.store import SqlRunStore, TaskRecord
+from orchestrator.store.records import NotificationRecord, SendStatus
 from orchestrator.testing import scripted_phases
 from tests.unit.test_cli_runs import Cli, cli_with
 
@@ -142,3 +144,35 @@ def test_runs_piped_print_one_line_per_run(filled: Cli, monkeypatch: pytest.Monk
     rows = result.stdout.splitlines()[1:]
     assert [row.split()[2] for row in rows] == ["waiting", "planned"]
     assert "\x1b[" not in result.stdout
+
+
+def test_status_counts_the_notifications_sent_and_failed_and_says_where_they_are_listed(
+    store: SqlRunStore,
+) -> None:
+    console = recorded(80)
+    print_status(status_of(store, "acme-webshop"), console=console)
+    assert not any(line.startswith("notifications:") for line in lines_of(console))
+    [run, _plan] = store.list_runs()
+    told: list[tuple[SendStatus, str | None]] = [("sent", None), ("sent", None), ("failed", "no")]
+    for number, (status, error) in enumerate(told):
+        store.add_notification(
+            NotificationRecord(
+                delivery_id="acme-webshop",
+                run_id=run.id,
+                event="waiting",
+                channel="email",
+                recipient=f"{status}@example.com",
+                key=f"notice-{number}",
+                status=status,
+                attempts=3,
+                subject="acme-webshop waits at the buddycheck",
+                command="orchestrator approve acme-webshop buddycheck",
+                at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
+                error=error,
+            )
+        )
+    console = recorded(80)
+    print_status(status_of(store, "acme-webshop"), console=console)
+    line = "notifications: 2 sent, 1 failed (notifications acme-webshop lists them)"
+    assert line in lines_of(console)
+    assert max(len(line) for line in lines_of(console)) <= 80
