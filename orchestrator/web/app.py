@@ -1,7 +1,8 @@
 """The run viewer: a read-only Starlette application over a run store.
 
     GET /deliveries                 filter by customer, state, phase, who it waits for
-    GET /deliveries/{id}            the seven phases, gates, action items, evaluation, handover
+    GET /deliveries/{id}            the seven phases, gates, action items, evaluation,
+                                    notifications, handover
     GET /deliveries/{id}/handover   the handover document (when this machine has the file)
     GET /runs/{id}                  steps, host x task matrices, failed hosts, log lines
     GET /runs/{id}/live             the run page's body, polled by htmx while the run is running
@@ -134,6 +135,7 @@ class Viewer:
             timeline=views.timeline(self.store, summary),
             decisions=self.store.list_decisions(delivery_id),
             items=self.store.list_action_items(delivery_id),
+            notifications=self.store.list_notifications(delivery_id),
             runs=self.store.list_runs(delivery_id, limit=20),
             document=views.handover_document(self.store, delivery_id),
         )  # fmt: skip

@@ -14,6 +14,7 @@ from orchestrator.engine import Status
 from orchestrator.phases.handover import DOCUMENT
 from orchestrator.phases.handover_document import sha256
 from orchestrator.store import LockRecord, StepRecord
+from orchestrator.store.records import NotificationRecord
 from orchestrator.testing import T0, InMemoryRunStore
 from orchestrator.web import viewer_app
 from orchestrator.web.views import duration, log_line, took
@@ -23,6 +24,7 @@ from tests.unit.viewer_support import (
     FAILING_HOST,
     FAILING_TASK,
     PLANTED,
+    SECRET,
     plant_secrets,
     seed,
 )
@@ -295,3 +297,31 @@ def test_a_log_line_that_is_not_json_is_its_own_event() -> None:
     assert log_line("plain text").event == "plain text"
     line = log_line('{"event": "x", "host": "web-01", "phase": 2, "n": [1]}')
     assert (line.event, line.host, line.phase, line.rest) == ("x", "web-01", "2", "n=[1]")
+
+
+def test_a_delivery_shows_who_was_notified_of_its_stops_and_what_failed(
+    store: InMemoryRunStore, own: TestClient
+) -> None:
+    page = own.get(f"/deliveries/{FAILED_DELIVERY}").text
+    assert 'id="notifications"' not in page
+    assert "none sent (a site without a <code>notifications</code> section sends none)" in page
+    run_id = store.list_runs(FAILED_DELIVERY)[0].id
+    notice = NotificationRecord(
+        FAILED_DELIVERY, run_id, "failed", "email", "ops@example.com", "k1", "sent", 1,
+        f"{FAILED_DELIVERY}: run failed", f"orchestrator show {run_id}", T0,
+    )  # fmt: skip
+    store.add_notification(notice)
+    store.add_notification(replace(notice, channel="webhook", recipient="https://hooks.example",
+                                   key="k2", status="failed", attempts=3,
+                                   error=f"HTTP 500 (token={SECRET})"))  # fmt: skip
+    page = own.get(f"/deliveries/{FAILED_DELIVERY}").text
+    table = page[
+        page.index('id="notifications"') : page.index("</table>", page.index('id="notifications"'))
+    ]
+    assert table.count("<tr>") == 3  # the header and two notices
+    assert "email: ops@example.com" in table
+    assert '<span class="badge s-sent">sent</span>' in table
+    assert '<span class="badge s-failed">failed</span>' in table
+    assert f'href="/runs/{run_id}"' in table
+    assert "HTTP 500" in table
+    assert SECRET not in page
