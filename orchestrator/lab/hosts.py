@@ -23,6 +23,7 @@ import shutil
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypedDict
@@ -350,8 +351,8 @@ def _bring_up(
     paths: LabPaths, host: HostDir, image: Path, address: str, progress: Progress
 ) -> tuple[LabHost, int]:
     """Return the host and its nspawn pid: running as is, repaired, or made (lock held)."""
-    record = _read_record(host)
-    _check_address(paths, host.name, address, record)
+    record, recorded = _read_record(host), list_hosts(paths)
+    _check_address(host.name, address, record, recorded)
     pid = _running_pid(host) if record is not None and _up(host) else None
     if pid is not None and record is not None and _booted_as_today(host, pid):
         return record, pid
@@ -365,7 +366,7 @@ def _bring_up(
         log.info("host_rebooted" if pid else "host_repaired", host=host.name)
         _stop(host)
     _mount(host, lower)
-    attach_host(host.name, address, known={netns_name(h.name) for h in list_hosts(paths)})
+    attach_host(host.name, address, known={netns_name(other.name) for other in recorded})
     return record, _boot(paths, host)
 
 
@@ -378,13 +379,15 @@ def _recorded_image(host: HostDir) -> Path | None:
     return image if (image / "etc/os-release").is_file() else None
 
 
-def _check_address(paths: LabPaths, name: str, address: str, record: LabHost | None) -> None:
+def _check_address(
+    name: str, address: str, record: LabHost | None, recorded: Sequence[LabHost]
+) -> None:
     if record is not None and record.address != address:
         raise LabError(
             f"lab host {name} already exists with address {record.address}",
             f"destroy it first (orchestrator lab down) to make it again at {address}",
         )
-    for other in list_hosts(paths):
+    for other in recorded:
         if other.address == address and other.name != name:
             raise LabError(
                 f"address {address} is already used by lab host {other.name}",
