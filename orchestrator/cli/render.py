@@ -218,8 +218,9 @@ def print_status(summary: StatusSummary, *, console: Console | None = None) -> N
 
 
 def _print_notifications(console: Console, summary: StatusSummary) -> None:
-    sent, failed = summary.notifications_sent, summary.notifications_failed
-    if sent or failed:
+    statuses = [notice.status for notice in summary.notifications]
+    sent, failed = statuses.count("sent"), statuses.count("failed")
+    if statuses:
         told = f"notifications: {sent} sent, {failed} failed"
         if failed:
             told = f"[yellow]{told}[/]"

@@ -26,6 +26,7 @@ from orchestrator.store.records import (
     CheckIn,
     EvaluationNote,
     LockRecord,
+    NotificationRecord,
     PhaseRecord,
     RunRecord,
 )
@@ -80,8 +81,7 @@ class StatusSummary:
     evaluation: tuple[EvaluationNote, ...] = ()
     done: bool = False  # every phase succeeded (or was skipped) and every gate passed
     released: AuditEntry | None = None  # the release since the latest run: all it made is gone
-    notifications_sent: int = 0  # notices of the runs' stops sent (``notifications`` lists them)
-    notifications_failed: int = 0  # and those that could not be sent
+    notifications: tuple[NotificationRecord, ...] = ()  # of the runs' stops, sent or failed
 
 
 def status_of(store: RunStore, delivery_id: str) -> StatusSummary:
@@ -109,7 +109,6 @@ def status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         if gate.applies(record.spec)
     )
     every_phase = phase_record(store, applied)
-    notified = [notice.status for notice in store.list_notifications(delivery_id)]
     return StatusSummary(
         delivery=record.id,
         lead_engineer=record.lead_engineer,
@@ -126,8 +125,7 @@ def status_of(store: RunStore, delivery_id: str) -> StatusSummary:
         evaluation=tuple(store.list_evaluation_notes(delivery_id)),
         done=all(p.status.done for p in every_phase) and all(g.passed for g in gates),
         released=released(store, delivery_id),
-        notifications_sent=notified.count("sent"),
-        notifications_failed=notified.count("failed"),
+        notifications=tuple(store.list_notifications(delivery_id)),
     )
 
 

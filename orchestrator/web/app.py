@@ -135,7 +135,6 @@ class Viewer:
             timeline=views.timeline(self.store, summary),
             decisions=self.store.list_decisions(delivery_id),
             items=self.store.list_action_items(delivery_id),
-            notifications=self.store.list_notifications(delivery_id),
             runs=self.store.list_runs(delivery_id, limit=20),
             document=views.handover_document(self.store, delivery_id),
         )  # fmt: skip
